@@ -1,0 +1,44 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/pflag"
+)
+
+// version is the release version; release builds set it with
+// -ldflags "-X main.version=v1.2.3".
+var version = "0.1.0-dev"
+
+func init() {
+	register(&command{
+		name:    "version",
+		summary: "print the flora version, Go version and build information",
+		usage:   "version",
+		setup: func(fs *pflag.FlagSet) func([]string) error {
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("version takes no arguments, got %q", args)
+				}
+				fmt.Printf("flora %s\n", version)
+				fmt.Printf("go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				if bi, ok := debug.ReadBuildInfo(); ok {
+					for _, dep := range bi.Deps {
+						switch dep.Path {
+						case "github.com/gomlx/gomlx", "github.com/gomlx/go-xla":
+							fmt.Printf("%s %s\n", dep.Path, dep.Version)
+						}
+					}
+					for _, s := range bi.Settings {
+						if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
+							fmt.Printf("%s %s\n", s.Key, s.Value)
+						}
+					}
+				}
+				return nil
+			}
+		},
+	})
+}
