@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	flora <command> [flags]
+//	flora <command> [subcommand] [flags]
 //
 // Run `flora help` for the list of commands and `flora <command> --help` for
 // the flags of one command.
@@ -19,23 +19,27 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// command is one `flora` subcommand. Commands register themselves in init()
-// functions of their own files (cmd_*.go), so each file owns one command.
+// command is one `flora` command or subcommand. Commands register themselves in
+// init() functions of their own files (cmd_*.go), so each file owns one command.
 type command struct {
-	// name is the word typed after `flora`.
+	// name is the word typed after `flora` (or after the parent command).
 	name string
-	// summary is the one-line description shown in `flora help`.
+	// summary is the one-line description shown in command lists.
 	summary string
-	// usage is the synopsis shown in the command's --help, after "flora ".
+	// usage is the synopsis shown in --help, after "flora ".
 	usage string
-	// flags builds the command's flag set; the returned closure runs it with
-	// the positional arguments left after flag parsing.
+	// setup declares the command's flags on fs and returns the function that
+	// runs it with the positional arguments left after flag parsing. Nil for
+	// a command group.
 	setup func(fs *pflag.FlagSet) func(args []string) error
+	// subcommands of a command group such as `flora model` (setup is nil).
+	subcommands []*command
 }
 
 // commands is the registry filled by the init() functions of cmd_*.go.
 var commands = map[string]*command{}
 
+// register adds a top-level command (or command group) to the registry.
 func register(c *command) {
 	if _, dup := commands[c.name]; dup {
 		panic("flora: command registered twice: " + c.name)
@@ -54,6 +58,15 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
+// exitError ends a command with a specific exit code (e.g. `data check`
+// returns 1 after printing its own report). An empty msg prints nothing more.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -65,40 +78,51 @@ func run(args []string, stdout, stderr io.Writer) int {
 		printUsage(stderr)
 		return 2
 	}
-	name := args[0]
-	switch name {
+	switch args[0] {
 	case "help", "-h", "--help":
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				fs := newFlagSet(c, stdout)
-				c.setup(fs)
-				fs.Usage()
-				return 0
-			}
-			fmt.Fprintf(stderr, "flora: unknown command %q\n", args[1])
-			printUsage(stderr)
-			return 2
-		}
-		printUsage(stdout)
-		return 0
+		return runHelp(args[1:], stdout, stderr)
 	case "--version":
-		name = "version"
+		args = append([]string{"version"}, args[1:]...)
 	}
-	c, ok := commands[name]
+	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "flora: unknown command %q\n", name)
+		fmt.Fprintf(stderr, "flora: unknown command %q\n", args[0])
 		printUsage(stderr)
 		return 2
 	}
-	fs := newFlagSet(c, stderr)
+	path := "flora " + c.name
+	args = args[1:]
+	for c.subcommands != nil {
+		if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			w := stdout
+			code := 0
+			if len(args) == 0 {
+				w, code = stderr, 2
+			}
+			printGroupUsage(w, path, c)
+			return code
+		}
+		sub := findSub(c, args[0])
+		if sub == nil {
+			fmt.Fprintf(stderr, "%s: unknown subcommand %q\n", path, args[0])
+			printGroupUsage(stderr, path, c)
+			return 2
+		}
+		c, path, args = sub, path+" "+sub.name, args[1:]
+	}
+	return runLeaf(c, path, args, stdout, stderr)
+}
+
+func runLeaf(c *command, path string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(c, path, stderr)
 	runFn := c.setup(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			fs.SetOutput(stdout)
 			fs.Usage()
 			return 0
 		}
-		fmt.Fprintf(stderr, "flora %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		fs.Usage()
 		return 2
 	}
@@ -108,32 +132,66 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "flora %s: %v\n", c.name, err)
+		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		fs.Usage()
 		return 2
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
-			fmt.Fprintf(stderr, "flora %s: %s\n", c.name, ee.msg)
+			fmt.Fprintf(stderr, "%s: %s\n", path, ee.msg)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "flora %s: %v\n", c.name, err)
+	fmt.Fprintf(stderr, "%s: %v\n", path, err)
 	return 1
 }
 
-// exitError ends a command with a specific exit code (e.g. `data check`
-// returns 1 after printing its own report).
-type exitError struct {
-	code int
-	msg  string
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		printUsage(stdout)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "flora: unknown command %q\n", args[0])
+		printUsage(stderr)
+		return 2
+	}
+	path := "flora " + c.name
+	for _, a := range args[1:] {
+		if c.subcommands == nil {
+			break
+		}
+		sub := findSub(c, a)
+		if sub == nil {
+			fmt.Fprintf(stderr, "%s: unknown subcommand %q\n", path, a)
+			printGroupUsage(stderr, path, c)
+			return 2
+		}
+		c, path = sub, path+" "+sub.name
+	}
+	if c.subcommands != nil {
+		printGroupUsage(stdout, path, c)
+		return 0
+	}
+	fs := newFlagSet(c, path, stdout)
+	c.setup(fs)
+	fs.Usage()
+	return 0
 }
 
-func (e *exitError) Error() string { return e.msg }
+func findSub(group *command, name string) *command {
+	for _, s := range group.subcommands {
+		if s.name == name {
+			return s
+		}
+	}
+	return nil
+}
 
-func newFlagSet(c *command, out io.Writer) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("flora "+c.name, pflag.ContinueOnError)
+func newFlagSet(c *command, path string, out io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(path, pflag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.SortFlags = false
 	fs.Usage = func() {
@@ -147,6 +205,18 @@ func newFlagSet(c *command, out io.Writer) *pflag.FlagSet {
 	return fs
 }
 
+func printGroupUsage(w io.Writer, path string, group *command) {
+	fmt.Fprintf(w, "Usage: %s <subcommand> [flags]\n\n%s\n\nSubcommands:\n", path, group.summary)
+	width := 0
+	for _, s := range group.subcommands {
+		width = max(width, len(s.name))
+	}
+	for _, s := range group.subcommands {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, s.name, s.summary)
+	}
+	fmt.Fprintf(w, "\nRun `%s <subcommand> --help` for its flags.\n", path)
+}
+
 func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "flora %s: LoRA training for the FLUX.2 image models\n\nUsage: flora <command> [flags]\n\nCommands:\n", version)
 	names := make([]string, 0, len(commands))
@@ -154,7 +224,7 @@ func printUsage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	width := 0
+	width := len("help")
 	for _, n := range names {
 		width = max(width, len(n))
 	}
