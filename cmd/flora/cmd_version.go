@@ -22,18 +22,18 @@ func init() {
 				if len(args) > 0 {
 					return usageErrorf("version takes no arguments, got %q", args)
 				}
-				fmt.Printf("flora %s\n", version)
-				fmt.Printf("go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+				fmt.Fprintf(cliOut, "flora %s\n", version)
+				fmt.Fprintf(cliOut, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				if bi, ok := debug.ReadBuildInfo(); ok {
 					for _, dep := range bi.Deps {
 						switch dep.Path {
 						case "github.com/gomlx/gomlx", "github.com/gomlx/go-xla":
-							fmt.Printf("%s %s\n", dep.Path, dep.Version)
+							fmt.Fprintf(cliOut, "%s %s\n", dep.Path, dep.Version)
 						}
 					}
 					for _, s := range bi.Settings {
 						if s.Key == "vcs.revision" || s.Key == "vcs.modified" {
-							fmt.Printf("%s %s\n", s.Key, s.Value)
+							fmt.Fprintf(cliOut, "%s %s\n", s.Key, s.Value)
 						}
 					}
 				}

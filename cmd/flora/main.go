@@ -67,6 +67,10 @@ type exitError struct {
 
 func (e *exitError) Error() string { return e.msg }
 
+// cliOut and cliErr are where commands print: the process's stdout and
+// stderr, replaced by buffers when tests call run.
+var cliOut, cliErr io.Writer = os.Stdout, os.Stderr
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -74,6 +78,7 @@ func main() {
 // run executes one flora command line and returns the process exit code:
 // 0 success, 1 failure, 2 bad command line.
 func run(args []string, stdout, stderr io.Writer) int {
+	cliOut, cliErr = stdout, stderr
 	if len(args) == 0 {
 		printUsage(stderr)
 		return 2

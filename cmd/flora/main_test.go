@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs one flora command line in-process and returns its exit code
+// and outputs.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCLIExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("model:\n  path: m\ntrain:\n  lr: -1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args       []string
+		code       int
+		wantOut    string
+		wantErr    string
+		notWantErr string
+	}{
+		{args: nil, code: 2, wantErr: "Usage: flora <command>"},
+		{args: []string{"bogus"}, code: 2, wantErr: `flora: unknown command "bogus"`},
+		{args: []string{"version"}, code: 0, wantOut: "flora " + version},
+		{args: []string{"--version"}, code: 0, wantOut: "flora " + version},
+		{args: []string{"version", "--bogus"}, code: 2, wantErr: "unknown flag: --bogus"},
+		{args: []string{"version", "--help"}, code: 0, wantOut: "Usage: flora version"},
+		{args: []string{"help"}, code: 0, wantOut: "Commands:"},
+		{args: []string{"help", "config", "check"}, code: 0, wantOut: "--set"},
+		{args: []string{"config"}, code: 2, wantErr: "Subcommands:"},
+		{args: []string{"config", "nope"}, code: 2, wantErr: `unknown subcommand "nope"`},
+		{args: []string{"config", "check"}, code: 2, wantErr: "expected one job config file"},
+		{args: []string{"config", "check", bad}, code: 1, wantErr: "train.lr: must be > 0, got -1"},
+		{args: []string{"config", "check", bad, "--set", "train.lr=1e-4", "--set", "dataset.folders.0.path=d"}, code: 0, wantOut: "ok"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("stdout lacks %q:\n%s", tc.wantOut, out)
+			}
+			if !strings.Contains(errs, tc.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, errs)
+			}
+		})
+	}
+}

@@ -1,0 +1,182 @@
+// Package job defines Flora's job configuration: one YAML file that describes
+// the model, the adapter, the dataset, the training run, the preview sampling
+// and the outputs, in the style users know from ai-toolkit.
+//
+// A configuration is resolved in three layers: built-in defaults (Default),
+// the YAML file, then `--set path.to.key=value` overrides. Unknown keys are
+// errors (a typo must never be silently ignored) and Validate reports every
+// problem at once, each with its key path and the fix.
+package job
+
+// Config is a complete Flora job.
+type Config struct {
+	// Name identifies the run; it names the output files.
+	Name string `yaml:"name"`
+	// Model selects the base model and how it is held in memory.
+	Model ModelConfig `yaml:"model"`
+	// Adapter describes the LoRA adapter to train.
+	Adapter AdapterConfig `yaml:"adapter"`
+	// Dataset describes the training images and captions.
+	Dataset DatasetConfig `yaml:"dataset"`
+	// Train holds the optimisation settings.
+	Train TrainConfig `yaml:"train"`
+	// Sample configures preview images rendered during training.
+	Sample SampleConfig `yaml:"sample"`
+	// Output says where and in which formats results are written.
+	Output OutputConfig `yaml:"output"`
+}
+
+// ModelConfig selects the base model.
+type ModelConfig struct {
+	// Path is the transformer checkpoint: an official single file
+	// (flux2-dev.safetensors), a diffusers model folder, or "embedded:tiny"
+	// for the tiny model bundled with Flora.
+	Path string `yaml:"path"`
+	// Variant is the FLUX.2 variant; "auto" infers it from the weights.
+	Variant string `yaml:"variant"`
+	// VAE is the autoencoder checkpoint; empty means "next to the model"
+	// (ae.safetensors or the diffusers vae/ folder).
+	VAE string `yaml:"vae"`
+	// TextEncoder is the text-encoder folder; empty means "next to the
+	// model" (the diffusers text_encoder/ and tokenizer/ folders).
+	TextEncoder string `yaml:"text_encoder"`
+	// Quantize is the storage of the frozen base weights: none, int8, fp8 or nf4.
+	Quantize string `yaml:"quantize"`
+	// DType is the compute dtype: bf16 or f32.
+	DType string `yaml:"dtype"`
+	// Backend is auto, go, xla:cpu or xla:cuda (see `flora help`).
+	Backend string `yaml:"backend"`
+}
+
+// AdapterConfig describes the LoRA adapter.
+type AdapterConfig struct {
+	// Type is the adapter kind; only "lora" today.
+	Type string `yaml:"type"`
+	// Rank is the LoRA rank r.
+	Rank int `yaml:"rank"`
+	// Alpha scales the update by alpha/rank; 0 means alpha = rank.
+	Alpha float64 `yaml:"alpha"`
+	// Dropout is the dropout rate applied to the LoRA input.
+	Dropout float64 `yaml:"dropout"`
+	// Targets is a preset: blocks, attention, attention+mlp or all.
+	Targets string `yaml:"targets"`
+	// Include restricts targets to layers matching one of these patterns
+	// (official module paths, `*` wildcards), applied after the preset.
+	Include []string `yaml:"include"`
+	// Exclude removes layers matching any of these patterns.
+	Exclude []string `yaml:"exclude"`
+	// Overrides set rank/alpha per pattern (first match wins).
+	Overrides []AdapterOverride `yaml:"overrides"`
+	// InitFrom starts from an existing adapter file instead of zeros.
+	InitFrom string `yaml:"init_from"`
+}
+
+// AdapterOverride sets rank and alpha for the layers matching Pattern.
+type AdapterOverride struct {
+	Pattern string  `yaml:"pattern"`
+	Rank    int     `yaml:"rank"`
+	Alpha   float64 `yaml:"alpha"`
+}
+
+// DatasetConfig describes the training data.
+type DatasetConfig struct {
+	// Folders lists the image folders; each may set its own repeats and
+	// default caption.
+	Folders []DatasetFolder `yaml:"folders"`
+	// Trigger is the trigger word: it replaces `{trigger}` in captions, or
+	// is prepended when the caption lacks it.
+	Trigger string `yaml:"trigger"`
+	// DefaultCaption is used for images without a caption file.
+	DefaultCaption string `yaml:"default_caption"`
+	// CaptionDropout is the probability of training on the empty caption.
+	CaptionDropout float64 `yaml:"caption_dropout"`
+	// ShuffleTags shuffles comma-separated tags after the first KeepTokens.
+	ShuffleTags bool `yaml:"shuffle_tags"`
+	// KeepTokens is the number of leading tags kept in place when shuffling.
+	KeepTokens int `yaml:"keep_tokens"`
+	// Resolutions are the bucket resolutions (bucket area ≈ res²).
+	Resolutions []int `yaml:"resolutions"`
+	// MinSide skips images whose shorter side is below this many pixels.
+	MinSide int `yaml:"min_side"`
+	// Crop is center or random.
+	Crop string `yaml:"crop"`
+	// Flip enables random horizontal flips.
+	Flip bool `yaml:"flip"`
+	// Background is the color transparent images are composited on
+	// (white, black, or #rrggbb).
+	Background string `yaml:"background"`
+	// CacheDir holds the latent and text-embedding caches; empty means
+	// "<output.dir>/cache".
+	CacheDir string `yaml:"cache_dir"`
+}
+
+// DatasetFolder is one folder of images with captions.
+type DatasetFolder struct {
+	// Path is the folder, scanned recursively.
+	Path string `yaml:"path"`
+	// Repeats multiplies the folder's images per epoch; 0 means "from the
+	// kohya-style folder name (10_subject) or 1".
+	Repeats int `yaml:"repeats"`
+	// DefaultCaption overrides the dataset default caption for this folder.
+	DefaultCaption string `yaml:"default_caption"`
+}
+
+// TrainConfig holds the optimisation settings.
+type TrainConfig struct {
+	Steps       int     `yaml:"steps"`
+	BatchSize   int     `yaml:"batch_size"`
+	GradAccum   int     `yaml:"grad_accum"`
+	LR          float64 `yaml:"lr"`
+	Optimizer   string  `yaml:"optimizer"`
+	Beta1       float64 `yaml:"beta1"`
+	Beta2       float64 `yaml:"beta2"`
+	Epsilon     float64 `yaml:"eps"`
+	WeightDecay float64 `yaml:"weight_decay"`
+	// Schedule is constant, linear or cosine (after WarmupSteps).
+	Schedule    string  `yaml:"schedule"`
+	WarmupSteps int     `yaml:"warmup_steps"`
+	MinLR       float64 `yaml:"min_lr"`
+	// MaxGradNorm clips gradients by global norm; 0 disables clipping.
+	MaxGradNorm float64 `yaml:"max_grad_norm"`
+	// Timesteps is how the flow time t is drawn: flux2_shift, uniform,
+	// logit_normal, sigmoid or weighted.
+	Timesteps    string  `yaml:"timesteps"`
+	LogitMean    float64 `yaml:"logit_mean"`
+	LogitStd     float64 `yaml:"logit_std"`
+	SigmoidScale float64 `yaml:"sigmoid_scale"`
+	// LossWeighting is none or the name of a weighting scheme.
+	LossWeighting string `yaml:"loss_weighting"`
+	// Guidance is the value fed to the guidance embedding of guidance-
+	// distilled variants (dev); ignored by klein.
+	Guidance float64 `yaml:"guidance"`
+	// GradientCheckpointing is auto, on or off (auto: on for large variants).
+	GradientCheckpointing string `yaml:"gradient_checkpointing"`
+	// EMADecay enables an exponential moving average of the adapter when > 0.
+	EMADecay float64 `yaml:"ema_decay"`
+	Seed     int64   `yaml:"seed"`
+	// SaveEvery writes a checkpoint every N steps (0: only at the end).
+	SaveEvery int `yaml:"save_every"`
+	// KeepLast keeps the newest K checkpoints (0 keeps all).
+	KeepLast int `yaml:"keep_last"`
+}
+
+// SampleConfig configures preview images.
+type SampleConfig struct {
+	// Every renders previews every N steps (0 disables previews).
+	Every    int      `yaml:"every"`
+	Prompts  []string `yaml:"prompts"`
+	Negative string   `yaml:"negative"`
+	Seeds    []int64  `yaml:"seeds"`
+	Steps    int      `yaml:"steps"`
+	Guidance float64  `yaml:"guidance"`
+	Width    int      `yaml:"width"`
+	Height   int      `yaml:"height"`
+}
+
+// OutputConfig says where results go.
+type OutputConfig struct {
+	// Dir receives checkpoints, previews, metrics and the final adapter.
+	Dir string `yaml:"dir"`
+	// Formats lists the adapter export formats: comfy, diffusers.
+	Formats []string `yaml:"formats"`
+}

@@ -1,0 +1,66 @@
+package job
+
+// Default returns the configuration every job starts from; the YAML file and
+// `--set` overrides are applied on top. The values follow the converged
+// recipe of the field (lr 1e-4, alpha = rank, batch 1, buckets 512/768/1024,
+// caption dropout 0.05, guidance 1.0 for dev; see trainers-survey.md).
+func Default() *Config {
+	return &Config{
+		Name: "flora-lora",
+		Model: ModelConfig{
+			Variant:  "auto",
+			Quantize: "none",
+			DType:    "bf16",
+			Backend:  "auto",
+		},
+		Adapter: AdapterConfig{
+			Type:    "lora",
+			Rank:    16,
+			Targets: "blocks",
+		},
+		Dataset: DatasetConfig{
+			CaptionDropout: 0.05,
+			Resolutions:    []int{512, 768, 1024},
+			MinSide:        256,
+			Crop:           "center",
+			Background:     "white",
+		},
+		Train: TrainConfig{
+			Steps:                 3000,
+			BatchSize:             1,
+			GradAccum:             1,
+			LR:                    1e-4,
+			Optimizer:             "adamw",
+			Beta1:                 0.9,
+			Beta2:                 0.999,
+			Epsilon:               1e-8,
+			WeightDecay:           1e-4,
+			Schedule:              "constant",
+			MaxGradNorm:           1.0,
+			Timesteps:             "flux2_shift",
+			LogitMean:             0,
+			LogitStd:              1,
+			SigmoidScale:          1,
+			LossWeighting:         "none",
+			Guidance:              1.0,
+			GradientCheckpointing: "auto",
+			Seed:                  42,
+			SaveEvery:             250,
+			KeepLast:              3,
+		},
+		Sample: SampleConfig{
+			// Previews need prompts, which only the user can give; the
+			// presets in configs/ turn them on.
+			Every:    0,
+			Seeds:    []int64{42},
+			Steps:    28,
+			Guidance: 4.0,
+			Width:    1024,
+			Height:   1024,
+		},
+		Output: OutputConfig{
+			Dir:     "runs/flora-lora",
+			Formats: []string{"comfy", "diffusers"},
+		},
+	}
+}

@@ -1,0 +1,236 @@
+package job
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Allowed values of the enumerated settings.
+var (
+	Variants          = []string{"auto", "dev", "klein-4b", "klein-9b", "klein-base-4b", "klein-base-9b", "tiny"}
+	QuantizeSchemes   = []string{"none", "int8", "fp8", "nf4"}
+	ComputeDTypes     = []string{"bf16", "f32"}
+	TargetPresets     = []string{"blocks", "attention", "attention+mlp", "all"}
+	Optimizers        = []string{"adamw", "adamw8bit"}
+	Schedules         = []string{"constant", "linear", "cosine"}
+	TimestepSamplings = []string{"flux2_shift", "uniform", "logit_normal", "sigmoid", "weighted"}
+	LossWeightings    = []string{"none", "sigma_sqrt", "cosmap"}
+	CheckpointModes   = []string{"auto", "on", "off"}
+	CropModes         = []string{"center", "random"}
+	ExportFormats     = []string{"comfy", "diffusers", "kohya"}
+)
+
+var (
+	nameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+)
+
+// Validate checks every setting and returns a *Problems error listing all
+// problems found, each with its key path and the fix, or nil.
+func (c *Config) Validate() error {
+	ps := &Problems{}
+	v := validator{ps}
+
+	if !nameRE.MatchString(c.Name) {
+		ps.add("name", "must be letters, digits, '.', '_' or '-' (it names output files), got %q", c.Name)
+	}
+
+	m := &c.Model
+	if strings.TrimSpace(m.Path) == "" {
+		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or embedded:tiny")
+	}
+	v.oneOf("model.variant", m.Variant, Variants)
+	v.oneOf("model.quantize", m.Quantize, QuantizeSchemes)
+	v.oneOf("model.dtype", m.DType, ComputeDTypes)
+	if !validBackend(m.Backend) {
+		ps.add("model.backend", "must be auto, go, xla:cpu, xla:cuda or xla:/abs/path/plugin.so, got %q", m.Backend)
+	}
+
+	a := &c.Adapter
+	v.oneOf("adapter.type", a.Type, []string{"lora"})
+	v.intRange("adapter.rank", a.Rank, 1, 4096)
+	v.nonNegative("adapter.alpha", a.Alpha)
+	if a.Dropout < 0 || a.Dropout >= 1 {
+		ps.add("adapter.dropout", "must be in [0, 1), got %g", a.Dropout)
+	}
+	v.oneOf("adapter.targets", a.Targets, TargetPresets)
+	for i, p := range a.Include {
+		v.pattern(fmt.Sprintf("adapter.include.%d", i), p)
+	}
+	for i, p := range a.Exclude {
+		v.pattern(fmt.Sprintf("adapter.exclude.%d", i), p)
+	}
+	for i, o := range a.Overrides {
+		key := fmt.Sprintf("adapter.overrides.%d", i)
+		v.pattern(key+".pattern", o.Pattern)
+		v.intRange(key+".rank", o.Rank, 1, 4096)
+		v.nonNegative(key+".alpha", o.Alpha)
+	}
+
+	d := &c.Dataset
+	if len(d.Folders) == 0 {
+		ps.add("dataset.folders", "needs at least one folder, e.g. folders: [{path: data/my-images}]")
+	}
+	for i, f := range d.Folders {
+		key := fmt.Sprintf("dataset.folders.%d", i)
+		if strings.TrimSpace(f.Path) == "" {
+			ps.add(key+".path", "is required")
+		}
+		if f.Repeats < 0 {
+			ps.add(key+".repeats", "must be >= 0 (0 = from the folder name or 1), got %d", f.Repeats)
+		}
+	}
+	v.probability("dataset.caption_dropout", d.CaptionDropout)
+	if d.KeepTokens < 0 {
+		ps.add("dataset.keep_tokens", "must be >= 0, got %d", d.KeepTokens)
+	}
+	if len(d.Resolutions) == 0 {
+		ps.add("dataset.resolutions", "needs at least one resolution, e.g. [512, 768, 1024]")
+	}
+	for i, r := range d.Resolutions {
+		v.sideMultiple16(fmt.Sprintf("dataset.resolutions.%d", i), r)
+	}
+	v.intRange("dataset.min_side", d.MinSide, 1, 1<<16)
+	v.oneOf("dataset.crop", d.Crop, CropModes)
+	if d.Background != "white" && d.Background != "black" && !colorRE.MatchString(d.Background) {
+		ps.add("dataset.background", "must be white, black or #rrggbb, got %q", d.Background)
+	}
+
+	t := &c.Train
+	v.intRange("train.steps", t.Steps, 1, 1<<30)
+	v.intRange("train.batch_size", t.BatchSize, 1, 1024)
+	v.intRange("train.grad_accum", t.GradAccum, 1, 1024)
+	v.positive("train.lr", t.LR)
+	v.oneOf("train.optimizer", t.Optimizer, Optimizers)
+	v.unitOpen("train.beta1", t.Beta1)
+	v.unitOpen("train.beta2", t.Beta2)
+	v.positive("train.eps", t.Epsilon)
+	v.nonNegative("train.weight_decay", t.WeightDecay)
+	v.oneOf("train.schedule", t.Schedule, Schedules)
+	if t.WarmupSteps < 0 || (t.Steps > 0 && t.WarmupSteps >= t.Steps) {
+		ps.add("train.warmup_steps", "must be in [0, train.steps=%d), got %d", t.Steps, t.WarmupSteps)
+	}
+	v.nonNegative("train.min_lr", t.MinLR)
+	if t.LR > 0 && t.MinLR > t.LR {
+		ps.add("train.min_lr", "must be <= train.lr (%g), got %g", t.LR, t.MinLR)
+	}
+	v.nonNegative("train.max_grad_norm", t.MaxGradNorm)
+	v.oneOf("train.timesteps", t.Timesteps, TimestepSamplings)
+	v.positive("train.logit_std", t.LogitStd)
+	v.positive("train.sigmoid_scale", t.SigmoidScale)
+	v.oneOf("train.loss_weighting", t.LossWeighting, LossWeightings)
+	v.nonNegative("train.guidance", t.Guidance)
+	v.oneOf("train.gradient_checkpointing", t.GradientCheckpointing, CheckpointModes)
+	if t.EMADecay < 0 || t.EMADecay >= 1 {
+		ps.add("train.ema_decay", "must be in [0, 1) (0 disables EMA; 0.999 is typical), got %g", t.EMADecay)
+	}
+	if t.SaveEvery < 0 {
+		ps.add("train.save_every", "must be >= 0 (0 = only at the end), got %d", t.SaveEvery)
+	}
+	if t.KeepLast < 0 {
+		ps.add("train.keep_last", "must be >= 0 (0 = keep all), got %d", t.KeepLast)
+	}
+
+	s := &c.Sample
+	if s.Every < 0 {
+		ps.add("sample.every", "must be >= 0 (0 disables previews), got %d", s.Every)
+	}
+	if s.Every > 0 && len(s.Prompts) == 0 {
+		ps.add("sample.prompts", "needs at least one prompt when sample.every > 0 (or set sample.every: 0)")
+	}
+	if s.Every > 0 && len(s.Seeds) == 0 {
+		ps.add("sample.seeds", "needs at least one seed when sample.every > 0")
+	}
+	v.intRange("sample.steps", s.Steps, 1, 1000)
+	v.nonNegative("sample.guidance", s.Guidance)
+	v.sideMultiple16("sample.width", s.Width)
+	v.sideMultiple16("sample.height", s.Height)
+
+	o := &c.Output
+	if strings.TrimSpace(o.Dir) == "" {
+		ps.add("output.dir", "is required, e.g. runs/my-lora")
+	}
+	if len(o.Formats) == 0 {
+		ps.add("output.formats", "needs at least one of %s", strings.Join(ExportFormats, ", "))
+	}
+	for i, f := range o.Formats {
+		v.oneOf(fmt.Sprintf("output.formats.%d", i), f, ExportFormats)
+	}
+	return ps.err()
+}
+
+func validBackend(b string) bool {
+	switch b {
+	case "auto", "go", "xla:cpu", "xla:cuda":
+		return true
+	}
+	return strings.HasPrefix(b, "xla:/") && strings.HasSuffix(b, ".so")
+}
+
+// validator adds typed checks to a Problems list.
+type validator struct{ ps *Problems }
+
+func (v validator) oneOf(key, got string, allowed []string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	v.ps.add(key, "must be one of %s, got %q", strings.Join(allowed, ", "), got)
+}
+
+func (v validator) intRange(key string, got, lo, hi int) {
+	if got < lo || got > hi {
+		if hi >= 1<<16 {
+			v.ps.add(key, "must be >= %d, got %d", lo, got)
+			return
+		}
+		v.ps.add(key, "must be in [%d, %d], got %d", lo, hi, got)
+	}
+}
+
+func (v validator) positive(key string, got float64) {
+	if !(got > 0) {
+		v.ps.add(key, "must be > 0, got %g", got)
+	}
+}
+
+func (v validator) nonNegative(key string, got float64) {
+	if !(got >= 0) {
+		v.ps.add(key, "must be >= 0, got %g", got)
+	}
+}
+
+func (v validator) probability(key string, got float64) {
+	if !(got >= 0 && got <= 1) {
+		v.ps.add(key, "must be in [0, 1], got %g", got)
+	}
+}
+
+func (v validator) unitOpen(key string, got float64) {
+	if !(got >= 0 && got < 1) {
+		v.ps.add(key, "must be in [0, 1), got %g", got)
+	}
+}
+
+// sideMultiple16 checks an image side: FLUX.2 latents are 16× smaller
+// (VAE ×8, patch ×2), so sides must be multiples of 16.
+func (v validator) sideMultiple16(key string, got int) {
+	if got < 64 || got > 4096 || got%16 != 0 {
+		fix := (got + 8) / 16 * 16
+		fix = min(max(fix, 64), 4096)
+		v.ps.add(key, "must be a multiple of 16 in [64, 4096] (FLUX.2 latents are 16× smaller), got %d; try %d", got, fix)
+	}
+}
+
+func (v validator) pattern(key, p string) {
+	if strings.TrimSpace(p) == "" {
+		v.ps.add(key, "must not be empty")
+		return
+	}
+	if _, err := path.Match(p, ""); err != nil {
+		v.ps.add(key, "is not a valid pattern (%v): %q", err, p)
+	}
+}
