@@ -1,0 +1,45 @@
+package flux2
+
+import (
+	"math"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+)
+
+// Attention is FLUX.2's joint attention: RoPE on q and k, then
+// softmax(q·kᵀ/√hd)·v over the whole sequence without any mask.
+// q, k, v [B, L, H, hd]; cos, sin [B, L, hd/2] → [B, L, H·hd].
+// The softmax is computed in float32.
+func Attention(q, k, v, cos, sin *Node) *Node {
+	b, l, h, hd := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
+	assertDims("attention k", k, b, l, h, hd)
+	assertDims("attention v", v, b, l, h, hd)
+	dtype := v.DType()
+	q = ApplyRoPE(q, cos, sin)
+	k = ApplyRoPE(k, cos, sin)
+	logits := Einsum("bqhd,bkhd->bhqk", q, k)
+	logits = MulScalar(upcast(logits), 1/math.Sqrt(float64(hd)))
+	probs := Softmax(logits, -1)
+	if probs.DType() != dtype {
+		probs = ConvertDType(probs, dtype)
+	}
+	out := Einsum("bhqk,bkhd->bqhd", probs, v)
+	return Reshape(out, b, l, h*hd)
+}
+
+// splitHeads reshapes [B, L, H·hd] to [B, L, H, hd].
+func splitHeads(x *Node, numHeads int) *Node {
+	b, l, d := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2)
+	return Reshape(x, b, l, numHeads, d/numHeads)
+}
+
+// chunk returns the i-th of n equal chunks of x along its last axis.
+func chunk(x *Node, n, i int) *Node {
+	size := x.Shape().Dim(-1) / n
+	return SliceAxis(x, -1, AxisRange(i*size, (i+1)*size))
+}
+
+// sliceLast returns x[..., from:to].
+func sliceLast(x *Node, from, to int) *Node {
+	return SliceAxis(x, -1, AxisRange(from, to))
+}

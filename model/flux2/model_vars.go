@@ -1,0 +1,161 @@
+package flux2
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+)
+
+// Model is a FLUX.2 transformer with its weights. Weights are variables of a
+// GoMLX context scoped by their official module path (variable "weight" in
+// scope /double_blocks/0/img_attn/qkv is "double_blocks.0.img_attn.qkv.weight");
+// base weights are frozen (non-trainable). Other packages add variables of
+// their own under the same tree (LoRA adapters, quantized weights) and plug
+// their graph code in with Linear.
+type Model struct {
+	// Config is the architecture.
+	Config Config
+	// Variant is the name of the variant when known ("dev", "tiny", ...).
+	Variant string
+	// Linear computes linear layers; nil means DenseLinear. LoRA and
+	// quantization replace it with wrappers.
+	Linear LinearFunc
+
+	backend backends.Backend
+	ctx     *context.Context
+	// vars indexes the context's variables by official name.
+	vars map[string]*context.Variable
+	// programs caches compiled programs by their signature.
+	programs map[string]any
+}
+
+// NewModel returns a model of the given architecture with no weights yet.
+func NewModel(backend backends.Backend, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("flux2 config: %w", err)
+	}
+	return &Model{
+		Config:   cfg,
+		backend:  backend,
+		ctx:      context.New().Checked(false),
+		vars:     map[string]*context.Variable{},
+		programs: map[string]any{},
+	}, nil
+}
+
+// Backend returns the backend the model's programs run on.
+func (m *Model) Backend() backends.Backend { return m.backend }
+
+// Context returns the GoMLX context holding the model's variables.
+func (m *Model) Context() *context.Context { return m.ctx }
+
+// ScopeAndName splits an official weight name into a context scope and a
+// variable name: "double_blocks.0.img_attn.qkv.weight" →
+// ("/double_blocks/0/img_attn/qkv", "weight").
+func ScopeAndName(official string) (scope, name string) {
+	i := strings.LastIndexByte(official, '.')
+	if i < 0 {
+		return context.RootScope, official
+	}
+	return "/" + strings.ReplaceAll(official[:i], ".", "/"), official[i+1:]
+}
+
+// SetVariable creates or replaces the variable of an official name with
+// value. Trainable says whether optimizers update it.
+func (m *Model) SetVariable(official string, value *tensors.Tensor, trainable bool) error {
+	if v, ok := m.vars[official]; ok {
+		if err := v.SetValue(value); err != nil {
+			return fmt.Errorf("setting %s: %w", official, err)
+		}
+		v.SetTrainable(trainable)
+		return nil
+	}
+	scope, name := ScopeAndName(official)
+	v := m.ctx.InAbsPath(scope).VariableWithValue(name, value)
+	v.SetTrainable(trainable)
+	m.vars[official] = v
+	m.programs = map[string]any{} // the set of weights changed
+	return nil
+}
+
+// SetWeight sets a frozen base weight after checking it belongs to the
+// architecture with the right shape.
+func (m *Model) SetWeight(official string, value *tensors.Tensor) error {
+	want, ok := m.Config.ParamShapes()[official]
+	if !ok {
+		return fmt.Errorf("%q is not a weight of this FLUX.2 architecture", official)
+	}
+	if !value.Shape().Equal(shapes.Make(value.DType(), want...)) {
+		return fmt.Errorf("weight %s has shape %v, want %v", official, value.Shape().Dimensions, want)
+	}
+	return m.SetVariable(official, value, false)
+}
+
+// Variable returns the variable of an official name, or nil.
+func (m *Model) Variable(official string) *context.Variable { return m.vars[official] }
+
+// DeleteVariable removes a variable (e.g. an adapter being unloaded).
+func (m *Model) DeleteVariable(official string) error {
+	v, ok := m.vars[official]
+	if !ok {
+		return nil
+	}
+	delete(m.vars, official)
+	m.programs = map[string]any{}
+	return m.ctx.DeleteVariable(v.Scope(), v.Name())
+}
+
+// VariableNames returns the official names of all variables, sorted.
+func (m *Model) VariableNames() []string {
+	names := make([]string, 0, len(m.vars))
+	for n := range m.vars {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TrainableNames returns the official names of the trainable variables, sorted.
+func (m *Model) TrainableNames() []string {
+	var names []string
+	for _, n := range m.VariableNames() {
+		if m.vars[n].Trainable {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// MissingWeights lists base weights of the architecture without a value.
+func (m *Model) MissingWeights() []string {
+	var missing []string
+	for _, n := range m.Config.ParamNames() {
+		if _, ok := m.vars[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	return missing
+}
+
+// value returns the current tensor of a variable.
+func (m *Model) value(official string) (*tensors.Tensor, error) {
+	v, ok := m.vars[official]
+	if !ok {
+		return nil, fmt.Errorf("flux2: no variable %q", official)
+	}
+	return v.Value()
+}
+
+// WeightDType returns the dtype of the base weights (of img_in), or Float32.
+func (m *Model) WeightDType() dtypes.DType {
+	if v, ok := m.vars["img_in.weight"]; ok {
+		return v.DType()
+	}
+	return dtypes.Float32
+}
