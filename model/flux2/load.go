@@ -1,0 +1,408 @@
+package flux2
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// TensorSource is a set of named tensors read one at a time (a safetensors
+// checkpoint: model/weights implements it). Reading converts to the asked
+// dtype while copying, so loading never holds two copies of the model.
+type TensorSource interface {
+	// Names lists the tensor names.
+	Names() []string
+	// Dims returns a tensor's dimensions.
+	Dims(name string) ([]int, bool)
+	// ReadAs reads a tensor converted to dtype.
+	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
+}
+
+// Layout is a transformer checkpoint naming scheme.
+type Layout int
+
+const (
+	// LayoutOfficial is Black Forest Labs' single-file naming (flux2-dev.safetensors).
+	LayoutOfficial Layout = iota
+	// LayoutDiffusers is the diffusers transformer folder naming.
+	LayoutDiffusers
+)
+
+func (l Layout) String() string {
+	if l == LayoutDiffusers {
+		return "diffusers"
+	}
+	return "official"
+}
+
+// DetectLayout tells which naming scheme the tensor names use.
+func DetectLayout(names []string) (Layout, error) {
+	var official, diffusers int
+	for _, n := range names {
+		n = stripOfficialPrefix(n)
+		switch {
+		case strings.HasPrefix(n, "double_blocks.") || strings.HasPrefix(n, "single_blocks.") || n == "img_in.weight":
+			official++
+		case strings.HasPrefix(n, "transformer_blocks.") || strings.HasPrefix(n, "single_transformer_blocks.") || n == "x_embedder.weight":
+			diffusers++
+		}
+	}
+	switch {
+	case official > 0 && diffusers == 0:
+		return LayoutOfficial, nil
+	case diffusers > 0 && official == 0:
+		return LayoutDiffusers, nil
+	case official == 0 && diffusers == 0:
+		return 0, errors.New("no FLUX.2 transformer weights found (neither official double_blocks.* nor diffusers transformer_blocks.* names)")
+	}
+	return 0, fmt.Errorf("mixed naming: %d official and %d diffusers FLUX.2 weight names", official, diffusers)
+}
+
+var (
+	reOfficialDouble = regexp.MustCompile(`^double_blocks\.(\d+)\.`)
+	reOfficialSingle = regexp.MustCompile(`^single_blocks\.(\d+)\.`)
+	reDiffDouble     = regexp.MustCompile(`^transformer_blocks\.(\d+)\.`)
+	reDiffSingle     = regexp.MustCompile(`^single_transformer_blocks\.(\d+)\.`)
+)
+
+// InferConfig reads the architecture off the tensor shapes. FLUX.2 models
+// split the head dims equally between the four RoPE axes and use θ = 2000.
+func InferConfig(src TensorSource, layout Layout) (Config, error) {
+	names := map[string]string{} // canonical → stored
+	for _, n := range src.Names() {
+		names[stripOfficialPrefix(n)] = n
+	}
+	dims := func(official, diffusers string) ([]int, error) {
+		key := official
+		if layout == LayoutDiffusers {
+			key = diffusers
+		}
+		stored, ok := names[key]
+		if !ok {
+			return nil, fmt.Errorf("tensor %s is missing", key)
+		}
+		d, _ := src.Dims(stored)
+		return d, nil
+	}
+	var c Config
+	in, err := dims("img_in.weight", "x_embedder.weight")
+	if err != nil {
+		return c, err
+	}
+	txt, err := dims("txt_in.weight", "context_embedder.weight")
+	if err != nil {
+		return c, err
+	}
+	if len(in) != 2 || len(txt) != 2 {
+		return c, fmt.Errorf("input projections must be 2-D, got %v and %v", in, txt)
+	}
+	c.Hidden, c.InChannels, c.ContextDim = in[0], in[1], txt[1]
+	reD, reS := reOfficialDouble, reOfficialSingle
+	if layout == LayoutDiffusers {
+		reD, reS = reDiffDouble, reDiffSingle
+	}
+	for n := range names {
+		if m := reD.FindStringSubmatch(n); m != nil {
+			i, _ := strconv.Atoi(m[1])
+			c.Depth = max(c.Depth, i+1)
+		}
+		if m := reS.FindStringSubmatch(n); m != nil {
+			i, _ := strconv.Atoi(m[1])
+			c.DepthSingle = max(c.DepthSingle, i+1)
+		}
+	}
+	var qn []int
+	switch {
+	case c.Depth > 0:
+		qn, err = dims("double_blocks.0.img_attn.norm.query_norm.scale", "transformer_blocks.0.attn.norm_q.weight")
+	case c.DepthSingle > 0:
+		qn, err = dims("single_blocks.0.norm.query_norm.scale", "single_transformer_blocks.0.attn.norm_q.weight")
+	default:
+		return c, errors.New("checkpoint has no transformer blocks")
+	}
+	if err != nil {
+		return c, err
+	}
+	if len(qn) != 1 || qn[0] <= 0 || c.Hidden%qn[0] != 0 || qn[0]%8 != 0 {
+		return c, fmt.Errorf("query-norm scale %v does not give a head dim dividing hidden size %d", qn, c.Hidden)
+	}
+	hd := qn[0]
+	c.NumHeads = c.Hidden / hd
+	c.AxesDim = [4]int{hd / 4, hd / 4, hd / 4, hd / 4}
+	c.Theta = 2000
+	var mlpRows int
+	if c.Depth > 0 {
+		d, err := dims("double_blocks.0.img_mlp.0.weight", "transformer_blocks.0.ff.linear_in.weight")
+		if err != nil {
+			return c, err
+		}
+		mlpRows = d[0] / 2
+	} else {
+		d, err := dims("single_blocks.0.linear1.weight", "single_transformer_blocks.0.attn.to_qkv_mlp_proj.weight")
+		if err != nil {
+			return c, err
+		}
+		mlpRows = (d[0] - 3*c.Hidden) / 2
+	}
+	c.MLPRatio = float64(mlpRows) / float64(c.Hidden)
+	_, c.GuidanceEmbed = names["guidance_in.in_layer.weight"]
+	if layout == LayoutDiffusers {
+		_, c.GuidanceEmbed = names["time_guidance_embed.guidance_embedder.linear_1.weight"]
+	}
+	return c, c.Validate()
+}
+
+// MatchVariants returns the names of the published variants with exactly
+// this architecture (distilled and base variants share one), or nil.
+func MatchVariants(c Config) []string {
+	var out []string
+	for _, v := range Variants {
+		if v.Config == c {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// LoadOptions tune loading.
+type LoadOptions struct {
+	// DType converts every weight to this dtype while loading (BFloat16 on
+	// GPUs, Float32 for exact CPU work). InvalidDType keeps the file's.
+	DType dtypes.DType
+	// Variant, when set (not "" or "auto"), must match the checkpoint's
+	// architecture; it also names the model.
+	Variant string
+	// IgnoreUnexpected skips tensors that are not FLUX.2 weights instead of
+	// reporting them.
+	IgnoreUnexpected bool
+	// Config overrides shape inference (e.g. from a diffusers config.json).
+	Config *Config
+}
+
+// LoadError lists every problem found in a checkpoint at once.
+type LoadError struct {
+	Source     string
+	Missing    []string
+	Unexpected []string
+	Misshaped  []string
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 transformer:", e.Source)
+	list := func(what string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
+		for i, it := range items {
+			if i == 20 {
+				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
+				break
+			}
+			b.WriteString("\n    " + it)
+		}
+	}
+	list("missing tensors", e.Missing)
+	list("unexpected tensors", e.Unexpected)
+	list("tensors with the wrong shape", e.Misshaped)
+	return b.String()
+}
+
+// LoadFrom builds a Model from a tensor source in either layout, streaming
+// one tensor at a time into frozen variables. All missing, unexpected and
+// mis-shaped tensors are reported together in a *LoadError.
+func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opts LoadOptions) (*Model, error) {
+	layout, err := DetectLayout(src.Names())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sourceName, err)
+	}
+	var cfg Config
+	if opts.Config != nil {
+		cfg = *opts.Config
+	} else if cfg, err = InferConfig(src, layout); err != nil {
+		return nil, fmt.Errorf("%s: inferring the architecture: %w", sourceName, err)
+	}
+	name := strings.Join(MatchVariants(cfg), "/")
+	if opts.Variant != "" && opts.Variant != "auto" {
+		v, err := VariantByName(opts.Variant)
+		if err != nil {
+			return nil, err
+		}
+		if v.Config != cfg {
+			return nil, fmt.Errorf("%s: checkpoint architecture %+v is not variant %s (%+v)", sourceName, cfg, v.Name, v.Config)
+		}
+		name = v.Name
+	}
+	if name == "" {
+		name = "custom"
+	}
+	plan, lerr := planLoad(cfg, src, layout, opts.IgnoreUnexpected)
+	if lerr != nil {
+		lerr.Source = sourceName
+		return nil, lerr
+	}
+	m, err := NewModel(backend, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m.Variant = name
+	for _, official := range cfg.ParamNames() {
+		t, err := plan.read(src, official, opts.DType)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, official, err)
+		}
+		if err := m.SetWeight(official, t); err != nil {
+			return nil, fmt.Errorf("%s: %w", sourceName, err)
+		}
+	}
+	return m, nil
+}
+
+// loadPlan maps official names to the stored tensors that make them.
+type loadPlan struct {
+	sources map[string]diffusersSource // official → stored parts (stored names)
+}
+
+func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool) (*loadPlan, *LoadError) {
+	stored := map[string]string{} // canonical (prefix-stripped) → stored
+	for _, n := range src.Names() {
+		key := n
+		if layout == LayoutOfficial {
+			key = stripOfficialPrefix(n)
+		}
+		stored[key] = n
+	}
+	used := map[string]bool{}
+	plan := &loadPlan{sources: map[string]diffusersSource{}}
+	lerr := &LoadError{}
+	for _, official := range cfg.ParamNames() {
+		want := cfg.ParamShapes()[official]
+		s := diffusersSource{Parts: []string{official}}
+		if layout == LayoutDiffusers {
+			var err error
+			if s, err = DiffusersSource(official); err != nil {
+				lerr.Missing = append(lerr.Missing, official)
+				continue
+			}
+		}
+		partRows := want[0] / len(s.Parts)
+		ok := true
+		for i, p := range s.Parts {
+			name, found := stored[p]
+			if !found {
+				lerr.Missing = append(lerr.Missing, p)
+				ok = false
+				continue
+			}
+			used[p] = true
+			s.Parts[i] = name
+			d, _ := src.Dims(name)
+			wantPart := append([]int{partRows}, want[1:]...)
+			if !equalDims(d, wantPart) {
+				lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, wantPart))
+				ok = false
+			}
+		}
+		if ok {
+			plan.sources[official] = s
+		}
+	}
+	if !ignoreUnexpected {
+		for key, name := range stored {
+			if !used[key] {
+				lerr.Unexpected = append(lerr.Unexpected, name)
+			}
+		}
+	}
+	sort.Strings(lerr.Missing)
+	sort.Strings(lerr.Unexpected)
+	sort.Strings(lerr.Misshaped)
+	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+		return nil, lerr
+	}
+	return plan, nil
+}
+
+// read builds one official weight: a plain read, a row concatenation of
+// diffusers' split q/k/v, or the half swap of the final adaLN weight.
+func (p *loadPlan) read(src TensorSource, official string, dtype dtypes.DType) (*tensors.Tensor, error) {
+	s := p.sources[official]
+	if len(s.Parts) == 1 && !s.SwapHalves {
+		return src.ReadAs(s.Parts[0], dtype)
+	}
+	parts := make([]*tensors.Tensor, len(s.Parts))
+	for i, name := range s.Parts {
+		t, err := src.ReadAs(name, dtype)
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = t
+	}
+	if s.SwapHalves {
+		return swapRowHalves(parts[0])
+	}
+	return concatRows(parts)
+}
+
+// concatRows concatenates tensors along their first axis, byte-wise.
+func concatRows(parts []*tensors.Tensor) (*tensors.Tensor, error) {
+	first := parts[0].Shape()
+	rows := 0
+	for _, p := range parts {
+		if p.DType() != first.DType || !equalDims(p.Shape().Dimensions[1:], first.Dimensions[1:]) {
+			return nil, fmt.Errorf("cannot concatenate %v with %v", p.Shape(), first)
+		}
+		rows += p.Shape().Dimensions[0]
+	}
+	dims := append([]int{rows}, first.Dimensions[1:]...)
+	out := tensors.FromShape(shapes.Make(first.DType, dims...))
+	out.MutableBytes(func(dst []byte) {
+		off := 0
+		for _, p := range parts {
+			p.ConstBytes(func(src []byte) { off += copy(dst[off:], src) })
+		}
+	})
+	for _, p := range parts {
+		p.FinalizeAll()
+	}
+	return out, nil
+}
+
+// swapRowHalves exchanges the first and second halves of the rows.
+func swapRowHalves(t *tensors.Tensor) (*tensors.Tensor, error) {
+	dims := t.Shape().Dimensions
+	if len(dims) == 0 || dims[0]%2 != 0 {
+		return nil, fmt.Errorf("cannot swap row halves of %v", dims)
+	}
+	out := tensors.FromShape(t.Shape())
+	out.MutableBytes(func(dst []byte) {
+		t.ConstBytes(func(src []byte) {
+			half := len(src) / 2
+			copy(dst, src[half:])
+			copy(dst[half:], src[:half])
+		})
+	})
+	t.FinalizeAll()
+	return out, nil
+}
+
+func equalDims(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,148 @@
+package flux2
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+)
+
+// mapSource is an in-memory TensorSource for tests.
+type mapSource map[string]*tensors.Tensor
+
+func (m mapSource) Names() []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (m mapSource) Dims(name string) ([]int, bool) {
+	t, ok := m[name]
+	if !ok {
+		return nil, false
+	}
+	return t.Shape().Dimensions, true
+}
+
+func (m mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
+	t, ok := m[name]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	if dtype != dtypes.InvalidDType && dtype != t.DType() {
+		return nil, fmt.Errorf("mapSource converts nothing")
+	}
+	return t.LocalClone()
+}
+
+// TestDiffusersParity loads diffusers-layout folders written by diffusers'
+// own save_pretrained (tools/reference/flux2_transformer.py) and checks the
+// forward pass against diffusers' output.
+func TestDiffusersParity(t *testing.T) {
+	for _, name := range []string{"flux2-tiny-dev", "flux2-tiny-klein"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("..", "..", "testdata", "diffusers", name)
+			src := mapSource{}
+			files, _ := filepath.Glob(filepath.Join(dir, "transformer", "*.safetensors"))
+			for _, f := range files {
+				for k, v := range readF32Safetensors(t, f) {
+					src[k] = v
+				}
+			}
+			m, err := LoadFrom(testutil.Backend(t), src, dir, LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantGuidance := name == "flux2-tiny-dev"; m.Config.GuidanceEmbed != wantGuidance {
+				t.Errorf("GuidanceEmbed = %v, want %v", m.Config.GuidanceEmbed, wantGuidance)
+			}
+			io := readF32Safetensors(t, filepath.Join(dir, "io.safetensors"))
+			b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := m.Forward(b, dtypes.Float32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := relL2(t, out, io["out"])
+			t.Logf("diffusers parity relative L2 error: %.3g", e)
+			if e > 1e-4 {
+				t.Errorf("relative L2 error %.3g > 1e-4", e)
+			}
+		})
+	}
+}
+
+// TestOfficialReferenceLoadAndInfer loads the official fixture through
+// LoadFrom: the tiny architecture is inferred from shapes.
+func TestOfficialReferenceLoadAndInfer(t *testing.T) {
+	dir := referenceDir(t)
+	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
+	m, err := LoadFrom(testutil.Backend(t), src, "transformer.safetensors", LoadOptions{Variant: "tiny"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config != TinyConfig() || m.Variant != "tiny" {
+		t.Errorf("got config %+v variant %q", m.Config, m.Variant)
+	}
+}
+
+// TestLoadReportsAllProblems breaks a checkpoint three ways and expects one
+// error naming every problem.
+func TestLoadReportsAllProblems(t *testing.T) {
+	dir := referenceDir(t)
+	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
+	delete(src, "single_blocks.1.linear2.weight")
+	src["double_blocks.0.img_attn.proj.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 96*95), 96, 95)
+	src["vae.encoder.conv_in.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 4), 4)
+	_, err := LoadFrom(testutil.Backend(t), src, "broken.safetensors", LoadOptions{})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("want *LoadError, got %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"broken.safetensors",
+		"1 missing tensors:\n    single_blocks.1.linear2.weight",
+		"1 unexpected tensors:\n    vae.encoder.conv_in.weight",
+		"double_blocks.0.img_attn.proj.weight: [96 95], want [96 96]",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
+	}
+}
+
+func TestDiffusersNamesCoverAllWeights(t *testing.T) {
+	for _, v := range Variants {
+		seen := map[string]string{}
+		for _, n := range v.Config.ParamNames() {
+			s, err := DiffusersSource(n)
+			if err != nil {
+				t.Fatalf("%s: %v", v.Name, err)
+			}
+			for _, p := range s.Parts {
+				if prev, dup := seen[p]; dup {
+					t.Errorf("%s: diffusers name %s used by %s and %s", v.Name, p, prev, n)
+				}
+				seen[p] = n
+			}
+		}
+		// Diffusers tensor counts from flux2-spec.md §1.2.
+		want := map[string]int{"dev": 331, "klein-4b": 169, "klein-9b": 233}[v.Name]
+		if want > 0 && len(seen) != want {
+			t.Errorf("%s: %d diffusers tensors, want %d", v.Name, len(seen), want)
+		}
+	}
+}
