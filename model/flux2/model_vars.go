@@ -33,6 +33,8 @@ type Model struct {
 	vars map[string]*context.Variable
 	// programs caches compiled programs by their signature.
 	programs map[string]any
+	// linearTags records the installed Linear wrappers (see WrapLinear).
+	linearTags map[string]bool
 }
 
 // NewModel returns a model of the given architecture with no weights yet.
@@ -159,3 +161,25 @@ func (m *Model) WeightDType() dtypes.DType {
 	}
 	return dtypes.Float32
 }
+
+// WrapLinear installs a wrapper around the model's linear layers once per
+// tag (idempotent): LoRA adds its slots with tag "lora", quantization its
+// dequantizing layers with tag "quant". Wrappers compose in install order.
+func (m *Model) WrapLinear(tag string, wrap func(LinearFunc) LinearFunc) {
+	if m.linearTags == nil {
+		m.linearTags = map[string]bool{}
+	}
+	if m.linearTags[tag] {
+		return
+	}
+	m.linearTags[tag] = true
+	base := m.Linear
+	if base == nil {
+		base = DenseLinear
+	}
+	m.Linear = wrap(base)
+	m.programs = map[string]any{}
+}
+
+// HasLinearWrapper reports whether a wrapper with this tag is installed.
+func (m *Model) HasLinearWrapper(tag string) bool { return m.linearTags[tag] }

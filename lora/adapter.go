@@ -1,0 +1,120 @@
+package lora
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+// Adapter is a LoRA adapter in memory: format-neutral, float32, keyed by
+// official module path.
+type Adapter struct {
+	// Layers maps a module path to its LoRA parts. A module trained by Flora
+	// has one part covering all output rows; an adapter imported from a
+	// layout that splits a fused layer (diffusers' to_q/to_k/to_v) may have
+	// one part per slice of the fused output.
+	Layers map[string][]*Part
+	// Metadata is carried to and from file headers.
+	Metadata map[string]string
+}
+
+// Part is one low-rank update ΔW = (Alpha/Rank)·Up·Down acting on the output
+// rows [RowOffset, RowOffset+Rows) of a layer.
+type Part struct {
+	Rank  int
+	Alpha float64
+	// In is the layer's input width, Rows the number of output rows covered.
+	In, Rows  int
+	RowOffset int
+	// Down is A [Rank, In], Up is B [Rows, Rank], row-major.
+	Down, Up []float32
+}
+
+// Scale is alpha/rank.
+func (p *Part) Scale() float64 { return p.Alpha / float64(p.Rank) }
+
+// Validate checks the part's internal consistency.
+func (p *Part) Validate() error {
+	switch {
+	case p.Rank < 1:
+		return fmt.Errorf("rank %d < 1", p.Rank)
+	case len(p.Down) != p.Rank*p.In:
+		return fmt.Errorf("down has %d values, want rank %d × in %d", len(p.Down), p.Rank, p.In)
+	case len(p.Up) != p.Rows*p.Rank:
+		return fmt.Errorf("up has %d values, want rows %d × rank %d", len(p.Up), p.Rows, p.Rank)
+	case p.RowOffset < 0:
+		return fmt.Errorf("negative row offset %d", p.RowOffset)
+	case math.IsNaN(p.Alpha) || math.IsInf(p.Alpha, 0):
+		return fmt.Errorf("alpha is %v", p.Alpha)
+	}
+	return nil
+}
+
+// Modules returns the adapted module paths in order.
+func (a *Adapter) Modules() []string {
+	out := make([]string, 0, len(a.Layers))
+	for m := range a.Layers {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return moduleLess(out[i], out[j]) })
+	return out
+}
+
+// NumParams counts the adapter's weights.
+func (a *Adapter) NumParams() int64 {
+	var n int64
+	for _, parts := range a.Layers {
+		for _, p := range parts {
+			n += int64(len(p.Down) + len(p.Up))
+		}
+	}
+	return n
+}
+
+// Validate checks every part against the architecture's layer shapes.
+func (a *Adapter) Validate(cfg flux2.Config) error {
+	layers, _ := Layers(cfg)
+	byModule := map[string]Layer{}
+	for _, l := range layers {
+		byModule[l.Module] = l
+	}
+	for _, m := range a.Modules() {
+		l, ok := byModule[m]
+		if !ok {
+			return fmt.Errorf("lora layer %s is not a linear layer of this FLUX.2 architecture", m)
+		}
+		for i, p := range a.Layers[m] {
+			if err := p.Validate(); err != nil {
+				return fmt.Errorf("lora layer %s part %d: %w", m, i, err)
+			}
+			if p.In != l.In || p.RowOffset+p.Rows > l.Out {
+				return fmt.Errorf("lora layer %s part %d: shape in %d rows [%d,%d) does not fit the layer [%d out, %d in]",
+					m, i, p.In, p.RowOffset, p.RowOffset+p.Rows, l.Out, l.In)
+			}
+		}
+	}
+	return nil
+}
+
+// NewAdapter initialises a fresh adapter for the targets the PEFT way: A
+// (down) Kaiming-uniform with a = √5, i.e. U(−1/√in, 1/√in), and B (up)
+// zeros, so a fresh adapter leaves the model unchanged.
+func NewAdapter(targets []Target, seed uint64) *Adapter {
+	rng := rand.New(rand.NewPCG(seed, 0x10a))
+	a := &Adapter{Layers: map[string][]*Part{}, Metadata: map[string]string{}}
+	for _, t := range targets {
+		bound := 1 / math.Sqrt(float64(t.In))
+		down := make([]float32, t.Rank*t.In)
+		for i := range down {
+			down[i] = float32((rng.Float64()*2 - 1) * bound)
+		}
+		a.Layers[t.Module] = []*Part{{
+			Rank: t.Rank, Alpha: t.Alpha, In: t.In, Rows: t.Out,
+			Down: down, Up: make([]float32, t.Out*t.Rank),
+		}}
+	}
+	return a
+}
