@@ -1,0 +1,62 @@
+package lora
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+// mergeGraph computes W + scale·(up·down) in float32 and returns W's dtype.
+// w [out, in], down [rank, in], up [out, rank], scale [].
+func mergeGraph(w, down, up, scale *Node) *Node {
+	delta := DotGeneral(up, []int{1}, nil, down, []int{0}, nil) // [out, in]
+	merged := Add(ConvertDType(w, dtypes.Float32), Mul(delta, scale))
+	return ConvertDType(merged, w.DType())
+}
+
+// Merge adds strength × the adapter's update into the model's base weights
+// (W ← W + strength·(alpha/rank)·B·A), keeping each weight's dtype; the
+// arithmetic runs on the model's backend in float32, one layer at a time.
+// The merged model runs without LoRA overhead.
+func Merge(m *flux2.Model, a *Adapter, strength float64) error {
+	if err := a.Validate(m.Config); err != nil {
+		return err
+	}
+	exec, err := NewExec(m.Backend(), mergeGraph)
+	if err != nil {
+		return err
+	}
+	defer exec.Finalize()
+	for _, module := range a.Modules() {
+		name := module + ".weight"
+		v := m.Variable(name)
+		if v == nil {
+			return fmt.Errorf("merging lora: base weight %s is not loaded", name)
+		}
+		w, err := v.Value()
+		if err != nil {
+			return err
+		}
+		out, in := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
+		for _, p := range a.Layers[module] {
+			up := make([]float32, out*p.Rank)
+			copy(up[p.RowOffset*p.Rank:], p.Up)
+			merged, err := exec.Exec1(w,
+				tensors.FromFlatDataAndDimensions(p.Down, p.Rank, in),
+				tensors.FromFlatDataAndDimensions(up, out, p.Rank),
+				float32(p.Scale()*strength))
+			if err != nil {
+				return fmt.Errorf("merging lora into %s: %w", name, err)
+			}
+			w = merged
+		}
+		if err := m.SetWeight(name, w); err != nil {
+			return err
+		}
+	}
+	return nil
+}

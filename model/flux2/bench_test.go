@@ -1,0 +1,142 @@
+package flux2
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+)
+
+// benchConfig is a small FLUX.2-shaped model for CPU benchmarks.
+func benchConfig() Config {
+	return Config{InChannels: 64, ContextDim: 128, Hidden: 256, NumHeads: 4, Depth: 2, DepthSingle: 4,
+		AxesDim: [4]int{16, 16, 16, 16}, Theta: 2000, MLPRatio: 3, GuidanceEmbed: true}
+}
+
+// randomModel fills every weight with N(0, 1/in) float32 values.
+func randomModel(tb testing.TB, cfg Config, seed uint64) *Model {
+	tb.Helper()
+	m, err := NewModel(testutil.Backend(tb), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for _, name := range cfg.ParamNames() {
+		shape := cfg.ParamShapes()[name]
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		vals := make([]float32, n)
+		std := 1.0
+		if len(shape) == 2 {
+			std = 1 / float64(shape[1])
+		}
+		for i := range vals {
+			vals[i] = float32(rng.NormFloat64() * std)
+		}
+		if len(shape) == 1 {
+			for i := range vals {
+				vals[i] = 1 + vals[i]*0.1
+			}
+		}
+		if err := m.SetWeight(name, tensors.FromFlatDataAndDimensions(vals, shape...)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return m
+}
+
+func randomBatch(tb testing.TB, m *Model, b, h, w, l int, seed uint64) *TrainBatch {
+	tb.Helper()
+	rng := rand.New(rand.NewPCG(seed, 9))
+	rnd := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	c := m.Config
+	ts := make([]float32, b)
+	gs := make([]float32, b)
+	for i := range ts {
+		ts[i] = rng.Float32()
+		gs[i] = 1 + 3*rng.Float32()
+	}
+	var guidance *tensors.Tensor
+	if c.GuidanceEmbed {
+		guidance = tensors.FromFlatDataAndDimensions(gs, b)
+	}
+	batch, err := m.NewBatch(rnd(b, h*w, c.InChannels), rnd(b, l, c.ContextDim), tensors.FromFlatDataAndDimensions(ts, b), guidance,
+		TextIDs(b, l), ImageIDs(b, h, w, 0))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &TrainBatch{Batch: batch, Target: rnd(b, h*w, c.InChannels)}
+}
+
+// BenchmarkForward measures one forward pass of the small config (256 image
+// + 64 text tokens) and reports GFLOP/s.
+func BenchmarkForward(b *testing.B) {
+	for _, dt := range []dtypes.DType{dtypes.Float32, dtypes.BFloat16} {
+		b.Run(dt.String(), func(b *testing.B) {
+			m := randomModel(b, benchConfig(), 1)
+			tb := randomBatch(b, m, 1, 16, 16, 64, 2)
+			if _, err := m.Forward(tb.Batch, dt); err != nil { // compile
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				out, err := m.Forward(tb.Batch, dt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out.FinalizeAll()
+			}
+			reportFLOPs(b, m.Config.ForwardFLOPs(1, 256, 64))
+		})
+	}
+}
+
+// BenchmarkForwardBackward measures loss + gradients of all base weights
+// (the worst case: LoRA gradients are a small part of this), in one program
+// and block-wise with recomputation.
+func BenchmarkForwardBackward(b *testing.B) {
+	for _, ckpt := range []bool{false, true} {
+		b.Run(fmt.Sprintf("checkpointing=%v", ckpt), func(b *testing.B) {
+			m := randomModel(b, benchConfig(), 1)
+			for _, n := range m.VariableNames() {
+				m.Variable(n).SetTrainable(true)
+			}
+			tb := randomBatch(b, m, 1, 16, 16, 64, 2)
+			if _, err := m.LossAndGradients(tb, dtypes.Float32, ckpt); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := m.LossAndGradients(tb, dtypes.Float32, ckpt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, g := range res.Grads {
+					g.FinalizeAll()
+				}
+			}
+			reportFLOPs(b, 3*m.Config.ForwardFLOPs(1, 256, 64))
+		})
+	}
+}
+
+func reportFLOPs(b *testing.B, flops float64) {
+	sec := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(flops/sec/1e9, "GFLOP/s")
+}
