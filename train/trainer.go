@@ -1,0 +1,316 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+// Options configure the training loop.
+type Options struct {
+	// Steps is the number of optimizer steps of the run.
+	Steps int
+	// GradAccum micro-batches are accumulated per optimizer step.
+	GradAccum int
+	Timesteps TimestepSampler
+	LR        LRSchedule
+	Optimizer AdamWConfig
+	// Guidance is fed to the guidance embedder of guidance-distilled
+	// variants (dev); ignored by models without one.
+	Guidance float64
+	// DType is the compute dtype (Float32 or BFloat16).
+	DType dtypes.DType
+	// Checkpointing runs the model block by block, recomputing activations
+	// in the backward pass (memory for one block's activations).
+	Checkpointing bool
+	// EMADecay keeps an exponential moving average of the trainable
+	// weights when > 0.
+	EMADecay float64
+	// Seed seeds the trainer's RNG (timesteps and noise).
+	Seed uint64
+}
+
+// Trainer runs flow-matching LoRA training on a model whose trainable
+// variables (the adapter) it updates in place.
+type Trainer struct {
+	model *flux2.Model
+	src   BatchSource
+	opts  Options
+	names []string
+	opt   *AdamW
+	pcg   *rand.PCG
+	rng   *rand.Rand
+	// step counts completed optimizer steps.
+	step int
+	ema  []*tensors.Tensor
+	// programs
+	accExec, emaExec *Exec
+}
+
+// StepResult reports one optimizer step.
+type StepResult struct {
+	// Step is the 1-based number of the step just completed.
+	Step int
+	// Loss is the mean loss of the step's micro-batches.
+	Loss float64
+	// LR is the learning rate used, GradNorm the global gradient norm
+	// before clipping.
+	LR, GradNorm float64
+	// Timesteps are the flow times drawn for the step's samples.
+	Timesteps []float64
+	Duration  time.Duration
+}
+
+// ErrNonFinite is returned when the loss or the gradients are NaN or Inf;
+// the model is left as it was before the step.
+var ErrNonFinite = errors.New("loss or gradient norm is not finite (NaN/Inf)")
+
+// NewTrainer prepares training of the model's trainable variables.
+func NewTrainer(model *flux2.Model, src BatchSource, opts Options) (*Trainer, error) {
+	if opts.Steps < 1 {
+		return nil, fmt.Errorf("training steps must be >= 1, got %d", opts.Steps)
+	}
+	if opts.GradAccum < 1 {
+		opts.GradAccum = 1
+	}
+	if opts.DType == dtypes.InvalidDType {
+		opts.DType = dtypes.Float32
+	}
+	names := model.TrainableNames()
+	if len(names) == 0 {
+		return nil, errors.New("the model has no trainable variables (attach an adapter first)")
+	}
+	dims := make([][]int, len(names))
+	for i, n := range names {
+		v := model.Variable(n)
+		if v.DType() != dtypes.Float32 {
+			return nil, fmt.Errorf("trainable variable %s is %s; trainable weights must be float32", n, v.DType())
+		}
+		dims[i] = v.Shape().Dimensions
+	}
+	opt, err := NewAdamW(model.Backend(), opts.Optimizer, names, dims)
+	if err != nil {
+		return nil, err
+	}
+	pcg := rand.NewPCG(opts.Seed, 0xf10a)
+	t := &Trainer{model: model, src: src, opts: opts, names: names, opt: opt, pcg: pcg, rng: rand.New(pcg)}
+	if opts.EMADecay > 0 {
+		for _, n := range names {
+			v, err := model.Variable(n).Value()
+			if err != nil {
+				return nil, err
+			}
+			c, err := v.LocalClone()
+			if err != nil {
+				return nil, err
+			}
+			t.ema = append(t.ema, c)
+		}
+	}
+	return t, nil
+}
+
+// StepsDone returns the number of completed optimizer steps.
+func (t *Trainer) StepsDone() int { return t.step }
+
+// Done reports whether the run reached its final step.
+func (t *Trainer) Done() bool { return t.step >= t.opts.Steps }
+
+// Step runs one optimizer step: GradAccum forward+backward passes on
+// batches from the source, then the AdamW update of the trainable weights.
+func (t *Trainer) Step() (*StepResult, error) {
+	start := time.Now()
+	res := &StepResult{Step: t.step + 1}
+	var acc []*tensors.Tensor
+	var lossSum float64
+	for micro := 0; micro < t.opts.GradAccum; micro++ {
+		tb, ts, err := t.nextBatch()
+		if err != nil {
+			return nil, err
+		}
+		res.Timesteps = append(res.Timesteps, ts...)
+		g, err := t.model.LossAndGradients(tb, t.opts.DType, t.opts.Checkpointing)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", res.Step, err)
+		}
+		lossSum += float64(g.Loss)
+		grads := make([]*tensors.Tensor, len(t.names))
+		for i, n := range t.names {
+			grads[i] = g.Grads[n]
+		}
+		if acc == nil {
+			acc = grads
+		} else if acc, err = t.accumulate(acc, grads); err != nil {
+			return nil, err
+		}
+	}
+	res.Loss = lossSum / float64(t.opts.GradAccum)
+	lr, err := t.opts.LR.At(t.step)
+	if err != nil {
+		return nil, err
+	}
+	res.LR = lr
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+		return res, fmt.Errorf("step %d: loss %v: %w", res.Step, res.Loss, ErrNonFinite)
+	}
+	params := make([]*tensors.Tensor, len(t.names))
+	for i, n := range t.names {
+		if params[i], err = t.model.Variable(n).Value(); err != nil {
+			return nil, err
+		}
+	}
+	up, err := t.opt.Update(params, acc, lr, 1/float64(t.opts.GradAccum))
+	if err != nil {
+		return nil, fmt.Errorf("step %d: %w", res.Step, err)
+	}
+	res.GradNorm = up.GradNorm
+	if math.IsNaN(up.GradNorm) || math.IsInf(up.GradNorm, 0) {
+		return res, fmt.Errorf("step %d: gradient norm %v: %w", res.Step, up.GradNorm, ErrNonFinite)
+	}
+	for i, n := range t.names {
+		if err := t.model.SetVariable(n, up.Params[i], true); err != nil {
+			return nil, err
+		}
+	}
+	if t.ema != nil {
+		if err := t.updateEMA(up.Params); err != nil {
+			return nil, err
+		}
+	}
+	t.step++
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// nextBatch draws a batch, its timesteps and noise, and builds the
+// flow-matching inputs x_t = (1−t)·x0 + t·ε with target ε − x0.
+func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
+	samples, err := t.src.Next()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading training data: %w", err)
+	}
+	if len(samples) == 0 {
+		return nil, nil, errors.New("training data source returned an empty batch")
+	}
+	cfg := t.model.Config
+	s0 := samples[0]
+	b, n, c := len(samples), s0.H*s0.W, s0.C
+	if c != cfg.InChannels || s0.D != cfg.ContextDim {
+		return nil, nil, fmt.Errorf("sample %s has %d latent channels and %d-wide text embeddings; the model needs %d and %d",
+			s0.Key, c, s0.D, cfg.InChannels, cfg.ContextDim)
+	}
+	xt := make([]float32, b*n*c)
+	target := make([]float32, b*n*c)
+	ctx := make([]float32, b*s0.L*s0.D)
+	ts := make([]float64, b)
+	tsF := make([]float32, b)
+	weights := make([]float32, b)
+	for i, s := range samples {
+		if s.H != s0.H || s.W != s0.W || s.L != s0.L || s.C != c || s.D != s0.D {
+			return nil, nil, fmt.Errorf("batch mixes sizes: %s is %dx%d/%d tokens, %s is %dx%d/%d", s0.Key, s0.H, s0.W, s0.L, s.Key, s.H, s.W, s.L)
+		}
+		tt, w, err := t.opts.Timesteps.Sample(t.rng, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		ts[i], tsF[i], weights[i] = tt, float32(tt), float32(w)
+		// Latent [C, H, W] → tokens [N, C] (token r·W + c).
+		for ch := 0; ch < c; ch++ {
+			for tok := 0; tok < n; tok++ {
+				x0 := s.Latent[ch*n+tok]
+				eps := float32(t.rng.NormFloat64())
+				j := (i*n+tok)*c + ch
+				xt[j] = float32((1-tt)*float64(x0) + tt*float64(eps))
+				target[j] = eps - x0
+			}
+		}
+		copy(ctx[i*s0.L*s0.D:], s.Embedding)
+	}
+	var guidance *tensors.Tensor
+	if cfg.GuidanceEmbed {
+		g := make([]float32, b)
+		for i := range g {
+			g[i] = float32(t.opts.Guidance)
+		}
+		guidance = tensors.FromFlatDataAndDimensions(g, b)
+	}
+	batch, err := t.model.NewBatch(
+		tensors.FromFlatDataAndDimensions(xt, b, n, c),
+		tensors.FromFlatDataAndDimensions(ctx, b, s0.L, s0.D),
+		tensors.FromFlatDataAndDimensions(tsF, b), guidance,
+		flux2.TextIDs(b, s0.L), flux2.ImageIDs(b, s0.H, s0.W, 0))
+	if err != nil {
+		return nil, nil, err
+	}
+	tb := &flux2.TrainBatch{Batch: batch, Target: tensors.FromFlatDataAndDimensions(target, b, n, c)}
+	if (t.opts.Timesteps.LossWeighting != "" && t.opts.Timesteps.LossWeighting != "none") || t.opts.Timesteps.Kind == "weighted" {
+		tb.Weight = tensors.FromFlatDataAndDimensions(weights, b)
+	}
+	return tb, ts, nil
+}
+
+// accumulate returns acc + g element-wise (float32).
+func (t *Trainer) accumulate(acc, g []*tensors.Tensor) ([]*tensors.Tensor, error) {
+	if t.accExec == nil {
+		e, err := NewExec(t.model.Backend(), func(in []*Node) []*Node {
+			n := len(in) / 2
+			out := make([]*Node, n)
+			for i := range out {
+				out[i] = Add(in[i], ConvertDType(in[n+i], dtypes.Float32))
+			}
+			return out
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.accExec = e
+	}
+	args := make([]any, 0, 2*len(acc))
+	for _, a := range acc {
+		args = append(args, a)
+	}
+	for _, x := range g {
+		args = append(args, x)
+	}
+	return t.accExec.Exec(args...)
+}
+
+// updateEMA sets ema ← decay·ema + (1−decay)·params.
+func (t *Trainer) updateEMA(params []*tensors.Tensor) error {
+	if t.emaExec == nil {
+		d := t.opts.EMADecay
+		e, err := NewExec(t.model.Backend(), func(in []*Node) []*Node {
+			n := len(in) / 2
+			out := make([]*Node, n)
+			for i := range out {
+				out[i] = Add(MulScalar(in[i], d), MulScalar(in[n+i], 1-d))
+			}
+			return out
+		})
+		if err != nil {
+			return err
+		}
+		t.emaExec = e
+	}
+	args := make([]any, 0, 2*len(params))
+	for _, a := range t.ema {
+		args = append(args, a)
+	}
+	for _, p := range params {
+		args = append(args, p)
+	}
+	out, err := t.emaExec.Exec(args...)
+	if err != nil {
+		return fmt.Errorf("ema update: %w", err)
+	}
+	t.ema = out
+	return nil
+}
