@@ -5,7 +5,7 @@ package train
 type Sample struct {
 	// Latent is [C, H, W] row-major: the VAE latent after 2×2 patchify and
 	// BatchNorm normalisation (C = transformer in-channels, H×W tokens).
-	Latent []float32
+	Latent  []float32
 	C, H, W int
 	// Embedding is [L, D] row-major: the text-encoder context for the caption.
 	Embedding []float32
