@@ -85,7 +85,7 @@ func (m *Model) weightsOf(names []string, nodes []*Node) Weights {
 	for i, n := range names {
 		byName[n] = nodes[i]
 	}
-	return WeightsFromMap(byName, m.Linear)
+	return WeightsFromMap(byName, m.Linear, m.Decoder)
 }
 
 // program returns the cached Exec for a signature, building it with build.

@@ -185,6 +185,10 @@ type LoadOptions struct {
 	IgnoreUnexpected bool
 	// Config overrides shape inference (e.g. from a diffusers config.json).
 	Config *Config
+	// Store, when set, receives every base weight as it is read instead of
+	// Model.SetWeight — quantization stores its own variables and frees the
+	// float tensor, so the full-precision model is never held.
+	Store func(m *Model, official string, t *tensors.Tensor) error
 }
 
 // LoadError lists every problem found in a checkpoint at once.
@@ -260,8 +264,12 @@ func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opt
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, official, err)
 		}
-		if err := m.SetWeight(official, t); err != nil {
-			return nil, fmt.Errorf("%s: %w", sourceName, err)
+		store := (*Model).SetWeight
+		if opts.Store != nil {
+			store = opts.Store
+		}
+		if err := store(m, official, t); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", sourceName, official, err)
 		}
 	}
 	return m, nil

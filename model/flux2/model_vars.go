@@ -23,9 +23,12 @@ type Model struct {
 	Config Config
 	// Variant is the name of the variant when known ("dev", "tiny", ...).
 	Variant string
-	// Linear computes linear layers; nil means DenseLinear. LoRA and
-	// quantization replace it with wrappers.
+	// Linear computes linear layers; nil means DenseLinear. LoRA replaces
+	// it with a wrapper (WrapLinear).
 	Linear LinearFunc
+	// Decoder materialises base weights stored in another form (quantized);
+	// nil when every weight is a plain float tensor.
+	Decoder WeightDecoder
 
 	backend backends.Backend
 	ctx     *context.Context
@@ -35,6 +38,9 @@ type Model struct {
 	programs map[string]any
 	// linearTags records the installed Linear wrappers (see WrapLinear).
 	linearTags map[string]bool
+	// storedAs records base weights held in another form (quantized) under
+	// other variable names; see MarkStored.
+	storedAs map[string]bool
 }
 
 // NewModel returns a model of the given architecture with no weights yet.
@@ -134,11 +140,21 @@ func (m *Model) TrainableNames() []string {
 	return names
 }
 
+// MarkStored records that a base weight is held in another form (e.g.
+// quantized variables that a Linear wrapper reads) instead of its own
+// variable, so MissingWeights does not report it.
+func (m *Model) MarkStored(official string) {
+	if m.storedAs == nil {
+		m.storedAs = map[string]bool{}
+	}
+	m.storedAs[official] = true
+}
+
 // MissingWeights lists base weights of the architecture without a value.
 func (m *Model) MissingWeights() []string {
 	var missing []string
 	for _, n := range m.Config.ParamNames() {
-		if _, ok := m.vars[n]; !ok {
+		if _, ok := m.vars[n]; !ok && !m.storedAs[n] {
 			missing = append(missing, n)
 		}
 	}

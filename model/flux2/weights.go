@@ -3,6 +3,8 @@ package flux2
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with a dot import.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -20,9 +22,15 @@ type Weights struct {
 }
 
 type weightSource struct {
-	lookup func(name string) *Node
-	linear LinearFunc
+	lookup  func(name string) *Node
+	linear  LinearFunc
+	decoder WeightDecoder
 }
+
+// WeightDecoder materialises the weight matrix [out, in] of a linear layer
+// stored in another form (quantized) as dtype, or returns nil when the
+// layer is not stored in a form it knows.
+type WeightDecoder func(w Weights, module string, dtype dtypes.DType) *Node
 
 // LinearFunc computes the linear layer `module` (a name relative to w, e.g.
 // "img_attn.qkv") of x [..., in] → [..., out]. Implementations read their
@@ -30,18 +38,18 @@ type weightSource struct {
 type LinearFunc func(w Weights, module string, x *Node) *Node
 
 // NewWeights returns Weights resolving full official names with lookup
-// (nil when a name is absent) and linear layers with linear (nil means
-// DenseLinear).
-func NewWeights(lookup func(name string) *Node, linear LinearFunc) Weights {
+// (nil when a name is absent), linear layers with linear (nil means
+// DenseLinear) and non-float weight storage with decoder (may be nil).
+func NewWeights(lookup func(name string) *Node, linear LinearFunc, decoder WeightDecoder) Weights {
 	if linear == nil {
 		linear = DenseLinear
 	}
-	return Weights{src: &weightSource{lookup: lookup, linear: linear}}
+	return Weights{src: &weightSource{lookup: lookup, linear: linear, decoder: decoder}}
 }
 
 // WeightsFromMap returns Weights over a map of full official names to nodes.
-func WeightsFromMap(nodes map[string]*Node, linear LinearFunc) Weights {
-	return NewWeights(func(name string) *Node { return nodes[name] }, linear)
+func WeightsFromMap(nodes map[string]*Node, linear LinearFunc, decoder WeightDecoder) Weights {
+	return NewWeights(func(name string) *Node { return nodes[name] }, linear, decoder)
 }
 
 // In returns the weights of a child module: w.In("double_blocks.0").
@@ -79,12 +87,31 @@ func (w Weights) GetShaped(name string, dims ...int) *Node {
 // Linear applies the linear layer `module` to x.
 func (w Weights) Linear(module string, x *Node) *Node { return w.src.linear(w, module, x) }
 
-// DenseLinear is the plain FLUX.2 linear layer: y = x·Wᵀ with W = module.weight
-// of shape [out, in] (PyTorch layout, no bias anywhere in the transformer).
-// The weight is cast to x's dtype. x [..., in] → [..., out].
+// Matrix returns the weight [out, in] of linear layer `module` as dtype:
+// the plain "module.weight" tensor, or one the decoder materialises from
+// another storage (quantized weights are dequantized right here, so only
+// one layer's weight exists in high precision at a time).
+func (w Weights) Matrix(module string, dtype dtypes.DType) *Node {
+	if n := w.src.lookup(w.prefix + module + ".weight"); n != nil {
+		if n.DType() != dtype {
+			n = ConvertDType(n, dtype)
+		}
+		return n
+	}
+	if w.src.decoder != nil {
+		if n := w.src.decoder(w, module, dtype); n != nil {
+			return n
+		}
+	}
+	panicf("flux2: weight %q is missing", w.prefix+module+".weight")
+	return nil
+}
+
+// DenseLinear is the plain FLUX.2 linear layer: y = x·Wᵀ with W the layer's
+// weight [out, in] (PyTorch layout, no bias anywhere in the transformer),
+// cast to x's dtype. x [..., in] → [..., out].
 func DenseLinear(w Weights, module string, x *Node) *Node {
-	weight := w.Get(module + ".weight")
-	return LinearApply(x, weight)
+	return LinearApply(x, w.Matrix(module, x.DType()))
 }
 
 // LinearApply computes x·Wᵀ for W [out, in]: x [..., in] → [..., out],

@@ -1,0 +1,115 @@
+package quant
+
+import "math"
+
+// FP8 E4M3FN: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities,
+// S.1111.111 is NaN, largest finite 448, smallest subnormal 2^-9.
+
+// FP8Max is the largest finite e4m3fn value.
+const FP8Max = 448
+
+// DecodeE4M3 returns the value of an e4m3fn code.
+func DecodeE4M3(c byte) float32 {
+	sign := float32(1)
+	if c&0x80 != 0 {
+		sign = -1
+	}
+	e := int(c>>3) & 0x0f
+	m := int(c & 0x07)
+	if e == 0x0f && m == 0x07 {
+		return float32(math.NaN())
+	}
+	if e == 0 {
+		return sign * float32(m) / 8 * float32(math.Ldexp(1, -6))
+	}
+	return sign * (1 + float32(m)/8) * float32(math.Ldexp(1, e-7))
+}
+
+// e4m3Positive lists the 127 finite non-negative values in code order
+// (codes 0x00..0x7e); they increase with the code.
+var e4m3Positive = func() [127]float32 {
+	var t [127]float32
+	for c := range t {
+		t[c] = DecodeE4M3(byte(c))
+	}
+	return t
+}()
+
+// EncodeE4M3 rounds x to the nearest e4m3fn value (ties to the even code),
+// saturating to ±448 and mapping NaN to the NaN code.
+func EncodeE4M3(x float32) byte {
+	if x != x {
+		return 0x7f
+	}
+	var sign byte
+	if math.Signbit(float64(x)) {
+		sign, x = 0x80, -x
+	}
+	if x >= FP8Max {
+		return sign | 0x7e
+	}
+	// Binary search the largest code with value <= x.
+	lo, hi := 0, 126
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if e4m3Positive[mid] <= x {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	c := lo
+	if c < 126 {
+		below, above := e4m3Positive[c], e4m3Positive[c+1]
+		if d1, d2 := x-below, above-x; d2 < d1 || (d2 == d1 && c%2 == 1) {
+			c++
+		}
+	}
+	return sign | byte(c)
+}
+
+// QuantizeFP8 quantizes a [rows, cols] matrix to e4m3fn codes with one
+// float32 scale per output channel: scale = max|row|/448, code = e4m3(w/scale).
+func QuantizeFP8(w []float32, rows, cols int) (codes []byte, scale []float32) {
+	codes = make([]byte, len(w))
+	scale = make([]float32, rows)
+	for r := 0; r < rows; r++ {
+		row := w[r*cols : (r+1)*cols]
+		var m float32
+		for _, x := range row {
+			m = max(m, float32(math.Abs(float64(x))))
+		}
+		scale[r] = m / FP8Max
+		if m == 0 {
+			continue
+		}
+		inv := FP8Max / m
+		for i, x := range row {
+			codes[r*cols+i] = EncodeE4M3(x * inv)
+		}
+	}
+	return codes, scale
+}
+
+// DequantizeFP8 inverts QuantizeFP8 on the host.
+func DequantizeFP8(codes []byte, scale []float32, rows, cols int) []float32 {
+	out := make([]float32, len(codes))
+	for i, c := range codes {
+		out[i] = DecodeE4M3(c) * scale[i/cols]
+	}
+	return out
+}
+
+// E4M3Table is the 256-entry decode table used by the in-graph dequantizer
+// (NaN codes decode to 0: they never occur in Flora's own quantization).
+func E4M3Table() []float32 {
+	t := make([]float32, 256)
+	for c := range t {
+		v := DecodeE4M3(byte(c))
+		if v != v {
+			v = 0
+		}
+		t[c] = v
+	}
+	return t
+}
