@@ -95,7 +95,7 @@ func TestE4M3(t *testing.T) {
 		want byte
 	}{
 		{448, 0x7e}, {1000, 0x7e}, {-1000, 0xfe}, {1, 0x38}, {0.5, 0x30},
-		{float32(math.Ldexp(1, -9)), 0x01}, // smallest subnormal
+		{float32(math.Ldexp(1, -9)), 0x01},  // smallest subnormal
 		{float32(math.Ldexp(1, -10)), 0x00}, // half of it: tie to even (0)
 		{1.0625, 0x38},                      // tie between 1 (even code) and 1.125
 		{1.1875, 0x3a},                      // tie between 1.125 and 1.25 (even)
