@@ -1,0 +1,184 @@
+package train
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+)
+
+// MemoryPlanInput describes a training run for memory estimation.
+type MemoryPlanInput struct {
+	Config flux2.Config
+	Quant  quant.Options
+	// ComputeBytes is 2 for bfloat16 activations and unquantized weights, 4
+	// for float32.
+	ComputeBytes int
+	Targets      []lora.Target
+	EightBitAdam bool
+	// Resolution is the image side (square); TextTokens the context length.
+	Resolution, TextTokens, Batch int
+	Checkpointing                 bool
+}
+
+// MemoryPlan is an estimate of device memory, in bytes.
+type MemoryPlan struct {
+	BaseWeights, Adapter, Optimizer, Activations, Workspace, Total int64
+	// Detail lists how each number was formed.
+	Detail []string
+}
+
+// Per-token activation widths saved for the backward pass, in multiples of
+// the hidden size D, counted from the block code (norm outputs, projections,
+// q/k after norm and RoPE, attention output, MLP intermediates, residuals):
+// a double block keeps ~27·D per token and stream, a single block ~28·D. The
+// attention probabilities add H·T² per block (float32 logits + compute-dtype
+// probabilities).
+const (
+	doubleActPerToken = 27
+	singleActPerToken = 28
+)
+
+// EstimateMemory estimates the device memory of a LoRA training step.
+func EstimateMemory(in MemoryPlanInput) MemoryPlan {
+	c := in.Config
+	var p MemoryPlan
+	cb := int64(in.ComputeBytes)
+	if cb == 0 {
+		cb = 2
+	}
+	// Base weights.
+	var quantized, plain int64
+	for name, dims := range c.ParamShapes() {
+		n := int64(1)
+		for _, d := range dims {
+			n *= int64(d)
+		}
+		if in.Quant.Quantizes(name, dims) {
+			switch in.Quant.Scheme {
+			case quant.Int8, quant.FP8:
+				quantized += n + 4*int64(dims[0])
+			case quant.NF4:
+				scales := (n + quant.NF4Block - 1) / quant.NF4Block
+				scaleBytes := 4 * scales
+				if in.Quant.DoubleQuant {
+					scaleBytes = scales + 4*(scales/quant.DoubleQuantBlock+1)
+				}
+				quantized += n/2 + scaleBytes
+			}
+		} else {
+			plain += n * cb
+		}
+	}
+	p.BaseWeights = quantized + plain
+	p.Detail = append(p.Detail, fmt.Sprintf("base weights: %s quantized (%s) + %s in %d-byte floats",
+		human(quantized), orNone(string(in.Quant.Scheme)), human(plain), cb))
+	// Adapter: float32 weights + float32 gradients.
+	var loraParams int64
+	for _, t := range in.Targets {
+		loraParams += int64(t.Rank) * int64(t.In+t.Out)
+	}
+	p.Adapter = 8 * loraParams
+	opt := int64(8)
+	if in.EightBitAdam {
+		opt = 2
+	}
+	p.Optimizer = opt*loraParams + loraParams/16
+	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), AdamW state %d bytes/param", loraParams, opt))
+	// Activations.
+	n := int64(in.Resolution/16) * int64(in.Resolution/16)
+	t := n + int64(in.TextTokens)
+	b := int64(max(1, in.Batch))
+	d := int64(c.Hidden)
+	attn := b * int64(c.NumHeads) * t * t * (4 + cb)
+	double := b*t*d*doubleActPerToken*cb + attn
+	single := b*t*d*singleActPerToken*cb + attn
+	if in.Checkpointing {
+		saved := b * t * d * cb * int64(c.Depth+c.DepthSingle+1)
+		p.Activations = saved + max(double, single)
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s + one block's activations (%s, of which attention %s)",
+			c.Depth+c.DepthSingle+1, human(b*t*d*cb), human(max(double, single)), human(attn)))
+	} else {
+		p.Activations = int64(c.Depth)*double + int64(c.DepthSingle)*single
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each, attention %s)", c.Depth+c.DepthSingle, human(single), human(attn)))
+	}
+	// Workspace: the largest dequantized weight, compiler temporaries (~10%
+	// of activations) and the runtime's fixed context.
+	var largest int64
+	for _, dims := range c.ParamShapes() {
+		if len(dims) == 2 {
+			largest = max(largest, int64(dims[0])*int64(dims[1])*cb)
+		}
+	}
+	p.Workspace = 2*largest + p.Activations/10 + 1<<30
+	p.Detail = append(p.Detail, fmt.Sprintf("workspace: 2× largest weight in compute dtype (%s) + 10%% of activations + 1 GiB runtime", human(largest)))
+	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
+	return p
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// human formats bytes as GiB/MiB.
+func human(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+// String renders the plan as a small report.
+func (p MemoryPlan) String() string {
+	var s strings.Builder
+	for _, row := range [][2]any{{"base weights", p.BaseWeights}, {"adapter + grads", p.Adapter}, {"optimizer state", p.Optimizer},
+		{"activations", p.Activations}, {"workspace", p.Workspace}, {"total", p.Total}} {
+		fmt.Fprintf(&s, "  %-16s %10s\n", row[0], human(row[1].(int64)))
+	}
+	for _, d := range p.Detail {
+		fmt.Fprintf(&s, "  - %s\n", d)
+	}
+	return s.String()
+}
+
+// Suggest returns changes that bring the plan under budget bytes, cheapest
+// first, or nil if it already fits.
+func Suggest(in MemoryPlanInput, budget int64) []string {
+	if EstimateMemory(in).Total <= budget {
+		return nil
+	}
+	var out []string
+	try := func(desc string, mod func(*MemoryPlanInput)) {
+		c := in
+		mod(&c)
+		if pl := EstimateMemory(c); pl.Total <= budget {
+			out = append(out, fmt.Sprintf("%s (estimated %s)", desc, human(pl.Total)))
+		}
+	}
+	if !in.Checkpointing {
+		try("turn gradient checkpointing on (train.gradient_checkpointing: on)", func(c *MemoryPlanInput) { c.Checkpointing = true })
+	}
+	for _, s := range []quant.Scheme{quant.FP8, quant.NF4} {
+		if in.Quant.Scheme != s && (in.Quant.Scheme == quant.None || in.Quant.Scheme == "" || s == quant.NF4) {
+			try(fmt.Sprintf("quantize the base to %s (model.quantize: %s) with checkpointing", s, s), func(c *MemoryPlanInput) {
+				c.Quant.Scheme, c.Checkpointing = s, true
+			})
+		}
+	}
+	for _, r := range []int{768, 512} {
+		if r < in.Resolution {
+			try(fmt.Sprintf("train at %d px (dataset.resolutions: [%d]) with NF4 and checkpointing", r, r), func(c *MemoryPlanInput) {
+				c.Resolution, c.Quant.Scheme, c.Checkpointing = r, quant.NF4, true
+			})
+		}
+	}
+	return out
+}
