@@ -14,25 +14,9 @@ import (
 
 func tinyRandomModel(t *testing.T, seed uint64) *flux2.Model {
 	t.Helper()
-	cfg := flux2.TinyConfig()
-	m, err := flux2.NewModel(testutil.Backend(t), cfg)
+	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), seed, dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 1))
-	for _, name := range cfg.ParamNames() {
-		shape := cfg.ParamShapes()[name]
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(shape[len(shape)-1])))
-		}
-		if err := m.SetWeight(name, tensors.FromFlatDataAndDimensions(v, shape...)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return m
 }

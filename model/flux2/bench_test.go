@@ -17,36 +17,12 @@ func benchConfig() Config {
 		AxesDim: [4]int{16, 16, 16, 16}, Theta: 2000, MLPRatio: 3, GuidanceEmbed: true}
 }
 
-// randomModel fills every weight with N(0, 1/in) float32 values.
+// randomModel returns a float32 model with RandomWeight values.
 func randomModel(tb testing.TB, cfg Config, seed uint64) *Model {
 	tb.Helper()
-	m, err := NewModel(testutil.Backend(tb), cfg)
+	m, err := NewRandomModel(testutil.Backend(tb), cfg, seed, dtypes.Float32)
 	if err != nil {
 		tb.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(seed, 7))
-	for _, name := range cfg.ParamNames() {
-		shape := cfg.ParamShapes()[name]
-		n := 1
-		for _, d := range shape {
-			n *= d
-		}
-		vals := make([]float32, n)
-		std := 1.0
-		if len(shape) == 2 {
-			std = 1 / float64(shape[1])
-		}
-		for i := range vals {
-			vals[i] = float32(rng.NormFloat64() * std)
-		}
-		if len(shape) == 1 {
-			for i := range vals {
-				vals[i] = 1 + vals[i]*0.1
-			}
-		}
-		if err := m.SetWeight(name, tensors.FromFlatDataAndDimensions(vals, shape...)); err != nil {
-			tb.Fatal(err)
-		}
 	}
 	return m
 }

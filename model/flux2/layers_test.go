@@ -134,3 +134,19 @@ func TestLayerNormAndQKNorm(t *testing.T) {
 		}
 	}
 }
+
+func TestConvertHostBFloat16RoundsToNearestEven(t *testing.T) {
+	in := []float32{1, 1.00390625, 1.01171875, -2.5, 3.0e38}
+	want := []uint16{0x3f80, 0x3f80, 0x3f82, 0xc020, 0x7f62}
+	out, err := ConvertHost(tensors.FromFlatDataAndDimensions(in, len(in)), dtypes.BFloat16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.ConstBytes(func(b []byte) {
+		for i, w := range want {
+			if got := uint16(b[2*i]) | uint16(b[2*i+1])<<8; got != w {
+				t.Errorf("bf16(%g) = %#04x, want %#04x", in[i], got, w)
+			}
+		}
+	})
+}
