@@ -15,28 +15,14 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
-)
 
-// halves returns a 32×16 image: left half l, right half r (like the Pillow
-// fixtures).
-func halves(l, r color.NRGBA) *image.NRGBA {
-	img := image.NewNRGBA(image.Rect(0, 0, 32, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 32; x++ {
-			c := l
-			if x >= 16 {
-				c = r
-			}
-			img.SetNRGBA(x, y, c)
-		}
-	}
-	return img
-}
+	"github.com/flora-ml/flora/data/datatest"
+)
 
 // TestDecodeFormats decodes every supported format and checks the colours in
 // the middle of both halves (away from the seam, where lossy codecs blur).
 func TestDecodeFormats(t *testing.T) {
-	src := halves(fixtureLeft, fixtureRight)
+	src := datatest.Halves(fixtureLeft, fixtureRight)
 	enc := func(f func(*bytes.Buffer) error) []byte {
 		var buf bytes.Buffer
 		if err := f(&buf); err != nil {
@@ -58,13 +44,7 @@ func TestDecodeFormats(t *testing.T) {
 			return gif.EncodeAll(b, &gif.GIF{Image: []*image.Paletted{f1, f2}, Delay: []int{10, 10}})
 		})
 	}
-	readFixture := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	readFixture := func(name string) []byte { return datatest.Pillow(t, name) }
 	// 16-bit PNG: 0xC8C8 → 200 and so on, so the 8-bit result is exact.
 	png16 := image.NewNRGBA64(image.Rect(0, 0, 32, 16))
 	for y := 0; y < 16; y++ {
@@ -92,7 +72,7 @@ func TestDecodeFormats(t *testing.T) {
 	}{
 		{"png", encodePNG(t, src), PNG, "RGBA", fixtureLeft, fixtureRight, 0},
 		{"png 16-bit", encodePNG(t, png16), PNG, "RGBA 16-bit", fixtureLeft, fixtureRight, 0},
-		{"png rgba", encodePNG(t, halves(fixtureLeft, rgbaRight)), PNG, "RGBA", fixtureLeft, blendWhite(rgbaRight), 0},
+		{"png rgba", encodePNG(t, datatest.Halves(fixtureLeft, rgbaRight)), PNG, "RGBA", fixtureLeft, blendWhite(rgbaRight), 0},
 		{"jpeg", encodeJPEG(t, src), JPEG, "YCbCr", fixtureLeft, fixtureRight, 6},
 		{"bmp", enc(func(b *bytes.Buffer) error { return bmp.Encode(b, src) }), BMP, "RGBA", fixtureLeft, fixtureRight, 0},
 		{"tiff", enc(func(b *bytes.Buffer) error { return tiff.Encode(b, src, nil) }), TIFF, "RGBA", fixtureLeft, fixtureRight, 0},
@@ -128,7 +108,7 @@ func TestDecodeFormats(t *testing.T) {
 func TestDecodeRotatedJPEG(t *testing.T) {
 	// Stored 32×16: left half red-ish, right half blue-ish. Rotating 90°
 	// clockwise for display puts the stored left half on top.
-	data := withJPEGExif(encodeJPEG(t, halves(fixtureLeft, fixtureRight)), OrientRotate90CW, false)
+	data := withJPEGExif(encodeJPEG(t, datatest.Halves(fixtureLeft, fixtureRight)), OrientRotate90CW, false)
 	img, info, err := Decode(data, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -84,3 +84,6 @@ func looksLikeText(head []byte) bool {
 	}
 	return true
 }
+
+// String returns the format name in lower case ("jpeg", "png", ...).
+func (f Format) String() string { return string(f) }

@@ -3,11 +3,11 @@ lossy and lossless WebP) for data/imageio tests.
 
 Usage (Pillow from PyPI, e.g. `pip install pillow` in a throwaway venv):
 
-    python tools/reference/imageio_fixtures.py data/imageio/testdata
+    python tools/reference/imageio_fixtures.py data/datatest/testdata
 
 Every image is 32x16: left half one colour, right half another, so decoders
 can be checked on flat areas away from the seam. The colours are listed in
-data/imageio/fixtures_test.go; keep both in sync.
+data/datatest/datatest.go; keep both in sync.
 """
 
 import sys
@@ -38,4 +38,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/imageio/testdata"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "data/datatest/testdata"))

@@ -1,0 +1,148 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxCaptionBytes bounds the size of one caption file.
+const MaxCaptionBytes = 1 << 20
+
+// MaxMetadataBytes bounds the size of a metadata.jsonl file.
+const MaxMetadataBytes = 64 << 20
+
+// captionError is a caption that cannot be used, with its problem kind.
+type captionError struct {
+	kind ProblemKind
+	msg  string
+}
+
+func (e *captionError) Error() string { return e.msg }
+
+// readCaptionFile reads a caption file: UTF-8 (a BOM is dropped), whitespace
+// (newlines included) collapsed to single spaces.
+func readCaptionFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", &captionError{ProblemBadCaption, fmt.Sprintf("cannot read the caption file: %v", err)}
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxCaptionBytes+1))
+	if err != nil {
+		return "", &captionError{ProblemBadCaption, fmt.Sprintf("cannot read the caption file: %v", err)}
+	}
+	if len(b) > MaxCaptionBytes {
+		return "", &captionError{ProblemBadCaption, fmt.Sprintf("caption file is larger than %d KiB; is it really a caption?", MaxCaptionBytes>>10)}
+	}
+	return decodeCaption(b)
+}
+
+// decodeCaption validates and normalises caption bytes.
+func decodeCaption(b []byte) (string, error) {
+	b = bytes.TrimPrefix(b, []byte("\xEF\xBB\xBF"))
+	if !utf8.Valid(b) {
+		off := firstInvalidUTF8(b)
+		return "", &captionError{ProblemBadUTF8, fmt.Sprintf("caption is not valid UTF-8 (bad byte 0x%02X at offset %d; probably Latin-1 or Windows-1252); re-save it as UTF-8", b[off], off)}
+	}
+	return normalizeCaption(string(b)), nil
+}
+
+// normalizeCaption collapses all whitespace runs to one space and trims.
+func normalizeCaption(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return 0
+}
+
+// metadataEntry is one caption from a metadata.jsonl line.
+type metadataEntry struct {
+	image   string // image path (metadata folder joined with file_name)
+	caption string
+	source  string // "folder/metadata.jsonl:LINE"
+}
+
+// readMetadata parses a Hugging Face imagefolder metadata.jsonl: one JSON
+// object per line with "file_name" (relative to the file's folder) and
+// "text". "image_path"/"file" and "caption" are accepted as aliases
+// (musubi-tuner, other tools). Malformed lines are returned as problems.
+func readMetadata(path string) ([]metadataEntry, Problems) {
+	var problems Problems
+	bad := func(kind ProblemKind, msg string) {
+		problems = append(problems, Problem{Path: path, Severity: Error, Kind: kind, Message: msg})
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		bad(ProblemBadCaption, fmt.Sprintf("cannot read: %v", err))
+		return nil, problems
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxMetadataBytes {
+		bad(ProblemBadCaption, fmt.Sprintf("larger than %d MiB", MaxMetadataBytes>>20))
+		return nil, problems
+	}
+	dir := filepath.Dir(path)
+	var entries []metadataEntry
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), MaxCaptionBytes+1024)
+	for line := 1; sc.Scan(); line++ {
+		raw := bytes.TrimSpace(sc.Bytes())
+		if len(raw) == 0 {
+			continue
+		}
+		where := fmt.Sprintf("line %d: ", line)
+		if !utf8.Valid(raw) {
+			bad(ProblemBadUTF8, where+"not valid UTF-8; re-save the file as UTF-8")
+			continue
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			bad(ProblemBadCaption, where+fmt.Sprintf("not a JSON object (%v); each line must look like {\"file_name\": \"a.png\", \"text\": \"a caption\"}", err))
+			continue
+		}
+		name, nameKey := firstString(obj, "file_name", "image_path", "file")
+		text, textKey := firstString(obj, "text", "caption")
+		switch {
+		case nameKey == "":
+			bad(ProblemBadCaption, where+`missing "file_name"`)
+			continue
+		case textKey == "":
+			bad(ProblemBadCaption, where+fmt.Sprintf(`no "text" (or "caption") string for %q`, name))
+			continue
+		}
+		img := filepath.FromSlash(name)
+		if !filepath.IsAbs(img) {
+			img = filepath.Join(dir, img)
+		}
+		entries = append(entries, metadataEntry{image: filepath.Clean(img), caption: normalizeCaption(text), source: fmt.Sprintf("%s:%d", path, line)})
+	}
+	if err := sc.Err(); err != nil {
+		bad(ProblemBadCaption, fmt.Sprintf("reading: %v", err))
+	}
+	return entries, problems
+}
+
+// firstString returns the first of keys whose value in obj is a string.
+func firstString(obj map[string]any, keys ...string) (value, key string) {
+	for _, k := range keys {
+		if s, ok := obj[k].(string); ok {
+			return s, k
+		}
+	}
+	return "", ""
+}

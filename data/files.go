@@ -1,0 +1,74 @@
+package data
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// imageExts are the file extensions treated as images (lower case).
+var imageExts = map[string]bool{
+	".jpg": true, ".jpeg": true, ".jpe": true, ".jfif": true,
+	".png": true, ".webp": true, ".bmp": true, ".tif": true, ".tiff": true, ".gif": true,
+}
+
+func isImageExt(ext string) bool { return imageExts[strings.ToLower(ext)] }
+
+// MetadataFile is the Hugging Face imagefolder caption file name.
+const MetadataFile = "metadata.jsonl"
+
+// folderFiles is what a walk of one dataset folder found, each list sorted.
+type folderFiles struct {
+	images   []string // paths of image files
+	captions []string // paths of caption files (by CaptionExtensions)
+	metadata []string // paths of metadata.jsonl files
+}
+
+// walkFolder lists a folder recursively, skipping hidden files and folders
+// (names starting with ".") and macOS resource folders.
+func walkFolder(root string, captionExts []string) (folderFiles, error) {
+	var ff folderFiles
+	isCaption := map[string]bool{}
+	for _, e := range captionExts {
+		isCaption[strings.ToLower(e)] = true
+	}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == root {
+				return err
+			}
+			return fmt.Errorf("listing %s: %w", path, err)
+		}
+		name := d.Name()
+		if path != root && (strings.HasPrefix(name, ".") || name == "__MACOSX") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		ext := strings.ToLower(filepath.Ext(name))
+		switch {
+		case imageExts[ext]:
+			ff.images = append(ff.images, path)
+		case isCaption[ext]:
+			ff.captions = append(ff.captions, path)
+		case name == MetadataFile:
+			ff.metadata = append(ff.metadata, path)
+		}
+		return nil
+	})
+	sort.Strings(ff.images)
+	sort.Strings(ff.captions)
+	sort.Strings(ff.metadata)
+	return ff, err
+}
+
+// stemKey identifies "same folder, same file name without extension".
+func stemKey(path string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path))
+}
