@@ -144,3 +144,6 @@ func CropRect(w, h int, b Bucket, offset float64) image.Rectangle {
 	y0 := int(math.Round(float64(h-ch) * offset))
 	return image.Rect(x0, y0, x0+cw, y0+ch)
 }
+
+// Rect is the rectangle (0,0)–(Width,Height).
+func (b Bucket) Rect() image.Rectangle { return image.Rect(0, 0, b.Width, b.Height) }
