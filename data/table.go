@@ -27,10 +27,12 @@ func (d *Dataset) WriteBucketTable(w io.Writer) error {
 }
 
 // WriteItemTable prints one row per usable image: path, size, format,
-// buckets per resolution, repeats and caption (source and start of text).
+// buckets per resolution, repeats and caption (source and the start of
+// the text with the trigger word applied).
 func (d *Dataset) WriteItemTable(w io.Writer) error {
 	t := tablewriter.NewTable(w)
 	t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption")
+	rules := d.Config.CaptionRules()
 	for _, it := range d.Items {
 		var bs []string
 		for _, a := range it.Assignments {
@@ -42,7 +44,7 @@ func (d *Dataset) WriteItemTable(w io.Writer) error {
 		}
 		caption := "none"
 		if it.CaptionSource != "" {
-			caption = fmt.Sprintf("%s: %q", captionSourceLabel(it.CaptionSource), ellipsize(it.Caption, 40))
+			caption = fmt.Sprintf("%s: %q", captionSourceLabel(it.CaptionSource), ellipsize(rules.WithTrigger(it.Caption), 48))
 		}
 		if err := t.Append(it.Path, fmt.Sprintf("%dx%d", it.Width, it.Height), it.Format.String()+" "+it.ColorModel,
 			strings.Join(bs, " "), fmt.Sprint(it.Repeats), caption); err != nil {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/data"
+)
+
+func init() {
+	register(&command{
+		name:    "data",
+		summary: "check training image folders",
+		subcommands: []*command{
+			{
+				name:    "check",
+				summary: "scan image folders: sizes, buckets, captions and every problem file",
+				usage:   "data check DIR [DIR...] [--resolution 512,768,1024] [--min-side 256] [--trigger WORD] [--allow-errors] [--json]",
+				setup:   setupDataCheck,
+			},
+		},
+	})
+}
+
+// dataCheckReport is the --json output of `flora data check`.
+type dataCheckReport struct {
+	Items    []data.Item        `json:"items"`
+	Buckets  []dataBucketReport `json:"buckets"`
+	Problems data.Problems      `json:"problems"`
+	Summary  dataCheckSummary   `json:"summary"`
+}
+
+type dataBucketReport struct {
+	Resolution int `json:"resolution"`
+	Width      int `json:"width"`
+	Height     int `json:"height"`
+	Images     int `json:"images"`
+	Samples    int `json:"samples_per_epoch"`
+}
+
+type dataCheckSummary struct {
+	Usable          int `json:"usable_images"`
+	SamplesPerEpoch int `json:"samples_per_epoch"`
+	Errors          int `json:"errors"`
+	Warnings        int `json:"warnings"`
+}
+
+func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
+	def := data.DefaultConfig()
+	resolutions := fs.IntSlice("resolution", def.Resolutions, "training resolutions (repeatable or comma-separated)")
+	minSide := fs.Int("min-side", def.MinSide, "skip images whose shorter side is below this many pixels")
+	trigger := fs.String("trigger", "", "trigger word (reports {trigger} placeholders when empty)")
+	defaultCaption := fs.String("default-caption", "", "caption for images without one")
+	maxAspect := fs.Float64("max-aspect", def.MaxAspect, "largest bucket aspect ratio (long side / short side)")
+	maxUpscale := fs.Float64("max-upscale", def.MaxUpscale, "use a resolution for an image only if it needs at most this much upscaling")
+	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when some files are unreadable")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	return func(args []string) error {
+		if len(args) == 0 {
+			return usageErrorf("expected at least one image folder")
+		}
+		cfg := def
+		cfg.Folders = nil
+		for _, a := range args {
+			cfg.Folders = append(cfg.Folders, data.Folder{Path: a})
+		}
+		cfg.Resolutions, cfg.MinSide, cfg.MaxAspect, cfg.MaxUpscale = *resolutions, *minSide, *maxAspect, *maxUpscale
+		cfg.Trigger, cfg.DefaultCaption = *trigger, *defaultCaption
+		ds, problems, err := data.Scan(cfg)
+		if err != nil {
+			return err
+		}
+		errs := problems.Count(data.Error)
+		if *asJSON {
+			err = writeDataCheckJSON(cliOut, ds, problems)
+		} else {
+			err = writeDataCheckText(cliOut, ds, problems)
+		}
+		if err != nil {
+			return err
+		}
+		if errs > 0 && !*allowErrors {
+			return &exitError{code: 1, msg: fmt.Sprintf("%d file(s) cannot be used; fix or remove them (or pass --allow-errors)", errs)}
+		}
+		return nil
+	}
+}
+
+func writeDataCheckText(w io.Writer, ds *data.Dataset, problems data.Problems) error {
+	if len(ds.Items) > 0 {
+		fmt.Fprintln(w, "Images:")
+		if err := ds.WriteItemTable(w); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\nBuckets:")
+		if err := ds.WriteBucketTable(w); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(w, "No usable images.")
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(w, "\nProblems (%d):\n", len(problems))
+		for _, p := range problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+	}
+	fmt.Fprintf(w, "\nSummary: %d usable image(s), %d sample(s) per epoch, %d error(s), %d warning(s).\n",
+		len(ds.Items), ds.SamplesPerEpoch(), problems.Count(data.Error), problems.Count(data.Warning))
+	return nil
+}
+
+func writeDataCheckJSON(w io.Writer, ds *data.Dataset, problems data.Problems) error {
+	r := dataCheckReport{
+		Items:    ds.Items,
+		Buckets:  []dataBucketReport{},
+		Problems: problems,
+		Summary: dataCheckSummary{
+			Usable: len(ds.Items), SamplesPerEpoch: ds.SamplesPerEpoch(),
+			Errors: problems.Count(data.Error), Warnings: problems.Count(data.Warning),
+		},
+	}
+	if r.Items == nil {
+		r.Items = []data.Item{}
+	}
+	if r.Problems == nil {
+		r.Problems = data.Problems{}
+	}
+	for _, b := range ds.Buckets() {
+		r.Buckets = append(r.Buckets, dataBucketReport{Resolution: b.Resolution, Width: b.Bucket.Width, Height: b.Bucket.Height, Images: b.Images, Samples: b.Samples})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
