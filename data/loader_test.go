@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,4 +177,13 @@ func TestLoaderErrors(t *testing.T) {
 	if _, err := NewLoader(ds, plan, Position{0, 99}, LoaderOptions{}); err == nil {
 		t.Error("start outside the epoch: want error")
 	}
+}
+
+// writeFile writes data to dir/name, creating folders.
+func writeFile(dir, name string, data []byte) error {
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, data, 0o644)
 }

@@ -77,18 +77,69 @@ func ToRGB(img image.Image, bg color.NRGBA) *image.NRGBA {
 	return dst
 }
 
-// ycbcrToRGB converts a JPEG-style YCbCr image (any chroma subsampling).
+// ycbcrToRGB converts a JPEG-style (JFIF, full-range BT.601) YCbCr image
+// with any chroma subsampling, row by row with fixed-point arithmetic.
 func ycbcrToRGB(dst *image.NRGBA, src *image.YCbCr) {
 	b := src.Bounds()
+	var hs, vs uint // chroma subsampling shifts
+	switch src.SubsampleRatio {
+	case image.YCbCrSubsampleRatio444:
+	case image.YCbCrSubsampleRatio422:
+		hs = 1
+	case image.YCbCrSubsampleRatio420:
+		hs, vs = 1, 1
+	case image.YCbCrSubsampleRatio440:
+		vs = 1
+	case image.YCbCrSubsampleRatio411:
+		hs = 2
+	case image.YCbCrSubsampleRatio410:
+		hs, vs = 2, 1
+	default:
+		hs = 99 // unknown: generic path below
+	}
+	if hs == 99 || b.Min != (image.Point{}) {
+		for y := 0; y < b.Dy(); y++ {
+			out := dst.Pix[y*dst.Stride:]
+			for x := 0; x < b.Dx(); x++ {
+				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bl := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+				out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = r, g, bl, 255
+			}
+		}
+		return
+	}
+	w := b.Dx()
 	for y := 0; y < b.Dy(); y++ {
-		out := dst.Pix[y*dst.Stride:]
-		for x := 0; x < b.Dx(); x++ {
-			yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
-			ci := src.COffset(b.Min.X+x, b.Min.Y+y)
-			r, g, bl := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = r, g, bl, 255
+		yRow := src.Y[y*src.YStride : y*src.YStride+w]
+		cOff := (y >> vs) * src.CStride
+		cbRow, crRow := src.Cb[cOff:], src.Cr[cOff:]
+		out := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		for x, yy := range yRow {
+			r, g, bl := ycc(yy, cbRow[x>>hs], crRow[x>>hs])
+			o := out[4*x : 4*x+4 : 4*x+4]
+			o[0], o[1], o[2], o[3] = r, g, bl, 255
 		}
 	}
+}
+
+// ycc converts one full-range YCbCr sample to RGB with the JFIF equations
+// (R = Y + 1.402 Cr', G = Y − 0.34414 Cb' − 0.71414 Cr', B = Y + 1.772 Cb')
+// in 16.16 fixed point, rounded and clamped.
+func ycc(y, cb, cr uint8) (uint8, uint8, uint8) {
+	yy := int32(y)<<16 + 1<<15
+	cb1, cr1 := int32(cb)-128, int32(cr)-128
+	return clamp8((yy + 91881*cr1) >> 16), clamp8((yy - 22554*cb1 - 46802*cr1) >> 16), clamp8((yy + 116130*cb1) >> 16)
+}
+
+func clamp8(v int32) uint8 {
+	if uint32(v) > 255 {
+		if v < 0 {
+			return 0
+		}
+		return 255
+	}
+	return uint8(v)
 }
 
 // blend8 composites a straight-alpha 8-bit channel c with coverage a over bg.
