@@ -178,6 +178,7 @@ func (f *File) Tensor(name string) (*tensors.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.willNeed(info)
 	t, err := toTensor(info, b, info.DType.GoMLX())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
@@ -199,6 +200,7 @@ func (f *File) TensorAs(name string, dtype dtypes.DType) (*tensors.Tensor, error
 	if err != nil {
 		return nil, err
 	}
+	f.willNeed(info)
 	t, err := toTensor(info, b, dtype)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
@@ -210,6 +212,19 @@ func (f *File) TensorAs(name string, dtype dtypes.DType) (*tensors.Tensor, error
 // tensor source with those methods is expected (e.g. flux2.TensorSource).
 func (f *File) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
 	return f.TensorAs(name, dtype)
+}
+
+// willNeed asks the kernel to start reading a tensor's pages (read-ahead for
+// cold files); best effort, errors are ignored.
+func (f *File) willNeed(info TensorInfo) {
+	if info.NumBytes() < 1<<20 {
+		return
+	}
+	start := int64(len(f.mapping)-len(f.data)) + info.Begin
+	end := start + info.NumBytes()
+	page := int64(os.Getpagesize())
+	start -= start % page
+	_ = syscall.Madvise(f.mapping[start:end], syscall.MADV_WILLNEED)
 }
 
 // DataSize returns the total size of the tensor data in bytes.

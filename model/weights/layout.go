@@ -75,6 +75,34 @@ func (k LayoutKind) String() string {
 	return "unknown layout"
 }
 
+// ID returns a stable machine-readable name of the kind, e.g.
+// "flux2-transformer-official" (for JSON output and configs).
+func (k LayoutKind) ID() string {
+	switch k {
+	case LayoutFlux2Official:
+		return "flux2-transformer-official"
+	case LayoutFlux2Diffusers:
+		return "flux2-transformer-diffusers"
+	case LayoutVAEOfficial:
+		return "flux2-vae-official"
+	case LayoutVAEDiffusers:
+		return "flux2-vae-diffusers"
+	case LayoutTextEncoderQwen3:
+		return "text-encoder-qwen3"
+	case LayoutTextEncoderMistral:
+		return "text-encoder-mistral"
+	case LayoutLoRADiffusers:
+		return "lora-diffusers"
+	case LayoutLoRAComfyUI:
+		return "lora-comfyui"
+	case LayoutLoRAKohya:
+		return "lora-kohya"
+	case LayoutLoRAOther:
+		return "lora-other"
+	}
+	return "unknown"
+}
+
 // IsLoRA reports whether the kind is a LoRA adapter.
 func (k LayoutKind) IsLoRA() bool { return k >= LayoutLoRADiffusers && k <= LayoutLoRAOther }
 
