@@ -189,8 +189,9 @@ func (f *File) Tensor(name string) (*tensors.Tensor, error) {
 // TensorAs returns the named tensor converted to dtype while copying out of
 // the mapping (no intermediate copy). Any stored dtype converts to the
 // float types Float32, Float64, BFloat16 and Float16 (narrowing rounds to
-// nearest, ties to even); otherwise dtype must be the stored one (Uint8 for
-// float8 codes).
+// nearest, ties to even; F64 and 64-bit integers reach BFloat16/Float16
+// through float32, i.e. rounded twice); otherwise dtype must be the stored
+// one (Uint8 for float8 codes). Large tensors convert on all cores.
 func (f *File) TensorAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
 	info, ok := f.Info(name)
 	if !ok {

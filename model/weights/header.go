@@ -58,6 +58,9 @@ func parseHeader(raw []byte, dataLen int64) (header, error) {
 	if !utf8.Valid(raw) {
 		return h, errors.New("header is not valid UTF-8")
 	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return h, errors.New("header must be a JSON object starting with '{' (not a safetensors file?)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := expectDelim(dec, '{', "header"); err != nil {
