@@ -12,6 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/pflag"
 
+	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
 
@@ -59,6 +60,19 @@ type inspectReport struct {
 	DTypeParams    map[string]int64  `json:"parameters_by_dtype"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
 	Layout         inspectLayout     `json:"layout"`
+	// Model describes the FLUX.2 architecture read off a transformer's shapes.
+	Model *inspectModel `json:"model,omitempty"`
+}
+
+type inspectModel struct {
+	Variants      []string `json:"variants"`
+	Parameters    int64    `json:"parameters"`
+	Hidden        int      `json:"hidden"`
+	Heads         int      `json:"heads"`
+	DoubleBlocks  int      `json:"double_blocks"`
+	SingleBlocks  int      `json:"single_blocks"`
+	ContextDim    int      `json:"context_dim"`
+	GuidanceEmbed bool     `json:"guidance_embed"`
 }
 
 type inspectTensor struct {
@@ -110,6 +124,18 @@ func inspectCheckpoint(path string) (*inspectReport, error) {
 	rep.HumanSize = humanBytes(rep.TotalBytes)
 	l := c.Layout()
 	rep.Layout = inspectLayout{Kind: l.Kind.ID(), Description: l.Description, Prefix: l.Prefix}
+	if l.Kind == weights.LayoutFlux2Official || l.Kind == weights.LayoutFlux2Diffusers {
+		if fl, err := flux2.DetectLayout(c.Names()); err == nil {
+			if cfg, err := flux2.InferConfig(c, fl); err == nil {
+				variants := flux2.MatchVariants(cfg)
+				if len(variants) == 0 {
+					variants = []string{"custom"}
+				}
+				rep.Model = &inspectModel{Variants: variants, Parameters: cfg.NumParams(), Hidden: cfg.Hidden, Heads: cfg.NumHeads,
+					DoubleBlocks: cfg.Depth, SingleBlocks: cfg.DepthSingle, ContextDim: cfg.ContextDim, GuidanceEmbed: cfg.GuidanceEmbed}
+			}
+		}
+	}
 	return rep, nil
 }
 
@@ -163,6 +189,10 @@ func (r *inspectReport) print(w io.Writer) error {
 		for _, k := range keys {
 			fmt.Fprintf(w, "  %s: %s\n", k, shorten(r.Metadata[k], 100))
 		}
+	}
+	if m := r.Model; m != nil {
+		fmt.Fprintf(w, "Model:      FLUX.2 %s, %d parameters (%s): hidden %d, %d heads, %d double + %d single blocks, context %d, guidance embedder %v\n",
+			strings.Join(m.Variants, " / "), m.Parameters, humanCount(m.Parameters), m.Hidden, m.Heads, m.DoubleBlocks, m.SingleBlocks, m.ContextDim, m.GuidanceEmbed)
 	}
 	fmt.Fprintf(w, "Layout:     %s", r.Layout.Description)
 	if r.Layout.Prefix != "" {

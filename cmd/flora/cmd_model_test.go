@@ -65,6 +65,7 @@ func TestModelInspectFixture(t *testing.T) {
 		"double_blocks.0.img_attn.qkv.weight",
 		"[288, 96]",
 		"format: bfl",
+		fmt.Sprintf("Model:      FLUX.2 tiny, %d parameters", wantParams),
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -84,6 +85,23 @@ func TestModelInspectFixture(t *testing.T) {
 		rep.Layout.Kind != "flux2-transformer-official" || rep.Metadata["format"] != "bfl" {
 		t.Errorf("JSON report = count %d/%d params %d bytes %d layout %+v metadata %v; want 43 tensors, %d params",
 			rep.TensorCount, len(rep.Tensors), rep.ParameterCount, rep.TotalBytes, rep.Layout, rep.Metadata, wantParams)
+	}
+}
+
+// TestModelInspectDiffusersVariant: the diffusers layout also names the
+// architecture (here a custom tiny one) and counts its parameters.
+func TestModelInspectDiffusersVariant(t *testing.T) {
+	code, out, errs := runCLI(t, "model", "inspect", "--json", "../../testdata/diffusers/flux2-tiny-dev/transformer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	// 117,696 parameters per diffusers (tools/reference/flux2_transformer.py).
+	if rep.Model == nil || rep.Model.Parameters != 117696 || rep.Model.Variants[0] != "custom" || !rep.Model.GuidanceEmbed || rep.Layout.Kind != "flux2-transformer-diffusers" {
+		t.Errorf("model %+v layout %+v", rep.Model, rep.Layout)
 	}
 }
 

@@ -34,6 +34,10 @@ func (m mapSource) Dims(name string) ([]int, bool) {
 	return t.Shape().Dimensions, true
 }
 
+func (m mapSource) Tensor(name string) (*tensors.Tensor, error) {
+	return m.ReadAs(name, dtypes.InvalidDType)
+}
+
 func (m mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
 	t, ok := m[name]
 	if !ok {
@@ -52,14 +56,9 @@ func TestDiffusersParity(t *testing.T) {
 	for _, name := range []string{"flux2-tiny-dev", "flux2-tiny-klein"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", "diffusers", name)
-			src := mapSource{}
-			files, _ := filepath.Glob(filepath.Join(dir, "transformer", "*.safetensors"))
-			for _, f := range files {
-				for k, v := range readF32Safetensors(t, f) {
-					src[k] = v
-				}
-			}
-			m, err := LoadFrom(testutil.Backend(t), src, dir, LoadOptions{})
+			// Load the model folder the way users point at it: the folder
+			// holding transformer/ (sharded for the dev-like one).
+			m, err := Load(testutil.Backend(t), dir, LoadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,8 +87,7 @@ func TestDiffusersParity(t *testing.T) {
 // LoadFrom: the tiny architecture is inferred from shapes.
 func TestOfficialReferenceLoadAndInfer(t *testing.T) {
 	dir := referenceDir(t)
-	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
-	m, err := LoadFrom(testutil.Backend(t), src, "transformer.safetensors", LoadOptions{Variant: "tiny"})
+	m, err := Load(testutil.Backend(t), filepath.Join(dir, "transformer.safetensors"), LoadOptions{Variant: "tiny"})
 	if err != nil {
 		t.Fatal(err)
 	}
