@@ -70,7 +70,7 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 			return "", err
 		}
 	}
-	if err := writeTensors(filepath.Join(tmp, "adapter.safetensors"), t.names, params, nil); err != nil {
+	if err := writeTensorsFn(filepath.Join(tmp, "adapter.safetensors"), t.names, params, nil); err != nil {
 		return "", err
 	}
 	var optNames []string
@@ -84,11 +84,11 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 			optTensors = append(optTensors, t.opt.mScale[i], t.opt.vScale[i])
 		}
 	}
-	if err := writeTensors(filepath.Join(tmp, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
+	if err := writeTensorsFn(filepath.Join(tmp, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
 		return "", err
 	}
 	if t.ema != nil {
-		if err := writeTensors(filepath.Join(tmp, "ema.safetensors"), t.names, t.ema, nil); err != nil {
+		if err := writeTensorsFn(filepath.Join(tmp, "ema.safetensors"), t.names, t.ema, nil); err != nil {
 			return "", err
 		}
 	}
@@ -125,6 +125,10 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 	ok = true
 	return final, nil
 }
+
+// writeTensorsFn writes the checkpoint files; tests replace it to simulate a
+// full disk.
+var writeTensorsFn = writeTensors
 
 func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[string]string) error {
 	data := make([]weights.TensorData, len(names))
