@@ -43,7 +43,7 @@ type Runner struct {
 
 // RunSummary describes a finished (or stopped) run.
 type RunSummary struct {
-	StartStep, EndStep int
+	StartStep, EndStep  int
 	FirstLoss, LastLoss float64
 	// MeanFirst and MeanLast are the mean losses of the first and last 10%
 	// of the steps run.
