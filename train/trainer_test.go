@@ -255,3 +255,31 @@ func TestMemorySourceDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestValidationLossFallsWithTraining: the fixed-noise validation loss of
+// the training samples drops after training and is reproducible.
+func TestValidationLossFallsWithTraining(t *testing.T) {
+	tr, m := newTestTrainer(t, testOptions(30), false)
+	samples := tr.src.(*MemorySource).samples
+	_, before, err := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, again, _ := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if again != before {
+		t.Fatalf("validation loss not reproducible: %g vs %g", before, again)
+	}
+	for !tr.Done() {
+		if _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, after, err := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation loss %.4f → %.4f", before, after)
+	if after >= before {
+		t.Errorf("validation loss did not fall: %.4f → %.4f", before, after)
+	}
+}
