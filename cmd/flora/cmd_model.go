@@ -19,8 +19,9 @@ import (
 func init() {
 	register(&command{
 		name:    "model",
-		summary: "inspect model checkpoints",
+		summary: "inspect model checkpoints, write random full-size ones",
 		subcommands: []*command{
+			modelRandomCommand(),
 			{
 				name:    "inspect",
 				summary: "list the tensors of a safetensors checkpoint with totals, metadata and detected layout",

@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // mapSource is an in-memory TensorSource for tests.
@@ -141,6 +142,34 @@ func TestDiffusersNamesCoverAllWeights(t *testing.T) {
 		want := map[string]int{"dev": 331, "klein-4b": 169, "klein-9b": 233}[v.Name]
 		if want > 0 && len(seen) != want {
 			t.Errorf("%s: %d diffusers tensors, want %d", v.Name, len(seen), want)
+		}
+	}
+}
+
+// TestRandomCheckpointRoundTrip writes a random checkpoint to disk and loads
+// it back: the loaded model equals NewRandomModel with the same seed.
+func TestRandomCheckpointRoundTrip(t *testing.T) {
+	cfg := TinyConfig()
+	path := filepath.Join(t.TempDir(), "random.safetensors")
+	if err := WriteRandomCheckpoint(path, cfg, 9, weights.F32, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(testutil.Backend(t), path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := NewRandomModel(testutil.Backend(t), cfg, 9, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cfg.ParamNames() {
+		a, _ := m.Variable(n).Value()
+		b, _ := want.Variable(n).Value()
+		av, bv := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+		for i := range av {
+			if av[i] != bv[i] {
+				t.Fatalf("%s[%d] = %g, want %g", n, i, av[i], bv[i])
+			}
 		}
 	}
 }
