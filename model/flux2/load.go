@@ -24,6 +24,26 @@ type TensorSource interface {
 	Dims(name string) ([]int, bool)
 	// ReadAs reads a tensor converted to dtype.
 	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
+	// Tensor reads a tensor in its stored dtype.
+	Tensor(name string) (*tensors.Tensor, error)
+}
+
+// readTensor reads name as dtype, or as stored when dtype is InvalidDType;
+// only float weights are accepted as stored.
+func readTensor(src TensorSource, name string, dtype dtypes.DType) (*tensors.Tensor, error) {
+	if dtype != dtypes.InvalidDType {
+		return src.ReadAs(name, dtype)
+	}
+	t, err := src.Tensor(name)
+	if err != nil {
+		return nil, err
+	}
+	switch t.DType() {
+	case dtypes.Float32, dtypes.BFloat16, dtypes.Float16, dtypes.Float64:
+		return t, nil
+	}
+	t.FinalizeAll()
+	return nil, fmt.Errorf("tensor %s is stored as %s, not a float type (fp8 checkpoints load through quantization: model.quantize fp8)", name, t.DType())
 }
 
 // Layout is a transformer checkpoint naming scheme.
@@ -345,11 +365,11 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 func (p *loadPlan) read(src TensorSource, official string, dtype dtypes.DType) (*tensors.Tensor, error) {
 	s := p.sources[official]
 	if len(s.Parts) == 1 && !s.SwapHalves {
-		return src.ReadAs(s.Parts[0], dtype)
+		return readTensor(src, s.Parts[0], dtype)
 	}
 	parts := make([]*tensors.Tensor, len(s.Parts))
 	for i, name := range s.Parts {
-		t, err := src.ReadAs(name, dtype)
+		t, err := readTensor(src, name, dtype)
 		if err != nil {
 			return nil, err
 		}

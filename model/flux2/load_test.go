@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // mapSource is an in-memory TensorSource for tests.
@@ -34,6 +35,10 @@ func (m mapSource) Dims(name string) ([]int, bool) {
 	return t.Shape().Dimensions, true
 }
 
+func (m mapSource) Tensor(name string) (*tensors.Tensor, error) {
+	return m.ReadAs(name, dtypes.InvalidDType)
+}
+
 func (m mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
 	t, ok := m[name]
 	if !ok {
@@ -52,14 +57,9 @@ func TestDiffusersParity(t *testing.T) {
 	for _, name := range []string{"flux2-tiny-dev", "flux2-tiny-klein"} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("..", "..", "testdata", "diffusers", name)
-			src := mapSource{}
-			files, _ := filepath.Glob(filepath.Join(dir, "transformer", "*.safetensors"))
-			for _, f := range files {
-				for k, v := range readF32Safetensors(t, f) {
-					src[k] = v
-				}
-			}
-			m, err := LoadFrom(testutil.Backend(t), src, dir, LoadOptions{})
+			// Load the model folder the way users point at it: the folder
+			// holding transformer/ (sharded for the dev-like one).
+			m, err := Load(testutil.Backend(t), dir, LoadOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,8 +88,7 @@ func TestDiffusersParity(t *testing.T) {
 // LoadFrom: the tiny architecture is inferred from shapes.
 func TestOfficialReferenceLoadAndInfer(t *testing.T) {
 	dir := referenceDir(t)
-	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
-	m, err := LoadFrom(testutil.Backend(t), src, "transformer.safetensors", LoadOptions{Variant: "tiny"})
+	m, err := Load(testutil.Backend(t), filepath.Join(dir, "transformer.safetensors"), LoadOptions{Variant: "tiny"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +142,34 @@ func TestDiffusersNamesCoverAllWeights(t *testing.T) {
 		want := map[string]int{"dev": 331, "klein-4b": 169, "klein-9b": 233}[v.Name]
 		if want > 0 && len(seen) != want {
 			t.Errorf("%s: %d diffusers tensors, want %d", v.Name, len(seen), want)
+		}
+	}
+}
+
+// TestRandomCheckpointRoundTrip writes a random checkpoint to disk and loads
+// it back: the loaded model equals NewRandomModel with the same seed.
+func TestRandomCheckpointRoundTrip(t *testing.T) {
+	cfg := TinyConfig()
+	path := filepath.Join(t.TempDir(), "random.safetensors")
+	if err := WriteRandomCheckpoint(path, cfg, 9, weights.F32, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(testutil.Backend(t), path, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := NewRandomModel(testutil.Backend(t), cfg, 9, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cfg.ParamNames() {
+		a, _ := m.Variable(n).Value()
+		b, _ := want.Variable(n).Value()
+		av, bv := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+		for i := range av {
+			if av[i] != bv[i] {
+				t.Fatalf("%s[%d] = %g, want %g", n, i, av[i], bv[i])
+			}
 		}
 	}
 }

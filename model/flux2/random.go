@@ -17,6 +17,22 @@ import (
 // draws from its own generator seeded by (seed, name), so the values do not
 // depend on the order weights are created in.
 func RandomWeight(name string, dims []int, seed uint64) []float32 {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	out := make([]float32, 0, n)
+	RandomWeightChunks(name, dims, seed, n, func(chunk []float32) error {
+		out = append(out, chunk...)
+		return nil
+	})
+	return out
+}
+
+// RandomWeightChunks generates the values of RandomWeight in chunks of at
+// most chunk values (the same values, in order), so full-size random
+// checkpoints can be written without holding a whole tensor.
+func RandomWeightChunks(name string, dims []int, seed uint64, chunk int, emit func([]float32) error) error {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(name); i++ {
 		h = (h ^ uint64(name[i])) * 1099511628211
@@ -26,18 +42,23 @@ func RandomWeight(name string, dims []int, seed uint64) []float32 {
 	for _, d := range dims {
 		n *= d
 	}
-	out := make([]float32, n)
-	if len(dims) == 1 {
-		for i := range out {
-			out[i] = float32(1 + 0.1*rng.NormFloat64())
-		}
-		return out
-	}
 	std := 1 / math.Sqrt(float64(dims[len(dims)-1]))
-	for i := range out {
-		out[i] = float32(rng.NormFloat64() * std)
+	buf := make([]float32, min(chunk, n))
+	for done := 0; done < n; {
+		k := min(len(buf), n-done)
+		for i := 0; i < k; i++ {
+			if len(dims) == 1 {
+				buf[i] = float32(1 + 0.1*rng.NormFloat64())
+			} else {
+				buf[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+		if err := emit(buf[:k]); err != nil {
+			return err
+		}
+		done += k
 	}
-	return out
+	return nil
 }
 
 // NewRandomModel returns a model of the architecture with random weights

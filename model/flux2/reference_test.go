@@ -118,9 +118,6 @@ func TestOfficialReferenceForward(t *testing.T) {
 // modes (one program, and per-block programs with recomputation).
 func TestOfficialReferenceTrainingGradients(t *testing.T) {
 	dir := referenceDir(t)
-	if os.Getenv("FLORA_PENDING_SLICE_VJP") == "" {
-		t.Skip("TEMPORARY: needs the Slice VJP of internal/gomlxfix on the pure-Go backend (being merged)")
-	}
 	io := readF32Safetensors(t, filepath.Join(dir, "transformer_io.safetensors"))
 	for _, checkpointing := range []bool{false, true} {
 		name := "whole"

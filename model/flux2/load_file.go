@@ -1,0 +1,126 @@
+package flux2
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/flora-ml/flora/model/weights"
+)
+
+// ResolveTransformerPath finds the transformer checkpoint of a model path:
+// an official single file (flux2-dev.safetensors), a diffusers model folder
+// (its transformer/ subfolder), a diffusers transformer folder, or a
+// *.safetensors.index.json. It also returns the folder holding a diffusers
+// config.json, if any.
+func ResolveTransformerPath(path string) (ckpt, configDir string, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("model path: %w", err)
+	}
+	if !st.IsDir() {
+		return path, "", nil
+	}
+	if sub := filepath.Join(path, "transformer"); isDir(sub) {
+		path = sub
+	}
+	if _, err := os.Stat(filepath.Join(path, "config.json")); err == nil {
+		configDir = path
+	}
+	// A folder with a single official file (e.g. the BFL repo layout).
+	files, _ := filepath.Glob(filepath.Join(path, "*.safetensors"))
+	if len(files) == 0 {
+		return "", "", fmt.Errorf("%s holds no .safetensors file (expected flux2-*.safetensors, or a diffusers transformer/ folder)", path)
+	}
+	return path, configDir, nil
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// diffusersConfig is the part of a diffusers transformer config.json Flora reads.
+type diffusersConfig struct {
+	InChannels        int     `json:"in_channels"`
+	NumLayers         int     `json:"num_layers"`
+	NumSingleLayers   int     `json:"num_single_layers"`
+	AttentionHeadDim  int     `json:"attention_head_dim"`
+	NumAttentionHeads int     `json:"num_attention_heads"`
+	JointAttentionDim int     `json:"joint_attention_dim"`
+	MLPRatio          float64 `json:"mlp_ratio"`
+	AxesDimsRope      []int   `json:"axes_dims_rope"`
+	RopeTheta         float64 `json:"rope_theta"`
+	GuidanceEmbeds    *bool   `json:"guidance_embeds"`
+	PatchSize         int     `json:"patch_size"`
+}
+
+// readDiffusersConfig reads config.json of a diffusers transformer folder.
+func readDiffusersConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var dc diffusersConfig
+	if err := json.Unmarshal(data, &dc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if dc.PatchSize > 1 {
+		return nil, fmt.Errorf("%s: patch_size %d is not a FLUX.2 transformer (1)", path, dc.PatchSize)
+	}
+	if len(dc.AxesDimsRope) != 4 {
+		return nil, fmt.Errorf("%s: axes_dims_rope %v must have 4 entries", path, dc.AxesDimsRope)
+	}
+	c := Config{
+		InChannels: dc.InChannels, ContextDim: dc.JointAttentionDim,
+		Hidden: dc.AttentionHeadDim * dc.NumAttentionHeads, NumHeads: dc.NumAttentionHeads,
+		Depth: dc.NumLayers, DepthSingle: dc.NumSingleLayers,
+		AxesDim: [4]int{dc.AxesDimsRope[0], dc.AxesDimsRope[1], dc.AxesDimsRope[2], dc.AxesDimsRope[3]},
+		Theta:   dc.RopeTheta, MLPRatio: dc.MLPRatio, GuidanceEmbed: dc.GuidanceEmbeds == nil || *dc.GuidanceEmbeds,
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// Load reads a FLUX.2 transformer from a model path in either layout (see
+// ResolveTransformerPath), streaming one tensor at a time from the
+// memory-mapped files. A diffusers config.json, when present, fixes the
+// architecture (RoPE axes and theta are not visible in the weights) and is
+// checked against the tensor shapes.
+func Load(backend backends.Backend, path string, opts LoadOptions) (*Model, error) {
+	ckptPath, configDir, err := ResolveTransformerPath(path)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := weights.OpenCheckpoint(ckptPath)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	if configDir != "" && opts.Config == nil {
+		cfg, err := readDiffusersConfig(configDir)
+		if err != nil {
+			return nil, err
+		}
+		layout, err := DetectLayout(ck.Names())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ckptPath, err)
+		}
+		inferred, err := InferConfig(ck, layout)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ckptPath, err)
+		}
+		if inferred.Hidden != cfg.Hidden || inferred.Depth != cfg.Depth || inferred.DepthSingle != cfg.DepthSingle ||
+			inferred.ContextDim != cfg.ContextDim || inferred.InChannels != cfg.InChannels || inferred.GuidanceEmbed != cfg.GuidanceEmbed {
+			return nil, fmt.Errorf("%s: config.json (%+v) does not match the weights (%+v)", configDir, *cfg, inferred)
+		}
+		opts.Config = cfg
+	}
+	return LoadFrom(backend, ck, ckptPath, opts)
+}

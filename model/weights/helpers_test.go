@@ -1,0 +1,59 @@
+package weights
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// rawFile assembles a safetensors file from a header and data verbatim.
+func rawFile(header string, data []byte) []byte {
+	b := make([]byte, 8, 8+len(header)+len(data))
+	binary.LittleEndian.PutUint64(b, uint64(len(header)))
+	b = append(b, header...)
+	return append(b, data...)
+}
+
+// writeTemp writes content to a new file name in a test folder.
+func writeTemp(t *testing.T, dir, name string, content []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mustWriteFile writes tensors with WriteFile and fails the test on error.
+func mustWriteFile(t *testing.T, path string, ts []TensorData, md map[string]string) {
+	t.Helper()
+	if err := WriteFile(path, ts, md); err != nil {
+		t.Fatalf("WriteFile(%s): %v", path, err)
+	}
+}
+
+// mustOpen opens a file and closes it at the end of the test.
+func mustOpen(t *testing.T, path string) *File {
+	t.Helper()
+	f, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// fixtureDir holds the official tiny FLUX.2 fixtures.
+const fixtureDir = "/work/shared/fixtures/flux2-official-tiny"
+
+// fixture returns the path of a fixture file, skipping the test when the
+// fixtures are not on this machine.
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	p := filepath.Join(fixtureDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("fixture %s not available: %v", p, err)
+	}
+	return p
+}

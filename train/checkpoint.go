@@ -1,0 +1,301 @@
+package train
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/model/weights"
+)
+
+// A checkpoint is a folder root/step-NNNNNN holding everything needed to
+// continue a run exactly — never the frozen base weights:
+//
+//	adapter.safetensors    trainable weights (float32, Flora's variable names)
+//	optimizer.safetensors  AdamW moments (float32 or 8-bit codes + scales)
+//	ema.safetensors        EMA of the trainable weights (when enabled)
+//	state.json             step, RNG state, data position, resolved config
+//
+// It is written to a temporary folder and renamed into place, so a crash or
+// a full disk never leaves a half-written checkpoint and the previous ones
+// stay intact.
+
+// checkpointState is state.json.
+type checkpointState struct {
+	Step      int       `json:"step"`
+	OptStep   int       `json:"optimizer_step"`
+	RNG       []byte    `json:"rng"`
+	Data      []byte    `json:"data"`
+	Trainable []string  `json:"trainable"`
+	EightBit  bool      `json:"eight_bit_optimizer"`
+	EMA       bool      `json:"ema"`
+	Config    string    `json:"config,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
+const checkpointPrefix = "step-"
+
+// CheckpointName is the folder name of the checkpoint of a step.
+func CheckpointName(step int) string { return fmt.Sprintf("%s%06d", checkpointPrefix, step) }
+
+// SaveCheckpoint writes the trainer's state into root/step-NNNNNN (atomically)
+// and returns the folder. config is the resolved job config recorded with it.
+func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
+	final := filepath.Join(root, CheckpointName(t.step))
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("creating checkpoint folder: %w", err)
+	}
+	tmp, err := os.MkdirTemp(root, "."+CheckpointName(t.step)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("creating checkpoint folder: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	params := make([]*tensors.Tensor, len(t.names))
+	for i, n := range t.names {
+		if params[i], err = t.model.Variable(n).Value(); err != nil {
+			return "", err
+		}
+	}
+	if err := writeTensorsFn(filepath.Join(tmp, "adapter.safetensors"), t.names, params, nil); err != nil {
+		return "", err
+	}
+	var optNames []string
+	var optTensors []*tensors.Tensor
+	for i := range t.names {
+		k := strconv.Itoa(i)
+		optNames = append(optNames, "m."+k, "v."+k)
+		optTensors = append(optTensors, t.opt.m[i], t.opt.v[i])
+		if t.opt.cfg.EightBit {
+			optNames = append(optNames, "m_scale."+k, "v_scale."+k)
+			optTensors = append(optTensors, t.opt.mScale[i], t.opt.vScale[i])
+		}
+	}
+	if err := writeTensorsFn(filepath.Join(tmp, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
+		return "", err
+	}
+	if t.ema != nil {
+		if err := writeTensorsFn(filepath.Join(tmp, "ema.safetensors"), t.names, t.ema, nil); err != nil {
+			return "", err
+		}
+	}
+	rng, err := t.pcg.MarshalBinary()
+	if err != nil {
+		return "", err
+	}
+	data, err := t.src.State()
+	if err != nil {
+		return "", fmt.Errorf("saving data position: %w", err)
+	}
+	st := checkpointState{Step: t.step, OptStep: t.opt.Step, RNG: rng, Data: data, Trainable: t.names,
+		EightBit: t.opt.cfg.EightBit, EMA: t.ema != nil, Config: config, Created: time.Now().UTC()}
+	js, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, "state.json"), js); err != nil {
+		return "", err
+	}
+	// Replace an existing checkpoint of the same step only once the new one
+	// is complete.
+	if _, err := os.Stat(final); err == nil {
+		old := final + ".old"
+		os.RemoveAll(old)
+		if err := os.Rename(final, old); err != nil {
+			return "", fmt.Errorf("replacing checkpoint %s: %w", final, err)
+		}
+		defer os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		return "", fmt.Errorf("finishing checkpoint %s: %w", final, err)
+	}
+	ok = true
+	return final, nil
+}
+
+// writeTensorsFn writes the checkpoint files; tests replace it to simulate a
+// full disk.
+var writeTensorsFn = writeTensors
+
+func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[string]string) error {
+	data := make([]weights.TensorData, len(names))
+	for i, n := range names {
+		td, err := weights.FromTensor(n, ts[i])
+		if err != nil {
+			return fmt.Errorf("saving %s: %w", n, err)
+		}
+		data[i] = td
+	}
+	return weights.WriteFile(path, data, meta)
+}
+
+// LoadCheckpoint restores the trainer from a checkpoint folder written by
+// SaveCheckpoint for the same adapter configuration: trainable weights,
+// optimizer state, EMA, step, RNG and data position.
+func (t *Trainer) LoadCheckpoint(dir string) error {
+	js, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return fmt.Errorf("reading checkpoint: %w", err)
+	}
+	var st checkpointState
+	if err := json.Unmarshal(js, &st); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
+	}
+	if strings.Join(st.Trainable, ",") != strings.Join(t.names, ",") {
+		return fmt.Errorf("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
+			dir, len(st.Trainable), firstDiff(st.Trainable, t.names))
+	}
+	if st.EightBit != t.opt.cfg.EightBit {
+		return fmt.Errorf("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
+	}
+	adapter, err := readTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
+	if err != nil {
+		return err
+	}
+	for i, n := range t.names {
+		want := t.model.Variable(n).Shape()
+		if !adapter[i].Shape().Equal(want) {
+			return fmt.Errorf("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
+		}
+	}
+	var optNames []string
+	for i := range t.names {
+		k := strconv.Itoa(i)
+		optNames = append(optNames, "m."+k, "v."+k)
+		if st.EightBit {
+			optNames = append(optNames, "m_scale."+k, "v_scale."+k)
+		}
+	}
+	opt, err := readTensors(filepath.Join(dir, "optimizer.safetensors"), optNames)
+	if err != nil {
+		return err
+	}
+	var ema []*tensors.Tensor
+	if t.ema != nil {
+		if !st.EMA {
+			return fmt.Errorf("checkpoint %s has no EMA but the job enables it", dir)
+		}
+		if ema, err = readTensors(filepath.Join(dir, "ema.safetensors"), t.names); err != nil {
+			return err
+		}
+	}
+	if err := t.pcg.UnmarshalBinary(st.RNG); err != nil {
+		return fmt.Errorf("checkpoint %s: RNG state: %w", dir, err)
+	}
+	if err := t.src.Restore(st.Data); err != nil {
+		return fmt.Errorf("checkpoint %s: data position: %w", dir, err)
+	}
+	for i, n := range t.names {
+		if err := t.model.SetVariable(n, adapter[i], true); err != nil {
+			return err
+		}
+	}
+	per := 2
+	if st.EightBit {
+		per = 4
+	}
+	for i := range t.names {
+		t.opt.m[i], t.opt.v[i] = opt[i*per], opt[i*per+1]
+		if st.EightBit {
+			t.opt.mScale[i], t.opt.vScale[i] = opt[i*per+2], opt[i*per+3]
+		}
+	}
+	t.opt.Step = st.OptStep
+	t.ema = ema
+	t.step = st.Step
+	return nil
+}
+
+func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
+	f, err := weights.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := make([]*tensors.Tensor, len(names))
+	for i, n := range names {
+		if out[i], err = f.Tensor(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func firstDiff(a, b []string) string {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] + " vs " + b[i]
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("%d vs %d names", len(a), len(b))
+	}
+	return "none"
+}
+
+// ListCheckpoints returns the checkpoint folders under root, oldest first.
+func ListCheckpoints(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	type ck struct {
+		step int
+		path string
+	}
+	var cks []ck
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || !strings.HasPrefix(name, checkpointPrefix) {
+			continue
+		}
+		step, err := strconv.Atoi(strings.TrimPrefix(name, checkpointPrefix))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, name, "state.json")); err != nil {
+			continue // incomplete (never renamed into place) or damaged
+		}
+		cks = append(cks, ck{step, filepath.Join(root, name)})
+	}
+	sort.Slice(cks, func(i, j int) bool { return cks[i].step < cks[j].step })
+	out := make([]string, len(cks))
+	for i, c := range cks {
+		out[i] = c.path
+	}
+	return out, nil
+}
+
+// PruneCheckpoints deletes all but the newest keep checkpoints (keep ≤ 0
+// keeps all).
+func PruneCheckpoints(root string, keep int) error {
+	if keep <= 0 {
+		return nil
+	}
+	all, err := ListCheckpoints(root)
+	if err != nil {
+		return err
+	}
+	for i := 0; i+keep < len(all); i++ {
+		if err := os.RemoveAll(all[i]); err != nil {
+			return fmt.Errorf("removing old checkpoint: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package train
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+// testSamples is a fixed dataset of tiny latents and embeddings in two
+// size buckets.
+func testSamples(cfg flux2.Config, n int) []Sample {
+	rng := rand.New(rand.NewPCG(42, 1))
+	var out []Sample
+	for i := 0; i < n; i++ {
+		h, w := 2, 3
+		if i%2 == 1 {
+			h, w = 3, 2
+		}
+		lat := make([]float32, cfg.InChannels*h*w)
+		for j := range lat {
+			lat[j] = float32(rng.NormFloat64())
+		}
+		emb := make([]float32, 5*cfg.ContextDim)
+		for j := range emb {
+			emb[j] = float32(rng.NormFloat64())
+		}
+		out = append(out, Sample{Latent: lat, C: cfg.InChannels, H: h, W: w, Embedding: emb, L: 5, D: cfg.ContextDim})
+	}
+	return out
+}
+
+func testOptions(steps int) Options {
+	return Options{
+		Steps: steps, GradAccum: 1,
+		Timesteps: TimestepSampler{Kind: "flux2_shift", SigmoidScale: 1},
+		LR:        LRSchedule{Kind: "cosine", Base: 1e-2, Min: 1e-3, Warmup: 2, Total: steps},
+		Optimizer: AdamWConfig{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, WeightDecay: 1e-4, MaxGradNorm: 1},
+		Guidance:  1, DType: dtypes.Float32, Seed: 7, EMADecay: 0.9,
+	}
+}
+
+// newTestTrainer builds a tiny random model with a rank-2 adapter.
+func newTestTrainer(t *testing.T, opts Options, checkpointing bool) (*Trainer, *flux2.Model) {
+	t.Helper()
+	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lora.Attach(m, lora.NewAdapter(targets, 11), 1, true); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Checkpointing = checkpointing
+	tr, err := NewTrainer(m, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr, m
+}
+
+func adapterValues(t *testing.T, m *flux2.Model) map[string][]float32 {
+	t.Helper()
+	out := map[string][]float32{}
+	for _, n := range m.TrainableNames() {
+		v, _ := m.Variable(n).Value()
+		out[n] = tensors.MustCopyFlatData[float32](v)
+	}
+	return out
+}
+
+// TestResumeEqualsStraightRun: 10 steps, checkpoint, a fresh process (new
+// model, new trainer) resumes and runs 10 more; the losses and the final
+// adapter equal 20 uninterrupted steps.
+func TestResumeEqualsStraightRun(t *testing.T) {
+	const total = 20
+	straight, sm := newTestTrainer(t, testOptions(total), false)
+	var want []float64
+	for !straight.Done() {
+		r, err := straight.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r.Loss)
+	}
+
+	first, _ := newTestTrainer(t, testOptions(total), false)
+	var got []float64
+	for i := 0; i < 10; i++ {
+		r, err := first.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Loss)
+	}
+	root := filepath.Join(t.TempDir(), "checkpoints")
+	dir, err := first.SaveCheckpoint(root, "name: test\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, rm := newTestTrainer(t, testOptions(total), false)
+	if err := second.LoadCheckpoint(dir); err != nil {
+		t.Fatal(err)
+	}
+	if second.StepsDone() != 10 {
+		t.Fatalf("resumed at step %d", second.StepsDone())
+	}
+	for !second.Done() {
+		r, err := second.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r.Loss)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-6*math.Max(1, math.Abs(want[i])) {
+			t.Errorf("step %d loss %.9g, straight run %.9g", i+1, got[i], want[i])
+		}
+	}
+	wa, ga := adapterValues(t, sm), adapterValues(t, rm)
+	for n, w := range wa {
+		for i := range w {
+			if math.Abs(float64(ga[n][i]-w[i])) > 1e-6 {
+				t.Fatalf("%s[%d] = %g after resume, %g straight", n, i, ga[n][i], w[i])
+			}
+		}
+	}
+	// The loss fell on this fixed dataset.
+	if mean(want[15:]) >= mean(want[:5]) {
+		t.Errorf("loss did not fall: first steps %.4f, last %.4f", mean(want[:5]), mean(want[15:]))
+	}
+}
+
+// TestCheckpointingGradientsMatch: block-wise execution with recomputation
+// gives the same training trajectory as one whole program.
+func TestCheckpointingGradientsMatch(t *testing.T) {
+	a, _ := newTestTrainer(t, testOptions(3), false)
+	b, _ := newTestTrainer(t, testOptions(3), true)
+	for i := 0; i < 3; i++ {
+		ra, err := a.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := b.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(ra.Loss-rb.Loss) > 1e-5*ra.Loss || math.Abs(ra.GradNorm-rb.GradNorm) > 1e-4*ra.GradNorm {
+			t.Errorf("step %d: whole loss %.8g norm %.8g, block-wise %.8g %.8g", i+1, ra.Loss, ra.GradNorm, rb.Loss, rb.GradNorm)
+		}
+	}
+}
+
+// TestNonFiniteLossStops: a NaN in the data stops the step with
+// ErrNonFinite and leaves the adapter as it was.
+func TestNonFiniteLossStops(t *testing.T) {
+	tr, m := newTestTrainer(t, testOptions(5), false)
+	before := adapterValues(t, m)
+	src := tr.src.(*MemorySource)
+	for i := range src.samples {
+		src.samples[i].Latent[0] = float32(math.NaN())
+	}
+	_, err := tr.Step()
+	if !errors.Is(err, ErrNonFinite) {
+		t.Fatalf("want ErrNonFinite, got %v", err)
+	}
+	after := adapterValues(t, m)
+	for n := range before {
+		for i := range before[n] {
+			if before[n][i] != after[n][i] {
+				t.Fatalf("adapter changed after a NaN step")
+			}
+		}
+	}
+}
+
+func TestCheckpointListAndPrune(t *testing.T) {
+	root := t.TempDir()
+	for _, s := range []int{5, 20, 10} {
+		os.MkdirAll(filepath.Join(root, CheckpointName(s)), 0o755)
+		os.WriteFile(filepath.Join(root, CheckpointName(s), "state.json"), []byte("{}"), 0o644)
+	}
+	os.MkdirAll(filepath.Join(root, "."+CheckpointName(30)+".tmp-1"), 0o755) // unfinished
+	os.MkdirAll(filepath.Join(root, CheckpointName(40)), 0o755)              // no state.json
+	got, err := ListCheckpoints(root)
+	if err != nil || len(got) != 3 || filepath.Base(got[2]) != "step-000020" {
+		t.Fatalf("ListCheckpoints = %v, %v", got, err)
+	}
+	if err := PruneCheckpoints(root, 2); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = ListCheckpoints(root)
+	if len(got) != 2 || filepath.Base(got[0]) != "step-000010" {
+		t.Errorf("after prune: %v", got)
+	}
+}
+
+func mean(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s / float64(len(x))
+}
+
+func TestMemorySourceDeterministic(t *testing.T) {
+	samples := testSamples(flux2.TinyConfig(), 7)
+	a, _ := NewMemorySource(samples, 2, 9)
+	b, _ := NewMemorySource(samples, 2, 9)
+	var st []byte
+	for i := 0; i < 13; i++ {
+		x, _ := a.Next()
+		if i == 6 {
+			st, _ = a.State()
+		}
+		y, _ := b.Next()
+		if len(x) != len(y) || &x[0].Latent[0] != &y[0].Latent[0] {
+			t.Fatalf("batch %d differs", i)
+		}
+		for _, s := range x {
+			if bucketKey(s) != bucketKey(x[0]) {
+				t.Fatalf("batch %d mixes buckets", i)
+			}
+		}
+	}
+	c, _ := NewMemorySource(samples, 2, 9)
+	if err := c.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := NewMemorySource(samples, 2, 9)
+	for i := 0; i < 7; i++ {
+		d.Next()
+	}
+	for i := 0; i < 6; i++ {
+		x, _ := c.Next()
+		y, _ := d.Next()
+		if &x[0].Latent[0] != &y[0].Latent[0] {
+			t.Fatalf("restored batch %d differs", i)
+		}
+	}
+}
+
+// TestValidationLossFallsWithTraining: the fixed-noise validation loss of
+// the training samples drops after training and is reproducible.
+func TestValidationLossFallsWithTraining(t *testing.T) {
+	tr, m := newTestTrainer(t, testOptions(30), false)
+	samples := tr.src.(*MemorySource).samples
+	_, before, err := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, again, _ := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if again != before {
+		t.Fatalf("validation loss not reproducible: %g vs %g", before, again)
+	}
+	for !tr.Done() {
+		if _, err := tr.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, after, err := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("validation loss %.4f → %.4f", before, after)
+	if after >= before {
+		t.Errorf("validation loss did not fall: %.4f → %.4f", before, after)
+	}
+}

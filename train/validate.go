@@ -1,0 +1,84 @@
+package train
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+// DefaultValidationTimes are the flow times validation loss is measured at:
+// fixed, so numbers from different runs and adapters are comparable.
+var DefaultValidationTimes = []float64{0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95}
+
+// ValidationLoss is the flow-matching loss of the model (with whatever
+// adapters are attached) on samples, at fixed times and with fixed noise
+// (seeded per sample and time), so it is reproducible and comparable across
+// runs, adapters and ranks. It returns the mean loss per time and overall.
+func ValidationLoss(m *flux2.Model, samples []Sample, times []float64, seed uint64, guidance float64, dtype dtypes.DType) (perTime []float64, mean float64, err error) {
+	if len(samples) == 0 || len(times) == 0 {
+		return nil, 0, fmt.Errorf("validation needs samples and times")
+	}
+	cfg := m.Config
+	perTime = make([]float64, len(times))
+	for si, s := range samples {
+		if s.C != cfg.InChannels || s.D != cfg.ContextDim {
+			return nil, 0, fmt.Errorf("sample %s does not fit the model (%d channels, %d-wide context)", s.Key, s.C, s.D)
+		}
+		b, n, c := len(times), s.H*s.W, s.C
+		xt := make([]float32, b*n*c)
+		target := make([]float32, b*n*c)
+		ctx := make([]float32, 0, b*s.L*s.D)
+		ts := make([]float32, b)
+		for ti, t := range times {
+			rng := rand.New(rand.NewPCG(seed, uint64(si)<<16|uint64(ti)))
+			ts[ti] = float32(t)
+			for ch := 0; ch < c; ch++ {
+				for tok := 0; tok < n; tok++ {
+					x0 := s.Latent[ch*n+tok]
+					eps := float32(rng.NormFloat64())
+					j := (ti*n+tok)*c + ch
+					xt[j] = float32((1-t)*float64(x0) + t*float64(eps))
+					target[j] = eps - x0
+				}
+			}
+			ctx = append(ctx, s.Embedding...)
+		}
+		var g *tensors.Tensor
+		if cfg.GuidanceEmbed {
+			gs := make([]float32, b)
+			for i := range gs {
+				gs[i] = float32(guidance)
+			}
+			g = tensors.FromFlatDataAndDimensions(gs, b)
+		}
+		batch, err := m.NewBatch(tensors.FromFlatDataAndDimensions(xt, b, n, c), tensors.FromFlatDataAndDimensions(ctx, b, s.L, s.D),
+			tensors.FromFlatDataAndDimensions(ts, b), g, flux2.TextIDs(b, s.L), flux2.ImageIDs(b, s.H, s.W, 0))
+		if err != nil {
+			return nil, 0, err
+		}
+		out, err := m.Forward(batch, dtype)
+		if err != nil {
+			return nil, 0, err
+		}
+		pred, err := tensors.CopyFlatData[float32](out)
+		if err != nil {
+			return nil, 0, err
+		}
+		for ti := range times {
+			var sq float64
+			for j := ti * n * c; j < (ti+1)*n*c; j++ {
+				d := float64(pred[j]) - float64(target[j])
+				sq += d * d
+			}
+			perTime[ti] += sq / float64(n*c) / float64(len(samples))
+		}
+	}
+	for _, v := range perTime {
+		mean += v / float64(len(times))
+	}
+	return perTime, mean, nil
+}
