@@ -1,0 +1,187 @@
+// Package feed connects the dataset to the trainer: Source implements
+// train.BatchSource, serving the batches of a data.Plan as cached latents
+// and caption embeddings (data/cache), with a position that checkpoints save
+// and restore.
+package feed
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/cache"
+	"github.com/flora-ml/flora/train"
+)
+
+// Options configure a Source.
+type Options struct {
+	// LatentIdentity and TextIdentity are the identities of the encoders
+	// the cache was built with (LatentEncoder.Identity, TextEncoder.Identity).
+	LatentIdentity, TextIdentity string
+	// Latents, if set, encodes latents missing from the cache on the fly
+	// (needed with random crops); its identity must be LatentIdentity.
+	Latents cache.LatentEncoder
+	// Text, if set, encodes caption embeddings missing from the cache on the
+	// fly (needed with tag shuffling); its identity must be TextIdentity.
+	Text cache.TextEncoder
+}
+
+// Source serves training batches from the cache in the plan's order. It is
+// not safe for concurrent use.
+type Source struct {
+	ds    *data.Dataset
+	plan  *data.Plan
+	store *cache.Store
+	opts  Options
+	pos   data.Position
+}
+
+var _ train.BatchSource = (*Source)(nil)
+
+// New returns a Source at the start of the plan.
+func New(ds *data.Dataset, plan *data.Plan, store *cache.Store, opts Options) (*Source, error) {
+	if opts.LatentIdentity == "" || opts.TextIdentity == "" {
+		return nil, errors.New("feed: the latent and text encoder identities are required (they key the cache)")
+	}
+	if opts.Latents != nil && opts.Latents.Identity() != opts.LatentIdentity {
+		return nil, fmt.Errorf("feed: latent encoder is %q but the cache identity is %q", opts.Latents.Identity(), opts.LatentIdentity)
+	}
+	if opts.Text != nil && opts.Text.Identity() != opts.TextIdentity {
+		return nil, fmt.Errorf("feed: text encoder is %q but the cache identity is %q", opts.Text.Identity(), opts.TextIdentity)
+	}
+	return &Source{ds: ds, plan: plan, store: store, opts: opts}, nil
+}
+
+// Position is the position of the batch Next returns next.
+func (s *Source) Position() data.Position { return s.pos }
+
+// State serialises the position for checkpoints.
+func (s *Source) State() ([]byte, error) { return s.pos.MarshalState() }
+
+// Restore returns to a position produced by State.
+func (s *Source) Restore(state []byte) error {
+	pos, err := data.ParsePosition(state)
+	if err != nil {
+		return err
+	}
+	if _, err := s.plan.Batch(pos); err != nil {
+		return fmt.Errorf("restoring the data position: %w (did the dataset change since the checkpoint?)", err)
+	}
+	s.pos = pos
+	return nil
+}
+
+// Next returns the next batch. The position advances only on success, so
+// after an error the same batch is attempted again.
+func (s *Source) Next() ([]train.Sample, error) {
+	samples, err := s.plan.Batch(s.pos)
+	if err != nil {
+		return nil, err
+	}
+	latents, err := s.latents(samples)
+	if err != nil {
+		return nil, err
+	}
+	embs, err := s.embeddings(samples)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]train.Sample, len(samples))
+	for i, smp := range samples {
+		path := s.ds.Items[smp.Item].Path
+		l, e := latents[i], embs[i]
+		if len(l.Shape) != 3 || len(e.Shape) != 2 {
+			return nil, fmt.Errorf("%s: latent shape %v (want [C, H, W]) or embedding shape %v (want [L, D])", path, l.Shape, e.Shape)
+		}
+		out[i] = train.Sample{
+			Latent: l.Data, C: l.Shape[0], H: l.Shape[1], W: l.Shape[2],
+			Embedding: e.Data, L: e.Shape[0], D: e.Shape[1],
+			Key: path,
+		}
+	}
+	s.pos = s.plan.Next(s.pos)
+	return out, nil
+}
+
+// latents fetches the samples' latents, encoding misses when possible.
+func (s *Source) latents(samples []data.Sample) ([]cache.Tensor, error) {
+	out := make([]cache.Tensor, len(samples))
+	var missing []int
+	for i, smp := range samples {
+		t, ok, err := s.store.Get(cache.Latent, cache.LatentKey(s.ds, smp, s.opts.LatentIdentity))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = t
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if s.opts.Latents == nil {
+		return nil, fmt.Errorf("the latent of %s (bucket %v, flip %v) is not in the cache %s; build the cache before training (or load the VAE to encode on the fly)",
+			s.ds.Items[samples[missing[0]].Item].Path, samples[missing[0]].Bucket, samples[missing[0]].Flip, s.store.Dir())
+	}
+	todo := make([]data.Sample, len(missing))
+	for j, i := range missing {
+		todo[j] = samples[i]
+	}
+	images, err := cache.Pixels(s.ds, todo)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := s.opts.Latents.Encode(images)
+	if err != nil {
+		return nil, fmt.Errorf("encoding latents: %w", err)
+	}
+	if len(enc) != len(missing) {
+		return nil, fmt.Errorf("latent encoder returned %d latents for %d images", len(enc), len(missing))
+	}
+	for j, i := range missing {
+		out[i] = enc[j]
+	}
+	return out, nil
+}
+
+// embeddings fetches the samples' caption embeddings, encoding misses when
+// possible.
+func (s *Source) embeddings(samples []data.Sample) ([]cache.Tensor, error) {
+	out := make([]cache.Tensor, len(samples))
+	var missing []int
+	for i, smp := range samples {
+		t, ok, err := s.store.Get(cache.Text, cache.TextKey(smp.Caption, s.opts.TextIdentity))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[i] = t
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	if s.opts.Text == nil {
+		return nil, fmt.Errorf("the embedding of caption %q (%s) is not in the cache %s; build the cache before training (or keep the text encoder loaded, which tag shuffling needs)",
+			samples[missing[0]].Caption, s.ds.Items[samples[missing[0]].Item].Path, s.store.Dir())
+	}
+	captions := make([]string, len(missing))
+	for j, i := range missing {
+		captions[j] = samples[i].Caption
+	}
+	enc, err := s.opts.Text.Encode(captions)
+	if err != nil {
+		return nil, fmt.Errorf("encoding captions: %w", err)
+	}
+	if len(enc) != len(missing) {
+		return nil, fmt.Errorf("text encoder returned %d embeddings for %d captions", len(enc), len(missing))
+	}
+	for j, i := range missing {
+		out[i] = enc[j]
+	}
+	return out, nil
+}
