@@ -2,8 +2,9 @@ package data
 
 import (
 	"math/rand/v2"
-	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // triggerPlaceholders are replaced by the trigger word in captions.
@@ -84,12 +85,33 @@ func shuffleTags(caption string, keep int, rng *rand.Rand) string {
 	return strings.Join(tags, ", ")
 }
 
-// containsWord reports whether word occurs in s delimited by non-letters
-// (case-insensitive), so "flora" is found in "a flora style" but not in
-// "floral".
+// containsWord reports whether word occurs in s delimited by non-word
+// characters (case-insensitive), so "flora" is found in "a flora style"
+// but not in "floral".
 func containsWord(s, word string) bool {
-	re := regexp.MustCompile(`(?i)(^|[^\p{L}\p{N}_])` + regexp.QuoteMeta(word) + `($|[^\p{L}\p{N}_])`)
-	return re.MatchString(s)
+	if word == "" {
+		return true
+	}
+	ls, lw := strings.ToLower(s), strings.ToLower(word)
+	for from := 0; from <= len(ls); {
+		j := strings.Index(ls[from:], lw)
+		if j < 0 {
+			return false
+		}
+		start, end := from+j, from+j+len(lw)
+		before, _ := utf8.DecodeLastRuneInString(ls[:start])
+		after, _ := utf8.DecodeRuneInString(ls[end:])
+		if !isWordRune(before) && !isWordRune(after) {
+			return true
+		}
+		from = start + 1
+	}
+	return false
+}
+
+// isWordRune reports whether r is a letter, digit or underscore.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // tidy collapses whitespace and removes spaces before commas and doubled

@@ -22,6 +22,9 @@ func TestWithTrigger(t *testing.T) {
 		{"", "{trigger}, a red circle", "a red circle"}, // placeholder without trigger: removed and tidied
 		{"sks dog", "a photo of sks dog", "a photo of sks dog"},
 		{"c++", "made with c++ code", "made with c++ code"}, // regexp metacharacters
+		{"café", "un CAFÉ noir", "un CAFÉ noir"},            // non-ASCII, case-insensitive
+		{"flora", "floraflora flora_x", "flora, floraflora flora_x"},
+		{"flora", "(flora)", "(flora)"},
 	}
 	for _, tc := range tests {
 		if got := (CaptionRules{Trigger: tc.trigger}).WithTrigger(tc.caption); got != tc.want {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/flora-ml/flora/data/bucket"
 	"github.com/flora-ml/flora/data/imageio"
@@ -81,7 +82,8 @@ type Config struct {
 	BucketStep int
 	// MaxPixels refuses larger images (decompression-bomb guard).
 	MaxPixels int
-	// Workers is the number of parallel decoders during Scan (0 = GOMAXPROCS).
+	// Workers is the number of parallel decoders during Scan
+	// (0 = GOMAXPROCS, at most 8).
 	Workers int
 }
 
@@ -119,6 +121,16 @@ func (c *Config) Validate() error {
 		}
 		if f.Repeats < 0 || f.Repeats > MaxRepeats {
 			add("dataset folder %s: repeats must be in [0, %d] (0 = from the folder name), got %d", f.Path, MaxRepeats, f.Repeats)
+		}
+	}
+	for name, text := range map[string]string{"trigger": c.Trigger, "default caption": c.DefaultCaption} {
+		if !utf8.ValidString(text) {
+			add("%s %q is not valid UTF-8", name, text)
+		}
+	}
+	for _, f := range c.Folders {
+		if !utf8.ValidString(f.DefaultCaption) {
+			add("dataset folder %s: default caption %q is not valid UTF-8", f.Path, f.DefaultCaption)
 		}
 	}
 	for _, ext := range c.CaptionExtensions {

@@ -24,10 +24,13 @@ type folderFiles struct {
 	images   []string // paths of image files
 	captions []string // paths of caption files (by CaptionExtensions)
 	metadata []string // paths of metadata.jsonl files
+	problems Problems // entries that could not be listed
 }
 
 // walkFolder lists a folder recursively, skipping hidden files and folders
-// (names starting with ".") and macOS resource folders.
+// (names starting with ".") and macOS resource folders. A subfolder that
+// cannot be listed is reported as a problem and skipped; only a failure on
+// the root is an error.
 func walkFolder(root string, captionExts []string) (folderFiles, error) {
 	var ff folderFiles
 	isCaption := map[string]bool{}
@@ -39,7 +42,12 @@ func walkFolder(root string, captionExts []string) (folderFiles, error) {
 			if path == root {
 				return err
 			}
-			return fmt.Errorf("listing %s: %w", path, err)
+			ff.problems = append(ff.problems, Problem{Path: path, Severity: Error, Kind: ProblemUnreadable,
+				Message: fmt.Sprintf("cannot list it (%v); its files are skipped (check permissions)", err)})
+			if d != nil && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
 		}
 		name := d.Name()
 		if path != root && (strings.HasPrefix(name, ".") || name == "__MACOSX") {

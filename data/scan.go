@@ -74,6 +74,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
 		}
+		problems = append(problems, ff.problems...)
 		fc, fp := resolveCaptions(&cfg, fi, root, ff)
 		for _, c := range fc {
 			if seenImage[c.path] {
@@ -259,11 +260,11 @@ func resolveCaptions(cfg *Config, fi int, root string, ff folderFiles) ([]candid
 	return out, problems
 }
 
-// decodeAll reads, hashes and decodes the candidates on parallel workers;
+// decodeAll reads, hashes and decodes (imageio.Check) the candidates on parallel workers;
 // results are in candidate order. Skipped candidates are not read.
 func decodeAll(cands []candidate, opts imageio.Options, workers int) []decoded {
 	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
+		workers = min(runtime.GOMAXPROCS(0), 8) // each holds one decoded image
 	}
 	results := make([]decoded, len(cands))
 	next := make(chan int)
@@ -293,6 +294,6 @@ func decodeOne(path string, opts imageio.Options) decoded {
 		return decoded{err: err}
 	}
 	sum := sha256.Sum256(data)
-	_, info, err := imageio.Decode(data, opts)
+	info, err := imageio.Check(data, opts)
 	return decoded{info: info, bytes: int64(len(data)), hash: hex.EncodeToString(sum[:]), err: err}
 }

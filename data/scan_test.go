@@ -280,6 +280,8 @@ func TestScanErrors(t *testing.T) {
 		{"bad caption ext", func(c *Config) { c.CaptionExtensions = []string{"txt"} }, "caption extension"},
 		{"image ext as caption ext", func(c *Config) { c.CaptionExtensions = []string{".png"} }, "caption extension"},
 		{"duplicate resolution", func(c *Config) { c.Resolutions = []int{512, 512} }, "twice"},
+		{"trigger not UTF-8", func(c *Config) { c.Trigger = "caf\xe9" }, "trigger"},
+		{"folder caption not UTF-8", func(c *Config) { c.Folders[0].DefaultCaption = "\xff" }, "default caption"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -304,5 +306,25 @@ func TestParseColor(t *testing.T) {
 		if (err == nil) != tc.ok || (tc.ok && [3]uint8{c.R, c.G, c.B} != tc.want) {
 			t.Errorf("ParseColor(%q) = %v, %v", tc.in, c, err)
 		}
+	}
+}
+
+func TestScanUnlistableSubfolder(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root can list folders without permission")
+	}
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string][]byte{"a.png": datatest.PNG(t, datatest.Pattern(20, 20)), "locked/b.png": datatest.PNG(t, datatest.Pattern(20, 20))})
+	locked := filepath.Join(dir, "locked")
+	if err := os.Chmod(locked, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(locked, 0o755)
+	cfg := DefaultConfig()
+	cfg.Folders = []Folder{{Path: dir, DefaultCaption: "x"}}
+	cfg.MinSide, cfg.Resolutions = 16, []int{16}
+	ds, problems, err := Scan(cfg)
+	if err != nil || len(ds.Items) != 1 || len(problems) != 1 || problems[0].Path != locked || problems[0].Severity != Error {
+		t.Errorf("%v, %d items, problems %v", err, len(ds.Items), problems)
 	}
 }

@@ -115,6 +115,34 @@ func DecodeConfig(data []byte) (Info, error) {
 // Decode decodes an encoded image to opaque 8-bit RGB (see ToRGB) with its
 // EXIF orientation applied. Errors are *DecodeError.
 func Decode(data []byte, opts Options) (*image.NRGBA, Info, error) {
+	img, info, err := decodeRaw(data, opts)
+	if err != nil {
+		return nil, info, err
+	}
+	rgb := Orient(ToRGB(img, opts.Background), info.Orientation)
+	info.Width, info.Height = rgb.Rect.Dx(), rgb.Rect.Dy()
+	return rgb, info, nil
+}
+
+// Check decodes an image fully, to prove it is readable, without converting
+// or orienting the pixels (cheaper than Decode in time and memory). It
+// returns the same Info and errors as Decode.
+func Check(data []byte, opts Options) (Info, error) {
+	img, info, err := decodeRaw(data, opts)
+	if err != nil {
+		return info, err
+	}
+	b := img.Bounds()
+	info.Width, info.Height = b.Dx(), b.Dy()
+	if info.Orientation.SwapsAxes() {
+		info.Width, info.Height = info.Height, info.Width
+	}
+	return info, nil
+}
+
+// decodeRaw sniffs, checks the size limit and decodes with the format's
+// decoder, returning the decoder's image as is.
+func decodeRaw(data []byte, opts Options) (image.Image, Info, error) {
 	info, err := DecodeConfig(data)
 	if err != nil {
 		return nil, info, err
@@ -142,9 +170,7 @@ func Decode(data []byte, opts Options) (*image.NRGBA, Info, error) {
 		return nil, info, &DecodeError{Kind: KindCorrupt, Msg: fmt.Sprintf("corrupt %s: no pixels", formatName(info.Format))}
 	}
 	info.ColorModel = imageModelName(img)
-	rgb := Orient(ToRGB(img, opts.Background), info.Orientation)
-	info.Width, info.Height = rgb.Rect.Dx(), rgb.Rect.Dy()
-	return rgb, info, nil
+	return img, info, nil
 }
 
 // DecodeFile reads and decodes an image file; see ReadFile and Decode.

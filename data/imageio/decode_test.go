@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -89,6 +90,9 @@ func TestDecodeFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if checked, err := Check(tc.data, DefaultOptions()); err != nil || checked != info {
+				t.Errorf("Check = %+v, %v; Decode info %+v", checked, err, info)
+			}
 			if info.Format != tc.format || info.ColorModel != tc.model || info.Width != 32 || info.Height != 16 {
 				t.Errorf("info = %+v, want %s %s 32x16", info, tc.format, tc.model)
 			}
@@ -158,6 +162,9 @@ func TestDecodeErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := Decode(tc.data, DefaultOptions())
+			if _, cerr := Check(tc.data, DefaultOptions()); fmt.Sprint(cerr) != fmt.Sprint(err) {
+				t.Errorf("Check error %v differs from Decode error %v", cerr, err)
+			}
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("error = %v, want *DecodeError", err)

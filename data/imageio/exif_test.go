@@ -117,6 +117,9 @@ func TestDecodeAppliesOrientationExactly(t *testing.T) {
 				}
 			}
 		}
+		if checked, err := Check(data, DefaultOptions()); err != nil || checked.Width != wantW || checked.Height != wantH {
+			t.Errorf("orientation %d: Check = %+v, %v", o, checked, err)
+		}
 		cfg, err := DecodeConfig(data)
 		if err != nil || cfg.Width != wantW || cfg.Height != wantH {
 			t.Errorf("orientation %d: DecodeConfig = %+v, %v", o, cfg, err)
