@@ -71,6 +71,7 @@ func (t *trieNode) longestAt(s string, i int) (token, end int) {
 // their contents normalized).
 type addedVocab struct {
 	tokens    []AddedToken
+	decoded   []string // per token: its content, normalized when Normalized (as HF id_to_token)
 	byContent map[string]int
 	byID      map[int]int
 	raw       *trieNode
@@ -80,6 +81,7 @@ type addedVocab struct {
 func newAddedVocab(tokens []AddedToken, normalize normalizer) *addedVocab {
 	v := &addedVocab{
 		tokens:    tokens,
+		decoded:   make([]string, len(tokens)),
 		byContent: make(map[string]int, len(tokens)),
 		byID:      make(map[int]int, len(tokens)),
 		raw:       newTrieNode(),
@@ -88,13 +90,15 @@ func newAddedVocab(tokens []AddedToken, normalize normalizer) *addedVocab {
 	for i, t := range tokens {
 		v.byContent[t.Content] = i
 		v.byID[t.ID] = i
+		v.decoded[i] = t.Content
+		if t.Normalized && normalize != nil {
+			v.decoded[i] = normalize(t.Content)
+		}
 		if t.Content == "" {
 			continue
 		}
-		if t.Normalized && normalize != nil {
-			v.norm.insert(normalize(t.Content), i)
-		} else if t.Normalized {
-			v.norm.insert(t.Content, i)
+		if t.Normalized {
+			v.norm.insert(v.decoded[i], i)
 		} else {
 			v.raw.insert(t.Content, i)
 		}

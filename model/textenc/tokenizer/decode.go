@@ -45,7 +45,7 @@ func (t *Tokenizer) Decode(ids []int, skipSpecial bool) (string, error) {
 			if skipSpecial && t.added.tokens[i].Special {
 				continue
 			}
-			toks = append(toks, t.added.tokens[i].Content)
+			toks = append(toks, t.added.decoded[i])
 			continue
 		}
 		s, ok := t.model.idToToken(id)

@@ -100,10 +100,11 @@ func (t *Tokenizer) TokenID(token string) (int, bool) {
 	return t.model.tokenToID(token)
 }
 
-// IDToken returns the vocabulary string (or added-token content) of id.
+// IDToken returns the vocabulary string of id, or an added token's content (normalized
+// when the token is matched in normalized text, as Hugging Face's id_to_token does).
 func (t *Tokenizer) IDToken(id int) (string, bool) {
 	if i, ok := t.added.byID[id]; ok {
-		return t.added.tokens[i].Content, true
+		return t.added.decoded[i], true
 	}
 	return t.model.idToToken(id)
 }
