@@ -85,7 +85,7 @@ func (pt *preTokenizer) add(raw json.RawMessage, depth int) error {
 		useRegex := head.UseRegex == nil || *head.UseRegex
 		step := preTokStep{prefixSpace: head.AddPrefixSpace, behavior: splitIsolated}
 		if useRegex {
-			re, err := CompileRegexp(gpt2Pattern)
+			re, err := CompileRegexp(gpt2Pattern, Oniguruma)
 			if err != nil {
 				return fmt.Errorf("pre_tokenizer ByteLevel: %w", err)
 			}
@@ -109,7 +109,7 @@ func parseSplit(pattern map[string]string, behavior string, invert bool) (preTok
 	} else {
 		return preTokStep{}, fmt.Errorf("pattern must have a Regex or String field")
 	}
-	re, err := CompileRegexp(src)
+	re, err := CompileRegexp(src, Oniguruma)
 	if err != nil {
 		return preTokStep{}, err
 	}

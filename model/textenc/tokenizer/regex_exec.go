@@ -14,9 +14,10 @@ type Regexp struct {
 	prog    *program
 }
 
-// CompileRegexp parses and compiles pattern. Unsupported syntax is an error naming it.
-func CompileRegexp(pattern string) (*Regexp, error) {
-	ast, err := parseRegex(pattern)
+// CompileRegexp parses and compiles pattern in the given dialect. Unsupported syntax is
+// an error naming it.
+func CompileRegexp(pattern string, dialect RegexDialect) (*Regexp, error) {
+	ast, err := parseRegex(pattern, dialect)
 	if err != nil {
 		return nil, fmt.Errorf("pattern %q: %w", pattern, err)
 	}

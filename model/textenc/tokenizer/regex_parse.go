@@ -42,20 +42,34 @@ type node struct {
 	negate     bool
 }
 
+// RegexDialect selects the few syntax points where the two reference engines differ.
+type RegexDialect uint8
+
+const (
+	// Oniguruma is the engine of Hugging Face tokenizers (Ruby syntax): after an interval,
+	// "+" is a further one-or-more repeat ({1,3}+ = (?:x{1,3})+), "{n}?" is an optional
+	// exact repeat, and "{,n}" means {0,n}.
+	Oniguruma RegexDialect = iota
+	// FancyRegex is the engine of tiktoken (and so of tekken.json): "{n,m}+" is possessive
+	// and "{n,m}?" lazy.
+	FancyRegex
+)
+
 // regexParser is a recursive-descent parser over the pattern's runes.
 type regexParser struct {
-	src  []rune
-	pos  int
-	fold bool
+	src     []rune
+	pos     int
+	fold    bool
+	dialect RegexDialect
 }
 
 // parseRegex parses pattern into an AST.
-func parseRegex(pattern string) (*node, error) {
+func parseRegex(pattern string, dialect RegexDialect) (*node, error) {
 	src := []rune(pattern)
 	if len(src) > maxPatternRunes {
 		return nil, fmt.Errorf("regex: pattern too long (%d runes, limit %d)", len(src), maxPatternRunes)
 	}
-	p := &regexParser{src: src}
+	p := &regexParser{src: src, dialect: dialect}
 	n, err := p.parseAlt()
 	if err != nil {
 		return nil, err
@@ -244,6 +258,7 @@ func (p *regexParser) parseQuantifier(atom *node) (*node, error) {
 		return atom, nil
 	}
 	minN, maxN := 0, 0
+	interval := false
 	switch p.peek() {
 	case '*':
 		minN, maxN = 0, -1
@@ -266,10 +281,22 @@ func (p *regexParser) parseQuantifier(atom *node) (*node, error) {
 			return nil, p.errorf("invalid repeat interval {%d,%d}", lo, hi)
 		}
 		minN, maxN = lo, hi
+		interval = true
 	default:
 		return atom, nil
 	}
 	rep := &node{kind: nodeRepeat, subs: []*node{atom}, min: minN, max: maxN}
+	if interval && p.dialect == Oniguruma && p.more() {
+		// Ruby syntax: {n,m}? is lazy, but {n}? is optional and {..}+ is one-or-more.
+		switch c := p.peek(); {
+		case c == '?' && minN == maxN:
+			p.pos++
+			rep = &node{kind: nodeRepeat, subs: []*node{rep}, min: 0, max: 1}
+		case c == '+':
+			p.pos++
+			rep = &node{kind: nodeRepeat, subs: []*node{rep}, min: 1, max: -1}
+		}
+	}
 	if p.more() {
 		switch p.peek() {
 		case '?':
@@ -303,6 +330,16 @@ func (p *regexParser) parseInterval() (lo, hi int, ok bool) {
 		}
 		v, err := strconv.Atoi(string(p.src[j:i]))
 		return v, err == nil
+	}
+	if p.dialect == Oniguruma && i < len(p.src) && p.src[i] == ',' {
+		i++
+		hi, ok = readNum()
+		if ok && i < len(p.src) && p.src[i] == '}' {
+			p.pos = i + 1
+			return 0, hi, true
+		}
+		p.pos = start
+		return 0, 0, false
 	}
 	lo, ok = readNum()
 	if !ok || i >= len(p.src) {

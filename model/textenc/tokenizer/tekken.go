@@ -67,6 +67,10 @@ func ParseTekken(data []byte) (*Tokenizer, error) {
 	if c.Pattern == "" {
 		return nil, fmt.Errorf("tekken.json: config.pattern is missing")
 	}
+	re, err := CompileRegexp(c.Pattern, FancyRegex)
+	if err != nil {
+		return nil, fmt.Errorf("tekken.json: %w", err)
+	}
 	specials, err := tekkenSpecials(&f)
 	if err != nil {
 		return nil, err
@@ -115,10 +119,6 @@ func ParseTekken(data []byte) (*Tokenizer, error) {
 		if _, ok := m.ranks[string([]byte{byte(b)})]; !ok {
 			return nil, fmt.Errorf("tekken.json: single byte %d is missing from the vocab", b)
 		}
-	}
-	re, err := CompileRegexp(c.Pattern)
-	if err != nil {
-		return nil, fmt.Errorf("tekken.json: %w", err)
 	}
 	added := make([]AddedToken, len(specials))
 	for i, s := range specials {
