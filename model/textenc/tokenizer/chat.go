@@ -37,6 +37,9 @@ type ChatTemplate interface {
 // DefaultMaxLength is the text sequence length of all FLUX.2 pipelines.
 const DefaultMaxLength = 512
 
+// maxPromptLength bounds the fixed length EncodePrompt allocates.
+const maxPromptLength = 1 << 20
+
 // QwenChat is the FLUX.2 [klein] prompt format: Qwen3's chat template for one user message
 // with add_generation_prompt=True and enable_thinking=False, right-padded with
 // <|endoftext|> (id 151643).
@@ -60,7 +63,10 @@ const FLUX2DevSystemMessage = "You are an AI that reasons about image descriptio
 
 // MistralChat is the FLUX.2 [dev] prompt format: the Mistral-Small-3.1 chat template for a
 // system message plus one user message, add_generation_prompt=False, with every literal
-// "[IMG]" removed from the prompt first, left-padded with <pad> (id 11).
+// "[IMG]" removed from the prompt first, left-padded with <pad> (id 11). The rendering
+// equals mistral-common's v7 instruct encoding; the left padding side follows the FLUX.2
+// references (Modular MAX, swift-diffusion) and could not be read from the published
+// tokenizer_config.json here.
 type MistralChat struct {
 	// System is the system message; empty means FLUX2DevSystemMessage.
 	System string
@@ -87,8 +93,8 @@ func (MistralChat) PadSide() PadSide { return PadLeft }
 // maxLen (so an over-long prompt loses the template's end), then padded on the template's
 // side. mask is 1 for real tokens and 0 for padding.
 func (t *Tokenizer) EncodePrompt(tpl ChatTemplate, prompt string, maxLen int) (ids, mask []int32, err error) {
-	if maxLen <= 0 || maxLen > maxTokenID {
-		return nil, nil, fmt.Errorf("tokenizer: max length %d out of range (1..%d)", maxLen, maxTokenID)
+	if maxLen <= 0 || maxLen > maxPromptLength {
+		return nil, nil, fmt.Errorf("tokenizer: max length %d out of range (1..%d)", maxLen, maxPromptLength)
 	}
 	padID, ok := t.TokenID(tpl.PadToken())
 	if !ok {

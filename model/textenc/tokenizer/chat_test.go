@@ -111,7 +111,7 @@ func TestEncodePromptErrors(t *testing.T) {
 	if _, _, err := qwen.EncodePrompt(MistralChat{}, "x", 512); err == nil || !strings.Contains(err.Error(), "<pad>") {
 		t.Errorf("Mistral template on the Qwen tokenizer: err = %v, want missing <pad>", err)
 	}
-	for _, n := range []int{0, -1, maxTokenID + 1} {
+	for _, n := range []int{0, -1, maxPromptLength + 1} {
 		if _, _, err := qwen.EncodePrompt(QwenChat{}, "x", n); err == nil {
 			t.Errorf("max length %d accepted", n)
 		}

@@ -6,7 +6,7 @@ import "sync"
 const wordCacheCapacity = 1 << 16
 
 // wordCacheMaxWordLen: longer words are not cached.
-const wordCacheMaxWordLen = 256
+const wordCacheMaxWordLen = 1024
 
 // wordCache memoizes the BPE ids of pre-tokenized words. It is safe for concurrent use.
 type wordCache struct {
