@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/gomlx/gomlx v0.26.0
 	github.com/spf13/pflag v1.1.0
+	golang.org/x/text v0.28.0
 )
 
 require (
@@ -17,6 +18,5 @@ require (
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
 	golang.org/x/sys v0.46.0 // indirect
-	golang.org/x/text v0.28.0 // indirect
 	k8s.io/klog/v2 v2.130.1 // indirect
 )

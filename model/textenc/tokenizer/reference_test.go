@@ -169,3 +169,42 @@ func TestSpecialTokenIDs(t *testing.T) {
 		t.Errorf("IsSpecial: <pad> must be special, Ġthe must not")
 	}
 }
+
+// TestEncodeInvalidUTF8 covers input Python cannot produce: invalid bytes are kept and
+// byte-level encoded as they are, and Decode replaces them like from_utf8_lossy.
+func TestEncodeInvalidUTF8(t *testing.T) {
+	tk := loadFixture(t, "qwen3_pruned.tokenizer.json")
+	ids := tk.Encode("a\xffb \xe2\x82")
+	if len(ids) == 0 {
+		t.Fatal("no ids")
+	}
+	got, err := tk.Decode(ids, false)
+	if err != nil || got != "a\ufffdb \ufffd" {
+		t.Errorf("Decode = %q, %v", got, err)
+	}
+}
+
+// TestEncodeConcurrent checks that one Tokenizer can serve goroutines at once (run with -race).
+func TestEncodeConcurrent(t *testing.T) {
+	r := readReference(t, "qwen3_reference.json")
+	tk := loadFixture(t, r.Tokenizer)
+	errs := make(chan string, 4*len(r.Encode))
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, c := range r.Encode {
+				if !slices.Equal(tk.Encode(c.Text), c.IDs) {
+					errs <- c.Text
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Errorf("concurrent Encode(%q) differs", e)
+	}
+}
