@@ -7,9 +7,13 @@ require (
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/spf13/pflag v1.1.0
+<<<<<<< HEAD
 	golang.org/x/image v0.26.0
 	golang.org/x/term v0.47.0
 	gopkg.in/yaml.v3 v3.0.1
+=======
+	golang.org/x/text v0.28.0
+>>>>>>> wt/tokenizer
 )
 
 require (
