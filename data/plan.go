@@ -76,9 +76,8 @@ type Plan struct {
 	groups [][]planEntry
 	perEp  int
 
-	mu         sync.Mutex
-	cacheEpoch int
-	cacheOrder [][]planEntry // batches of cacheEpoch
+	mu     sync.Mutex
+	orders map[int][][]planEntry // batches of the (at most two) latest epochs asked for
 }
 
 // planEntry is a sample before randomisation: an item at one resolution,
@@ -98,7 +97,7 @@ func NewPlan(ds *Dataset, opts PlanOptions) (*Plan, error) {
 	if len(ds.Items) == 0 {
 		return nil, fmt.Errorf("the dataset has no usable images (run `flora data check` on its folders)")
 	}
-	p := &Plan{ds: ds, opts: opts, rules: ds.Config.CaptionRules(), cacheEpoch: -1}
+	p := &Plan{ds: ds, opts: opts, rules: ds.Config.CaptionRules(), orders: map[int][][]planEntry{}}
 	byKey := map[BucketKey][]planEntry{}
 	id := 0
 	for i, it := range ds.Items {
@@ -150,12 +149,13 @@ func (p *Plan) Batch(pos Position) ([]Sample, error) {
 	return out, nil
 }
 
-// epoch returns the batches of an epoch, computing them once per epoch.
+// epoch returns the batches of an epoch, computing them once per epoch
+// (two are kept, for prefetching across an epoch boundary).
 func (p *Plan) epoch(epoch int) [][]planEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cacheEpoch == epoch {
-		return p.cacheOrder
+	if order, ok := p.orders[epoch]; ok {
+		return order
 	}
 	rng := rand.New(rand.NewPCG(p.opts.Seed, mix(uint64(epoch), 0x6f72646572))) // "order"
 	var batches [][]planEntry
@@ -171,7 +171,16 @@ func (p *Plan) epoch(epoch int) [][]planEntry {
 		}
 	}
 	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
-	p.cacheEpoch, p.cacheOrder = epoch, batches
+	for len(p.orders) >= 2 { // forget the oldest
+		oldest := -1
+		for e := range p.orders {
+			if oldest < 0 || e < oldest {
+				oldest = e
+			}
+		}
+		delete(p.orders, oldest)
+	}
+	p.orders[epoch] = batches
 	return batches
 }
 
