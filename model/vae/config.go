@@ -172,11 +172,14 @@ func (c Config) Validate() error {
 		return errors.Join(errs...)
 	}
 	for l := range c.ChMult {
-		for _, ch := range []int{c.EncoderChannels(l), c.DecoderChannels(l)} {
-			if ch > maxChannels {
-				errs = append(errs, fmt.Errorf("level %d has %d channels, more than %d", l, ch, maxChannels))
-			} else if ch%c.Groups != 0 {
-				errs = append(errs, fmt.Errorf("level %d has %d channels, not divisible into %d GroupNorm groups", l, ch, c.Groups))
+		for _, part := range []struct {
+			name string
+			ch   int
+		}{{"encoder", c.EncoderChannels(l)}, {"decoder", c.DecoderChannels(l)}} {
+			if part.ch > maxChannels {
+				errs = append(errs, fmt.Errorf("%s level %d has %d channels, more than %d", part.name, l, part.ch, maxChannels))
+			} else if part.ch%c.Groups != 0 {
+				errs = append(errs, fmt.Errorf("%s level %d has %d channels, not divisible into %d GroupNorm groups", part.name, l, part.ch, c.Groups))
 			}
 		}
 	}

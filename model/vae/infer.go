@@ -110,7 +110,8 @@ func InferConfig(src TensorSource, layout Layout) (Config, error) {
 		return c, fmt.Errorf("BatchNorm has %d channels, want %d (z_channels %d × 2×2 patch)", bn[0], c.LatentChannels(), c.ZChannels)
 	}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("inferred architecture (GroupNorm groups assumed %d; pass the model's config to override): %w", DefaultGroups, err)
+		return c, fmt.Errorf("inferred architecture (GroupNorm group count assumed %d, as weights do not show it; "+
+			"pass the model's config in Options.Config, e.g. ParseDiffusersConfig of the diffusers vae/config.json): %w", DefaultGroups, err)
 	}
 	return c, nil
 }

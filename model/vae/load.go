@@ -19,6 +19,9 @@ type LoadError struct {
 	Missing    []string
 	Unexpected []string
 	Misshaped  []string
+	// FileConfig is the architecture inferred from the file when it differs
+	// from the one asked for (nil when unknown or equal).
+	FileConfig *Config
 }
 
 func (e *LoadError) Error() string {
@@ -41,6 +44,10 @@ func (e *LoadError) Error() string {
 	list("missing tensors", e.Missing)
 	list("unexpected tensors", e.Unexpected)
 	list("tensors with the wrong shape", e.Misshaped)
+	if f := e.FileConfig; f != nil {
+		fmt.Fprintf(&b, "\n  the file holds another architecture: ch %d × %v, %d res blocks, z %d, decoder ch %d",
+			f.Ch, f.ChMult, f.NumResBlocks, f.ZChannels, f.DecoderBaseCh())
+	}
 	b.WriteString("\n  (is this the VAE file of the same model? a wrong-sized file usually means another model's autoencoder)")
 	return b.String()
 }
@@ -67,6 +74,11 @@ func Load(backend backends.Backend, src TensorSource, sourceName string, opts Op
 	plan, lerr := planLoad(cfg, src, layout, opts.IgnoreUnexpected)
 	if lerr != nil {
 		lerr.Source = sourceName
+		if opts.Config != nil {
+			if fileCfg, err := InferConfig(src, layout); err == nil && !fileCfg.Equal(cfg) {
+				lerr.FileConfig = &fileCfg
+			}
+		}
 		return nil, lerr
 	}
 	v, err := New(backend, cfg, opts)
