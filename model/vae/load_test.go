@@ -127,7 +127,10 @@ func TestInputValidation(t *testing.T) {
 	}{
 		{"channels", func() error { _, err := v.Encode(f32(1, 4, 16, 16)); return err }, "pixels must be float32 [B, 3, H, W]"},
 		{"size", func() error { _, err := v.Encode(f32(1, 3, 16, 18)); return err }, "multiple of 4x4"},
-		{"dtype", func() error { _, err := v.Encode(tensors.FromFlatDataAndDimensions(make([]float64, 48), 1, 3, 4, 4)); return err }, "float32"},
+		{"dtype", func() error {
+			_, err := v.Encode(tensors.FromFlatDataAndDimensions(make([]float64, 48), 1, 3, 4, 4))
+			return err
+		}, "float32"},
 		{"latent channels", func() error { _, err := v.Decode(f32(1, 32, 4, 4)); return err }, "latents must be float32 [B, 16, h, w]"},
 		{"latent rank", func() error { _, err := v.Decode(f32(16, 4, 4)); return err }, "latents must be"},
 	} {
