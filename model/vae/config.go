@@ -1,13 +1,3 @@
-// Package vae is the FLUX.2 autoencoder (Black Forest Labs' AutoEncoder,
-// diffusers' AutoencoderKLFlux2) in GoMLX: encoding images into the
-// normalised, 2×2-patchified latents the transformer works on and decoding
-// them back, exact to the official implementation, with loading of both the
-// official (ae.safetensors) and the diffusers weight layouts, tiled encoding
-// and decoding for large images, and conversions between images, pixel
-// tensors and the transformer's token layout.
-//
-// Shapes follow PyTorch: images and activations are NCHW ([B, C, H, W]),
-// convolution kernels OIHW ([out, in, kh, kw]) exactly as stored.
 package vae
 
 import (

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 )
 
@@ -66,7 +67,7 @@ func Conv2D(algo ConvAlgorithm, x, kernel, bias *Node, stride int, pad [2][2]int
 		panicf("vae: Conv2D input %v is smaller than kernel %v", x.Shape().Dimensions, kernel.Shape().Dimensions)
 	}
 	kernel = castTo(kernel, x)
-	var y *Node
+	var y *Node // float32 for ConvGEMM (taps accumulated in float32), x's dtype for ConvNative
 	switch algo {
 	case ConvNative:
 		axes := ConvolveAxesConfig{
@@ -81,10 +82,11 @@ func Conv2D(algo ConvAlgorithm, x, kernel, bias *Node, stride int, pad [2][2]int
 		panicf("vae: unresolved convolution algorithm %v", algo)
 	}
 	assertDims("conv output", y, b, out, ho, wo)
-	return Add(y, Reshape(castTo(bias, x), 1, out, 1, 1))
+	return ConvertDType(Add(y, Reshape(castTo(bias, y), 1, out, 1, 1)), x.DType())
 }
 
-// convGEMM computes the convolution as Σ_taps kernel[:, :, i, j] · shifted(x).
+// convGEMM computes the convolution as Σ_taps kernel[:, :, i, j] · shifted(x),
+// summing the taps in float32 → [B, O, ho, wo] float32.
 func convGEMM(x, kernel *Node, stride int, pad [2][2]int, ho, wo int) *Node {
 	b, in := x.Shape().Dim(0), x.Shape().Dim(1)
 	out, kh, kw := kernel.Shape().Dim(0), kernel.Shape().Dim(2), kernel.Shape().Dim(3)
@@ -107,6 +109,9 @@ func convGEMM(x, kernel *Node, stride int, pad [2][2]int, ho, wo int) *Node {
 			}
 			// [O, I] · [B, I, L] → [O, B, L]
 			p := DotGeneral(Reshape(k, out, in), []int{1}, nil, Reshape(tap, b, in, ho*wo), []int{1}, nil)
+			if p.DType() != dtypes.Float32 {
+				p = ConvertDType(p, dtypes.Float32)
+			}
 			if acc == nil {
 				acc = p
 			} else {

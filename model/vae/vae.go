@@ -31,7 +31,7 @@ type Options struct {
 }
 
 // VAE is a FLUX.2 autoencoder with its weights, ready to encode and decode
-// on a backend. It is safe for concurrent use once its weights are set.
+// on a backend.
 type VAE struct {
 	// Config is the architecture.
 	Config Config
