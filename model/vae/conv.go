@@ -1,8 +1,6 @@
 package vae
 
 import (
-	"fmt"
-
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -188,6 +186,3 @@ func (n Net) conv1x1(w Weights, name string, x *Node) *Node {
 	y := Conv1x1(Reshape(x, b, x.Shape().Dim(1), h*wd), w.Get(name+".weight"), w.Get(name+".bias"))
 	return Reshape(y, b, y.Shape().Dim(1), h, wd)
 }
-
-// String describes the network's compute settings.
-func (n Net) String() string { return fmt.Sprintf("vae.Net{conv: %v}", n.Conv) }

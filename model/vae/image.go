@@ -40,8 +40,8 @@ const maxPixels = 1 << 31
 // PixelsFromRGB converts n interleaved 8-bit RGB images (rgb holds n·h·w·3
 // bytes, row-major, image after image) to pixels [n, 3, h, w] in [-1, 1].
 func PixelsFromRGB(rgb []byte, n, h, w int) (*tensors.Tensor, error) {
-	if n <= 0 || h <= 0 || w <= 0 || n*h > maxPixels || n*h*w > maxPixels/3 {
-		return nil, fmt.Errorf("RGB images %d × %dx%d: sizes must be positive and below %d values", n, h, w, maxPixels)
+	if _, ok := boundedCount(maxPixels, n, 3, h, w); !ok {
+		return nil, fmt.Errorf("RGB images %d × %dx%d: sizes must be positive and hold at most %d values", n, w, h, maxPixels)
 	}
 	if len(rgb) != n*h*w*3 {
 		return nil, fmt.Errorf("RGB buffer has %d bytes, want %d for %d images of %dx%d", len(rgb), n*h*w*3, n, h, w)
@@ -59,6 +59,19 @@ func PixelsFromRGB(rgb []byte, n, h, w int) (*tensors.Tensor, error) {
 	return tensors.FromFlatDataAndDimensions(out, n, 3, h, w), nil
 }
 
+// boundedCount returns the product of dims when every one is positive and
+// the product is at most limit (without overflowing).
+func boundedCount(limit int, dims ...int) (int, bool) {
+	n := 1
+	for _, d := range dims {
+		if d <= 0 || d > limit/n {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
 // byteToPixel is (v/255)·2 − 1 in float32, the references' order of operations.
 func byteToPixel(v byte) float32 {
 	x := float32(v) / 255
@@ -74,7 +87,7 @@ func PixelsFromImages(imgs []image.Image) (*tensors.Tensor, error) {
 	}
 	bounds := imgs[0].Bounds()
 	h, w := bounds.Dy(), bounds.Dx()
-	if h <= 0 || w <= 0 || len(imgs)*h > maxPixels || len(imgs)*h*w > maxPixels/3 {
+	if _, ok := boundedCount(maxPixels, len(imgs), 3, h, w); !ok {
 		return nil, fmt.Errorf("images of %dx%d (×%d) are empty or too large", w, h, len(imgs))
 	}
 	rgb := make([]byte, len(imgs)*h*w*3)

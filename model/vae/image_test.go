@@ -84,4 +84,7 @@ func TestPixelsFromImages(t *testing.T) {
 	if _, err := PixelsFromRGB(make([]byte, 5), 1, 1, 2); err == nil {
 		t.Error("accepted a short RGB buffer")
 	}
+	if _, err := PixelsFromRGB(nil, 1<<40, 1<<40, 1<<40); err == nil {
+		t.Error("accepted sizes whose product overflows")
+	}
 }

@@ -223,3 +223,27 @@ func TestTokens(t *testing.T) {
 		t.Error("LatentsFromTokens accepted a 3x3 grid for 8 tokens")
 	}
 }
+
+// TestBFloat16RNE checks float32 → bfloat16 rounding to nearest, ties to even.
+func TestBFloat16RNE(t *testing.T) {
+	tests := []struct {
+		bits uint32
+		want uint16
+	}{
+		{0x3f800000, 0x3f80}, // 1
+		{0x3f808000, 0x3f80}, // tie, even below
+		{0x3f818000, 0x3f82}, // tie, even above
+		{0x3f808001, 0x3f81}, // above the tie
+		{0xbf807fff, 0xbf80}, // below the tie, negative
+		{0x7f800000, 0x7f80}, // +Inf
+		{0x7f7fffff, 0x7f80}, // max float32 rounds to +Inf
+	}
+	for _, tc := range tests {
+		if got := bfloat16RNE(math.Float32frombits(tc.bits)).Bits(); got != tc.want {
+			t.Errorf("bfloat16RNE(%#08x) = %#04x, want %#04x", tc.bits, got, tc.want)
+		}
+	}
+	if f := bfloat16RNE(float32(math.NaN())).Float32(); f == f {
+		t.Error("NaN did not stay NaN")
+	}
+}

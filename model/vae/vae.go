@@ -2,12 +2,14 @@ package vae
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -92,7 +94,7 @@ func (v *VAE) SetWeight(official string, value *tensors.Tensor) error {
 		dtype = dtypes.Float32
 	}
 	if value.DType() != dtype {
-		converted, err := convertTensor(v.backend, value, dtype)
+		converted, err := convertTensor(value, dtype)
 		if err != nil {
 			return fmt.Errorf("converting %s to %s: %w", official, dtype, err)
 		}
@@ -247,9 +249,45 @@ func (v *VAE) checkLatents(latents *tensors.Tensor) error {
 	return nil
 }
 
-// convertTensor converts a tensor's dtype with a one-op program.
-func convertTensor(backend backends.Backend, t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error) {
-	return ExecOnce(backend, func(x *Node) *Node { return ConvertDType(x, dtype) }, t)
+// convertTensor converts between float32 and bfloat16 on the host,
+// rounding to nearest even (GoMLX's bfloat16.FromFloat32 truncates).
+func convertTensor(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error) {
+	dims := t.Shape().Dimensions
+	switch {
+	case t.DType() == dtype:
+		return t, nil
+	case t.DType() == dtypes.Float32 && dtype == dtypes.BFloat16:
+		src, err := tensors.CopyFlatData[float32](t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]bfloat16.BFloat16, len(src))
+		for i, f := range src {
+			out[i] = bfloat16RNE(f)
+		}
+		return tensors.FromFlatDataAndDimensions(out, dims...), nil
+	case t.DType() == dtypes.BFloat16 && dtype == dtypes.Float32:
+		src, err := tensors.CopyFlatData[bfloat16.BFloat16](t)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float32, len(src))
+		for i, b := range src {
+			out[i] = b.Float32()
+		}
+		return tensors.FromFlatDataAndDimensions(out, dims...), nil
+	}
+	return nil, fmt.Errorf("cannot convert %s to %s (the tensor source should read it as %s)", t.DType(), dtype, dtype)
+}
+
+// bfloat16RNE rounds a float32 to the nearest bfloat16, ties to even.
+func bfloat16RNE(f float32) bfloat16.BFloat16 {
+	bits := math.Float32bits(f)
+	if f != f { // NaN: keep it a (quiet) NaN
+		return bfloat16.FromBits(uint16(bits>>16) | 0x40)
+	}
+	bits += 0x7fff + (bits>>16)&1
+	return bfloat16.FromBits(uint16(bits >> 16))
 }
 
 // reshapeTensor returns a copy of t with new dimensions (same element count).
