@@ -36,8 +36,9 @@ func (a ConvAlgorithm) String() string {
 	return "auto"
 }
 
-// resolve returns the concrete algorithm for a backend.
-func (a ConvAlgorithm) resolve(backend backends.Backend) ConvAlgorithm {
+// Resolve returns the concrete algorithm for a backend (ConvAuto becomes
+// ConvGEMM on the pure-Go backend and ConvNative elsewhere).
+func (a ConvAlgorithm) Resolve(backend backends.Backend) ConvAlgorithm {
 	if a != ConvAuto {
 		return a
 	}

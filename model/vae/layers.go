@@ -12,8 +12,10 @@ import (
 // input (Float32 or BFloat16); normalisations and the attention softmax run
 // in float32.
 type Net struct {
+	// Config is the architecture.
 	Config Config
-	// Conv is the convolution algorithm; it must be resolved (not ConvAuto).
+	// Conv is the convolution algorithm; it must be resolved (not ConvAuto,
+	// see ConvAlgorithm.Resolve).
 	Conv ConvAlgorithm
 }
 

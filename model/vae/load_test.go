@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
@@ -137,5 +138,20 @@ func TestInputValidation(t *testing.T) {
 		if err := tc.run(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestConvAutoOnPureGo: ConvAuto picks the matrix-product convolutions on
+// the pure-Go backend.
+func TestConvAutoOnPureGo(t *testing.T) {
+	if _, ok := testutil.Backend(t).(*simplego.Backend); !ok {
+		t.Skip("not the pure-Go backend")
+	}
+	v, err := New(testutil.Backend(t), OfficialTinyConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.ConvAlgorithm(); got != ConvGEMM {
+		t.Errorf("ConvAuto resolved to %v on the pure-Go backend, want gemm", got)
 	}
 }

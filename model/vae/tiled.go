@@ -18,11 +18,11 @@ import (
 // convolutions near a tile edge see zero padding instead of the neighbour
 // (the overlap blending hides the seams, not the differences). Larger tiles
 // make the difference smaller, and a tile covering the whole image gives
-// exactly the untiled result. (Measured on the tiny official model, whose
-// random weights make it far more sensitive than a trained one: see
-// TestTiledMatchesUntiled. Using the exact whole-image GroupNorm statistics
-// removes most of the difference, but they can only be had by running all
-// tiles in lockstep, layer by layer, which this implementation does not do.)
+// exactly the untiled result. TestTiledMatchesUntiled records the
+// differences on the tiny random-weight model. Giving the tiles the exact
+// whole-image GroupNorm statistics removes much of the difference, but
+// those can only be had by running all tiles in lockstep, layer by layer,
+// which this implementation does not do.
 
 // TileOptions configure tiled encoding and decoding. Sizes are in image
 // pixels and must be multiples of Config.PixelsPerLatent (16 for the
@@ -31,8 +31,8 @@ type TileOptions struct {
 	// TileSize is the side of a tile (default 512).
 	TileSize int
 	// Overlap is the width of the band shared by neighbouring tiles, over
-	// which they are cross-faded (default TileSize/4; must be smaller than
-	// TileSize).
+	// which they are cross-faded (0 means TileSize/4, rounded down to a
+	// multiple of the latent cell; must be smaller than TileSize).
 	Overlap int
 }
 
@@ -49,9 +49,9 @@ func (o TileOptions) cells(c Config) (tile, overlap int, err error) {
 	size, ov := o.TileSize, o.Overlap
 	if size == 0 {
 		size = DefaultTileSize
-		if ov == 0 {
-			ov = size / 4
-		}
+	}
+	if ov == 0 {
+		ov = size / 4 / ph * ph
 	}
 	if size <= 0 || size%ph != 0 || size > maxSide {
 		return 0, 0, fmt.Errorf("tile size %d must be a positive multiple of %d pixels (at most %d)", size, ph, maxSide)

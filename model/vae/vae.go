@@ -2,16 +2,11 @@ package vae
 
 import (
 	"fmt"
-	"math"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -64,7 +59,7 @@ func New(backend backends.Backend, cfg Config, opts Options) (*VAE, error) {
 	return &VAE{
 		Config:   cfg,
 		backend:  backend,
-		net:      Net{Config: cfg, Conv: opts.Conv.resolve(backend)},
+		net:      Net{Config: cfg, Conv: opts.Conv.Resolve(backend)},
 		dtype:    dtype,
 		shapes:   cfg.ParamShapes(),
 		weights:  map[string]*tensors.Tensor{},
@@ -77,6 +72,11 @@ func (v *VAE) DType() dtypes.DType { return v.dtype }
 
 // ConvAlgorithm is the resolved convolution algorithm.
 func (v *VAE) ConvAlgorithm() ConvAlgorithm { return v.net.Conv }
+
+// Net returns the graph builder of this VAE (architecture and convolution
+// algorithm), for programs of one's own (e.g. encoding inside a training
+// graph) that read the weights through a Weights value.
+func (v *VAE) Net() Net { return v.net }
 
 // SetWeight sets a tensor by its official name after checking that it
 // belongs to the architecture with the right shape. Weights are converted
@@ -126,81 +126,6 @@ func (v *VAE) MissingWeights() []string {
 	return missing
 }
 
-// weightsFor returns the sorted official names under the given prefixes
-// (plus the BatchNorm statistics) and their values.
-func (v *VAE) weightsFor(prefix string) ([]string, []*tensors.Tensor, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var names []string
-	for n := range v.shapes {
-		if strings.HasPrefix(n, prefix) || n == bnMean || n == bnVar {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	values := make([]*tensors.Tensor, len(names))
-	for i, n := range names {
-		t, ok := v.weights[n]
-		if !ok {
-			return nil, nil, fmt.Errorf("vae: weight %s is not set", n)
-		}
-		values[i] = t
-	}
-	return names, values, nil
-}
-
-// program returns the cached program of a kind ("encode" or "decode"),
-// building it on first use. GoMLX compiles it once per input shape.
-func (v *VAE) program(kind string, names []string) (*Exec, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if e, ok := v.programs[kind]; ok {
-		return e, nil
-	}
-	net, dtype := v.net, v.dtype
-	e, err := NewExec(v.backend, func(inputs []*Node) *Node {
-		byName := make(map[string]*Node, len(names))
-		for i, n := range names {
-			byName[n] = inputs[1+i]
-		}
-		w := WeightsFromMap(byName)
-		if kind == "encode" {
-			return net.EncodeLatents(w, ConvertDType(inputs[0], dtype))
-		}
-		return ConvertDType(net.DecodeLatents(w, inputs[0], dtype), dtypes.Float32)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("vae: building the %s program: %w", kind, err)
-	}
-	// One compiled graph per input shape; image buckets are few, so the
-	// cache is unbounded rather than failing past GoMLX's default of 32.
-	e = e.WithName("vae_" + kind).SetMaxCache(-1)
-	v.programs[kind] = e
-	return e, nil
-}
-
-// run executes a program on one input plus its weights.
-func (v *VAE) run(kind, prefix string, input *tensors.Tensor) (*tensors.Tensor, error) {
-	names, values, err := v.weightsFor(prefix)
-	if err != nil {
-		return nil, err
-	}
-	e, err := v.program(kind, names)
-	if err != nil {
-		return nil, err
-	}
-	args := make([]any, 0, 1+len(values))
-	args = append(args, input)
-	for _, t := range values {
-		args = append(args, t)
-	}
-	out, err := e.Exec(args...)
-	if err != nil {
-		return nil, fmt.Errorf("vae %s: %w", kind, err)
-	}
-	return out[0], nil
-}
-
 // Encode maps images pixels [B, InChannels, H, W] (float32 in [-1, 1]; H
 // and W multiples of 16 for the published model, see
 // Config.PixelsPerLatent) to the transformer's normalised packed latents
@@ -247,72 +172,4 @@ func (v *VAE) checkLatents(latents *tensors.Tensor) error {
 		return fmt.Errorf("vae decode: latent grid %dx%d must be positive and at most %dx%d", d[2], d[3], maxSide/ph, maxSide/pw)
 	}
 	return nil
-}
-
-// convertTensor converts between float32 and bfloat16 on the host,
-// rounding to nearest even (GoMLX's bfloat16.FromFloat32 truncates).
-func convertTensor(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error) {
-	dims := t.Shape().Dimensions
-	switch {
-	case t.DType() == dtype:
-		return t, nil
-	case t.DType() == dtypes.Float32 && dtype == dtypes.BFloat16:
-		src, err := tensors.CopyFlatData[float32](t)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]bfloat16.BFloat16, len(src))
-		for i, f := range src {
-			out[i] = bfloat16RNE(f)
-		}
-		return tensors.FromFlatDataAndDimensions(out, dims...), nil
-	case t.DType() == dtypes.BFloat16 && dtype == dtypes.Float32:
-		src, err := tensors.CopyFlatData[bfloat16.BFloat16](t)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float32, len(src))
-		for i, b := range src {
-			out[i] = b.Float32()
-		}
-		return tensors.FromFlatDataAndDimensions(out, dims...), nil
-	}
-	return nil, fmt.Errorf("cannot convert %s to %s (the tensor source should read it as %s)", t.DType(), dtype, dtype)
-}
-
-// bfloat16RNE rounds a float32 to the nearest bfloat16, ties to even.
-func bfloat16RNE(f float32) bfloat16.BFloat16 {
-	bits := math.Float32bits(f)
-	if f != f { // NaN: keep it a (quiet) NaN
-		return bfloat16.FromBits(uint16(bits>>16) | 0x40)
-	}
-	bits += 0x7fff + (bits>>16)&1
-	return bfloat16.FromBits(uint16(bits >> 16))
-}
-
-// reshapeTensor returns a copy of t with new dimensions (same element count).
-func reshapeTensor(t *tensors.Tensor, dims ...int) (*tensors.Tensor, error) {
-	if shapes.Make(t.DType(), dims...).Size() != t.Shape().Size() {
-		return nil, fmt.Errorf("cannot reshape %v to %v", t.Shape().Dimensions, dims)
-	}
-	out := tensors.FromShape(shapes.Make(t.DType(), dims...))
-	var err error
-	if merr := out.MutableBytes(func(dst []byte) {
-		err = t.ConstBytes(func(src []byte) { copy(dst, src) })
-	}); merr != nil {
-		return nil, merr
-	}
-	return out, err
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
