@@ -1,0 +1,158 @@
+package vae
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+)
+
+// LoadError lists every problem found in a checkpoint at once.
+type LoadError struct {
+	Source string
+	Layout Layout
+	Config Config
+	// Missing, Unexpected and Misshaped hold stored tensor names (the
+	// latter with found and wanted shapes).
+	Missing    []string
+	Unexpected []string
+	Misshaped  []string
+	// FileConfig is the architecture inferred from the file when it differs
+	// from the one asked for (nil when unknown or equal).
+	FileConfig *Config
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 autoencoder (%s layout, architecture ch %d × %v, %d res blocks, z %d):",
+		e.Source, e.Layout, e.Config.Ch, e.Config.ChMult, e.Config.NumResBlocks, e.Config.ZChannels)
+	list := func(what string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
+		for i, it := range items {
+			if i == 20 {
+				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
+				break
+			}
+			b.WriteString("\n    " + it)
+		}
+	}
+	list("missing tensors", e.Missing)
+	list("unexpected tensors", e.Unexpected)
+	list("tensors with the wrong shape", e.Misshaped)
+	if f := e.FileConfig; f != nil {
+		fmt.Fprintf(&b, "\n  the file holds another architecture: ch %d × %v, %d res blocks, z %d, decoder ch %d",
+			f.Ch, f.ChMult, f.NumResBlocks, f.ZChannels, f.DecoderBaseCh())
+	}
+	b.WriteString("\n  (is this the VAE file of the same model? a wrong-sized file usually means another model's autoencoder)")
+	return b.String()
+}
+
+// Load builds a VAE from a tensor source in either layout (official
+// ae.safetensors names or a diffusers vae/ folder; detected from the names).
+// The architecture is inferred from the shapes unless opts.Config is set.
+// All missing, unexpected and mis-shaped tensors are reported together in a
+// *LoadError; bn.num_batches_tracked is ignored.
+func Load(backend backends.Backend, src TensorSource, sourceName string, opts Options) (*VAE, error) {
+	layout, err := DetectLayout(src.Names())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sourceName, err)
+	}
+	var cfg Config
+	if opts.Config != nil {
+		cfg = *opts.Config
+	} else if cfg, err = InferConfig(src, layout); err != nil {
+		return nil, fmt.Errorf("%s: inferring the autoencoder architecture: %w", sourceName, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", sourceName, err)
+	}
+	plan, lerr := planLoad(cfg, src, layout, opts.IgnoreUnexpected)
+	if lerr != nil {
+		lerr.Source = sourceName
+		if opts.Config != nil {
+			if fileCfg, err := InferConfig(src, layout); err == nil && !fileCfg.Equal(cfg) {
+				lerr.FileConfig = &fileCfg
+			}
+		}
+		return nil, lerr
+	}
+	v, err := New(backend, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, official := range cfg.ParamNames() {
+		stored := plan[official]
+		dtype := v.dtype
+		if official == bnMean || official == bnVar {
+			dtype = dtypes.Float32
+		}
+		t, err := src.ReadAs(stored, dtype)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, stored, err)
+		}
+		if want := v.shapes[official]; !equalDims(t.Shape().Dimensions, want) {
+			// Diffusers' 2-D attention projections.
+			if t, err = reshapeTensor(t, want...); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", sourceName, stored, err)
+			}
+		}
+		if err := v.SetWeight(official, t); err != nil {
+			return nil, fmt.Errorf("%s: %w", sourceName, err)
+		}
+	}
+	return v, nil
+}
+
+// planLoad maps every official name of cfg to its stored name, checking
+// presence and shapes, and collects every problem.
+func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool) (map[string]string, *LoadError) {
+	stored := storedNames(src, layout)
+	used := map[string]bool{}
+	plan := map[string]string{}
+	lerr := &LoadError{Layout: layout, Config: cfg}
+	for official, want := range cfg.ParamShapes() {
+		key, err := cfg.nameOf(official, layout)
+		if err != nil {
+			lerr.Missing = append(lerr.Missing, official)
+			continue
+		}
+		name, ok := stored[key]
+		if !ok {
+			lerr.Missing = append(lerr.Missing, key)
+			continue
+		}
+		used[key] = true
+		d, _ := src.Dims(name)
+		okShape := equalDims(d, want)
+		if !okShape && layout == LayoutDiffusers && isAttentionProjection(official) {
+			okShape = equalDims(d, want[:2])
+			if !okShape {
+				want = want[:2]
+			}
+		}
+		if !okShape {
+			lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, want))
+			continue
+		}
+		plan[official] = name
+	}
+	if !ignoreUnexpected {
+		for key, name := range stored {
+			if !used[key] && !ignoredTensor(key) {
+				lerr.Unexpected = append(lerr.Unexpected, name)
+			}
+		}
+	}
+	sort.Strings(lerr.Missing)
+	sort.Strings(lerr.Unexpected)
+	sort.Strings(lerr.Misshaped)
+	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+		return nil, lerr
+	}
+	return plan, nil
+}
