@@ -1,5 +1,5 @@
 // Package testutil holds helpers shared by Flora's tests: the backend under
-// test and numeric comparison helpers.
+// test.
 package testutil
 
 import (
@@ -8,19 +8,18 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/backends/simplego"
 
-	_ "github.com/flora-ml/flora/internal/gomlxfix" // GEMM VJPs and missing gradients.
+	"github.com/flora-ml/flora/internal/backend"
 )
 
-// BackendEnv names the environment variable selecting the backend for tests.
-// The default is the pure-Go backend.
+// BackendEnv names the environment variable selecting the backend for tests:
+// "go" (the default) or any spec of internal/backend, e.g. "xla:cpu".
 const BackendEnv = "FLORA_TEST_BACKEND"
 
 var (
 	backendOnce sync.Once
-	backend     backends.Backend
-	backendErr  error
+	shared      backends.Backend
+	sharedErr   error
 )
 
 // Backend returns the backend shared by all tests of a test binary.
@@ -28,15 +27,13 @@ func Backend(tb testing.TB) backends.Backend {
 	tb.Helper()
 	backendOnce.Do(func() {
 		spec := os.Getenv(BackendEnv)
-		if spec == "" || spec == "go" {
-			// parallelism=-1 avoids the worker-pool deadlock of v0.26.0 on 2 cores.
-			backend, backendErr = simplego.New("parallelism=-1")
-			return
+		if spec == "" {
+			spec = "go"
 		}
-		backend, backendErr = backends.NewWithConfig(spec)
+		shared, _, sharedErr = backend.Select(spec)
 	})
-	if backendErr != nil {
-		tb.Fatalf("creating test backend: %v", backendErr)
+	if sharedErr != nil {
+		tb.Fatalf("creating test backend: %v", sharedErr)
 	}
-	return backend
+	return shared
 }

@@ -1,0 +1,186 @@
+// Package backend selects the GoMLX backend a Flora command runs on:
+// "auto", "go" (pure Go, always available), "xla:cpu", "xla:cuda", or
+// "xla:/abs/path/plugin.so". The XLA backend needs a PJRT plugin on disk;
+// GoMLX's network auto-install is never attempted (there is no network on
+// most training boxes): missing plugins produce a message saying how to
+// install them.
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/backends/simplego"
+	"github.com/gomlx/gomlx/backends/xla"
+
+	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26.0 gap fixes.
+)
+
+// EnvVar selects the backend when no --backend flag is given.
+const EnvVar = "FLORA_BACKEND"
+
+// Plugin path overrides.
+const (
+	CPUPluginEnv  = "FLORA_XLA_CPU_PLUGIN"
+	CUDAPluginEnv = "FLORA_XLA_CUDA_PLUGIN"
+)
+
+// GoConfig is the pure-Go backend configuration: parallelism=-1 avoids the
+// worker-pool deadlock GoMLX v0.26.0's simplego hits on machines with few
+// cores, and was the fastest setting measured on 2 cores.
+const GoConfig = "parallelism=-1"
+
+func init() {
+	// Never download plugins: GoMLX would otherwise try GitHub/PyPI and fail
+	// offline instead of falling back.
+	xla.EnableAutoInstall(false)
+	os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+}
+
+// Info describes the chosen backend.
+type Info struct {
+	// Name is go, xla:cpu, xla:cuda or xla:<path>.
+	Name string
+	// Plugin is the PJRT plugin file for XLA backends.
+	Plugin string
+	// Reason says why auto picked it.
+	Reason string
+	// Description is the backend's own description.
+	Description string
+}
+
+// String is the one line printed at the start of a run.
+func (i Info) String() string {
+	s := "backend: " + i.Name
+	if i.Plugin != "" {
+		s += " (" + i.Plugin + ")"
+	}
+	if i.Reason != "" {
+		s += " — " + i.Reason
+	}
+	return s
+}
+
+// pluginDirs are where Flora looks for installed PJRT plugins, in order.
+func pluginDirs() []string {
+	var dirs []string
+	if d := os.Getenv("FLORA_XLA_DIR"); d != "" {
+		dirs = append(dirs, d)
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".local", "lib", "go-xla"))
+	}
+	return append(dirs, "/usr/local/lib/go-xla")
+}
+
+// FindPlugin returns the plugin file for "cpu" or "cuda", or "".
+func FindPlugin(kind string) string {
+	env := CPUPluginEnv
+	if kind == "cuda" {
+		env = CUDAPluginEnv
+	}
+	if p := os.Getenv(env); p != "" {
+		return p
+	}
+	for _, d := range pluginDirs() {
+		cand := filepath.Join(d, "pjrt_c_api_"+kind+"_plugin.so")
+		if kind == "cuda" {
+			cand = filepath.Join(d, "nvidia", "pjrt_c_api_cuda_plugin.so")
+		}
+		if fileExists(cand) {
+			return cand
+		}
+	}
+	return ""
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// HasGPU reports whether an NVIDIA GPU device node is present.
+func HasGPU() bool {
+	m, _ := filepath.Glob("/dev/nvidia[0-9]*")
+	return len(m) > 0
+}
+
+// Select creates the backend for a spec ("" reads FLORA_BACKEND, default auto).
+func Select(spec string) (backends.Backend, Info, error) {
+	if spec == "" {
+		spec = os.Getenv(EnvVar)
+	}
+	if spec == "" {
+		spec = "auto"
+	}
+	switch {
+	case spec == "go":
+		return newGo("")
+	case spec == "auto":
+		if HasGPU() {
+			if p := FindPlugin("cuda"); p != "" {
+				b, info, err := newXLA("xla:cuda", p)
+				if err == nil {
+					info.Reason = "auto: GPU and CUDA plugin found"
+					return b, info, nil
+				}
+			}
+		}
+		if p := FindPlugin("cpu"); p != "" {
+			b, info, err := newXLA("xla:cpu", p)
+			if err == nil {
+				info.Reason = "auto: XLA CPU plugin found"
+				return b, info, nil
+			}
+		}
+		return newGo("auto: no XLA plugin found (scripts/install-xla-cpu.sh installs the CPU one)")
+	case spec == "xla:cpu":
+		p := FindPlugin("cpu")
+		if p == "" {
+			return nil, Info{}, fmt.Errorf("backend xla:cpu: no XLA CPU plugin in %s (or $%s); run scripts/install-xla-cpu.sh, or use --backend go",
+				strings.Join(pluginDirs(), ", "), CPUPluginEnv)
+		}
+		return newXLA(spec, p)
+	case spec == "xla:cuda":
+		if !HasGPU() {
+			return nil, Info{}, errors.New("backend xla:cuda: no NVIDIA GPU found (/dev/nvidia*)")
+		}
+		p := FindPlugin("cuda")
+		if p == "" {
+			return nil, Info{}, fmt.Errorf("backend xla:cuda: no CUDA plugin found (set $%s, or source scripts/device-cuda-env.sh on a machine with jax-cuda13-pjrt)", CUDAPluginEnv)
+		}
+		return newXLA(spec, p)
+	case strings.HasPrefix(spec, "xla:/"):
+		p := strings.TrimPrefix(spec, "xla:")
+		if !fileExists(p) {
+			return nil, Info{}, fmt.Errorf("backend %s: plugin file not found", spec)
+		}
+		return newXLA(spec, p)
+	}
+	return nil, Info{}, fmt.Errorf("unknown backend %q (auto, go, xla:cpu, xla:cuda or xla:/abs/path/plugin.so)", spec)
+}
+
+func newGo(reason string) (backends.Backend, Info, error) {
+	b, err := simplego.New(GoConfig)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("pure-Go backend: %w", err)
+	}
+	return b, Info{Name: "go", Reason: reason, Description: b.Description()}, nil
+}
+
+func newXLA(name, plugin string) (backends.Backend, Info, error) {
+	abs, err := filepath.Abs(plugin)
+	if err != nil {
+		return nil, Info{}, err
+	}
+	// An absolute path skips go-xla's plugin search and auto-install.
+	b, err := xla.New(abs)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("backend %s (%s): %w", name, abs, err)
+	}
+	return b, Info{Name: name, Plugin: abs, Description: b.Description()}, nil
+}

@@ -1,0 +1,76 @@
+package backend
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+func TestSelect(t *testing.T) {
+	empty := t.TempDir()
+	t.Setenv("HOME", empty)
+	t.Setenv("FLORA_XLA_DIR", empty)
+	t.Setenv(CPUPluginEnv, "")
+	t.Setenv(CUDAPluginEnv, "")
+	t.Setenv(EnvVar, "")
+
+	b, info, err := Select("go")
+	if err != nil || info.Name != "go" {
+		t.Fatalf("go: %v %+v", err, info)
+	}
+	out := MustExecOnce(b, func(x *Node) *Node { return MulScalar(x, 2) }, []float32{1, 2})
+	if v := tensors.MustCopyFlatData[float32](out); v[1] != 4 {
+		t.Errorf("go backend computed %v", v)
+	}
+	if _, info, err = Select(""); err != nil || info.Name != "go" || !strings.Contains(info.Reason, "no XLA plugin") {
+		t.Errorf("auto without plugins: %v %+v", err, info)
+	}
+	t.Setenv(EnvVar, "go")
+	if _, info, _ = Select(""); info.Reason != "" {
+		t.Errorf("env go: %+v", info)
+	}
+	for _, spec := range []string{"xla:cpu", "xla:/nonexistent/plugin.so", "tpu"} {
+		if _, _, err := Select(spec); err == nil {
+			t.Errorf("%s accepted without a plugin", spec)
+		}
+	}
+	if _, _, err := Select("xla:cpu"); err == nil || !strings.Contains(err.Error(), "scripts/install-xla-cpu.sh") {
+		t.Errorf("xla:cpu error should say how to install: %v", err)
+	}
+	// A non-plugin file where the plugin should be gives an error, not a crash.
+	bogus := filepath.Join(empty, "pjrt_c_api_cpu_plugin.so")
+	os.WriteFile(bogus, []byte("not a shared library"), 0o644)
+	if FindPlugin("cpu") != bogus {
+		t.Errorf("FindPlugin did not find %s", bogus)
+	}
+	if _, _, err := Select("xla:cpu"); err == nil {
+		t.Error("a bogus plugin file was accepted")
+	}
+}
+
+// TestXLACPU runs a graph on the XLA CPU plugin when it is installed.
+func TestXLACPU(t *testing.T) {
+	if FindPlugin("cpu") == "" {
+		if os.Getenv("FLORA_REQUIRE_XLA") != "" {
+			t.Fatal("XLA CPU plugin required (FLORA_REQUIRE_XLA) but not installed")
+		}
+		t.Skip("XLA CPU plugin not installed (scripts/install-xla-cpu.sh)")
+	}
+	b, info, err := Select("xla:cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(info, info.Description)
+	out := MustExecOnce(b, func(x *Node) *Node { return MatMul(x, x) }, [][]float32{{1, 2}, {3, 4}})
+	want := []float32{7, 10, 15, 22}
+	got := tensors.MustCopyFlatData[float32](out)
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("xla:cpu matmul = %v, want %v", got, want)
+		}
+	}
+}
