@@ -1,0 +1,355 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/vae"
+	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/sample"
+)
+
+// sampleFlags are the flags of `flora sample`.
+type sampleFlags struct {
+	model, vae, textEncoder, embeddings string
+	prompts                             []string
+	promptsFile, negative               string
+	loras                               []string
+	steps                               int
+	guidance                            float64
+	cfg                                 string
+	seed                                uint64
+	count                               int
+	width, height                       int
+	out                                 string
+	grid                                bool
+	backend, dtype                      string
+}
+
+func init() {
+	register(&command{
+		name:    "sample",
+		summary: "generate images with a FLUX.2 model and optional LoRA adapters",
+		usage:   "sample --model PATH (--prompt TEXT | --prompts-file FILE | --embeddings FILE) [flags]",
+		setup: func(fs *pflag.FlagSet) func([]string) error {
+			f := &sampleFlags{}
+			fs.StringVar(&f.model, "model", "", "transformer: official .safetensors file or diffusers model folder (required)")
+			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
+			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
+			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
+			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
+			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line")
+			fs.StringVar(&f.negative, "negative", "", "negative prompt (classifier-free guidance)")
+			fs.StringArrayVar(&f.loras, "lora", nil, "LoRA adapter FILE[:scale] (repeatable)")
+			fs.IntVar(&f.steps, "steps", 0, "sampling steps (default: the variant's)")
+			fs.Float64Var(&f.guidance, "guidance", -1, "guidance scale (default: the variant's)")
+			fs.StringVar(&f.cfg, "cfg", "auto", "classifier-free guidance: auto (on for undistilled models without a guidance input), on, off")
+			fs.Uint64Var(&f.seed, "seed", 42, "seed of the first image; image i uses seed+i")
+			fs.IntVar(&f.count, "count", 1, "images per prompt")
+			fs.IntVar(&f.width, "width", 1024, "image width (snapped down to a multiple of 16)")
+			fs.IntVar(&f.height, "height", 1024, "image height (snapped down to a multiple of 16)")
+			fs.StringVar(&f.out, "out", "samples", "output folder (or a .png file for a single image)")
+			fs.BoolVar(&f.grid, "grid", false, "also write grid.png (prompts × seeds)")
+			fs.StringVar(&f.backend, "backend", "", "auto, go, xla:cpu, xla:cuda (default $FLORA_BACKEND or auto)")
+			fs.StringVar(&f.dtype, "dtype", "auto", "compute dtype: auto (bf16 on GPUs, f32 otherwise), bf16, f32")
+			return func(args []string) error {
+				if len(args) > 0 {
+					return usageErrorf("unexpected arguments %q (prompts go in --prompt)", args)
+				}
+				return runSample(f)
+			}
+		},
+	})
+}
+
+// promptSet is what the sampler conditions on: prompt labels and their
+// embeddings, or the prompts to encode.
+type promptSet struct {
+	labels   []string
+	ctx      *tensors.Tensor // [N, L, D] when precomputed
+	negative *tensors.Tensor // [1, L, D] when precomputed
+}
+
+func runSample(f *sampleFlags) error {
+	if f.model == "" {
+		return usageErrorf("--model is required")
+	}
+	prompts, err := readPrompts(f)
+	if err != nil {
+		return err
+	}
+	be, info, err := backend.Select(f.backend)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cliErr, info)
+	dtype, err := computeDType(f.dtype, info)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	paths, err := bundle.Resolve(f.model, f.vae, f.textEncoder)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	m, err := flux2.Load(be, paths.Transformer, flux2.LoadOptions{DType: dtype})
+	if err != nil {
+		return err
+	}
+	v, err := bundle.LoadVAE(be, paths.VAE, vae.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cliErr, "loaded FLUX.2 %s (%d parameters) and the VAE in %s\n", m.Variant, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
+	if len(f.loras) > 0 {
+		if err := attachLoRAs(m, f.loras); err != nil {
+			return err
+		}
+	}
+	set, err := loadPromptSet(f, prompts, m)
+	if err != nil {
+		return err
+	}
+	variant, _ := flux2.VariantByName(strings.Split(m.Variant, "/")[0])
+	steps, guidance := f.steps, f.guidance
+	if steps <= 0 {
+		steps = max(variant.DefaultSteps, 1)
+		if steps == 1 && variant.Name == "" {
+			steps = 28
+		}
+	}
+	if guidance < 0 {
+		guidance = variant.DefaultGuidance
+		if variant.Name == "" {
+			guidance = 4
+		}
+	}
+	useCFG := false
+	switch f.cfg {
+	case "on":
+		useCFG = true
+	case "off":
+	case "auto":
+		useCFG = !m.Config.GuidanceEmbed && variant.Name != "" && !variant.Distilled
+	default:
+		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
+	}
+	if useCFG && set.ctx != nil && set.negative == nil {
+		return fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", f.embeddings)
+	}
+	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, DType: dtype,
+		OnStep: func(step, total int) { fmt.Fprintf(cliErr, "\r  step %d/%d", step, total); if step == total { fmt.Fprintln(cliErr) } }}
+	var rows [][]image.Image
+	var written []string
+	single := strings.HasSuffix(strings.ToLower(f.out), ".png")
+	if single && len(set.labels)*f.count > 1 {
+		return usageErrorf("--out %s is one file but %d images are requested; give a folder", f.out, len(set.labels)*f.count)
+	}
+	for pi, label := range set.labels {
+		var row []image.Image
+		for k := 0; k < f.count; k++ {
+			req := sample.Request{Prompt: label, Negative: f.negative, Seed: f.seed + uint64(k), Steps: steps, Guidance: guidance,
+				CFG: useCFG, Width: f.width, Height: f.height}
+			if set.ctx != nil {
+				smp.Text = fixedText{ctx: rowOf(set.ctx, pi), negative: set.negative}
+			}
+			fmt.Fprintf(cliErr, "image %d/%d: %q seed %d, %dx%d, %d steps\n", pi*f.count+k+1, len(set.labels)*f.count, shorten(label, 60), req.Seed, req.Width/16*16, req.Height/16*16, steps)
+			res, err := smp.Generate(req)
+			if err != nil {
+				return err
+			}
+			path := f.out
+			if !single {
+				path = filepath.Join(f.out, fmt.Sprintf("%02d-seed%d.png", pi, req.Seed))
+			}
+			if err := writeSamplePNG(path, res, m.Variant, f); err != nil {
+				return err
+			}
+			written = append(written, path)
+			row = append(row, res.Image)
+		}
+		rows = append(rows, row)
+	}
+	if f.grid && !single {
+		path := filepath.Join(f.out, "grid.png")
+		g := sample.Grid(rows, 4, color.White)
+		if err := fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, g, nil) }); err != nil {
+			return err
+		}
+		written = append(written, path)
+	}
+	for _, p := range written {
+		fmt.Fprintln(cliOut, p)
+	}
+	return nil
+}
+
+// computeDType resolves --dtype.
+func computeDType(s string, info backend.Info) (dtypes.DType, error) {
+	switch s {
+	case "f32":
+		return dtypes.Float32, nil
+	case "bf16":
+		return dtypes.BFloat16, nil
+	case "auto":
+		if info.Name == "xla:cuda" {
+			return dtypes.BFloat16, nil
+		}
+		return dtypes.Float32, nil
+	}
+	return dtypes.InvalidDType, fmt.Errorf("--dtype must be auto, bf16 or f32, got %q", s)
+}
+
+func readPrompts(f *sampleFlags) ([]string, error) {
+	prompts := append([]string(nil), f.prompts...)
+	if f.promptsFile != "" {
+		file, err := os.Open(f.promptsFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading prompts: %w", err)
+		}
+		defer file.Close()
+		sc := bufio.NewScanner(file)
+		for sc.Scan() {
+			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+				prompts = append(prompts, line)
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", f.promptsFile, err)
+		}
+	}
+	if len(prompts) == 0 && f.embeddings == "" {
+		return nil, usageErrorf("give a prompt (--prompt or --prompts-file) or precomputed --embeddings")
+	}
+	if f.count < 1 {
+		return nil, usageErrorf("--count must be >= 1")
+	}
+	return prompts, nil
+}
+
+// loadPromptSet reads precomputed embeddings, or prepares prompt encoding.
+func loadPromptSet(f *sampleFlags, prompts []string, m *flux2.Model) (*promptSet, error) {
+	if f.embeddings == "" {
+		return nil, errors.New("prompt encoding needs the text encoder, which this build cannot load yet; pass precomputed --embeddings")
+	}
+	file, err := weights.Open(f.embeddings)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	ctx, err := file.TensorAs("ctx", dtypes.Float32)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (the file needs a ctx tensor [N, L, D])", f.embeddings, err)
+	}
+	if ctx.Rank() != 3 || ctx.Shape().Dim(2) != m.Config.ContextDim {
+		return nil, fmt.Errorf("%s: ctx has shape %v, want [N, L, %d] for this model", f.embeddings, ctx.Shape().Dimensions, m.Config.ContextDim)
+	}
+	set := &promptSet{ctx: ctx}
+	if _, ok := file.Info("negative"); ok {
+		if set.negative, err = file.TensorAs("negative", dtypes.Float32); err != nil {
+			return nil, err
+		}
+		if !equalIntSlices(set.negative.Shape().Dimensions, []int{1, ctx.Shape().Dim(1), ctx.Shape().Dim(2)}) {
+			return nil, fmt.Errorf("%s: negative has shape %v, want [1, %d, %d]", f.embeddings, set.negative.Shape().Dimensions, ctx.Shape().Dim(1), ctx.Shape().Dim(2))
+		}
+	}
+	n := ctx.Shape().Dim(0)
+	for i := 0; i < n; i++ {
+		label := fmt.Sprintf("%s#%d", filepath.Base(f.embeddings), i)
+		if i < len(prompts) {
+			label = prompts[i]
+		}
+		set.labels = append(set.labels, label)
+	}
+	return set, nil
+}
+
+func equalIntSlices(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// rowOf returns row i of [N, L, D] as [1, L, D].
+func rowOf(t *tensors.Tensor, i int) *tensors.Tensor {
+	d := t.Shape().Dimensions
+	flat := tensors.MustCopyFlatData[float32](t)
+	per := d[1] * d[2]
+	return tensors.FromFlatDataAndDimensions(append([]float32(nil), flat[i*per:(i+1)*per]...), 1, d[1], d[2])
+}
+
+// fixedText serves precomputed embeddings as a sample.TextEncoder.
+type fixedText struct{ ctx, negative *tensors.Tensor }
+
+func (f fixedText) Encode(prompts []string) (*tensors.Tensor, error) {
+	if len(prompts) == 1 {
+		return f.ctx, nil
+	}
+	if f.negative == nil {
+		return nil, errors.New("no negative embedding for classifier-free guidance")
+	}
+	a := tensors.MustCopyFlatData[float32](f.negative)
+	b := tensors.MustCopyFlatData[float32](f.ctx)
+	d := f.ctx.Shape().Dimensions
+	return tensors.FromFlatDataAndDimensions(append(a, b...), 2, d[1], d[2]), nil
+}
+
+// vaeDecoder adapts the VAE to sample.LatentDecoder.
+type vaeDecoder struct{ v *vae.VAE }
+
+func (d vaeDecoder) Decode(latents *tensors.Tensor) ([]image.Image, error) {
+	px, err := d.v.Decode(latents)
+	if err != nil {
+		return nil, err
+	}
+	imgs, err := vae.ImagesFromPixels(px, vae.PixelRound)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]image.Image, len(imgs))
+	for i, im := range imgs {
+		out[i] = im
+	}
+	return out, nil
+}
+
+// writeSamplePNG writes an image with text chunks recording how it was made.
+func writeSamplePNG(path string, res *sample.Result, model string, f *sampleFlags) error {
+	r := res.Request
+	text := []sample.TextChunk{
+		{Key: "prompt", Value: r.Prompt},
+		{Key: "negative_prompt", Value: r.Negative},
+		{Key: "seed", Value: fmt.Sprint(r.Seed)},
+		{Key: "steps", Value: fmt.Sprint(r.Steps)},
+		{Key: "guidance", Value: fmt.Sprint(r.Guidance)},
+		{Key: "cfg", Value: fmt.Sprint(r.CFG)},
+		{Key: "size", Value: fmt.Sprintf("%dx%d", r.Width, r.Height)},
+		{Key: "model", Value: fmt.Sprintf("FLUX.2 %s (%s)", model, f.model)},
+		{Key: "loras", Value: strings.Join(f.loras, ", ")},
+		{Key: "sampler", Value: "flora euler (official FLUX.2 schedule)"},
+		{Key: "software", Value: "flora " + version},
+	}
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, res.Image, text) })
+}

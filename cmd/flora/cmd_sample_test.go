@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/sample"
+)
+
+const tinyFixtureDir = "../../../shared/fixtures/flux2-official-tiny"
+
+// tinyEmbeddings writes the fixture's two text contexts as an embeddings file.
+func tinyEmbeddings(t *testing.T) string {
+	t.Helper()
+	io, err := weights.Open(filepath.Join(tinyFixtureDir, "transformer_io.safetensors"))
+	if err != nil {
+		t.Skipf("fixture missing: %v", err)
+	}
+	defer io.Close()
+	ctx, err := io.TensorAs("ctx", dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td, err := weights.FromTensor("ctx", ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "emb.safetensors")
+	if err := weights.WriteFile(path, []weights.TensorData{td}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSampleTinyFixture: flora sample on the tiny official model writes PNGs
+// whose text chunks carry the settings, and the same seed twice gives
+// byte-identical images.
+func TestSampleTinyFixture(t *testing.T) {
+	emb := tinyEmbeddings(t)
+	model := filepath.Join(tinyFixtureDir, "transformer.safetensors")
+	vaePath := filepath.Join(tinyFixtureDir, "vae.safetensors")
+	var outs [2][]byte
+	for i := range outs {
+		dir := t.TempDir()
+		code, stdout, stderr := runCLI(t, "sample", "--backend", "go", "--model", model, "--vae", vaePath, "--embeddings", emb,
+			"--prompt", "a red fox", "--prompt", "a blue bird", "--steps", "3", "--seed", "7", "--width", "70", "--height", "64",
+			"--out", dir, "--grid")
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		if !strings.Contains(stderr, "step 3/3") {
+			t.Errorf("no per-step progress:\n%s", stderr)
+		}
+		files := strings.Fields(stdout)
+		if len(files) != 3 || filepath.Base(files[2]) != "grid.png" {
+			t.Fatalf("wrote %v", files)
+		}
+		data, err := os.ReadFile(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[i] = data
+		chunks, err := sample.ReadPNGText(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, c := range chunks {
+			got[c.Key] = c.Value
+		}
+		for k, want := range map[string]string{"prompt": "a red fox", "seed": "7", "steps": "3", "guidance": "3.5", "size": "64x64", "cfg": "false"} {
+			if got[k] != want {
+				t.Errorf("text chunk %s = %q, want %q", k, got[k], want)
+			}
+		}
+		if !strings.Contains(got["model"], "tiny") {
+			t.Errorf("model chunk %q", got["model"])
+		}
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Error("same seed and settings gave different PNG bytes")
+	}
+}
+
+// TestSampleRefusesWrongVAE: a transformer file passed as the VAE is refused
+// with a message naming the file.
+func TestSampleRefusesWrongVAE(t *testing.T) {
+	emb := tinyEmbeddings(t)
+	model := filepath.Join(tinyFixtureDir, "transformer.safetensors")
+	code, _, stderr := runCLI(t, "sample", "--backend", "go", "--model", model, "--vae", model, "--embeddings", emb,
+		"--steps", "1", "--width", "64", "--height", "64", "--out", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "transformer.safetensors") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "sample", "--model", model)
+	if code != 2 || !strings.Contains(stderr, "give a prompt") {
+		t.Errorf("missing prompt: exit %d\n%s", code, stderr)
+	}
+}
