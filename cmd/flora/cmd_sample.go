@@ -154,7 +154,12 @@ func runSample(f *sampleFlags) error {
 		return fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", f.embeddings)
 	}
 	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, DType: dtype,
-		OnStep: func(step, total int) { fmt.Fprintf(cliErr, "\r  step %d/%d", step, total); if step == total { fmt.Fprintln(cliErr) } }}
+		OnStep: func(step, total int) {
+			fmt.Fprintf(cliErr, "\r  step %d/%d", step, total)
+			if step == total {
+				fmt.Fprintln(cliErr)
+			}
+		}}
 	var rows [][]image.Image
 	var written []string
 	single := strings.HasSuffix(strings.ToLower(f.out), ".png")
