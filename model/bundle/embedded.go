@@ -1,0 +1,167 @@
+package bundle
+
+import (
+	_ "embed"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/textenc"
+	"github.com/flora-ml/flora/model/textenc/tokenizer"
+	"github.com/flora-ml/flora/model/vae"
+)
+
+// EmbeddedPrefix marks built-in models in model paths ("embedded:tiny").
+const EmbeddedPrefix = "embedded:"
+
+// IsEmbedded reports whether a model path names a built-in model.
+func IsEmbedded(path string) bool { return strings.HasPrefix(path, EmbeddedPrefix) }
+
+//go:embed assets/qwen3-tokenizer.json
+var qwen3TokenizerJSON []byte
+
+// Components are the loaded parts of a model.
+type Components struct {
+	Name        string
+	Variant     flux2.Variant
+	Transformer *flux2.Model
+	VAE         *vae.VAE
+	Text        *textenc.PromptEncoder
+}
+
+// EmbeddedTinyVariant describes Flora's built-in demo model: the real FLUX.2
+// architectures (transformer, autoencoder, Qwen3 text encoder with the real
+// Qwen3 tokenizer) at toy size, so `flora train` runs on any machine with no
+// download. Its weights are generated: the transformer and text encoder are
+// random (seeded), the autoencoder is NewAnalytic's hand-set near-identity.
+func EmbeddedTinyVariant() flux2.Variant {
+	cfg := flux2.TinyConfig()
+	cfg.ContextDim = 3 * tinyText().Hidden
+	return flux2.Variant{Name: "embedded-tiny", Description: "Flora's embedded tiny FLUX.2 (demo)", Config: cfg, Distilled: true,
+		DefaultSteps: 8, DefaultGuidance: 3.5, TextLayers: [3]int{1, 2, 3}, TextEncoder: "tiny-qwen3", ArchTag: "flux2_tiny"}
+}
+
+func tinyText() textenc.Config {
+	return textenc.Config{Family: "qwen3", Vocab: 151936, Hidden: 16, Layers: 3, Heads: 2, KVHeads: 1, HeadDim: 8,
+		Intermediate: 32, RMSEps: 1e-6, RopeTheta: 1e6}
+}
+
+// EmbeddedTinyVAEConfig is the demo autoencoder: 2 downsamplings and a 2×2
+// patch, so a 128×128 image is 16×16 latent tokens of 16 channels.
+func EmbeddedTinyVAEConfig() vae.Config {
+	c := vae.OfficialTinyConfig()
+	c.ChMult = []int{1, 1, 2}
+	c.Groups = 1
+	return c
+}
+
+// embeddedTextLength is the demo's padded prompt length (the published
+// pipelines use 512; the demo's captions are short).
+const embeddedTextLength = 32
+
+// LoadEmbedded builds a built-in model ("embedded:tiny").
+func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*Components, error) {
+	if path != EmbeddedPrefix+"tiny" {
+		return nil, fmt.Errorf("unknown built-in model %q (available: embedded:tiny)", path)
+	}
+	v := EmbeddedTinyVariant()
+	m, err := flux2.NewRandomModel(backend, v.Config, 20261124, dtype)
+	if err != nil {
+		return nil, err
+	}
+	m.Variant = v.Name
+	ae, err := vae.NewAnalytic(backend, EmbeddedTinyVAEConfig(), vae.Options{})
+	if err != nil {
+		return nil, err
+	}
+	tcfg := tinyText()
+	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", tcfg, v.TextLayers[:], dtypes.Float32)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.ParseHF(qwen3TokenizerJSON)
+	if err != nil {
+		return nil, fmt.Errorf("embedded tokenizer: %w", err)
+	}
+	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor("qwen3"),
+		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
+	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text}, nil
+}
+
+// memSource is an in-memory textenc.TensorSource.
+type memSource map[string]*tensors.Tensor
+
+func (s memSource) Names() []string {
+	out := make([]string, 0, len(s))
+	for n := range s {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s memSource) Dims(n string) ([]int, bool) {
+	t, ok := s[n]
+	if !ok {
+		return nil, false
+	}
+	return t.Shape().Dimensions, true
+}
+
+func (s memSource) ReadAs(n string, dtype dtypes.DType) (*tensors.Tensor, error) {
+	t, ok := s[n]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %s", n)
+	}
+	return t, nil
+}
+
+// randomTextWeights generates a Qwen3 checkpoint: N(0, 1/in) matrices,
+// embeddings N(0, 1), norms 1 + N(0, 0.1²).
+func randomTextWeights(cfg textenc.Config, seed uint64) memSource {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	src := memSource{}
+	add := func(name string, dims ...int) {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			switch {
+			case len(dims) == 1:
+				v[i] = float32(1 + 0.1*rng.NormFloat64())
+			case strings.Contains(name, "embed"):
+				v[i] = float32(rng.NormFloat64())
+			default:
+				v[i] = float32(rng.NormFloat64() / math.Sqrt(float64(dims[1])))
+			}
+		}
+		src[name] = tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	d, hd := cfg.Hidden, cfg.HeadDim
+	add("model.embed_tokens.weight", cfg.Vocab, d)
+	for i := 0; i < cfg.Layers; i++ {
+		p := fmt.Sprintf("model.layers.%d.", i)
+		add(p+"input_layernorm.weight", d)
+		add(p+"post_attention_layernorm.weight", d)
+		add(p+"self_attn.q_proj.weight", cfg.Heads*hd, d)
+		add(p+"self_attn.k_proj.weight", cfg.KVHeads*hd, d)
+		add(p+"self_attn.v_proj.weight", cfg.KVHeads*hd, d)
+		add(p+"self_attn.o_proj.weight", d, cfg.Heads*hd)
+		add(p+"self_attn.q_norm.weight", hd)
+		add(p+"self_attn.k_norm.weight", hd)
+		add(p+"mlp.gate_proj.weight", cfg.Intermediate, d)
+		add(p+"mlp.up_proj.weight", cfg.Intermediate, d)
+		add(p+"mlp.down_proj.weight", d, cfg.Intermediate)
+	}
+	add("model.norm.weight", d)
+	return src
+}

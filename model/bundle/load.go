@@ -1,0 +1,91 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/textenc"
+	"github.com/flora-ml/flora/model/vae"
+)
+
+// Options say which model to load and how.
+type Options struct {
+	// Path is the model: embedded:tiny, an official transformer file, or a
+	// diffusers model folder.
+	Path string
+	// VAE and TextEncoder override the component locations.
+	VAE, TextEncoder string
+	// Variant is the FLUX.2 variant name, or "auto"/"" to infer it from the
+	// weights (shapes cannot tell distilled from base klein: then a base
+	// name should be given for CFG sampling).
+	Variant string
+	// DType is the compute/storage dtype of the transformer weights.
+	DType dtypes.DType
+	// Quant quantizes the transformer's frozen weights while loading.
+	Quant quant.Options
+	// SkipVAE and SkipText leave those components unloaded.
+	SkipVAE, SkipText bool
+}
+
+// Load loads the components of a model.
+func Load(backend backends.Backend, opts Options) (*Components, error) {
+	if IsEmbedded(opts.Path) {
+		c, err := LoadEmbedded(backend, opts.Path, dtypeOr(opts.DType))
+		if err != nil {
+			return nil, err
+		}
+		if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
+			return nil, errors.New("quantization of the embedded demo model is not supported (its weights are generated)")
+		}
+		return c, nil
+	}
+	paths, err := Resolve(opts.Path, opts.VAE, opts.TextEncoder)
+	if err != nil {
+		return nil, err
+	}
+	lo := flux2.LoadOptions{DType: opts.DType}
+	if opts.Variant != "" && opts.Variant != "auto" {
+		lo.Variant = opts.Variant
+	}
+	if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
+		lo.Store = quant.Store(opts.Quant)
+	}
+	m, err := flux2.Load(backend, paths.Transformer, lo)
+	if err != nil {
+		return nil, err
+	}
+	c := &Components{Name: opts.Path, Transformer: m}
+	name := strings.Split(m.Variant, "/")[0]
+	if v, err := flux2.VariantByName(name); err == nil {
+		c.Variant = v
+	} else {
+		c.Variant = flux2.Variant{Name: m.Variant, Config: m.Config, DefaultSteps: 28, DefaultGuidance: 4}
+	}
+	if !opts.SkipVAE {
+		if c.VAE, err = LoadVAE(backend, paths.VAE, vae.Options{}); err != nil {
+			return nil, err
+		}
+	}
+	if !opts.SkipText {
+		if paths.TextEncoder == "" || paths.Tokenizer == "" {
+			return nil, fmt.Errorf("no text encoder found next to %s: set model.text_encoder (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)", opts.Path)
+		}
+		if c.Text, err = textenc.LoadForVariant(backend, paths.TextEncoder, paths.Tokenizer, c.Variant, dtypeOr(opts.DType)); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func dtypeOr(d dtypes.DType) dtypes.DType {
+	if d == dtypes.InvalidDType {
+		return dtypes.Float32
+	}
+	return d
+}
