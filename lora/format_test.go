@@ -1,0 +1,246 @@
+package lora
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/weights"
+)
+
+func referenceDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("FLUX2_REFERENCE_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "shared", "fixtures", "flux2-official-tiny")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lora.safetensors")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("official FLUX.2 fixtures not found in %s: %v", dir, err)
+		}
+		t.Skipf("official FLUX.2 fixtures not found in %s; set FLUX2_REFERENCE_DIR", dir)
+	}
+	return dir
+}
+
+func readIO(t *testing.T, path string) map[string]*tensors.Tensor {
+	t.Helper()
+	f, err := weights.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]*tensors.Tensor{}
+	for _, n := range f.Names() {
+		v, err := f.TensorAs(n, dtypes.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = v
+	}
+	return out
+}
+
+func idsOf(t *tensors.Tensor) [][][4]float64 {
+	d := t.Shape().Dimensions
+	flat := tensors.MustCopyFlatData[float32](t)
+	out := make([][][4]float64, d[0])
+	for b := range out {
+		out[b] = make([][4]float64, d[1])
+		for l := range out[b] {
+			for k := 0; k < 4; k++ {
+				out[b][l][k] = float64(flat[(b*d[1]+l)*4+k])
+			}
+		}
+	}
+	return out
+}
+
+func relL2(got, want []float32) float64 {
+	var num, den float64
+	for i := range got {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+// forwardWith loads a transformer, attaches a LoRA file and runs the io inputs.
+func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
+	t.Helper()
+	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := Load(loraPath, &m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Attach(m, a, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	io := readIO(t, ioPath)
+	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Forward(b, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tensors.MustCopyFlatData[float32](out)
+}
+
+// TestOfficialReferenceLoRA applies the official fixture's ComfyUI-named
+// rank-4 LoRA (alpha 8) to the tiny model and reproduces out_lora.
+func TestOfficialReferenceLoRA(t *testing.T) {
+	dir := referenceDir(t)
+	got := forwardWith(t, filepath.Join(dir, "transformer.safetensors"), filepath.Join(dir, "lora.safetensors"), filepath.Join(dir, "transformer_io.safetensors"))
+	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "lora_io.safetensors"))["out_lora"])
+	e := relL2(got, want)
+	t.Logf("LoRA forward relative L2 error vs official: %.3g", e)
+	if e > 1e-4 {
+		t.Errorf("relative L2 error %.3g > 1e-4", e)
+	}
+	a, format, warnings, err := Load(filepath.Join(dir, "lora.safetensors"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != FormatComfy || len(a.Layers) != 20 || len(warnings) != 0 {
+		t.Errorf("format %s, %d layers, warnings %v; want comfy, 20, none", format, len(a.Layers), warnings)
+	}
+	for m, parts := range a.Layers {
+		if len(parts) != 1 || parts[0].Rank != 4 || parts[0].Alpha != 8 {
+			t.Errorf("%s: %d parts rank %d alpha %g", m, len(parts), parts[0].Rank, parts[0].Alpha)
+		}
+	}
+}
+
+// TestDiffusersPEFTParity loads a LoRA saved by diffusers' own
+// save_lora_weights (tools/reference/flux2_lora.py: per-module ranks and
+// alphas, independent A for to_q/to_k/to_v) onto the diffusers-layout model
+// and reproduces diffusers' output.
+func TestDiffusersPEFTParity(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "diffusers")
+	model := filepath.Join(dir, "flux2-tiny-dev")
+	lp := filepath.Join(dir, "flux2-tiny-dev-lora", "lora.safetensors")
+	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, format, warnings, err := Load(lp, &m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format != FormatDiffusers || len(warnings) == 0 {
+		t.Errorf("format %s warnings %v (independent q/k/v A must be reported)", format, warnings)
+	}
+	got := forwardWith(t, model, lp, filepath.Join(model, "io.safetensors"))
+	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
+	e := relL2(got, want)
+	t.Logf("PEFT LoRA relative L2 error vs diffusers: %.3g", e)
+	if e > 1e-4 {
+		t.Errorf("relative L2 error %.3g > 1e-4", e)
+	}
+}
+
+// TestFormatRoundTrips: comfy → diffusers → comfy and comfy → kohya → comfy
+// give identical tensors; the output of a re-read file is unchanged.
+func TestFormatRoundTrips(t *testing.T) {
+	src := filepath.Join(referenceDir(t), "lora.safetensors")
+	cfg := flux2.TinyConfig()
+	meta := Meta{Variant: flux2.Variant{Name: "tiny", Config: cfg, ArchTag: "flux2_tiny"}}
+	a, _, _, err := Load(src, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Include the final layer, whose diffusers rows are half-swapped.
+	targets, _ := Spec{Preset: PresetAll, Rank: 2, Include: []string{"final_layer.*"}}.Plan(cfg)
+	extra := NewAdapter(targets, 3)
+	randomizeUp(extra, 8)
+	for m, p := range extra.Layers {
+		a.Layers[m] = p
+	}
+	dir := t.TempDir()
+	comfy := filepath.Join(dir, "a.safetensors")
+	if err := Save(comfy, a, FormatComfy, meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, via := range []Format{FormatDiffusers, FormatKohya} {
+		mid := filepath.Join(dir, string(via)+".safetensors")
+		if err := Save(mid, a, via, meta); err != nil {
+			t.Fatal(err)
+		}
+		b, format, warnings, err := Load(mid, &cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if format != via || len(warnings) != 0 {
+			t.Errorf("%s: read as %s with warnings %v", via, format, warnings)
+		}
+		back := filepath.Join(dir, "back-"+string(via)+".safetensors")
+		if err := Save(back, b, FormatComfy, meta); err != nil {
+			t.Fatal(err)
+		}
+		x, y := readIO(t, comfy), readIO(t, back)
+		if len(x) != len(y) {
+			t.Fatalf("%s round trip: %d tensors, want %d", via, len(y), len(x))
+		}
+		for n, tx := range x {
+			ty, ok := y[n]
+			if !ok {
+				t.Fatalf("%s round trip lost %s", via, n)
+			}
+			vx, vy := tensors.MustCopyFlatData[float32](tx), tensors.MustCopyFlatData[float32](ty)
+			for i := range vx {
+				if vx[i] != vy[i] {
+					t.Fatalf("%s round trip changed %s[%d]: %g → %g", via, n, i, vx[i], vy[i])
+				}
+			}
+		}
+	}
+	// The diffusers file carries the PEFT config diffusers reads.
+	f, err := weights.Open(filepath.Join(dir, "diffusers.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	md := f.Metadata()
+	if !strings.Contains(md["lora_adapter_metadata"], `"transformer.lora_alpha": 8`) || md["ss_network_dim"] != "4" || md["ss_base_model_version"] != "flux2_tiny" {
+		t.Errorf("metadata %v", md)
+	}
+	if _, ok := f.Info("transformer.transformer_blocks.0.attn.to_q.lora_A.weight"); !ok {
+		t.Error("fused qkv not split into to_q/to_k/to_v")
+	}
+}
+
+// TestMusubiBrokenNames: files with musubi's img_attn_proj spelling are
+// read (with a warning) as img_attn.proj.
+func TestMusubiBrokenNames(t *testing.T) {
+	cfg := flux2.TinyConfig()
+	down := weights.Float32Data("diffusion_model.double_blocks.0.img_attn_proj.lora_A.weight", []int{2, 96}, make([]float32, 192))
+	up := weights.Float32Data("diffusion_model.double_blocks.0.img_attn_proj.lora_B.weight", []int{96, 2}, make([]float32, 192))
+	path := filepath.Join(t.TempDir(), "musubi.safetensors")
+	if err := weights.WriteFile(path, []weights.TensorData{down, up}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _, warnings, err := Load(path, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Layers["double_blocks.0.img_attn.proj"]; !ok || len(warnings) != 1 || !strings.Contains(warnings[0], "musubi") {
+		t.Errorf("layers %v warnings %v", a.Modules(), warnings)
+	}
+	// ai-toolkit files have no alpha: alpha = rank.
+	if a.Layers["double_blocks.0.img_attn.proj"][0].Alpha != 2 {
+		t.Errorf("alpha without an alpha key = %g, want the rank", a.Layers["double_blocks.0.img_attn.proj"][0].Alpha)
+	}
+}
