@@ -40,8 +40,8 @@ type Encoder struct {
 	// layer's hidden state is selected: transformers returns that one after
 	// the final norm.
 	finalNorm *tensors.Tensor
-	mu      sync.Mutex
-	progs   map[string]*Exec
+	mu        sync.Mutex
+	progs     map[string]*Exec
 }
 
 // prefixes under which checkpoints store the language model: Qwen3ForCausalLM
