@@ -159,4 +159,3 @@ func deviceBudget(info backend.Info, flagGiB float64) int64 {
 }
 
 func checkpointsDir(outDir string) string { return filepath.Join(outDir, "checkpoints") }
-

@@ -410,4 +410,3 @@ type vaeImages struct{ v *vae.VAE }
 func (d vaeImages) Decode(latents *tensors.Tensor) ([]image.Image, error) {
 	return vaeDecoder{d.v}.Decode(latents)
 }
-
