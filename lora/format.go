@@ -153,9 +153,24 @@ func inferConfig(f *weights.File, format Format) (flux2.Config, error) {
 	if hidden == 0 {
 		return flux2.Config{}, fmt.Errorf("cannot infer the model width from the LoRA tensors; load it against a model")
 	}
+	// Input widths of adapted embedders, when present.
+	inDim := func(stems ...string) int {
+		for _, st := range stems {
+			for _, suffix := range []string{".lora_A.weight", ".lora_down.weight"} {
+				if d, ok := f.Dims(st + suffix); ok && len(d) == 2 {
+					return d[1]
+				}
+			}
+		}
+		return 0
+	}
+	inCh := inDim("diffusion_model.img_in", "transformer.x_embedder", "lora_unet_img_in")
+	ctxDim := inDim("diffusion_model.txt_in", "transformer.context_embedder", "lora_unet_txt_in")
 	for _, v := range flux2.Variants {
-		if v.Config.Hidden == hidden && v.Config.Depth > maxDouble && v.Config.DepthSingle > maxSingle {
-			return v.Config, nil
+		c := v.Config
+		if c.Hidden == hidden && c.Depth > maxDouble && c.DepthSingle > maxSingle &&
+			(inCh == 0 || inCh == c.InChannels) && (ctxDim == 0 || ctxDim == c.ContextDim) {
+			return c, nil
 		}
 	}
 	heads := 1
@@ -166,7 +181,13 @@ func inferConfig(f *weights.File, format Format) (flux2.Config, error) {
 		}
 	}
 	hd := hidden / heads
-	return flux2.Config{InChannels: 16, ContextDim: 16, Hidden: hidden, NumHeads: heads, Depth: maxDouble + 1, DepthSingle: maxSingle + 1,
+	if inCh == 0 {
+		inCh = 16
+	}
+	if ctxDim == 0 {
+		ctxDim = 16
+	}
+	return flux2.Config{InChannels: inCh, ContextDim: ctxDim, Hidden: hidden, NumHeads: heads, Depth: maxDouble + 1, DepthSingle: maxSingle + 1,
 		AxesDim: [4]int{hd / 4, hd / 4, hd / 4, hd / 4}, Theta: 2000, MLPRatio: 3, GuidanceEmbed: true}, nil
 }
 
