@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,37 @@ func TestTrainEmbeddedDemo(t *testing.T) {
 	a, format, _, err := lora.Load(filepath.Join(out, "tiny-demo.safetensors"), nil)
 	if err != nil || format != lora.FormatComfy || a.Metadata["flora.base_variant"] != "embedded-tiny" {
 		t.Errorf("adapter: %v %s %v", err, format, a.Metadata["flora.base_variant"])
+	}
+	// flora eval: the run in a comparison table, and the adapter's fixed-noise
+	// validation loss below the base model's.
+	code, stdout, stderr = runCLI(t, "eval", "compare", out, "--plot", filepath.Join(out, "curves.png"))
+	if code != 0 || !strings.Contains(stdout, "tiny-demo") {
+		t.Errorf("eval compare: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "loss", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"), "--adapter", filepath.Join(out, "tiny-demo.safetensors"))
+	if code != 0 {
+		t.Fatalf("eval loss: exit %d\n%s", code, stderr)
+	}
+	var base, adapted float64
+	for _, line := range strings.Split(stdout, "\n") {
+		f := strings.FieldsFunc(line, func(r rune) bool { return r == '│' || r == '|' })
+		if len(f) < 2 {
+			continue
+		}
+		name := strings.TrimSpace(f[0])
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(f[1]), &v); err != nil {
+			continue
+		}
+		if name == "base" {
+			base = v
+		} else if strings.HasSuffix(name, "tiny-demo.safetensors") {
+			adapted = v
+		}
+	}
+	if base == 0 || adapted == 0 || adapted >= base {
+		t.Errorf("validation loss base %g adapted %g\n%s", base, adapted, stdout)
 	}
 	// The second run finds the cache and the finished checkpoint.
 	code, _, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
