@@ -105,3 +105,17 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestDataCache: flora data cache builds a job's caches and reuses them.
+func TestDataCache(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"data", "cache", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir=" + out}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "24 built") {
+		t.Fatalf("first run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "24 reused, 0 built") || !strings.Contains(stdout, "25 reused, 0 built") {
+		t.Errorf("second run:\n%s", stdout)
+	}
+}
