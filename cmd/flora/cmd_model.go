@@ -28,9 +28,13 @@ func init() {
 				usage:   "model inspect PATH [--json]   (PATH: a .safetensors file, a *.safetensors.index.json, or a folder)",
 				setup: func(fs *pflag.FlagSet) func([]string) error {
 					asJSON := fs.Bool("json", false, "print one JSON document instead of tables")
+					quantize := fs.String("quantize", "", "also report the accuracy and size of quantizing the transformer: int8, fp8 or nf4")
 					return func(args []string) error {
 						if len(args) != 1 {
 							return usageErrorf("expected one checkpoint path (a .safetensors file, a *.safetensors.index.json or a folder), got %d arguments", len(args))
+						}
+						if *quantize != "" {
+							return quantizeReport(args[0], *quantize)
 						}
 						rep, err := inspectCheckpoint(args[0])
 						if err != nil {

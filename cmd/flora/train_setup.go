@@ -383,7 +383,7 @@ func (l *vaeLatents) Encode(images []cache.Tensor) ([]cache.Tensor, error) {
 type promptEmbeddings struct{ p *textenc.PromptEncoder }
 
 func (t *promptEmbeddings) Identity() string {
-	return cache.TextIdentity(t.p.Identity(), t.p.Encoder.Layers, t.p.MaxLen)
+	return cache.TextIdentity(t.p.Identity(), t.p.Layers(), t.p.MaxLen)
 }
 
 func (t *promptEmbeddings) Encode(captions []string) ([]cache.Tensor, error) {

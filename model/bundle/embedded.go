@@ -52,8 +52,8 @@ func EmbeddedTinyVariant() flux2.Variant {
 }
 
 func tinyText() textenc.Config {
-	return textenc.Config{Family: "qwen3", Vocab: 151936, Hidden: 16, Layers: 3, Heads: 2, KVHeads: 1, HeadDim: 8,
-		Intermediate: 32, RMSEps: 1e-6, RopeTheta: 1e6}
+	return textenc.Config{Family: textenc.FamilyQwen3, VocabSize: 151936, Hidden: 16, NumLayers: 3, NumHeads: 2, NumKVHeads: 1, HeadDim: 8,
+		Intermediate: 32, RMSNormEps: 1e-6, RopeTheta: 1e6, QKNorm: true, TieEmbeddings: true, MaxPositions: 4096}
 }
 
 // EmbeddedTinyVAEConfig is the demo autoencoder: 2 downsamplings and a 2×2
@@ -85,7 +85,8 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*C
 		return nil, err
 	}
 	tcfg := tinyText()
-	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", tcfg, v.TextLayers[:], dtypes.Float32)
+	spec := textenc.Spec{Name: "embedded-tiny-qwen3", Config: tcfg, Layers: v.TextLayers[:], PadSide: textenc.PadRight, MaxLength: embeddedTextLength}
+	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", spec, textenc.LoadOptions{DType: dtypes.Float32})
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,7 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*C
 	if err != nil {
 		return nil, fmt.Errorf("embedded tokenizer: %w", err)
 	}
-	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor("qwen3"),
+	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor(textenc.FamilyQwen3),
 		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
 	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text,
 		TransformerID: "embedded-tiny-20261124", VAEID: "embedded-tiny-analytic-vae"}, nil
@@ -151,15 +152,15 @@ func randomTextWeights(cfg textenc.Config, seed uint64) memSource {
 		src[name] = tensors.FromFlatDataAndDimensions(v, dims...)
 	}
 	d, hd := cfg.Hidden, cfg.HeadDim
-	add("model.embed_tokens.weight", cfg.Vocab, d)
-	for i := 0; i < cfg.Layers; i++ {
+	add("model.embed_tokens.weight", cfg.VocabSize, d)
+	for i := 0; i < cfg.NumLayers; i++ {
 		p := fmt.Sprintf("model.layers.%d.", i)
 		add(p+"input_layernorm.weight", d)
 		add(p+"post_attention_layernorm.weight", d)
-		add(p+"self_attn.q_proj.weight", cfg.Heads*hd, d)
-		add(p+"self_attn.k_proj.weight", cfg.KVHeads*hd, d)
-		add(p+"self_attn.v_proj.weight", cfg.KVHeads*hd, d)
-		add(p+"self_attn.o_proj.weight", d, cfg.Heads*hd)
+		add(p+"self_attn.q_proj.weight", cfg.NumHeads*hd, d)
+		add(p+"self_attn.k_proj.weight", cfg.NumKVHeads*hd, d)
+		add(p+"self_attn.v_proj.weight", cfg.NumKVHeads*hd, d)
+		add(p+"self_attn.o_proj.weight", d, cfg.NumHeads*hd)
 		add(p+"self_attn.q_norm.weight", hd)
 		add(p+"self_attn.k_norm.weight", hd)
 		add(p+"mlp.gate_proj.weight", cfg.Intermediate, d)

@@ -57,7 +57,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 	if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
 		lo.Store = quant.Store(opts.Quant)
 	}
-	m, err := flux2.Load(backend, paths.Transformer, lo)
+	m, err := loadTransformer(backend, paths.Transformer, lo)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		if paths.TextEncoder == "" || paths.Tokenizer == "" {
 			return nil, fmt.Errorf("no text encoder found next to %s: set model.text_encoder (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)", opts.Path)
 		}
-		if c.Text, err = textenc.LoadForVariant(backend, paths.TextEncoder, paths.Tokenizer, c.Variant, dtypeOr(opts.DType)); err != nil {
+		if c.Text, err = textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, c.Variant.Name, dtypeOr(opts.DType)); err != nil {
 			return nil, err
 		}
 	}
@@ -104,4 +104,23 @@ func fingerprint(path string) string {
 	}
 	defer ck.Close()
 	return ck.Fingerprint()
+}
+
+// loadTransformer loads a float checkpoint (quantizing it while it streams
+// when asked) or a checkpoint stored quantized (Flora's quantized format,
+// ComfyUI fp8).
+func loadTransformer(backend backends.Backend, path string, lo flux2.LoadOptions) (*flux2.Model, error) {
+	ckpt, _, err := flux2.ResolveTransformerPath(path)
+	if err != nil {
+		return nil, err
+	}
+	if ck, err := weights.OpenCheckpoint(ckpt); err == nil {
+		quantized := quant.IsQuantizedCheckpoint(ck)
+		if quantized {
+			defer ck.Close()
+			return quant.Load(backend, ck, ckpt, lo.DType)
+		}
+		ck.Close()
+	}
+	return flux2.Load(backend, path, lo)
 }

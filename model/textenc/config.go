@@ -1,150 +1,221 @@
-// Package textenc is the text-encoder side of FLUX.2: the decoder-only
-// language models whose intermediate hidden states condition the transformer
-// — Mistral Small 3.x for [dev], Qwen3 4B/8B for [klein] — run in GoMLX,
-// returning the selected hidden states stacked per token exactly as the
-// reference pipelines do. Tokenization and chat templates live in the
-// tokenizer subpackage.
 package textenc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 )
 
-// Config is the architecture of a decoder-only language model.
+// Family is a text-encoder model family. It fixes the checkpoint naming and
+// the padding convention of the FLUX.2 pipelines.
+type Family string
+
+const (
+	// FamilyQwen3 is Qwen3ForCausalLM (FLUX.2 [klein]); right padding.
+	FamilyQwen3 Family = "qwen3"
+	// FamilyMistral is the Mistral language model inside
+	// Mistral3ForConditionalGeneration (FLUX.2 [dev]); left padding.
+	FamilyMistral Family = "mistral"
+)
+
+// Config is the architecture of a decoder-only transformer language model
+// (pre-norm RMSNorm, GQA attention with rotate-half RoPE, SwiGLU MLP, no
+// biases).
 type Config struct {
-	// Family is "qwen3" (per-head q/k RMSNorm) or "mistral".
-	Family       string
-	Vocab        int
-	Hidden       int
-	Layers       int
-	Heads        int
-	KVHeads      int
-	HeadDim      int
+	// Family selects the checkpoint naming and padding convention.
+	Family Family
+	// VocabSize is the number of token embeddings.
+	VocabSize int
+	// Hidden is the model width.
+	Hidden int
+	// NumLayers is the number of decoder layers.
+	NumLayers int
+	// NumHeads and NumKVHeads are the query and key/value head counts
+	// (grouped-query attention: NumHeads is a multiple of NumKVHeads).
+	NumHeads, NumKVHeads int
+	// HeadDim is the per-head width (not necessarily Hidden/NumHeads).
+	HeadDim int
+	// Intermediate is the SwiGLU MLP width.
 	Intermediate int
-	RMSEps       float64
-	RopeTheta    float64
+	// RMSNormEps is the epsilon of every RMSNorm (QK-norms included).
+	RMSNormEps float64
+	// RopeTheta is the RoPE base; rotate-half convention, pairs (i, i+HeadDim/2).
+	// Only the "default" RoPE type is supported (no scaling: none of the
+	// FLUX.2 text encoders uses any).
+	RopeTheta float64
+	// QKNorm applies Qwen3's per-head RMSNorm (over HeadDim, before RoPE) to
+	// queries and keys.
+	QKNorm bool
+	// TieEmbeddings says the LM head shares the token embeddings (only
+	// relevant for parameter counting: the LM head is never used).
+	TieEmbeddings bool
+	// SlidingWindow limits attention to the last SlidingWindow keys
+	// (transformers' Mistral convention); 0 means none.
+	SlidingWindow int
+	// MaxPositions is the context length the model was trained for.
+	MaxPositions int
 }
 
-// QKNorm reports whether the family normalises queries and keys per head.
-func (c Config) QKNorm() bool { return c.Family == "qwen3" }
+// Qwen3_4BConfig is Qwen/Qwen3-4B (FLUX.2 [klein] 4B text encoder).
+func Qwen3_4BConfig() Config {
+	return Config{Family: FamilyQwen3, VocabSize: 151936, Hidden: 2560, NumLayers: 36, NumHeads: 32, NumKVHeads: 8,
+		HeadDim: 128, Intermediate: 9728, RMSNormEps: 1e-6, RopeTheta: 1e6, QKNorm: true, TieEmbeddings: true,
+		MaxPositions: 40960}
+}
 
-// Validate checks the configuration.
+// Qwen3_8BConfig is Qwen/Qwen3-8B (FLUX.2 [klein] 9B text encoder).
+func Qwen3_8BConfig() Config {
+	return Config{Family: FamilyQwen3, VocabSize: 151936, Hidden: 4096, NumLayers: 36, NumHeads: 32, NumKVHeads: 8,
+		HeadDim: 128, Intermediate: 12288, RMSNormEps: 1e-6, RopeTheta: 1e6, QKNorm: true, MaxPositions: 40960}
+}
+
+// MistralSmall3Config is the language model of Mistral-Small-3.1/3.2-24B
+// (FLUX.2 [dev] text encoder); identical to transformers' Mistral3Config
+// text_config defaults.
+func MistralSmall3Config() Config {
+	return Config{Family: FamilyMistral, VocabSize: 131072, Hidden: 5120, NumLayers: 40, NumHeads: 32, NumKVHeads: 8,
+		HeadDim: 128, Intermediate: 32768, RMSNormEps: 1e-5, RopeTheta: 1e9, MaxPositions: 131072}
+}
+
+// TinyQwen3Config is a toy Qwen3 for tests and benchmarks (the model of the
+// testdata/textenc/qwen3-tiny fixture).
+func TinyQwen3Config() Config {
+	return Config{Family: FamilyQwen3, VocabSize: 512, Hidden: 24, NumLayers: 5, NumHeads: 4, NumKVHeads: 2,
+		HeadDim: 16, Intermediate: 40, RMSNormEps: 1e-6, RopeTheta: 1e6, QKNorm: true, TieEmbeddings: true,
+		MaxPositions: 1024}
+}
+
+// TinyMistralConfig is a toy Mistral language model for tests (the model of
+// the testdata/textenc/mistral3-tiny fixture).
+func TinyMistralConfig() Config {
+	return Config{Family: FamilyMistral, VocabSize: 512, Hidden: 32, NumLayers: 5, NumHeads: 4, NumKVHeads: 2,
+		HeadDim: 16, Intermediate: 48, RMSNormEps: 1e-5, RopeTheta: 1e9, MaxPositions: 1024}
+}
+
+// maxDim bounds every size read from a config file, so a corrupt file cannot
+// make us allocate absurd tables.
+const maxDim = 1 << 20
+
+// Validate checks the internal consistency of the configuration.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Family != "qwen3" && c.Family != "mistral" {
-		errs = append(errs, fmt.Errorf("family must be qwen3 or mistral, got %q", c.Family))
+	if c.Family != FamilyQwen3 && c.Family != FamilyMistral {
+		errs = append(errs, fmt.Errorf("unknown family %q (want %q or %q)", c.Family, FamilyQwen3, FamilyMistral))
 	}
-	for name, v := range map[string]int{"vocab": c.Vocab, "hidden": c.Hidden, "layers": c.Layers, "heads": c.Heads,
-		"kv heads": c.KVHeads, "head dim": c.HeadDim, "intermediate": c.Intermediate} {
-		if v <= 0 {
-			errs = append(errs, fmt.Errorf("%s must be > 0, got %d", name, v))
+	pos := func(name string, v int) {
+		if v <= 0 || v > maxDim {
+			errs = append(errs, fmt.Errorf("%s must be in [1, %d], got %d", name, maxDim, v))
 		}
 	}
-	if c.KVHeads > 0 && c.Heads%c.KVHeads != 0 {
-		errs = append(errs, fmt.Errorf("heads %d not divisible by kv heads %d", c.Heads, c.KVHeads))
+	pos("VocabSize", c.VocabSize)
+	pos("Hidden", c.Hidden)
+	pos("NumLayers", c.NumLayers)
+	pos("NumHeads", c.NumHeads)
+	pos("NumKVHeads", c.NumKVHeads)
+	pos("HeadDim", c.HeadDim)
+	pos("Intermediate", c.Intermediate)
+	pos("MaxPositions", c.MaxPositions)
+	if c.NumKVHeads > 0 && c.NumHeads%c.NumKVHeads != 0 {
+		errs = append(errs, fmt.Errorf("NumHeads %d is not a multiple of NumKVHeads %d", c.NumHeads, c.NumKVHeads))
 	}
 	if c.HeadDim%2 != 0 {
-		errs = append(errs, fmt.Errorf("head dim %d must be even", c.HeadDim))
+		errs = append(errs, fmt.Errorf("HeadDim must be even for rotate-half RoPE, got %d", c.HeadDim))
 	}
-	if !(c.RMSEps > 0) || !(c.RopeTheta > 0) {
-		errs = append(errs, fmt.Errorf("rms eps %g and rope theta %g must be > 0", c.RMSEps, c.RopeTheta))
+	if !(c.RMSNormEps > 0) {
+		errs = append(errs, fmt.Errorf("RMSNormEps must be > 0, got %g", c.RMSNormEps))
+	}
+	if !(c.RopeTheta > 1) {
+		errs = append(errs, fmt.Errorf("RopeTheta must be > 1, got %g", c.RopeTheta))
+	}
+	if c.SlidingWindow < 0 {
+		errs = append(errs, fmt.Errorf("SlidingWindow must be >= 0, got %d", c.SlidingWindow))
 	}
 	return errors.Join(errs...)
 }
 
-// Qwen3_4B is the text encoder of FLUX.2 [klein] 4B.
-func Qwen3_4B() Config {
-	return Config{Family: "qwen3", Vocab: 151936, Hidden: 2560, Layers: 36, Heads: 32, KVHeads: 8, HeadDim: 128,
-		Intermediate: 9728, RMSEps: 1e-6, RopeTheta: 1e6}
-}
+// GroupSize is the number of query heads sharing one key/value head.
+func (c Config) GroupSize() int { return c.NumHeads / c.NumKVHeads }
 
-// Qwen3_8B is the text encoder of FLUX.2 [klein] 9B.
-func Qwen3_8B() Config {
-	return Config{Family: "qwen3", Vocab: 151936, Hidden: 4096, Layers: 36, Heads: 32, KVHeads: 8, HeadDim: 128,
-		Intermediate: 12288, RMSEps: 1e-6, RopeTheta: 1e6}
-}
+// Canonical weight names, relative to the language model's root (the part of
+// a checkpoint name after "model.", "model.language_model." or
+// "language_model.model.").
+const (
+	embedName     = "embed_tokens.weight"
+	finalNormName = "norm.weight"
+	lmHeadName    = "lm_head.weight"
+)
 
-// MistralSmall3 is the language model of Mistral-Small-3.x-24B, the text
-// encoder of FLUX.2 [dev].
-func MistralSmall3() Config {
-	return Config{Family: "mistral", Vocab: 131072, Hidden: 5120, Layers: 40, Heads: 32, KVHeads: 8, HeadDim: 128,
-		Intermediate: 32768, RMSEps: 1e-5, RopeTheta: 1e9}
-}
+// layerName returns the prefix of decoder layer i: "layers.i".
+func layerName(i int) string { return fmt.Sprintf("layers.%d", i) }
 
-// hfConfig is the part of a Hugging Face config.json Flora reads
-// (Qwen3ForCausalLM, MistralForCausalLM, or Mistral3ForConditionalGeneration
-// whose text_config holds the language model).
-type hfConfig struct {
-	ModelType        string    `json:"model_type"`
-	VocabSize        int       `json:"vocab_size"`
-	HiddenSize       int       `json:"hidden_size"`
-	NumLayers        int       `json:"num_hidden_layers"`
-	NumHeads         int       `json:"num_attention_heads"`
-	NumKVHeads       int       `json:"num_key_value_heads"`
-	HeadDim          int       `json:"head_dim"`
-	Intermediate     int       `json:"intermediate_size"`
-	RMSNormEps       float64   `json:"rms_norm_eps"`
-	RopeTheta        float64   `json:"rope_theta"`
-	RopeParameters   *ropeHF   `json:"rope_parameters"`
-	RopeScaling      *ropeHF   `json:"rope_scaling"`
-	TextConfig       *hfConfig `json:"text_config"`
-	SlidingWindow    *int      `json:"sliding_window"`
-	UseSlidingWindow bool      `json:"use_sliding_window"`
-}
-
-type ropeHF struct {
-	RopeTheta float64 `json:"rope_theta"`
-	RopeType  string  `json:"rope_type"`
-	Type      string  `json:"type"`
-}
-
-// ParseHFConfig reads a Hugging Face config.json of a Qwen3 or Mistral
-// (or Mistral3 multimodal, text part) model.
-func ParseHFConfig(data []byte) (Config, error) {
-	var h hfConfig
-	if err := json.Unmarshal(data, &h); err != nil {
-		return Config{}, fmt.Errorf("parsing config.json: %w", err)
+// LayerParamShapes lists the weights of one decoder layer by name relative
+// to the layer ("self_attn.q_proj.weight", ...), [out, in] for linear layers.
+func (c Config) LayerParamShapes() map[string][]int {
+	d, q, kv := c.Hidden, c.NumHeads*c.HeadDim, c.NumKVHeads*c.HeadDim
+	p := map[string][]int{
+		"input_layernorm.weight":          {d},
+		"self_attn.q_proj.weight":         {q, d},
+		"self_attn.k_proj.weight":         {kv, d},
+		"self_attn.v_proj.weight":         {kv, d},
+		"self_attn.o_proj.weight":         {d, q},
+		"post_attention_layernorm.weight": {d},
+		"mlp.gate_proj.weight":            {c.Intermediate, d},
+		"mlp.up_proj.weight":              {c.Intermediate, d},
+		"mlp.down_proj.weight":            {d, c.Intermediate},
 	}
-	if h.TextConfig != nil {
-		h = *h.TextConfig
-		if h.ModelType == "" {
-			h.ModelType = "mistral"
+	if c.QKNorm {
+		p["self_attn.q_norm.weight"] = []int{c.HeadDim}
+		p["self_attn.k_norm.weight"] = []int{c.HeadDim}
+	}
+	return p
+}
+
+// ParamShapes lists every weight of the whole language model by canonical
+// name (LM head included when untied). Loading uses NeededParamShapes.
+func (c Config) ParamShapes() map[string][]int {
+	p := c.NeededParamShapes(c.NumLayers, true)
+	if !c.TieEmbeddings {
+		p[lmHeadName] = []int{c.VocabSize, c.Hidden}
+	}
+	return p
+}
+
+// NeededParamShapes lists the weights needed to compute hidden states up to
+// index depth (the embeddings and layers 0..depth−1), plus the final norm
+// when withNorm.
+func (c Config) NeededParamShapes(depth int, withNorm bool) map[string][]int {
+	p := map[string][]int{embedName: {c.VocabSize, c.Hidden}}
+	layer := c.LayerParamShapes()
+	for i := 0; i < depth; i++ {
+		for n, s := range layer {
+			p[layerName(i)+"."+n] = s
 		}
 	}
-	c := Config{Vocab: h.VocabSize, Hidden: h.HiddenSize, Layers: h.NumLayers, Heads: h.NumHeads, KVHeads: h.NumKVHeads,
-		HeadDim: h.HeadDim, Intermediate: h.Intermediate, RMSEps: h.RMSNormEps, RopeTheta: h.RopeTheta}
-	switch h.ModelType {
-	case "qwen3":
-		c.Family = "qwen3"
-	case "mistral", "ministral":
-		c.Family = "mistral"
-	default:
-		return Config{}, fmt.Errorf("config.json: model_type %q is not a FLUX.2 text encoder (qwen3 or mistral)", h.ModelType)
+	if withNorm {
+		p[finalNormName] = []int{c.Hidden}
 	}
-	for _, r := range []*ropeHF{h.RopeParameters, h.RopeScaling} {
-		if r == nil {
-			continue
+	return p
+}
+
+// NumParams is the parameter count of the whole language model.
+func (c Config) NumParams() int64 {
+	var total int64
+	for _, s := range c.ParamShapes() {
+		n := int64(1)
+		for _, d := range s {
+			n *= int64(d)
 		}
-		if r.RopeTheta > 0 {
-			c.RopeTheta = r.RopeTheta
-		}
-		if t := r.RopeType + r.Type; t != "" && t != "default" {
-			return Config{}, fmt.Errorf("config.json: rope scaling %q is not supported (FLUX.2 encoders use plain RoPE)", t)
-		}
+		total += n
 	}
-	if c.KVHeads == 0 {
-		c.KVHeads = c.Heads
+	return total
+}
+
+// sortedNames returns the keys of a shape map in sorted order.
+func sortedNames(shapes map[string][]int) []string {
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
 	}
-	if c.HeadDim == 0 && c.Heads > 0 {
-		c.HeadDim = c.Hidden / c.Heads
-	}
-	if c.RMSEps == 0 {
-		c.RMSEps = 1e-6
-	}
-	if c.RopeTheta == 0 {
-		c.RopeTheta = 10000
-	}
-	return c, c.Validate()
+	sort.Strings(names)
+	return names
 }

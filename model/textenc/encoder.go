@@ -1,12 +1,11 @@
 package textenc
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
-	"math"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -14,345 +13,293 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
-// TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint; model/weights implements it).
-type TensorSource interface {
-	Names() []string
-	Dims(name string) ([]int, bool)
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
-
-// Encoder runs a text encoder up to the last hidden state FLUX.2 needs and
-// returns the selected hidden states stacked per token.
+// Encoder is a loaded text encoder: the weights it needs, on the backend's
+// device, and its compiled programs. It runs layer by layer: one program for
+// the embedding lookup, one decoder-layer program shared by all layers
+// (weights are program arguments), and one that stacks the selected hidden
+// states. Release it as soon as the prompts are encoded so training never
+// holds it. An Encoder is not safe for concurrent use.
 type Encoder struct {
-	Config Config
-	// Layers are the hidden-state indices stacked (0 = embedding output,
-	// k = output of decoder layer k).
-	Layers []int
-	// Name identifies the weights (for cache keys).
-	Name string
+	spec        Spec
+	dtype       dtypes.DType
+	backend     backends.Backend
+	weights     map[string]*tensors.Tensor // canonical name → tensor
+	bytes       uint64
+	sourceID    string
+	fingerprint string
 
-	backend backends.Backend
-	dtype   dtypes.DType
-	embed   *tensors.Tensor
-	layers  [][]*tensors.Tensor // per layer, in layerParamNames order
-	// finalNorm is the final RMSNorm weight, loaded only when the last
-	// layer's hidden state is selected: transformers returns that one after
-	// the final norm.
-	finalNorm *tensors.Tensor
-	mu        sync.Mutex
-	progs     map[string]*Exec
+	embedExec, layerExec, stackExec *Exec
+	released                        bool
 }
 
-// prefixes under which checkpoints store the language model: Qwen3ForCausalLM
-// and MistralForCausalLM ("model."), Mistral3ForConditionalGeneration old
-// ("language_model.model.") and new ("model.language_model.") layouts.
-var prefixes = []string{"model.", "language_model.model.", "model.language_model."}
+// Spec returns the encoder's spec (model, layers, padding).
+func (e *Encoder) Spec() Spec { return e.spec }
 
-// Load reads the weights of layers 0 … max(layers)−1 (and the embeddings)
-// from src as dtype; later layers, the final norm, the LM head and any
-// vision tower are never read.
-func Load(backend backends.Backend, src TensorSource, name string, cfg Config, layers []int, dtype dtypes.DType) (*Encoder, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("text encoder config: %w", err)
-	}
-	if len(layers) == 0 {
-		return nil, fmt.Errorf("no hidden-state layers selected")
-	}
-	last := 0
-	for _, l := range layers {
-		if l < 0 || l > cfg.Layers {
-			return nil, fmt.Errorf("hidden-state layer %d is outside 0..%d", l, cfg.Layers)
-		}
-		last = max(last, l)
-	}
-	if dtype == dtypes.InvalidDType {
-		dtype = dtypes.Float32
-	}
-	names := map[string]bool{}
-	for _, n := range src.Names() {
-		names[n] = true
-	}
-	prefix := ""
-	for _, p := range prefixes {
-		if names[p+"embed_tokens.weight"] {
-			prefix = p
-			break
-		}
-	}
-	if prefix == "" {
-		return nil, fmt.Errorf("%s: no language-model embeddings (model.embed_tokens.weight, language_model.model.embed_tokens.weight or model.language_model.embed_tokens.weight)", name)
-	}
-	var missing, misshaped []string
-	check := func(n string, want []int) {
-		got, ok := src.Dims(n)
-		if !ok {
-			missing = append(missing, n)
-			return
-		}
-		if !equalDims(got, want) {
-			misshaped = append(misshaped, fmt.Sprintf("%s: %v, want %v", n, got, want))
-		}
-	}
-	check(prefix+"embed_tokens.weight", []int{cfg.Vocab, cfg.Hidden})
-	if last == cfg.Layers {
-		check(prefix+"norm.weight", []int{cfg.Hidden})
-	}
-	shapes := cfg.layerParamShapes()
-	for i := 0; i < last; i++ {
-		for _, p := range cfg.layerParamNames() {
-			check(fmt.Sprintf("%slayers.%d.%s", prefix, i, p), shapes[p])
-		}
-	}
-	if len(missing)+len(misshaped) > 0 {
-		sort.Strings(missing)
-		var b strings.Builder
-		fmt.Fprintf(&b, "%s is not a loadable %s text encoder (%d missing, %d mis-shaped tensors)", name, cfg.Family, len(missing), len(misshaped))
-		for i, m := range append(missing, misshaped...) {
-			if i == 12 {
-				b.WriteString("\n  ...")
-				break
-			}
-			b.WriteString("\n  " + m)
-		}
-		return nil, fmt.Errorf("%s", b.String())
-	}
-	e := &Encoder{Config: cfg, Layers: append([]int(nil), layers...), Name: name, backend: backend, dtype: dtype, progs: map[string]*Exec{}}
-	var err error
-	if e.embed, err = src.ReadAs(prefix+"embed_tokens.weight", dtype); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	for i := 0; i < last; i++ {
-		var ts []*tensors.Tensor
-		for _, p := range cfg.layerParamNames() {
-			t, err := src.ReadAs(fmt.Sprintf("%slayers.%d.%s", prefix, i, p), dtype)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-			ts = append(ts, t)
-		}
-		e.layers = append(e.layers, ts)
-	}
-	if last == cfg.Layers {
-		if e.finalNorm, err = src.ReadAs(prefix+"norm.weight", dtype); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return e, nil
-}
+// DType returns the weight and compute dtype.
+func (e *Encoder) DType() dtypes.DType { return e.dtype }
 
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+// MemoryBytes is the size of the weights the encoder holds (0 once released).
+func (e *Encoder) MemoryBytes() uint64 { return e.bytes }
 
-// Identity names the encoder and the settings that change its output, for
-// cache keys.
+// Identity is a string identifying what Encode computes, for cache keys:
+// format version, model name, an architecture digest, the stacked layers,
+// the padding convention, the dtype, a sampled content fingerprint of the
+// weights and the caller's SourceID (when given).
 func (e *Encoder) Identity() string {
-	ls := make([]string, len(e.Layers))
-	for i, l := range e.Layers {
-		ls[i] = strconv.Itoa(l)
+	arch := sha256.Sum256([]byte(fmt.Sprintf("%+v", e.spec.Config)))
+	layers := make([]string, len(e.spec.Layers))
+	for i, k := range e.spec.Layers {
+		layers[i] = strconv.Itoa(k)
 	}
-	return fmt.Sprintf("%s|%s|layers=%s|%s", e.Name, e.Config.Family, strings.Join(ls, ","), e.dtype)
+	id := fmt.Sprintf("textenc/v1 model=%s arch=%x layers=%s pad=%s dtype=%s weights=%s",
+		e.spec.Name, arch[:6], strings.Join(layers, ","), e.spec.PadSide, strings.ToLower(e.dtype.String()), e.fingerprint)
+	if e.sourceID != "" {
+		id += " src=" + strconv.Quote(e.sourceID)
+	}
+	return id
 }
 
-// OutputDim is the width of the stacked embedding (len(Layers) × hidden).
-func (e *Encoder) OutputDim() int { return len(e.Layers) * e.Config.Hidden }
-
-// Bytes is the memory held by the encoder's weights.
-func (e *Encoder) Bytes() int64 {
-	if e.embed == nil {
+// Release frees the weights (device and host copies) and the compiled
+// programs, and returns how many bytes of weights were freed. The encoder is
+// unusable afterwards; a second Release returns 0.
+func (e *Encoder) Release() uint64 {
+	if e.released {
 		return 0
 	}
-	n := int64(e.embed.Shape().Memory())
-	for _, l := range e.layers {
-		for _, t := range l {
-			n += int64(t.Shape().Memory())
+	e.released = true
+	for _, t := range e.weights {
+		_ = t.FinalizeAll()
+	}
+	e.weights = nil
+	for _, x := range []*Exec{e.embedExec, e.layerExec, e.stackExec} {
+		if x != nil {
+			x.Finalize()
 		}
 	}
-	return n
+	e.embedExec, e.layerExec, e.stackExec = nil, nil, nil
+	freed := e.bytes
+	e.bytes = 0
+	return freed
 }
 
-// Release frees the weights (host and device) and returns the bytes freed;
-// the encoder cannot be used afterwards. Training releases the text encoder
-// once the captions are cached, so it never shares memory with the
-// transformer.
-func (e *Encoder) Release() int64 {
-	n := e.Bytes()
-	if e.embed != nil {
-		e.embed.FinalizeAll()
-		e.embed = nil
-	}
-	for _, l := range e.layers {
-		for _, t := range l {
-			t.FinalizeAll()
-		}
-	}
-	e.layers = nil
-	if e.finalNorm != nil {
-		e.finalNorm.FinalizeAll()
-		e.finalNorm = nil
-	}
-	for _, p := range e.progs {
-		p.Finalize()
-	}
-	e.progs = map[string]*Exec{}
-	return n
+// Close releases the encoder (io.Closer).
+func (e *Encoder) Close() error {
+	e.Release()
+	return nil
 }
 
-// Encode runs token ids [B][L] with attention mask [B][L] (1 = token,
-// 0 = padding) and returns the stacked hidden states [B, L, len(Layers)·D]
-// as float32. Position ids are 0 … L−1 over the padded sequence, as the
-// reference pipelines pass none.
+// Encode runs the text encoder on a batch of token ids [B][L] with their
+// attention masks [B][L] (1 = token, 0 = padding on the spec's PadSide) and
+// returns the stacked hidden states [B, L, len(Layers)·Hidden] in float32:
+// for every token the selected hidden states concatenated in layer order, as
+// the FLUX.2 pipelines build prompt_embeds. Position ids are 0..L−1 over the
+// padded sequence (what transformers uses when none are passed).
 func (e *Encoder) Encode(ids, mask [][]int32) (*tensors.Tensor, error) {
-	if e.embed == nil {
-		return nil, fmt.Errorf("text encoder %s was released", e.Name)
+	if e.released {
+		return nil, errors.New("text encoder used after Release")
 	}
-	if len(ids) == 0 || len(ids) != len(mask) {
-		return nil, fmt.Errorf("text encoder: %d id rows and %d mask rows", len(ids), len(mask))
+	idsT, maskT, err := e.inputs(ids, mask)
+	if err != nil {
+		return nil, err
+	}
+	defer idsT.FinalizeAll()
+	defer maskT.FinalizeAll()
+	cos, sin, err := e.spec.Config.RoPETables(len(ids[0]))
+	if err != nil {
+		return nil, err
+	}
+	defer cos.FinalizeAll()
+	defer sin.FinalizeAll()
+
+	// states[k] holds hidden state k while some selected index needs it.
+	wanted := map[int]bool{}
+	for _, k := range e.spec.Layers {
+		wanted[k] = true
+	}
+	states := map[int]*tensors.Tensor{}
+	defer func() {
+		for _, t := range states {
+			_ = t.FinalizeAll()
+		}
+	}()
+	h, err := e.embed(idsT)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; i < e.spec.Depth(); i++ {
+		next, err := e.layer(i, h, maskT, cos, sin)
+		if wanted[i] {
+			states[i] = h
+		} else {
+			_ = h.FinalizeAll()
+		}
+		if err != nil {
+			return nil, err
+		}
+		h = next
+	}
+	if wanted[e.spec.Depth()] {
+		states[e.spec.Depth()] = h
+	} else {
+		_ = h.FinalizeAll()
+	}
+	return e.stack(states)
+}
+
+// inputs validates ids and mask and makes them [B, L] int32 tensors.
+func (e *Encoder) inputs(ids, mask [][]int32) (*tensors.Tensor, *tensors.Tensor, error) {
+	c := e.spec.Config
+	if len(ids) == 0 || len(ids[0]) == 0 {
+		return nil, nil, errors.New("text encoder: empty batch of token ids")
 	}
 	b, l := len(ids), len(ids[0])
+	if l > c.MaxPositions {
+		return nil, nil, fmt.Errorf("text encoder: sequence length %d exceeds the model's %d positions", l, c.MaxPositions)
+	}
+	if len(mask) != b {
+		return nil, nil, fmt.Errorf("text encoder: %d token rows but %d mask rows", b, len(mask))
+	}
 	flatIDs := make([]int32, 0, b*l)
-	for i := range ids {
-		if len(ids[i]) != l || len(mask[i]) != l {
-			return nil, fmt.Errorf("text encoder: row %d has %d ids and %d mask values, row 0 has %d", i, len(ids[i]), len(mask[i]), l)
+	flatMask := make([]int32, 0, b*l)
+	for r := range ids {
+		if len(ids[r]) != l || len(mask[r]) != l {
+			return nil, nil, fmt.Errorf("text encoder: row %d has %d ids and %d mask values, row 0 has %d ids (pad every prompt to the same length)", r, len(ids[r]), len(mask[r]), l)
 		}
-		for _, id := range ids[i] {
-			if id < 0 || int(id) >= e.Config.Vocab {
-				return nil, fmt.Errorf("token id %d is outside the vocabulary (%d)", id, e.Config.Vocab)
+		for j, id := range ids[r] {
+			if id < 0 || int(id) >= c.VocabSize {
+				return nil, nil, fmt.Errorf("text encoder: token id %d at row %d position %d is outside the vocabulary 0..%d (wrong tokenizer?)", id, r, j, c.VocabSize-1)
 			}
 		}
-		flatIDs = append(flatIDs, ids[i]...)
-	}
-	cos, sin := e.ropeTables(b, l)
-	allowed, anyAllowed := attentionMasks(mask)
-
-	x, err := e.run("embed", func(in []*Node) []*Node {
-		return []*Node{Gather(in[0], InsertAxes(in[1], -1))}
-	}, e.embed, tensors.FromFlatDataAndDimensions(flatIDs, b, l))
-	if err != nil {
-		return nil, err
-	}
-	hidden := map[int]*tensors.Tensor{0: x}
-	last := 0
-	for _, k := range e.Layers {
-		last = max(last, k)
-	}
-	names := e.Config.layerParamNames()
-	for i := 0; i < last; i++ {
-		args := []*tensors.Tensor{x, cos, sin, allowed, anyAllowed}
-		args = append(args, e.layers[i]...)
-		x, err = e.run("layer", func(in []*Node) []*Node {
-			w := layerWeights{}
-			for j, n := range names {
-				w[n] = in[5+j]
-			}
-			return []*Node{e.Config.decoderLayer(w, in[0], in[1], in[2], in[3], in[4])}
-		}, args...)
-		if err != nil {
-			return nil, fmt.Errorf("text encoder layer %d: %w", i, err)
+		if err := checkMaskRow(mask[r], e.spec.PadSide); err != nil {
+			return nil, nil, fmt.Errorf("text encoder %s: mask row %d: %w", e.spec.Name, r, err)
 		}
-		hidden[i+1] = x
+		flatIDs = append(flatIDs, ids[r]...)
+		flatMask = append(flatMask, mask[r]...)
 	}
-	if e.finalNorm != nil {
-		eps := e.Config.RMSEps
-		normed, err := e.run("final-norm", func(in []*Node) []*Node { return []*Node{rmsNorm(in[0], in[1], eps)} }, x, e.finalNorm)
-		if err != nil {
-			return nil, err
-		}
-		hidden[e.Config.Layers] = normed
-	}
-	sel := make([]*tensors.Tensor, len(e.Layers))
-	for i, k := range e.Layers {
-		sel[i] = hidden[k]
-	}
-	out, err := e.run(fmt.Sprintf("stack%d", len(sel)), func(in []*Node) []*Node {
-		for i := range in {
-			in[i] = ConvertDType(in[i], dtypes.Float32)
-		}
-		return []*Node{Concatenate(in, -1)}
-	}, sel...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return tensors.FromFlatDataAndDimensions(flatIDs, b, l), tensors.FromFlatDataAndDimensions(flatMask, b, l), nil
 }
 
-// run compiles (once per kind) and runs a program over tensors.
-func (e *Encoder) run(kind string, fn func([]*Node) []*Node, args ...*tensors.Tensor) (*tensors.Tensor, error) {
-	e.mu.Lock()
-	p, ok := e.progs[kind]
-	if !ok {
-		var err error
-		if p, err = NewExec(e.backend, fn); err != nil {
-			e.mu.Unlock()
-			return nil, err
+// checkMaskRow checks a mask row holds 0/1 values, at least one token, and
+// padding only on the expected side (the reference embeddings depend on it).
+func checkMaskRow(row []int32, side PadSide) error {
+	tokens, firstToken, lastToken := 0, -1, -1
+	for j, m := range row {
+		switch m {
+		case 1:
+			tokens++
+			if firstToken < 0 {
+				firstToken = j
+			}
+			lastToken = j
+		case 0:
+		default:
+			return fmt.Errorf("value %d at position %d (masks hold 0 for padding, 1 for tokens)", m, j)
 		}
-		e.progs[kind] = p
 	}
-	e.mu.Unlock()
-	as := make([]any, len(args))
-	for i, a := range args {
-		as[i] = a
+	if tokens == 0 {
+		return errors.New("no tokens (all padding)")
 	}
-	out, err := p.Exec(as...)
+	if lastToken-firstToken+1 != tokens {
+		return errors.New("padding inside the prompt (tokens must be contiguous)")
+	}
+	if side == PadLeft && lastToken != len(row)-1 {
+		return errors.New("padding on the right, but this model's prompts are padded on the left")
+	}
+	if side == PadRight && firstToken != 0 {
+		return errors.New("padding on the left, but this model's prompts are padded on the right")
+	}
+	return nil
+}
+
+// argsOf returns the weights prefix+rel[i] as program arguments.
+func (e *Encoder) argsOf(prefix string, rel []string) []any {
+	out := make([]any, len(rel))
+	for i, r := range rel {
+		out[i] = e.weights[prefix+r]
+	}
+	return out
+}
+
+// embed runs the embedding program: ids [B, L] → hidden state 0.
+func (e *Encoder) embed(ids *tensors.Tensor) (*tensors.Tensor, error) {
+	if e.embedExec == nil {
+		x, err := NewExec(e.backend, func(ids, table *Node) *Node {
+			return e.spec.Config.Embed(WeightsFromMap(map[string]*Node{embedName: table}), ids)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("text encoder embedding program: %w", err)
+		}
+		e.embedExec = x
+	}
+	out, err := e.embedExec.Exec(ids, e.weights[embedName])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("text encoder embeddings: %w", err)
 	}
 	return out[0], nil
 }
 
-// ropeTables computes the rotate-half RoPE tables [B, L, hd] for positions
-// 0 … L−1 in float32 arithmetic, as the reference does: inverse frequencies
-// θ^(−2i/hd) and angles pos·inv_freq rounded to float32, duplicated over the
-// two halves.
-func (e *Encoder) ropeTables(b, l int) (*tensors.Tensor, *tensors.Tensor) {
-	hd := e.Config.HeadDim
-	inv := make([]float32, hd/2)
-	for i := range inv {
-		exp := float32(2*i) / float32(hd)
-		inv[i] = 1 / float32(math.Pow(e.Config.RopeTheta, float64(exp)))
-	}
-	cos := make([]float32, b*l*hd)
-	sin := make([]float32, b*l*hd)
-	for p := 0; p < l; p++ {
-		for i, f := range inv {
-			a := float32(p) * f
-			c, s := float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
-			for bi := 0; bi < b; bi++ {
-				base := (bi*l + p) * hd
-				cos[base+i], cos[base+i+hd/2] = c, c
-				sin[base+i], sin[base+i+hd/2] = s, s
+// layer runs decoder layer i on hidden state h.
+func (e *Encoder) layer(i int, h, mask, cos, sin *tensors.Tensor) (*tensors.Tensor, error) {
+	c := e.spec.Config
+	rel := sortedNames(c.LayerParamShapes())
+	if e.layerExec == nil {
+		x, err := NewExec(e.backend, func(inputs []*Node) *Node {
+			h, mask, cos, sin := inputs[0], inputs[1], inputs[2], inputs[3]
+			nodes := map[string]*Node{}
+			for j, r := range rel {
+				nodes[r] = inputs[4+j]
 			}
+			allowed := AttentionAllowed(mask, c.SlidingWindow)
+			return c.DecoderLayer(WeightsFromMap(nodes), h, allowed, cos, sin)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("text encoder layer program: %w", err)
 		}
+		e.layerExec = x
 	}
-	return tensors.FromFlatDataAndDimensions(cos, b, l, hd), tensors.FromFlatDataAndDimensions(sin, b, l, hd)
+	args := append([]any{h, mask, cos, sin}, e.argsOf(layerName(i)+".", rel)...)
+	out, err := e.layerExec.Exec(args...)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder layer %d: %w", i, err)
+	}
+	return out[0], nil
 }
 
-// attentionMasks builds allowed[b, 0, q, k] = (k ≤ q and mask[b][k] = 1)
-// and anyAllowed[b, 0, q, 0] (0 when a query may attend to nothing: a
-// left-padding position, whose attention output is then zero, as PyTorch's
-// scaled_dot_product_attention returns for fully masked rows).
-func attentionMasks(mask [][]int32) (*tensors.Tensor, *tensors.Tensor) {
-	b, l := len(mask), len(mask[0])
-	allowed := make([]float32, b*l*l)
-	any := make([]float32, b*l)
-	for bi := range mask {
-		for q := 0; q < l; q++ {
-			for k := 0; k <= q; k++ {
-				if mask[bi][k] != 0 {
-					allowed[(bi*l+q)*l+k] = 1
-					any[bi*l+q] = 1
+// stack concatenates the selected hidden states per token, in layer order,
+// as float32 [B, L, len(Layers)·Hidden]. Hidden state NumLayers is passed
+// through the final norm first (transformers reports the normed output as
+// the last hidden state).
+func (e *Encoder) stack(states map[int]*tensors.Tensor) (*tensors.Tensor, error) {
+	c := e.spec.Config
+	layers := e.spec.Layers
+	normed := e.spec.needsFinalNorm()
+	if e.stackExec == nil {
+		x, err := NewExec(e.backend, func(inputs []*Node) *Node {
+			parts := make([]*Node, len(layers))
+			for i, k := range layers {
+				part := inputs[i]
+				if k == c.NumLayers {
+					part = RMSNorm(part, inputs[len(layers)], c.RMSNormEps)
 				}
+				parts[i] = ConvertDType(part, dtypes.Float32)
 			}
+			return Concatenate(parts, -1)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("text encoder stacking program: %w", err)
 		}
+		e.stackExec = x
 	}
-	return tensors.FromFlatDataAndDimensions(allowed, b, 1, l, l), tensors.FromFlatDataAndDimensions(any, b, 1, l, 1)
+	args := make([]any, 0, len(layers)+1)
+	for _, k := range layers {
+		args = append(args, states[k])
+	}
+	if normed {
+		args = append(args, e.weights[finalNormName])
+	}
+	out, err := e.stackExec.Exec(args...)
+	if err != nil {
+		return nil, fmt.Errorf("text encoder stacking: %w", err)
+	}
+	return out[0], nil
 }

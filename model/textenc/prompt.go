@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/textenc/tokenizer"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -31,8 +30,8 @@ type PromptEncoder struct {
 
 // TemplateFor returns the chat template the FLUX.2 pipelines use with a
 // model family.
-func TemplateFor(family string) tokenizer.ChatTemplate {
-	if family == "mistral" {
+func TemplateFor(f Family) tokenizer.ChatTemplate {
+	if f == FamilyMistral {
 		return tokenizer.MistralChat{System: tokenizer.FLUX2DevSystemMessage}
 	}
 	return tokenizer.QwenChat{}
@@ -53,51 +52,46 @@ func (p *PromptEncoder) Identity() string {
 	return fmt.Sprintf("%s|tok=%s|tpl=%T|max_len=%d", p.Encoder.Identity(), p.TokenizerID, p.Template, p.MaxLen)
 }
 
+// Layers are the stacked hidden-state indices.
+func (p *PromptEncoder) Layers() []int { return p.Encoder.Spec().Layers }
+
 // Release frees the encoder's weights and returns the bytes freed.
-func (p *PromptEncoder) Release() int64 { return p.Encoder.Release() }
+func (p *PromptEncoder) Release() uint64 { return p.Encoder.Release() }
 
 // fileID is a short content hash of a file, for identities.
-func fileID(path string) (string, error) {
+func fileID(path string) string {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return "", err
+		return path
 	}
 	h := sha256.Sum256(data)
-	return hex.EncodeToString(h[:6]), nil
+	return hex.EncodeToString(h[:6])
 }
 
-// LoadForVariant loads the text encoder of a FLUX.2 variant from a Hugging
-// Face folder (config.json + sharded safetensors) and its tokenizer folder
-// (tokenizer.json), checking that the encoder's width matches the variant's
-// context and binding the variant's own layer set.
-func LoadForVariant(backend backends.Backend, encoderDir, tokenizerDir string, v flux2.Variant, dtype dtypes.DType) (*PromptEncoder, error) {
-	want, layers, err := ForVariant(v)
+// LoadPromptEncoder loads the text encoder a FLUX.2 variant uses from a
+// Hugging Face folder (config.json + safetensors, sharded or not) and its
+// tokenizer folder, checking that the folder holds that encoder's
+// architecture; the variant fixes the layer set and padding.
+func LoadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir, variant string, dtype dtypes.DType) (*PromptEncoder, error) {
+	spec, err := SpecForVariant(variant)
 	if err != nil {
 		return nil, err
 	}
-	cfgPath := filepath.Join(encoderDir, "config.json")
-	data, err := os.ReadFile(cfgPath)
+	cfg, err := ConfigFromHFFile(filepath.Join(encoderDir, "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("text encoder: %w", err)
+		return nil, err
 	}
-	cfg, err := ParseHFConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfgPath, err)
+	if cfg.Family != spec.Config.Family || cfg.Hidden != spec.Config.Hidden {
+		return nil, fmt.Errorf("%s holds a %s model of width %d, but FLUX.2 %s needs %s (%s, width %d)",
+			encoderDir, cfg.Family, cfg.Hidden, variant, spec.Name, spec.Config.Family, spec.Config.Hidden)
 	}
-	if cfg.Family != want.Family || len(layers)*cfg.Hidden != v.Config.ContextDim {
-		return nil, fmt.Errorf("%s: a %s encoder of width %d does not fit FLUX.2 %s (needs %s, %d × %d = %d)",
-			encoderDir, cfg.Family, cfg.Hidden, v.Name, want.Family, len(layers), want.Hidden, v.Config.ContextDim)
-	}
-	return loadPromptEncoder(backend, encoderDir, tokenizerDir, cfg, layers, dtype, tokenizer.DefaultMaxLength)
-}
-
-func loadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir string, cfg Config, layers []int, dtype dtypes.DType, maxLen int) (*PromptEncoder, error) {
+	spec.Config = cfg
 	ck, err := weights.OpenCheckpoint(encoderDir)
 	if err != nil {
 		return nil, err
 	}
 	defer ck.Close()
-	enc, err := Load(backend, ck, encoderDir, cfg, layers, dtype)
+	enc, err := Load(backend, ck, encoderDir, spec, LoadOptions{DType: dtype, IgnoreUnexpected: true})
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +100,6 @@ func loadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir string
 		enc.Release()
 		return nil, err
 	}
-	id, err := fileID(tok.Source())
-	if err != nil {
-		id = tok.Source()
-	}
-	return &PromptEncoder{Encoder: enc, Tokenizer: tok, Template: TemplateFor(cfg.Family), MaxLen: maxLen, TokenizerID: id}, nil
+	return &PromptEncoder{Encoder: enc, Tokenizer: tok, Template: TemplateFor(cfg.Family), MaxLen: spec.MaxLength,
+		TokenizerID: fileID(tok.Source())}, nil
 }

@@ -1,0 +1,95 @@
+package textenc
+
+import (
+	"math"
+
+	"fmt"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
+	"sort"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/weights"
+)
+
+// readF32Safetensors reads every float tensor of a safetensors file as float32.
+func readF32Safetensors(t testing.TB, path string) map[string]*tensors.Tensor {
+	t.Helper()
+	return readF32Checkpoint(t, path)
+}
+
+// readF32Folder reads a Hugging Face folder (one file or sharded with an index).
+func readF32Folder(t testing.TB, dir string) map[string]*tensors.Tensor {
+	t.Helper()
+	return readF32Checkpoint(t, dir)
+}
+
+func readF32Checkpoint(t testing.TB, path string) map[string]*tensors.Tensor {
+	t.Helper()
+	ck, err := weights.OpenCheckpoint(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	out := map[string]*tensors.Tensor{}
+	for _, n := range ck.Names() {
+		info, _ := ck.Info(n)
+		if !info.DType.IsFloat() {
+			continue
+		}
+		v, err := ck.TensorAs(n, dtypes.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = v
+	}
+	return out
+}
+
+// mapSource is a TensorSource over float32 host tensors that records reads.
+type mapSource struct {
+	tensors map[string]*tensors.Tensor
+	reads   []string
+}
+
+func (s *mapSource) Names() []string {
+	names := make([]string, 0, len(s.tensors))
+	for n := range s.tensors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *mapSource) Dims(name string) ([]int, bool) {
+	t, ok := s.tensors[name]
+	if !ok {
+		return nil, false
+	}
+	return t.Shape().Dimensions, true
+}
+
+// ReadAs converts with round-to-nearest-even for bfloat16.
+func (s *mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
+	t, ok := s.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("no tensor %q", name)
+	}
+	s.reads = append(s.reads, name)
+	vals := tensors.MustCopyFlatData[float32](t)
+	switch dtype {
+	case dtypes.Float32:
+		return tensors.FromFlatDataAndDimensions(vals, t.Shape().Dimensions...), nil
+	case dtypes.BFloat16:
+		bf := make([]bfloat16.BFloat16, len(vals))
+		for i, v := range vals {
+			bits := math.Float32bits(v)
+			bits += 0x7fff + (bits>>16)&1
+			bf[i] = bfloat16.BFloat16(bits >> 16)
+		}
+		return tensors.FromFlatDataAndDimensions(bf, t.Shape().Dimensions...), nil
+	}
+	return nil, fmt.Errorf("dtype %s not supported by the test source", dtype)
+}

@@ -1,0 +1,183 @@
+package textenc
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+)
+
+// TensorSource is a set of named tensors read one at a time (a safetensors
+// checkpoint: model/weights implements it). Reading converts to the asked
+// dtype while copying, so loading never holds two copies of the model.
+type TensorSource interface {
+	// Names lists the tensor names.
+	Names() []string
+	// Dims returns a tensor's dimensions.
+	Dims(name string) ([]int, bool)
+	// ReadAs reads a tensor converted to dtype.
+	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
+}
+
+// LoadOptions tune loading.
+type LoadOptions struct {
+	// DType is the dtype of the weights and of the computation: BFloat16
+	// (the reference pipelines' dtype; the default) or Float32.
+	DType dtypes.DType
+	// IgnoreUnexpected skips tensors that are not part of the text encoder
+	// instead of reporting them.
+	IgnoreUnexpected bool
+	// SourceID identifies the checkpoint in Identity (e.g. a repository id
+	// and revision); optional, a sampled content fingerprint is always added.
+	SourceID string
+}
+
+// LoadError lists every problem found in a checkpoint at once.
+type LoadError struct {
+	Source     string
+	Missing    []string
+	Unexpected []string
+	Misshaped  []string
+}
+
+func (e *LoadError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not a loadable text encoder:", e.Source)
+	list := func(what string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
+		for i, it := range items {
+			if i == 20 {
+				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
+				break
+			}
+			b.WriteString("\n    " + it)
+		}
+	}
+	list("missing tensors", e.Missing)
+	list("unexpected tensors (set IgnoreUnexpected to skip them)", e.Unexpected)
+	list("tensors with the wrong shape (is the config right?)", e.Misshaped)
+	return b.String()
+}
+
+// plan maps every needed canonical name to its stored name, checking shapes,
+// and reports all problems together.
+func plan(spec Spec, src TensorSource, ignoreUnexpected bool) (map[string]string, string, *LoadError) {
+	lerr := &LoadError{}
+	names := src.Names()
+	prefix, err := DetectPrefix(names)
+	if err != nil {
+		lerr.Missing = append(lerr.Missing, err.Error())
+		return nil, "", lerr
+	}
+	needed := spec.Config.NeededParamShapes(spec.Depth(), spec.needsFinalNorm())
+	stored := map[string]string{}
+	for _, n := range names {
+		canonical, skip := spec.Config.classify(n, prefix, needed)
+		switch {
+		case canonical != "":
+			stored[canonical] = n
+		case !skip && !ignoreUnexpected:
+			lerr.Unexpected = append(lerr.Unexpected, n)
+		}
+	}
+	for _, canonical := range sortedNames(needed) {
+		name, ok := stored[canonical]
+		if !ok {
+			lerr.Missing = append(lerr.Missing, prefix+canonical)
+			continue
+		}
+		if d, _ := src.Dims(name); !equalDims(d, needed[canonical]) {
+			lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, needed[canonical]))
+		}
+	}
+	sort.Strings(lerr.Unexpected)
+	sort.Strings(lerr.Misshaped)
+	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+		return nil, prefix, lerr
+	}
+	return stored, prefix, nil
+}
+
+// Load builds an Encoder for spec from a checkpoint, streaming one tensor at
+// a time to the backend's device. Only the embeddings, the decoder layers up
+// to spec.Depth() and (when a selected hidden state needs it) the final norm
+// are read: never the LM head, the vision tower, the projector or deeper
+// layers. All missing, unexpected and mis-shaped tensors are reported
+// together in a *LoadError. sourceName names the checkpoint in errors.
+func Load(backend backends.Backend, src TensorSource, sourceName string, spec Spec, opts LoadOptions) (*Encoder, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	dtype := opts.DType
+	if dtype == dtypes.InvalidDType {
+		dtype = dtypes.BFloat16
+	}
+	if dtype != dtypes.BFloat16 && dtype != dtypes.Float32 {
+		return nil, fmt.Errorf("text encoder dtype %s is not supported (use bfloat16 or float32)", dtype)
+	}
+	stored, _, lerr := plan(spec, src, opts.IgnoreUnexpected)
+	if lerr != nil {
+		lerr.Source = sourceName
+		return nil, lerr
+	}
+	e := &Encoder{spec: spec, dtype: dtype, backend: backend, weights: map[string]*tensors.Tensor{}, sourceID: opts.SourceID}
+	fingerprint := sha256.New()
+	needed := spec.Config.NeededParamShapes(spec.Depth(), spec.needsFinalNorm())
+	for _, canonical := range sortedNames(needed) {
+		name := stored[canonical]
+		t, err := src.ReadAs(name, dtype)
+		if err != nil {
+			e.Release()
+			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, name, err)
+		}
+		if t.DType() != dtype || !equalDims(t.Shape().Dimensions, needed[canonical]) {
+			e.Release()
+			return nil, fmt.Errorf("%s: %s was read as %s, want %s%v", sourceName, name, t.Shape(), dtype, needed[canonical])
+		}
+		addFingerprint(fingerprint, canonical, t)
+		if err := t.MaterializeOnDevice(backend, true, 0); err != nil {
+			e.Release()
+			return nil, fmt.Errorf("%s: moving %s to the device: %w", sourceName, name, err)
+		}
+		t.FinalizeLocal() // keep the device copy only (a no-op for shared buffers)
+		e.weights[canonical] = t
+		e.bytes += uint64(t.Memory())
+	}
+	e.fingerprint = fmt.Sprintf("%x", fingerprint.Sum(nil)[:8])
+	return e, nil
+}
+
+// fingerprintSample is how many leading bytes of each tensor enter the
+// content fingerprint (hashing whole multi-GB checkpoints would take long).
+const fingerprintSample = 64 << 10
+
+func addFingerprint(h interface{ Write([]byte) (int, error) }, name string, t *tensors.Tensor) {
+	_, _ = h.Write([]byte(name))
+	for _, d := range t.Shape().Dimensions {
+		_, _ = h.Write(binary.LittleEndian.AppendUint64(nil, uint64(d)))
+	}
+	_, _ = h.Write([]byte(t.DType().String()))
+	_ = t.ConstBytes(func(data []byte) {
+		_, _ = h.Write(data[:min(len(data), fingerprintSample)])
+	})
+}
+
+func equalDims(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
