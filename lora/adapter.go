@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	"github.com/flora-ml/flora/model/flux2"
 )
@@ -117,4 +118,92 @@ func NewAdapter(targets []Target, seed uint64) *Adapter {
 		}}
 	}
 	return a
+}
+
+// DeltaRows returns the part's dense update (alpha/rank)·strength·B·A as
+// row-major float32 [Rows, In], accumulated in float64.
+func (p *Part) DeltaRows(strength float64) []float32 {
+	scale := p.Scale() * strength
+	out := make([]float32, p.Rows*p.In)
+	acc := make([]float64, p.In)
+	for r := 0; r < p.Rows; r++ {
+		for i := range acc {
+			acc[i] = 0
+		}
+		for k := 0; k < p.Rank; k++ {
+			u := float64(p.Up[r*p.Rank+k])
+			if u == 0 {
+				continue
+			}
+			for i, d := range p.Down[k*p.In : (k+1)*p.In] {
+				acc[i] += u * float64(d)
+			}
+		}
+		for i, v := range acc {
+			out[r*p.In+i] = float32(v * scale)
+		}
+	}
+	return out
+}
+
+// Norm is the Frobenius norm of the part's update (alpha/rank)·B·A,
+// computed from the rank×rank Gram matrices: ‖BA‖² = tr((BᵀB)(AAᵀ)).
+func (p *Part) Norm() float64 {
+	r := p.Rank
+	btb := make([]float64, r*r)
+	for row := 0; row < p.Rows; row++ {
+		for i := 0; i < r; i++ {
+			x := float64(p.Up[row*r+i])
+			for j := 0; j < r; j++ {
+				btb[i*r+j] += x * float64(p.Up[row*r+j])
+			}
+		}
+	}
+	aat := make([]float64, r*r)
+	for i := 0; i < r; i++ {
+		for j := 0; j < r; j++ {
+			var s float64
+			for c := 0; c < p.In; c++ {
+				s += float64(p.Down[i*p.In+c]) * float64(p.Down[j*p.In+c])
+			}
+			aat[i*r+j] = s
+		}
+	}
+	var tr float64
+	for i := 0; i < r; i++ {
+		for j := 0; j < r; j++ {
+			tr += btb[i*r+j] * aat[j*r+i]
+		}
+	}
+	return p.Scale() * math.Sqrt(math.Max(tr, 0))
+}
+
+// GuessBase names the FLUX.2 variants an adapter fits, from its metadata
+// (flora.base_variant, ss_base_model_version) or else from its layers' input
+// widths and block indices; "unknown" when nothing matches.
+func (a *Adapter) GuessBase() string {
+	if v := a.Metadata["flora.base_variant"]; v != "" {
+		return v
+	}
+	if tag := a.Metadata["ss_base_model_version"]; tag != "" {
+		var names []string
+		for _, v := range flux2.Variants {
+			if v.ArchTag == tag {
+				names = append(names, v.Name)
+			}
+		}
+		if len(names) > 0 {
+			return strings.Join(names, "/")
+		}
+	}
+	var names []string
+	for _, v := range flux2.Variants {
+		if a.Validate(v.Config) == nil {
+			names = append(names, v.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "unknown"
+	}
+	return strings.Join(names, "/") + " (from shapes)"
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
@@ -183,4 +185,19 @@ func newXLA(name, plugin string) (backends.Backend, Info, error) {
 		return nil, Info{}, fmt.Errorf("backend %s (%s): %w", name, abs, err)
 	}
 	return b, Info{Name: name, Plugin: abs, Description: b.Description()}, nil
+}
+
+// GPUMemory returns the total memory of GPU 0 in bytes as nvidia-smi reports
+// it, or 0 when it cannot be read.
+func GPUMemory() int64 {
+	out, err := exec.Command("nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return 0
+	}
+	line := strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	mib, err := strconv.ParseInt(line, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return mib << 20
 }

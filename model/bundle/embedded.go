@@ -34,6 +34,9 @@ type Components struct {
 	Transformer *flux2.Model
 	VAE         *vae.VAE
 	Text        *textenc.PromptEncoder
+	// TransformerID and VAEID identify the weights (content fingerprints),
+	// for adapter metadata and cache keys.
+	TransformerID, VAEID string
 }
 
 // EmbeddedTinyVariant describes Flora's built-in demo model: the real FLUX.2
@@ -92,7 +95,8 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*C
 	}
 	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor("qwen3"),
 		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
-	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text}, nil
+	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text,
+		TransformerID: "embedded-tiny-20261124", VAEID: "embedded-tiny-analytic-vae"}, nil
 }
 
 // memSource is an in-memory textenc.TensorSource.

@@ -12,6 +12,7 @@ import (
 	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/vae"
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // Options say which model to load and how.
@@ -61,6 +62,9 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		return nil, err
 	}
 	c := &Components{Name: opts.Path, Transformer: m}
+	if ckpt, _, err := flux2.ResolveTransformerPath(paths.Transformer); err == nil {
+		c.TransformerID = fingerprint(ckpt)
+	}
 	name := strings.Split(m.Variant, "/")[0]
 	if v, err := flux2.VariantByName(name); err == nil {
 		c.Variant = v
@@ -71,6 +75,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		if c.VAE, err = LoadVAE(backend, paths.VAE, vae.Options{}); err != nil {
 			return nil, err
 		}
+		c.VAEID = "vae@" + fingerprint(paths.VAE)
 	}
 	if !opts.SkipText {
 		if paths.TextEncoder == "" || paths.Tokenizer == "" {
@@ -88,4 +93,15 @@ func dtypeOr(d dtypes.DType) dtypes.DType {
 		return dtypes.Float32
 	}
 	return d
+}
+
+// fingerprint is the content fingerprint of a checkpoint path ("" if it
+// cannot be read).
+func fingerprint(path string) string {
+	ck, err := weights.OpenCheckpoint(path)
+	if err != nil {
+		return ""
+	}
+	defer ck.Close()
+	return ck.Fingerprint()
 }

@@ -173,3 +173,32 @@ func TestRandomCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveCheckpointLayouts: saving in either layout and loading back gives
+// the same model (the diffusers one via split q/k/v and swapped halves).
+func TestSaveCheckpointLayouts(t *testing.T) {
+	m, err := NewRandomModel(testutil.Backend(t), TinyConfig(), 4, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, layout := range []Layout{LayoutOfficial, LayoutDiffusers} {
+		path := filepath.Join(t.TempDir(), "m.safetensors")
+		if err := m.SaveCheckpoint(path, layout, map[string]string{"k": "v"}); err != nil {
+			t.Fatal(err)
+		}
+		back, err := Load(testutil.Backend(t), path, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range m.Config.ParamNames() {
+			a, _ := m.Variable(n).Value()
+			b, _ := back.Variable(n).Value()
+			av, bv := tensors.MustCopyFlatData[float32](a), tensors.MustCopyFlatData[float32](b)
+			for i := range av {
+				if av[i] != bv[i] {
+					t.Fatalf("%s layout: %s[%d] changed", layout, n, i)
+				}
+			}
+		}
+	}
+}

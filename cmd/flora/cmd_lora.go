@@ -1,0 +1,337 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/olekukonko/tablewriter"
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+)
+
+func init() {
+	register(&command{
+		name:    "lora",
+		summary: "inspect, convert, merge and resize LoRA adapters",
+		subcommands: []*command{
+			{name: "inspect", summary: "show a LoRA file's format, base model, targets, ranks, alphas and update norms",
+				usage: "lora inspect FILE [--json]", setup: loraInspectCmd},
+			{name: "convert", summary: "rewrite a LoRA in another naming: comfy (ComfyUI/official), diffusers (PEFT), kohya",
+				usage: "lora convert IN --to comfy|diffusers|kohya --out OUT", setup: loraConvertCmd},
+			{name: "merge", summary: "merge adapters into a base model and write the merged checkpoint in the base's layout",
+				usage: "lora merge --base MODEL --lora FILE[:scale] [--lora ...] --out OUT.safetensors", setup: loraMergeCmd},
+			{name: "resize", summary: "reduce an adapter's rank by truncated SVD, reporting the energy kept",
+				usage: "lora resize IN --rank N --out OUT [--to comfy|diffusers|kohya]", setup: loraResizeCmd},
+		},
+	})
+}
+
+// layerGroupOf names the group of a module for reports.
+func layerGroupOf(module string) string {
+	for _, g := range []struct{ pattern, name string }{
+		{"double_blocks.*.*_attn.qkv", "double qkv"}, {"double_blocks.*.*_attn.proj", "double proj"},
+		{"double_blocks.*.*_mlp.*", "double mlp"}, {"single_blocks.*.linear1", "single linear1"},
+		{"single_blocks.*.linear2", "single linear2"},
+	} {
+		if ok, _ := path.Match(g.pattern, module); ok {
+			return g.name
+		}
+	}
+	return "global"
+}
+
+type loraGroupReport struct {
+	Group   string   `json:"group"`
+	Layers  int      `json:"layers"`
+	Ranks   []int    `json:"ranks"`
+	Alphas  []string `json:"alphas"`
+	Params  int64    `json:"params"`
+	NormRMS float64  `json:"update_norm_rms"`
+	NormMax float64  `json:"update_norm_max"`
+}
+
+type loraReport struct {
+	Path     string            `json:"path"`
+	Format   string            `json:"format"`
+	Base     string            `json:"base_model"`
+	Targets  int               `json:"targets"`
+	Params   int64             `json:"params"`
+	Groups   []loraGroupReport `json:"groups"`
+	Warnings []string          `json:"warnings,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+}
+
+func inspectLoRA(p string) (*loraReport, error) {
+	a, format, warnings, err := lora.Load(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	rep := &loraReport{Path: p, Format: string(format), Targets: len(a.Layers), Params: a.NumParams(), Warnings: warnings, Metadata: map[string]string{}}
+	rep.Base = a.GuessBase()
+	for k, v := range a.Metadata {
+		if k != "flora.config" && k != "lora_adapter_metadata" {
+			rep.Metadata[k] = v
+		}
+	}
+	groups := map[string]*loraGroupReport{}
+	ranks := map[string]map[int]bool{}
+	alphas := map[string]map[string]bool{}
+	sumSq := map[string]float64{}
+	for _, m := range a.Modules() {
+		g := layerGroupOf(m)
+		gr, ok := groups[g]
+		if !ok {
+			gr = &loraGroupReport{Group: g}
+			groups[g] = gr
+			ranks[g], alphas[g] = map[int]bool{}, map[string]bool{}
+		}
+		gr.Layers++
+		for _, p := range a.Layers[m] {
+			ranks[g][p.Rank] = true
+			alphas[g][fmt.Sprintf("%g", p.Alpha)] = true
+			gr.Params += int64(len(p.Up) + len(p.Down))
+			n := p.Norm()
+			sumSq[g] += n * n
+			gr.NormMax = max(gr.NormMax, n)
+		}
+	}
+	for g, gr := range groups {
+		for r := range ranks[g] {
+			gr.Ranks = append(gr.Ranks, r)
+		}
+		sort.Ints(gr.Ranks)
+		for a := range alphas[g] {
+			gr.Alphas = append(gr.Alphas, a)
+		}
+		sort.Strings(gr.Alphas)
+		gr.NormRMS = sqrtF(sumSq[g] / float64(gr.Layers))
+		rep.Groups = append(rep.Groups, *gr)
+	}
+	sort.Slice(rep.Groups, func(i, j int) bool { return rep.Groups[i].Group < rep.Groups[j].Group })
+	return rep, nil
+}
+
+func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(args []string) error {
+		if len(args) != 1 {
+			return usageErrorf("expected one LoRA file")
+		}
+		rep, err := inspectLoRA(args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(cliOut)
+			enc.SetIndent("", "  ")
+			return enc.Encode(rep)
+		}
+		fmt.Fprintf(cliOut, "File:       %s\nFormat:     %s\nBase model: %s\nTargets:    %d layers\nParameters: %d (%s)\n",
+			rep.Path, rep.Format, rep.Base, rep.Targets, rep.Params, humanCount(rep.Params))
+		t := tablewriter.NewWriter(cliOut)
+		t.Header([]string{"group", "layers", "rank", "alpha", "params", "update norm rms", "update norm max"})
+		for _, g := range rep.Groups {
+			t.Append([]string{g.Group, fmt.Sprint(g.Layers), joinInts(g.Ranks), strings.Join(g.Alphas, ","), fmt.Sprint(g.Params),
+				fmt.Sprintf("%.4g", g.NormRMS), fmt.Sprintf("%.4g", g.NormMax)})
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintf(cliOut, "warning: %s\n", w)
+		}
+		if len(rep.Metadata) > 0 {
+			keys := make([]string, 0, len(rep.Metadata))
+			for k := range rep.Metadata {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			fmt.Fprintln(cliOut, "Metadata:")
+			for _, k := range keys {
+				fmt.Fprintf(cliOut, "  %s: %s\n", k, shorten(rep.Metadata[k], 100))
+			}
+		}
+		return nil
+	}
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func sqrtF(x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	z := x
+	for i := 0; i < 60; i++ {
+		z = (z + x/z) / 2
+	}
+	return z
+}
+
+// metaFromFile keeps the descriptive metadata of a source adapter.
+func metaFromFile(a *lora.Adapter) lora.Meta {
+	m := lora.Meta{Trigger: a.Metadata["flora.trigger"], Targets: a.Metadata["flora.targets"], Config: a.Metadata["flora.config"],
+		BaseHash: a.Metadata["flora.base_hash"], Title: a.Metadata["modelspec.title"]}
+	name := a.Metadata["flora.base_variant"]
+	if name == "" {
+		for _, v := range flux2.Variants {
+			if v.ArchTag == a.Metadata["ss_base_model_version"] {
+				name = v.Name
+				break
+			}
+		}
+	}
+	if v, err := flux2.VariantByName(name); err == nil {
+		m.Variant = v
+	}
+	return m
+}
+
+func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
+	to := fs.String("to", "", "target format: comfy, diffusers or kohya (required)")
+	out := fs.String("out", "", "output file (required)")
+	return func(args []string) error {
+		if len(args) != 1 || *out == "" || *to == "" {
+			return usageErrorf("expected IN, --to and --out")
+		}
+		format, err := lora.ParseFormat(*to)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		a, from, warnings, err := lora.Load(args[0], nil)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(cliErr, "warning: %s\n", w)
+		}
+		if err := lora.Save(*out, a, format, metaFromFile(a)); err != nil {
+			return err
+		}
+		fmt.Fprintf(cliOut, "%s (%s) → %s (%s): %d layers\n", args[0], from, *out, format, len(a.Layers))
+		return nil
+	}
+}
+
+func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
+	rank := fs.Int("rank", 0, "target rank (required)")
+	out := fs.String("out", "", "output file (required)")
+	to := fs.String("to", "", "output format (default: the input's)")
+	return func(args []string) error {
+		if len(args) != 1 || *out == "" || *rank < 1 {
+			return usageErrorf("expected IN, --rank N >= 1 and --out")
+		}
+		a, from, _, err := lora.Load(args[0], nil)
+		if err != nil {
+			return err
+		}
+		format := from
+		if *to != "" {
+			if format, err = lora.ParseFormat(*to); err != nil {
+				return usageErrorf("%v", err)
+			}
+		}
+		small, reps, err := lora.Resize(a, *rank)
+		if err != nil {
+			return err
+		}
+		type agg struct {
+			n           int
+			sum, minVal float64
+		}
+		groups := map[string]*agg{}
+		for _, r := range reps {
+			g := layerGroupOf(r.Module)
+			if groups[g] == nil {
+				groups[g] = &agg{minVal: 1}
+			}
+			groups[g].n++
+			groups[g].sum += r.Energy
+			groups[g].minVal = min(groups[g].minVal, r.Energy)
+		}
+		t := tablewriter.NewWriter(cliOut)
+		t.Header([]string{"group", "layers", "energy kept (mean)", "energy kept (min)"})
+		names := make([]string, 0, len(groups))
+		for g := range groups {
+			names = append(names, g)
+		}
+		sort.Strings(names)
+		for _, g := range names {
+			t.Append([]string{g, fmt.Sprint(groups[g].n), fmt.Sprintf("%.4f", groups[g].sum/float64(groups[g].n)), fmt.Sprintf("%.4f", groups[g].minVal)})
+		}
+		if err := t.Render(); err != nil {
+			return err
+		}
+		if err := lora.Save(*out, small, format, metaFromFile(a)); err != nil {
+			return err
+		}
+		fmt.Fprintf(cliOut, "wrote %s (rank %d, %s)\n", *out, *rank, format)
+		return nil
+	}
+}
+
+func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
+	base := fs.String("base", "", "base model: official .safetensors file or diffusers model folder (required)")
+	loras := fs.StringArray("lora", nil, "adapter FILE[:scale] (repeatable, required)")
+	out := fs.String("out", "", "output .safetensors file (required)")
+	be := fs.String("backend", "", "backend (default auto)")
+	return func(args []string) error {
+		if len(args) != 0 || *base == "" || len(*loras) == 0 || *out == "" {
+			return usageErrorf("expected --base, at least one --lora and --out")
+		}
+		b, info, err := backend.Select(*be)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cliErr, info)
+		m, err := flux2.Load(b, *base, flux2.LoadOptions{DType: dtypes.InvalidDType})
+		if err != nil {
+			return err
+		}
+		ckpt, _, err := flux2.ResolveTransformerPath(*base)
+		if err != nil {
+			return err
+		}
+		layout := flux2.LayoutOfficial
+		if names, err := checkpointNames(ckpt); err == nil {
+			if l, err := flux2.DetectLayout(names); err == nil {
+				layout = l
+			}
+		}
+		for _, spec := range *loras {
+			p, scale, err := parseLoRASpec(spec)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			a, _, warnings, err := lora.Load(p, &m.Config)
+			if err != nil {
+				return err
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(cliErr, "warning: %s: %s\n", p, w)
+			}
+			if err := lora.Merge(m, a, scale); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		md := map[string]string{"format": "flora-merged", "merged_loras": strings.Join(*loras, ", ")}
+		if err := m.SaveCheckpoint(*out, layout, md); err != nil {
+			return err
+		}
+		fmt.Fprintf(cliOut, "wrote %s (%s layout, %d adapters merged)\n", *out, layout, len(*loras))
+		return nil
+	}
+}

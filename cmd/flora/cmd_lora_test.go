@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/weights"
+)
+
+// TestLoRAInspectFixture: the official fixture is 20 targets of rank 4,
+// alpha 8, on the tiny model.
+func TestLoRAInspectFixture(t *testing.T) {
+	file := filepath.Join(tinyFixtureDir, "lora.safetensors")
+	code, out, errs := runCLI(t, "lora", "inspect", "--json", file)
+	if code != 0 {
+		t.Skipf("fixture unavailable or failed: %s", errs)
+	}
+	var rep loraReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Targets != 20 || rep.Format != "comfy" || !strings.HasPrefix(rep.Base, "tiny") {
+		t.Errorf("report %+v", rep)
+	}
+	for _, g := range rep.Groups {
+		if len(g.Ranks) != 1 || g.Ranks[0] != 4 || len(g.Alphas) != 1 || g.Alphas[0] != "8" {
+			t.Errorf("group %s: ranks %v alphas %v", g.Group, g.Ranks, g.Alphas)
+		}
+	}
+	code, out, _ = runCLI(t, "lora", "inspect", file)
+	if code != 0 || !strings.Contains(out, "Targets:    20 layers") {
+		t.Errorf("table output:\n%s", out)
+	}
+}
+
+// TestLoRAConvertRoundTrip: comfy → diffusers → comfy through the CLI gives
+// identical tensors.
+func TestLoRAConvertRoundTrip(t *testing.T) {
+	file := filepath.Join(tinyFixtureDir, "lora.safetensors")
+	dir := t.TempDir()
+	diff, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
+	for _, args := range [][]string{{"lora", "convert", file, "--to", "diffusers", "--out", diff}, {"lora", "convert", diff, "--to", "comfy", "--out", back}} {
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Skipf("%v: %s", args, errs)
+		}
+	}
+	a, err := weights.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := weights.Open(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if len(a.Names()) != len(b.Names()) {
+		t.Fatalf("%d tensors after round trip, want %d", len(b.Names()), len(a.Names()))
+	}
+	for _, n := range a.Names() {
+		x, err1 := a.TensorAs(n, dtypes.Float32)
+		y, err2 := b.TensorAs(n, dtypes.Float32)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v %v", n, err1, err2)
+		}
+		xv, yv := tensors.MustCopyFlatData[float32](x), tensors.MustCopyFlatData[float32](y)
+		for i := range xv {
+			if xv[i] != yv[i] {
+				t.Fatalf("%s[%d] changed: %g → %g", n, i, xv[i], yv[i])
+			}
+		}
+	}
+}
+
+// TestLoRAMergeAndResize: the merged checkpoint's forward equals the base
+// with the adapter attached; resize to the same rank keeps all energy.
+func TestLoRAMergeAndResize(t *testing.T) {
+	model := filepath.Join(tinyFixtureDir, "transformer.safetensors")
+	file := filepath.Join(tinyFixtureDir, "lora.safetensors")
+	out := filepath.Join(t.TempDir(), "merged.safetensors")
+	code, _, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", model, "--lora", file+":0.5", "--out", out)
+	if code != 0 {
+		t.Skipf("merge: %s", errs)
+	}
+	be := testutil.Backend(t)
+	merged, err := flux2.Load(be, out, flux2.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attached, err := flux2.Load(be, model, flux2.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, _, err := lora.Load(file, &attached.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lora.Attach(attached, a, 0.5, false); err != nil {
+		t.Fatal(err)
+	}
+	wave := func(n int, f float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(math.Sin(f * float64(i+1)))
+		}
+		return v
+	}
+	x := tensors.FromFlatDataAndDimensions(wave(2*6*16, 0.7), 2, 6, 16)
+	ctx := tensors.FromFlatDataAndDimensions(wave(2*3*40, 1.3), 2, 3, 40)
+	ts := tensors.FromFlatDataAndDimensions([]float32{0.5, 0.9}, 2)
+	g := tensors.FromFlatDataAndDimensions([]float32{3, 3}, 2)
+	run := func(m *flux2.Model) []float32 {
+		b, err := m.NewBatch(x, ctx, ts, g, flux2.TextIDs(2, 3), flux2.ImageIDs(2, 2, 3, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := m.Forward(b, dtypes.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tensors.MustCopyFlatData[float32](o)
+	}
+	p, q := run(merged), run(attached)
+	for i := range p {
+		if d := p[i] - q[i]; d > 1e-4 || d < -1e-4 {
+			t.Fatalf("merged forward differs at %d: %g vs %g", i, p[i], q[i])
+		}
+	}
+	code, stdout, errs := runCLI(t, "lora", "resize", file, "--rank", "4", "--out", filepath.Join(t.TempDir(), "r.safetensors"))
+	if code != 0 || !strings.Contains(stdout, "1.0000") {
+		t.Errorf("resize: exit %d\n%s%s", code, stdout, errs)
+	}
+}

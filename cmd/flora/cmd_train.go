@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/job"
+)
+
+type trainFlags struct {
+	config      string
+	sets        []string
+	printConfig bool
+	dryRun      bool
+	resume      string
+	backend     string
+	memBudget   float64
+}
+
+func init() {
+	register(&command{
+		name:    "train",
+		summary: "train a LoRA adapter for a FLUX.2 model from a job config",
+		usage:   "train --config JOB.yaml [--set path.to.key=value ...] [--resume auto|DIR] [--dry-run] [--print-config]",
+		setup: func(fs *pflag.FlagSet) func([]string) error {
+			f := &trainFlags{}
+			fs.StringVar(&f.config, "config", "", "job config (YAML; required)")
+			f.sets = nil
+			setFlag := addSetFlag(fs)
+			fs.BoolVar(&f.printConfig, "print-config", false, "print the resolved config and exit")
+			fs.BoolVar(&f.dryRun, "dry-run", false, "check the job and print its memory plan without training")
+			fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder, or \"auto\" for the newest in the run's output")
+			fs.StringVar(&f.backend, "backend", "", "override model.backend: auto, go, xla:cpu, xla:cuda")
+			fs.Float64Var(&f.memBudget, "memory-budget", 0, "device memory budget in GiB for the fit check (default: the device's, when known)")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return usageErrorf("unexpected arguments %q", args)
+				}
+				if f.config == "" {
+					return usageErrorf("--config is required")
+				}
+				f.sets = *setFlag
+				return runTrain(f)
+			}
+		},
+	})
+}
+
+func runTrain(f *trainFlags) error {
+	cfg, err := job.Load(f.config, f.sets)
+	if err != nil {
+		return err
+	}
+	if f.backend != "" {
+		cfg.Model.Backend = f.backend
+	}
+	if f.printConfig {
+		text, err := cfg.YAML()
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(cliOut, text)
+		return nil
+	}
+	if err := preflight(cfg); err != nil {
+		return err
+	}
+	be, info, err := backend.Select(cfg.Model.Backend)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cliErr, info)
+	plan, err := memoryPlan(cfg)
+	if err != nil {
+		return err
+	}
+	budget := deviceBudget(info, f.memBudget)
+	if f.dryRun {
+		fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.plan)
+		if budget > 0 {
+			fmt.Fprintf(cliOut, "device budget: %.1f GiB — %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
+		}
+		return nil
+	}
+	if budget > 0 && plan.plan.Total > budget {
+		return fmt.Errorf("the job needs an estimated %.1f GiB but the device has %.1f GiB; %s",
+			float64(plan.plan.Total)/(1<<30), float64(budget)/(1<<30), fitVerdict(plan, budget))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := setupRun(cfg, be, f.resume)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := r.runner.Run(ctx)
+	if sum != nil {
+		sum.PrintSummary(cliOut)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", r.outDir, time.Since(start).Round(time.Second))
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return &exitError{code: 130, msg: "interrupted; resume with --resume auto"}
+	}
+	return nil
+}
+
+// preflight checks what can be checked before any heavy work: input paths
+// exist, the output folder is writable.
+func preflight(cfg *job.Config) error {
+	ps := &job.Problems{Source: "job"}
+	var list []job.Problem
+	if !isEmbeddedPath(cfg.Model.Path) {
+		if _, err := os.Stat(cfg.Model.Path); err != nil {
+			list = append(list, job.Problem{Path: "model.path", Msg: fmt.Sprintf("%v", err)})
+		}
+	}
+	for i, d := range cfg.Dataset.Folders {
+		st, err := os.Stat(d.Path)
+		if err != nil || !st.IsDir() {
+			list = append(list, job.Problem{Path: fmt.Sprintf("dataset.folders.%d.path", i), Msg: fmt.Sprintf("%s is not a folder", d.Path)})
+		}
+	}
+	if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
+		list = append(list, job.Problem{Path: "output.dir", Msg: err.Error()})
+	} else if probe, err := os.CreateTemp(cfg.Output.Dir, ".write-test-*"); err != nil {
+		list = append(list, job.Problem{Path: "output.dir", Msg: "not writable: " + err.Error()})
+	} else {
+		probe.Close()
+		os.Remove(probe.Name())
+	}
+	if len(list) > 0 {
+		ps.List = list
+		return ps
+	}
+	return nil
+}
+
+// deviceBudget is the memory the job may use, in bytes (0: unknown).
+func deviceBudget(info backend.Info, flagGiB float64) int64 {
+	if flagGiB > 0 {
+		return int64(flagGiB * (1 << 30))
+	}
+	if info.Name == "xla:cuda" {
+		return backend.GPUMemory()
+	}
+	return 0
+}
+
+func checkpointsDir(outDir string) string { return filepath.Join(outDir, "checkpoints") }

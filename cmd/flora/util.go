@@ -1,0 +1,13 @@
+package main
+
+import "github.com/flora-ml/flora/model/weights"
+
+// checkpointNames lists the tensor names of a checkpoint path.
+func checkpointNames(path string) ([]string, error) {
+	ck, err := weights.OpenCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	return ck.Names(), nil
+}
