@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
@@ -79,8 +80,11 @@ func dense(module string, parts []*Part, out int) *Part {
 }
 
 // layerOut is a layer's output width: from the architecture when known (an
-// adapter may cover only some rows of a fused layer), else the rows its
-// parts reach.
+// adapter may cover only some rows of a fused layer); else, for the layers
+// whose width is a multiple of their input width (the fused q/k/v, the
+// modulations, the final adaLN), from the parts' input width — an import of
+// diffusers' to_q alone covers only a third of img_attn.qkv; else the rows
+// its parts reach.
 func layerOut(a *Adapter, module string, outs map[string]int) int {
 	if o, ok := outs[module]; ok {
 		return o
@@ -89,7 +93,28 @@ func layerOut(a *Adapter, module string, outs map[string]int) int {
 	for _, p := range a.Layers[module] {
 		out = max(out, p.RowOffset+p.Rows)
 	}
+	if parts := a.Layers[module]; len(parts) > 0 {
+		if k := outputMultiple(module); k > 0 {
+			out = max(out, k*parts[0].In)
+		}
+	}
 	return out
+}
+
+// outputMultiple is out/in of the FLUX.2 layers whose output width is a
+// fixed multiple of their input width (the hidden size), or 0.
+func outputMultiple(module string) int {
+	switch {
+	case strings.HasSuffix(module, "_attn.qkv") && strings.HasPrefix(module, "double_blocks."):
+		return 3
+	case module == "final_layer.adaLN_modulation.1":
+		return 2
+	case module == "double_stream_modulation_img.lin" || module == "double_stream_modulation_txt.lin":
+		return 6
+	case module == "single_stream_modulation.lin":
+		return 3
+	}
+	return 0
 }
 
 // layerOuts maps the modules of an architecture to their output widths
@@ -156,7 +181,11 @@ func diffusersTensors(a *Adapter, outs map[string]int) ([]weights.TensorData, er
 func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[string]string, error) {
 	rank, alpha, rankPattern, alphaPattern := rankSummary(a, format, outs)
 	md := map[string]string{
-		"format":                   "flora-" + string(format),
+		// "pt" is the safetensors convention diffusers, PEFT and ai-toolkit
+		// write (and Hugging Face loaders check); Flora's naming goes to
+		// flora.format.
+		"format":                   "pt",
+		"flora.format":             string(format),
 		"flora.rank":               strconv.Itoa(rank),
 		"flora.alpha":              strconv.FormatFloat(alpha, 'g', -1, 64),
 		"flora.targets":            meta.Targets,
@@ -170,9 +199,24 @@ func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[stri
 		"ss_network_alpha":         strconv.FormatFloat(alpha, 'g', -1, 64),
 		"ss_base_model_version":    meta.Variant.ArchTag,
 		"ss_training_comment":      "trained with flora",
-		"modelspec.architecture":   "flux-2/lora",
+		"modelspec.sai_model_spec": "1.0.0",
+		"modelspec.architecture":   modelspecArchitecture(meta.Variant.ArchTag) + "/lora",
 		"modelspec.title":          meta.Title,
 		"modelspec.implementation": "https://github.com/black-forest-labs/flux2",
+		"modelspec.trigger_phrase": meta.Trigger,
+	}
+	if meta.Steps > 0 {
+		md["ss_steps"] = strconv.Itoa(meta.Steps)
+	}
+	if format != FormatDiffusers && (len(rankPattern) > 0 || len(alphaPattern) > 0) {
+		// Per-layer exceptions to flora.rank/flora.alpha, on official paths.
+		for k, v := range map[string]any{"flora.rank_pattern": rankPattern, "flora.alpha_pattern": alphaPattern} {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			md[k] = string(b)
+		}
 	}
 	if meta.Config != "" {
 		md["flora.config"] = meta.Config
@@ -255,4 +299,18 @@ func diffusersTargets(a *Adapter, outs map[string]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// modelspecArchitecture is the modelspec.architecture stem musubi-tuner
+// writes for a kohya ArchTag (ss_base_model_version).
+func modelspecArchitecture(archTag string) string {
+	switch archTag {
+	case "flux2":
+		return "Flux.2-dev"
+	case "flux2_klein_4b":
+		return "Flux.2-klein-4b"
+	case "flux2_klein_9b":
+		return "Flux.2-klein-9b"
+	}
+	return "Flux.2"
 }

@@ -30,6 +30,7 @@ check DIR
     tiny transformer, runs the io inputs and compares with Flora's output for
     the same adapter. Writes DIR/diffusers_check.json.
 """
+import hashlib
 import json
 import os
 import sys
@@ -142,7 +143,9 @@ def check(folder):
               "cases": {}}
     for case in sorted(flora):
         path = os.path.join(folder, case + ".safetensors")
-        entry = {"file": case + ".safetensors",
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        entry = {"file": case + ".safetensors", "sha256": digest,
                  "flora_vs_base_rel_l2": rel_l2(flora[case], base)}  # how much the adapter changes the output
         model = load_model()
         try:
