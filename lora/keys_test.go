@@ -202,3 +202,55 @@ func TestInferConfigFromDiffusersFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffusersImportExportsExactly: the independent-A diffusers fixture
+// (parallel q/k/v parts, a block with to_q alone, the final adaLN) written
+// back in every format, without telling Save the architecture, still
+// reproduces diffusers' output.
+func TestDiffusersImportExportsExactly(t *testing.T) {
+	dir := filepath.Join("..", "testdata", "diffusers")
+	model := filepath.Join(dir, "flux2-tiny-dev")
+	a, _, _, err := Load(filepath.Join(dir, "flux2-tiny-dev-lora", "lora.safetensors"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
+	for _, format := range []Format{FormatComfy, FormatKohya, FormatDiffusers} {
+		path := filepath.Join(t.TempDir(), string(format)+".safetensors")
+		if err := Save(path, a, format, Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		got := forwardWith(t, model, path, filepath.Join(model, "io.safetensors"))
+		if e := relL2(got, want); e > 1e-4 {
+			t.Errorf("%s: relative L2 error %.3g > 1e-4 vs diffusers", format, e)
+		}
+	}
+}
+
+// TestUpdateNorm: the norm of a layer's update with parallel, overlapping
+// parts equals the Frobenius norm of the dense sum.
+func TestUpdateNorm(t *testing.T) {
+	targets := []Target{{Layer: Layer{Module: "x", In: 5, Out: 4}, Rank: 2, Alpha: 3}, {Layer: Layer{Module: "y", In: 5, Out: 4}, Rank: 3, Alpha: 1.5}}
+	src := NewAdapter(targets, 1)
+	randomizeUp(src, 2)
+	p, q := src.Layers["x"][0], src.Layers["y"][0]
+	q.Rows, q.RowOffset, q.Up = 2, 2, q.Up[:2*3] // rows [2, 4), overlapping p (all 4 rows)
+	a := &Adapter{Layers: map[string][]*Part{"double_blocks.0.img_attn.proj": {p, q}}}
+	dense := make([]float64, 4*5)
+	for _, part := range []*Part{p, q} {
+		d := part.DeltaRows(1)
+		for r := 0; r < part.Rows; r++ {
+			for c := 0; c < 5; c++ {
+				dense[(part.RowOffset+r)*5+c] += float64(d[r*5+c])
+			}
+		}
+	}
+	var want float64
+	for _, v := range dense {
+		want += v * v
+	}
+	want = math.Sqrt(want)
+	if got := a.UpdateNorm("double_blocks.0.img_attn.proj"); math.Abs(got-want) > 1e-6*want {
+		t.Errorf("UpdateNorm %g, want %g", got, want)
+	}
+}

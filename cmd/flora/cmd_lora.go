@@ -97,10 +97,10 @@ func inspectLoRA(p string) (*loraReport, error) {
 			ranks[g][p.Rank] = true
 			alphas[g][fmt.Sprintf("%g", p.Alpha)] = true
 			gr.Params += int64(len(p.Up) + len(p.Down))
-			n := p.Norm()
-			sumSq[g] += n * n
-			gr.NormMax = max(gr.NormMax, n)
 		}
+		n := a.UpdateNorm(m) // the layer's whole update, parallel parts included
+		sumSq[g] += n * n
+		gr.NormMax = max(gr.NormMax, n)
 	}
 	for g, gr := range groups {
 		for r := range ranks[g] {
