@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // loraKey is one tensor name of a LoRA file taken apart.
@@ -144,4 +145,25 @@ func parseKeys(names []string) ([]loraKey, []string, error) {
 		return nil, nil, fmt.Errorf("the file holds several PEFT adapters (%s); save one adapter per file", strings.Join(list, ", "))
 	}
 	return keys, warnings, nil
+}
+
+// FactorDType returns the dtype a LoRA file stores its up (B) factors in,
+// so a conversion can keep it (Meta.DType).
+func FactorDType(path string) (weights.DType, error) {
+	f, err := weights.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	keys, _, err := parseKeys(f.Names())
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	for _, k := range keys {
+		if k.Kind == "up" {
+			info, _ := f.Info(k.Name)
+			return info.DType, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no LoRA up (B) tensor", path)
 }

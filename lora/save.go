@@ -26,6 +26,10 @@ type Meta struct {
 	// Config is the resolved training config (YAML).
 	Config string
 	Title  string
+	// DType is the dtype of the A/B factors in the file: F32 (the default),
+	// BF16 or F16 (FactorDType reads a file's, to convert it unchanged).
+	// Alphas are always F32.
+	DType weights.DType
 }
 
 // Save writes the adapter to path (atomically) in a format.
@@ -33,11 +37,19 @@ func Save(path string, a *Adapter, format Format, meta Meta) error {
 	var ts []weights.TensorData
 	var err error
 	outs := layerOuts(meta.Variant.Config)
+	dt := meta.DType
+	switch dt {
+	case "":
+		dt = weights.F32
+	case weights.F32, weights.BF16, weights.F16:
+	default:
+		return fmt.Errorf("writing %s: LoRA factors can be stored as F32, BF16 or F16, not %q", path, dt)
+	}
 	switch format {
 	case FormatComfy, FormatKohya:
-		ts, err = officialTensors(a, format, outs)
+		ts, err = officialTensors(a, format, outs, dt)
 	case FormatDiffusers:
-		ts, err = diffusersTensors(a, outs)
+		ts, err = diffusersTensors(a, outs, dt)
 	default:
 		return fmt.Errorf("unknown LoRA format %q", format)
 	}
@@ -132,7 +144,7 @@ func layerOuts(cfg flux2.Config) map[string]int {
 }
 
 // officialTensors writes official module paths (ComfyUI or kohya names).
-func officialTensors(a *Adapter, format Format, outs map[string]int) ([]weights.TensorData, error) {
+func officialTensors(a *Adapter, format Format, outs map[string]int, dt weights.DType) ([]weights.TensorData, error) {
 	var ts []weights.TensorData
 	for _, m := range a.Modules() {
 		p := dense(m, a.Layers[m], layerOut(a, m, outs))
@@ -144,17 +156,22 @@ func officialTensors(a *Adapter, format Format, outs map[string]int) ([]weights.
 			stem := "diffusion_model." + m
 			down, up, alpha = stem+".lora_A.weight", stem+".lora_B.weight", stem+".alpha"
 		}
-		ts = append(ts,
-			weights.Float32Data(down, []int{p.Rank, p.In}, p.Down),
-			weights.Float32Data(up, []int{p.Rows, p.Rank}, p.Up),
-			weights.Float32Data(alpha, []int{}, []float32{float32(p.Alpha)}))
+		d, err := weights.Float32DataAs(down, dt, []int{p.Rank, p.In}, p.Down)
+		if err != nil {
+			return nil, err
+		}
+		u, err := weights.Float32DataAs(up, dt, []int{p.Rows, p.Rank}, p.Up)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, d, u, weights.Float32Data(alpha, []int{}, []float32{float32(p.Alpha)}))
 	}
 	return ts, nil
 }
 
 // diffusersTensors writes diffusers names: a fused official layer is
 // written as its split modules, each with the shared A and its rows of B.
-func diffusersTensors(a *Adapter, outs map[string]int) ([]weights.TensorData, error) {
+func diffusersTensors(a *Adapter, outs map[string]int, dt weights.DType) ([]weights.TensorData, error) {
 	var ts []weights.TensorData
 	for _, m := range a.Modules() {
 		out := layerOut(a, m, outs)
@@ -169,9 +186,15 @@ func diffusersTensors(a *Adapter, outs map[string]int) ([]weights.TensorData, er
 				up = swapRowHalves(up, dp.Rows, p.Rank)
 			}
 			stem := "transformer." + dp.Module
-			ts = append(ts,
-				weights.Float32Data(stem+".lora_A.weight", []int{p.Rank, p.In}, p.Down),
-				weights.Float32Data(stem+".lora_B.weight", []int{dp.Rows, p.Rank}, up))
+			d, err := weights.Float32DataAs(stem+".lora_A.weight", dt, []int{p.Rank, p.In}, p.Down)
+			if err != nil {
+				return nil, err
+			}
+			u, err := weights.Float32DataAs(stem+".lora_B.weight", dt, []int{dp.Rows, p.Rank}, up)
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, d, u)
 		}
 	}
 	return ts, nil

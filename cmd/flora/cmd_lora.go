@@ -218,7 +218,11 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		for _, w := range warnings {
 			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
-		if err := lora.Save(*out, a, format, metaFromFile(a)); err != nil {
+		meta := metaFromFile(a)
+		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+			return err
+		}
+		if err := lora.Save(*out, a, format, meta); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "%s (%s) → %s (%s): %d layers\n", args[0], from, *out, format, len(a.Layers))
@@ -275,7 +279,11 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		if err := lora.Save(*out, small, format, metaFromFile(a)); err != nil {
+		meta := metaFromFile(a)
+		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+			return err
+		}
+		if err := lora.Save(*out, small, format, meta); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "wrote %s (rank %d, %s)\n", *out, *rank, format)

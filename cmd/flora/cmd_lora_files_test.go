@@ -228,3 +228,70 @@ func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
 	}
 	return v
 }
+
+// TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
+// back is bf16 with byte-identical factors.
+func TestLoRAConvertKeepsBF16(t *testing.T) {
+	src := filepath.Join(tinyFixtureDir, "lora.safetensors")
+	if _, err := os.Stat(src); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skipf("fixture missing: %v", err)
+	}
+	dir := t.TempDir()
+	bf16 := filepath.Join(dir, "bf16.safetensors")
+	vals := readF32File(t, src)
+	f, err := weights.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []weights.TensorData
+	for _, n := range f.Names() {
+		dims, _ := f.Dims(n)
+		dt := weights.BF16
+		if filepath.Ext(n) == ".alpha" {
+			dt = weights.F32
+		}
+		td, err := weights.Float32DataAs(n, dt, dims, vals[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, td)
+	}
+	f.Close()
+	if err := weights.WriteFile(bf16, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	mid, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
+	for _, args := range [][]string{{"lora", "convert", bf16, "--to", "diffusers", "--out", mid}, {"lora", "convert", mid, "--to", "comfy", "--out", back}} {
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+	x, err := weights.Open(bf16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	y, err := weights.Open(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	for _, n := range x.Names() {
+		if filepath.Ext(n) == ".alpha" {
+			continue
+		}
+		xi, _ := x.Info(n)
+		yi, ok := y.Info(n)
+		if !ok || yi.DType != xi.DType {
+			t.Fatalf("%s: %+v after the round trip, want %s", n, yi, xi.DType)
+		}
+		a, _ := x.Bytes(n)
+		b, _ := y.Bytes(n)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changed in the round trip", n)
+		}
+	}
+}
