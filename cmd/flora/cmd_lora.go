@@ -253,8 +253,8 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 			return err
 		}
 		type agg struct {
-			n           int
-			sum, minVal float64
+			n                        int
+			sum, minVal, kept, total float64
 		}
 		groups := map[string]*agg{}
 		for _, r := range reps {
@@ -265,16 +265,22 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 			groups[g].n++
 			groups[g].sum += r.Energy
 			groups[g].minVal = min(groups[g].minVal, r.Energy)
+			groups[g].kept += r.Kept
+			groups[g].total += r.Total
 		}
 		t := tablewriter.NewWriter(cliOut)
-		t.Header([]string{"group", "layers", "energy kept (mean)", "energy kept (min)"})
+		t.Header([]string{"group", "layers", "energy kept", "layer mean", "layer min"})
 		names := make([]string, 0, len(groups))
 		for g := range groups {
 			names = append(names, g)
 		}
 		sort.Strings(names)
 		for _, g := range names {
-			t.Append([]string{g, fmt.Sprint(groups[g].n), fmt.Sprintf("%.4f", groups[g].sum/float64(groups[g].n)), fmt.Sprintf("%.4f", groups[g].minVal)})
+			energy := 1.0 // Σ kept σ² / Σ σ² over the group's layers
+			if groups[g].total > 0 {
+				energy = groups[g].kept / groups[g].total
+			}
+			t.Append([]string{g, fmt.Sprint(groups[g].n), fmt.Sprintf("%.4f", energy), fmt.Sprintf("%.4f", groups[g].sum/float64(groups[g].n)), fmt.Sprintf("%.4f", groups[g].minVal)})
 		}
 		if err := t.Render(); err != nil {
 			return err
