@@ -15,6 +15,7 @@ func init() {
 		name:    "data",
 		summary: "check training image folders",
 		subcommands: []*command{
+			dataCacheCommand(),
 			{
 				name:    "check",
 				summary: "scan image folders: sizes, buckets, captions and every problem file",

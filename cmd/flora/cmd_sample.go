@@ -28,6 +28,7 @@ import (
 // sampleFlags are the flags of `flora sample`.
 type sampleFlags struct {
 	model, vae, textEncoder, embeddings string
+	variant                             string
 	prompts                             []string
 	promptsFile, negative               string
 	loras                               []string
@@ -49,9 +50,10 @@ func init() {
 		usage:   "sample --model PATH (--prompt TEXT | --prompts-file FILE | --embeddings FILE) [flags]",
 		setup: func(fs *pflag.FlagSet) func([]string) error {
 			f := &sampleFlags{}
-			fs.StringVar(&f.model, "model", "", "transformer: official .safetensors file or diffusers model folder (required)")
+			fs.StringVar(&f.model, "model", "", "embedded:tiny, an official .safetensors file, or a diffusers model folder (required)")
 			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
 			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
+			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
 			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
 			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line")
@@ -103,20 +105,14 @@ func runSample(f *sampleFlags) error {
 	if err != nil {
 		return usageErrorf("%v", err)
 	}
-	paths, err := bundle.Resolve(f.model, f.vae, f.textEncoder)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	m, err := flux2.Load(be, paths.Transformer, flux2.LoadOptions{DType: dtype})
+	comps, err := bundle.Load(be, bundle.Options{Path: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant,
+		DType: dtype, SkipText: f.embeddings != ""})
 	if err != nil {
 		return err
 	}
-	v, err := bundle.LoadVAE(be, paths.VAE, vae.Options{})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cliErr, "loaded FLUX.2 %s (%d parameters) and the VAE in %s\n", m.Variant, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
+	m, v := comps.Transformer, comps.VAE
+	fmt.Fprintf(cliErr, "loaded FLUX.2 %s (%d parameters) in %s\n", comps.Variant.Name, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
 	if len(f.loras) > 0 {
 		if err := attachLoRAs(m, f.loras); err != nil {
 			return err
@@ -126,19 +122,16 @@ func runSample(f *sampleFlags) error {
 	if err != nil {
 		return err
 	}
-	variant, _ := flux2.VariantByName(strings.Split(m.Variant, "/")[0])
+	if set == nil {
+		set = &promptSet{labels: prompts}
+	}
+	variant := comps.Variant
 	steps, guidance := f.steps, f.guidance
 	if steps <= 0 {
 		steps = max(variant.DefaultSteps, 1)
-		if steps == 1 && variant.Name == "" {
-			steps = 28
-		}
 	}
 	if guidance < 0 {
 		guidance = variant.DefaultGuidance
-		if variant.Name == "" {
-			guidance = 4
-		}
 	}
 	useCFG := false
 	switch f.cfg {
@@ -146,7 +139,7 @@ func runSample(f *sampleFlags) error {
 		useCFG = true
 	case "off":
 	case "auto":
-		useCFG = !m.Config.GuidanceEmbed && variant.Name != "" && !variant.Distilled
+		useCFG = !m.Config.GuidanceEmbed && variant.Name != "custom" && !variant.Distilled
 	default:
 		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
 	}
@@ -173,6 +166,8 @@ func runSample(f *sampleFlags) error {
 				CFG: useCFG, Width: f.width, Height: f.height}
 			if set.ctx != nil {
 				smp.Text = fixedText{ctx: rowOf(set.ctx, pi), negative: set.negative}
+			} else {
+				smp.Text = comps.Text
 			}
 			fmt.Fprintf(cliErr, "image %d/%d: %q seed %d, %dx%d, %d steps\n", pi*f.count+k+1, len(set.labels)*f.count, shorten(label, 60), req.Seed, req.Width/16*16, req.Height/16*16, steps)
 			res, err := smp.Generate(req)
@@ -251,7 +246,7 @@ func readPrompts(f *sampleFlags) ([]string, error) {
 // loadPromptSet reads precomputed embeddings, or prepares prompt encoding.
 func loadPromptSet(f *sampleFlags, prompts []string, m *flux2.Model) (*promptSet, error) {
 	if f.embeddings == "" {
-		return nil, errors.New("prompt encoding needs the text encoder, which this build cannot load yet; pass precomputed --embeddings")
+		return nil, nil
 	}
 	file, err := weights.Open(f.embeddings)
 	if err != nil {

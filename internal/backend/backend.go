@@ -201,3 +201,17 @@ func GPUMemory() int64 {
 	}
 	return mib << 20
 }
+
+// GPUMemoryUsed returns the memory in use on GPU 0 in bytes as nvidia-smi
+// reports it, or 0 when it cannot be read.
+func GPUMemoryUsed() int64 {
+	out, err := exec.Command("nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return 0
+	}
+	mib, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0]), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return mib << 20
+}

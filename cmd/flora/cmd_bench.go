@@ -1,0 +1,257 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/vae"
+	"github.com/flora-ml/flora/train"
+)
+
+func init() {
+	register(&command{
+		name:    "bench",
+		summary: "measure speed and memory of the transformer (forward or LoRA training step) and the VAE on random weights",
+		usage:   "bench [--variant tiny|klein-4b|klein-9b|dev|embedded-tiny] [--mode forward|train|vae-decode] [--res 512] [flags]",
+		setup: func(fs *pflag.FlagSet) func([]string) error {
+			variant := fs.String("variant", "tiny", "FLUX.2 variant whose shapes to use (random weights)")
+			mode := fs.String("mode", "train", "forward, train (LoRA step: forward, backward, AdamW) or vae-decode")
+			res := fs.Int("res", 512, "image side in pixels (latent tokens = (res/16)²)")
+			batch := fs.Int("batch", 1, "batch size")
+			textLen := fs.Int("text", 512, "text tokens")
+			dtypeName := fs.String("dtype", "auto", "auto (bf16 on GPUs, f32 otherwise), bf16 or f32")
+			rank := fs.Int("rank", 16, "LoRA rank (train mode)")
+			ckpt := fs.Bool("checkpointing", false, "block-wise execution with recomputation (train mode)")
+			quantize := fs.String("quantize", "none", "base weights: none, int8, fp8, nf4")
+			steps := fs.Int("steps", 3, "measured steps (after one warm-up step that compiles)")
+			be := fs.String("backend", "", "backend (default auto)")
+			return func(args []string) error {
+				if len(args) != 0 {
+					return usageErrorf("unexpected arguments %q", args)
+				}
+				b, info, err := backend.Select(*be)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cliErr, info)
+				dtype, err := computeDType(*dtypeName, info)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				v, err := benchVariant(*variant)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				if *res%16 != 0 || *res < 16 || *steps < 1 || *batch < 1 {
+					return usageErrorf("--res must be a multiple of 16, --steps and --batch >= 1")
+				}
+				if *mode == "vae-decode" {
+					return benchVAE(b, *res, *steps)
+				}
+				q, err := quant.ParseScheme(*quantize)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				start := time.Now()
+				m, err := randomBenchModel(b, v.Config, dtype, q)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cliErr, "random %s weights (%d parameters, %s, base %s) in %s\n", v.Name, v.Config.NumParams(), dtype, q,
+					time.Since(start).Round(time.Millisecond))
+				h := *res / 16
+				n := h * h
+				flops := v.Config.ForwardFLOPs(*batch, n, *textLen)
+				var step func() error
+				switch *mode {
+				case "forward":
+					bt, err := benchBatch(m, *batch, h, *textLen)
+					if err != nil {
+						return err
+					}
+					step = func() error {
+						out, err := m.Forward(bt, dtype)
+						if err == nil {
+							out.FinalizeAll()
+						}
+						return err
+					}
+				case "train":
+					targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: *rank}.Plan(v.Config)
+					if err != nil {
+						return err
+					}
+					if err := lora.Attach(m, lora.NewAdapter(targets, 1), 1, true); err != nil {
+						return err
+					}
+					samples := make([]train.Sample, *batch)
+					rng := rand.New(rand.NewPCG(1, 1))
+					for i := range samples {
+						lat := make([]float32, v.Config.InChannels*n)
+						emb := make([]float32, *textLen*v.Config.ContextDim)
+						for j := range lat {
+							lat[j] = float32(rng.NormFloat64())
+						}
+						for j := range emb {
+							emb[j] = float32(rng.NormFloat64())
+						}
+						samples[i] = train.Sample{Latent: lat, C: v.Config.InChannels, H: h, W: h, Embedding: emb, L: *textLen, D: v.Config.ContextDim}
+					}
+					src, err := train.NewMemorySource(samples, *batch, 1)
+					if err != nil {
+						return err
+					}
+					tr, err := train.NewTrainer(m, src, train.Options{Steps: *steps + 1, GradAccum: 1,
+						Timesteps: train.TimestepSampler{Kind: "uniform"}, LR: train.LRSchedule{Kind: "constant", Base: 1e-4, Total: *steps + 1},
+						Optimizer: train.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, MaxGradNorm: 1}, Guidance: 1, DType: dtype,
+						Checkpointing: *ckpt, Seed: 1})
+					if err != nil {
+						return err
+					}
+					flops *= 3
+					step = func() error { _, err := tr.Step(); return err }
+				default:
+					return usageErrorf("--mode must be forward, train or vae-decode")
+				}
+				t0 := time.Now()
+				if err := step(); err != nil {
+					return err
+				}
+				warm := time.Since(t0)
+				t1 := time.Now()
+				for i := 0; i < *steps; i++ {
+					if err := step(); err != nil {
+						return err
+					}
+				}
+				per := time.Since(t1) / time.Duration(*steps)
+				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
+					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"])
+				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
+					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), flops/per.Seconds()/1e9, humanBytes(peakRSS()))
+				if info.Name == "xla:cuda" {
+					if used := backend.GPUMemoryUsed(); used > 0 {
+						fmt.Fprintf(cliOut, "  GPU memory in use (nvidia-smi): %s\n", humanBytes(used))
+					}
+				}
+				return nil
+			}
+		},
+	})
+}
+
+func benchVariant(name string) (flux2.Variant, error) {
+	switch name {
+	case "embedded-tiny":
+		return bundle.EmbeddedTinyVariant(), nil
+	case "small":
+		return flux2.Variant{Name: "small", Config: flux2.Config{InChannels: 64, ContextDim: 128, Hidden: 256, NumHeads: 4, Depth: 2,
+			DepthSingle: 4, AxesDim: [4]int{16, 16, 16, 16}, Theta: 2000, MLPRatio: 3, GuidanceEmbed: true}}, nil
+	}
+	return flux2.VariantByName(name)
+}
+
+// randomBenchModel builds random weights, quantized when asked.
+func randomBenchModel(b backends.Backend, cfg flux2.Config, dtype dtypes.DType, q quant.Scheme) (*flux2.Model, error) {
+	if q == quant.None {
+		return flux2.NewRandomModel(b, cfg, 1, dtype)
+	}
+	m, err := flux2.NewModel(b, cfg)
+	if err != nil {
+		return nil, err
+	}
+	store := quant.Store(quant.Options{Scheme: q, DoubleQuant: q == quant.NF4})
+	for _, name := range cfg.ParamNames() {
+		dims := cfg.ParamShapes()[name]
+		t := tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 1), dims...)
+		if dtype != dtypes.Float32 {
+			if t, err = flux2.ConvertHost(t, dtype); err != nil {
+				return nil, err
+			}
+		}
+		if err := store(m, name, t); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func benchBatch(m *flux2.Model, b, h, l int) (*flux2.Batch, error) {
+	c := m.Config
+	rng := rand.New(rand.NewPCG(2, 2))
+	rnd := func(dims ...int) *tensors.Tensor {
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return tensors.FromFlatDataAndDimensions(v, dims...)
+	}
+	ts := make([]float32, b)
+	for i := range ts {
+		ts[i] = 0.5
+	}
+	var g *tensors.Tensor
+	if c.GuidanceEmbed {
+		g = tensors.FromFlatDataAndDimensions(append([]float32(nil), ts...), b)
+	}
+	return m.NewBatch(rnd(b, h*h, c.InChannels), rnd(b, l, c.ContextDim), tensors.FromFlatDataAndDimensions(ts, b), g,
+		flux2.TextIDs(b, l), flux2.ImageIDs(b, h, h, 0))
+}
+
+func benchVAE(b backends.Backend, res, steps int) error {
+	v, err := vae.NewRandom(b, vae.FLUX2Config(), 1, vae.Options{})
+	if err != nil {
+		return err
+	}
+	lat := tensors.FromFlatDataAndDimensions(make([]float32, 128*(res/16)*(res/16)), 1, 128, res/16, res/16)
+	t0 := time.Now()
+	if _, err := v.Decode(lat); err != nil {
+		return err
+	}
+	warm := time.Since(t0)
+	t1 := time.Now()
+	for i := 0; i < steps; i++ {
+		out, err := v.Decode(lat)
+		if err != nil {
+			return err
+		}
+		out.FinalizeAll()
+	}
+	per := time.Since(t1) / time.Duration(steps)
+	fmt.Fprintf(cliOut, "FLUX.2 VAE decode %dx%d: first %s, per decode %s, peak host memory %s\n", res, res,
+		warm.Round(time.Millisecond), per.Round(time.Millisecond), humanBytes(peakRSS()))
+	return nil
+}
+
+// peakRSS reads the process's peak resident memory (VmHWM) from /proc.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/flora-ml/flora/eval"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/train"
+)
+
+// TestTrainEmbeddedDemo runs the README's main job — the embedded demo —
+// into a temporary folder and checks its outputs: adapters in both formats,
+// previews, metrics whose last-10% mean loss is below the first-10% mean,
+// the loss curve, checkpoints and run.json. Then it resumes the finished run
+// (nothing left to do) to check --resume auto.
+func TestTrainEmbeddedDemo(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, f := range []string{"tiny-demo.safetensors", "tiny-demo.diffusers.safetensors", "metrics.jsonl", "loss.png", "run.json",
+		"previews/step-000050.png", "previews/step-000150.png", "checkpoints/step-000150/state.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Errorf("missing output %s", f)
+		}
+	}
+	recs, err := train.ReadMetrics(filepath.Join(out, "metrics.jsonl"))
+	if err != nil || len(recs) != 150 {
+		t.Fatalf("%d metrics records, err %v", len(recs), err)
+	}
+	run, err := eval.LoadRun(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("mean loss first 10%% %.4f, last 10%% %.4f", run.MeanFirst10, run.MeanLast10)
+	if run.MeanLast10 >= run.MeanFirst10*0.75 {
+		t.Errorf("loss did not clearly fall: first 10%% %.4f, last 10%% %.4f", run.MeanFirst10, run.MeanLast10)
+	}
+	a, format, _, err := lora.Load(filepath.Join(out, "tiny-demo.safetensors"), nil)
+	if err != nil || format != lora.FormatComfy || a.Metadata["flora.base_variant"] != "embedded-tiny" {
+		t.Errorf("adapter: %v %s %v", err, format, a.Metadata["flora.base_variant"])
+	}
+	// flora eval: the run in a comparison table, and the adapter's fixed-noise
+	// validation loss below the base model's.
+	code, stdout, stderr = runCLI(t, "eval", "compare", out, "--plot", filepath.Join(out, "curves.png"))
+	if code != 0 || !strings.Contains(stdout, "tiny-demo") {
+		t.Errorf("eval compare: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "eval", "loss", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"), "--adapter", filepath.Join(out, "tiny-demo.safetensors"))
+	if code != 0 {
+		t.Fatalf("eval loss: exit %d\n%s", code, stderr)
+	}
+	var base, adapted float64
+	for _, line := range strings.Split(stdout, "\n") {
+		f := strings.FieldsFunc(line, func(r rune) bool { return r == '│' || r == '|' })
+		if len(f) < 2 {
+			continue
+		}
+		name := strings.TrimSpace(f[0])
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(f[1]), &v); err != nil {
+			continue
+		}
+		if name == "base" {
+			base = v
+		} else if strings.HasSuffix(name, "tiny-demo.safetensors") {
+			adapted = v
+		}
+	}
+	if base == 0 || adapted == 0 || adapted >= base {
+		t.Errorf("validation loss base %g adapted %g\n%s", base, adapted, stdout)
+	}
+	// The second run finds the cache and the finished checkpoint.
+	code, _, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"), "--resume", "auto")
+	if code != 0 || !strings.Contains(stderr, "24 reused") || !strings.Contains(stderr, "resumed from") {
+		t.Errorf("resume: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestTrainRefusesBadJobs: invalid configs and missing inputs are refused
+// before any heavy work, naming the key.
+func TestTrainRefusesBadJobs(t *testing.T) {
+	code, _, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "train.lr=-1", "--set", "output.dir="+t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "train.lr: must be > 0, got -1") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "dataset.folders.0.path=/nonexistent", "--set", "output.dir="+t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "dataset.folders.0.path") {
+		t.Errorf("exit %d\n%s", code, stderr)
+	}
+	code, stdout, _ := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--print-config")
+	if code != 0 || !strings.Contains(stdout, "embedded:tiny") {
+		t.Errorf("--print-config: exit %d\n%s", code, stdout)
+	}
+	code, stdout, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--dry-run", "--memory-budget", "0.001", "--set", "output.dir="+t.TempDir())
+	if code != 0 || !strings.Contains(stdout, "estimated device memory") || !strings.Contains(stdout, "does not fit") {
+		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestDataCache: flora data cache builds a job's caches and reuses them.
+func TestDataCache(t *testing.T) {
+	out := t.TempDir()
+	args := []string{"data", "cache", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir=" + out}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "24 built") {
+		t.Fatalf("first run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "24 reused, 0 built") || !strings.Contains(stdout, "25 reused, 0 built") {
+		t.Errorf("second run:\n%s", stdout)
+	}
+}
