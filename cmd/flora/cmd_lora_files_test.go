@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -127,14 +126,8 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 // step: the update is summed in float32 on the backend), all others keep
 // their bytes.
 func TestLoRAMergeKeepsDType(t *testing.T) {
-	src := filepath.Join(tinyFixtureDir, "transformer.safetensors")
-	loraPath := filepath.Join(tinyFixtureDir, "lora.safetensors")
-	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("fixture missing: %v", err)
-	}
+	src := needFixture(t, "transformer.safetensors")
+	loraPath := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base-bf16.safetensors")
 	var ts []weights.TensorData
@@ -232,13 +225,7 @@ func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
 // TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
 // back is bf16 with byte-identical factors.
 func TestLoRAConvertKeepsBF16(t *testing.T) {
-	src := filepath.Join(tinyFixtureDir, "lora.safetensors")
-	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skipf("fixture missing: %v", err)
-	}
+	src := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	bf16 := filepath.Join(dir, "bf16.safetensors")
 	vals := readF32File(t, src)
