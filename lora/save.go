@@ -45,18 +45,22 @@ func Save(path string, a *Adapter, format Format, meta Meta) error {
 	default:
 		return fmt.Errorf("writing %s: LoRA factors can be stored as F32, BF16 or F16, not %q", path, dt)
 	}
+	var stored []namedPart
 	switch format {
 	case FormatComfy, FormatKohya:
-		ts, err = officialTensors(a, format, outs, dt)
+		stored = officialParts(a, outs)
+		ts, err = officialTensors(stored, format, dt)
 	case FormatDiffusers:
-		ts, err = diffusersTensors(a, outs, dt)
+		if stored, err = diffusersExport(a, outs); err == nil {
+			ts, err = diffusersTensors(stored, dt)
+		}
 	default:
 		return fmt.Errorf("unknown LoRA format %q", format)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	md, err := header(a, format, meta, outs)
+	md, err := header(a, format, meta, stored)
 	if err != nil {
 		return err
 	}
@@ -144,10 +148,10 @@ func layerOuts(cfg flux2.Config) map[string]int {
 }
 
 // officialTensors writes official module paths (ComfyUI or kohya names).
-func officialTensors(a *Adapter, format Format, outs map[string]int, dt weights.DType) ([]weights.TensorData, error) {
+func officialTensors(parts []namedPart, format Format, dt weights.DType) ([]weights.TensorData, error) {
 	var ts []weights.TensorData
-	for _, m := range a.Modules() {
-		p := dense(m, a.Layers[m], layerOut(a, m, outs))
+	for _, np := range parts {
+		m, p := np.name, np.p
 		var down, up, alpha string
 		if format == FormatKohya {
 			stem := kohyaName(m)
@@ -169,40 +173,86 @@ func officialTensors(a *Adapter, format Format, outs map[string]int, dt weights.
 	return ts, nil
 }
 
-// diffusersTensors writes diffusers names: a fused official layer is
-// written as its split modules, each with the shared A and its rows of B.
-func diffusersTensors(a *Adapter, outs map[string]int, dt weights.DType) ([]weights.TensorData, error) {
-	var ts []weights.TensorData
+// namedPart is one stored LoRA: a module path of the file's naming and the
+// part written for it (covering all its rows).
+type namedPart struct {
+	name string
+	p    *Part
+}
+
+// officialParts is what the ComfyUI and kohya formats store: one part per
+// official module, parallel parts combined exactly (dense).
+func officialParts(a *Adapter, outs map[string]int) []namedPart {
+	var out []namedPart
 	for _, m := range a.Modules() {
-		out := layerOut(a, m, outs)
-		dparts, err := diffusersParts(m, out)
+		out = append(out, namedPart{m, dense(m, a.Layers[m], layerOut(a, m, outs))})
+	}
+	return out
+}
+
+// diffusersExport is what the diffusers format stores: per diffusers module
+// (to_q/to_k/to_v for a fused official qkv), the parts that touch its rows.
+// A single part covering the module's rows is written as is (its A, its
+// rows of B, its alpha) — so a shared-A fused qkv becomes three modules
+// sharing A, and parallel parts imported from diffusers go back to their own
+// modules; several parts on one module are combined exactly (dense). Split
+// modules no part touches are not written. B rows are given in diffusers'
+// order (final adaLN halves swapped).
+func diffusersExport(a *Adapter, outs map[string]int) ([]namedPart, error) {
+	var out []namedPart
+	for _, m := range a.Modules() {
+		rows := layerOut(a, m, outs)
+		dparts, err := diffusersParts(m, rows)
 		if err != nil {
 			return nil, err
 		}
-		p := dense(m, a.Layers[m], out)
+		parts := a.Layers[m]
 		for _, dp := range dparts {
-			up := p.Up[dp.RowOffset*p.Rank : (dp.RowOffset+dp.Rows)*p.Rank]
+			var over []*Part
+			for _, p := range parts {
+				if p.RowOffset < dp.RowOffset+dp.Rows && dp.RowOffset < p.RowOffset+p.Rows {
+					over = append(over, p)
+				}
+			}
+			if len(over) == 0 {
+				continue
+			}
+			src, offset := over[0], over[0].RowOffset
+			if len(over) > 1 || src.RowOffset > dp.RowOffset || src.RowOffset+src.Rows < dp.RowOffset+dp.Rows {
+				src, offset = dense(m, over, rows), 0
+			}
+			start := dp.RowOffset - offset
+			up := src.Up[start*src.Rank : (start+dp.Rows)*src.Rank]
 			if dp.SwapHalves {
-				up = swapRowHalves(up, dp.Rows, p.Rank)
+				up = swapRowHalves(up, dp.Rows, src.Rank)
 			}
-			stem := "transformer." + dp.Module
-			d, err := weights.Float32DataAs(stem+".lora_A.weight", dt, []int{p.Rank, p.In}, p.Down)
-			if err != nil {
-				return nil, err
-			}
-			u, err := weights.Float32DataAs(stem+".lora_B.weight", dt, []int{dp.Rows, p.Rank}, up)
-			if err != nil {
-				return nil, err
-			}
-			ts = append(ts, d, u)
+			out = append(out, namedPart{dp.Module, &Part{Rank: src.Rank, Alpha: src.Alpha, In: src.In, Rows: dp.Rows, Down: src.Down, Up: up}})
 		}
+	}
+	return out, nil
+}
+
+// diffusersTensors writes diffusers names under "transformer.".
+func diffusersTensors(parts []namedPart, dt weights.DType) ([]weights.TensorData, error) {
+	var ts []weights.TensorData
+	for _, np := range parts {
+		stem, p := "transformer."+np.name, np.p
+		d, err := weights.Float32DataAs(stem+".lora_A.weight", dt, []int{p.Rank, p.In}, p.Down)
+		if err != nil {
+			return nil, err
+		}
+		u, err := weights.Float32DataAs(stem+".lora_B.weight", dt, []int{p.Rows, p.Rank}, p.Up)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, d, u)
 	}
 	return ts, nil
 }
 
-// header builds the safetensors metadata.
-func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[string]string, error) {
-	rank, alpha, rankPattern, alphaPattern := rankSummary(a, format, outs)
+// header builds the safetensors metadata from the stored parts.
+func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[string]string, error) {
+	rank, alpha, rankPattern, alphaPattern := rankSummary(stored)
 	md := map[string]string{
 		// "pt" is the safetensors convention diffusers, PEFT and ai-toolkit
 		// write (and Hugging Face loaders check); Flora's naming goes to
@@ -245,10 +295,19 @@ func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[stri
 		md["flora.config"] = meta.Config
 	}
 	if format == FormatDiffusers {
+		targets := make([]string, len(stored))
+		for i, np := range stored {
+			targets[i] = np.name
+		}
+		sort.Strings(targets)
+		// The PEFT LoraConfig diffusers builds the adapter from: ranks must
+		// match the tensors (rank_pattern for every exception), alphas give
+		// the scales; keys are full module paths, which PEFT matches as
+		// regular expressions anchored at a module-path boundary.
 		cfg := map[string]any{
 			"transformer.r": rank, "transformer.lora_alpha": alpha, "transformer.peft_type": "LORA",
 			"transformer.rank_pattern": rankPattern, "transformer.alpha_pattern": alphaPattern,
-			"transformer.target_modules": diffusersTargets(a, outs), "transformer.init_lora_weights": true,
+			"transformer.target_modules": targets, "transformer.init_lora_weights": true,
 			"transformer.lora_dropout": 0.0, "transformer.bias": "none", "transformer.fan_in_fan_out": false,
 			"transformer.use_dora": false, "transformer.use_rslora": false,
 		}
@@ -266,62 +325,36 @@ func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[stri
 	return md, nil
 }
 
-// rankSummary returns the most common rank and alpha, and the per-module
-// exceptions (diffusers module names for the diffusers format).
-func rankSummary(a *Adapter, format Format, outs map[string]int) (int, float64, map[string]int, map[string]float64) {
+// rankSummary returns the most common (rank, alpha) of the stored parts
+// (ties: the smaller rank, then the smaller alpha) and the per-module
+// exceptions.
+func rankSummary(stored []namedPart) (int, float64, map[string]int, map[string]float64) {
 	type ra struct {
 		r int
 		a float64
 	}
 	count := map[ra]int{}
-	per := map[string]ra{}
-	for _, m := range a.Modules() {
-		p := dense(m, a.Layers[m], layerOut(a, m, outs))
-		per[m] = ra{p.Rank, p.Alpha}
-		count[ra{p.Rank, p.Alpha}]++
+	for _, np := range stored {
+		count[ra{np.p.Rank, np.p.Alpha}]++
 	}
 	var best ra
 	for k, n := range count {
-		if n > count[best] || (n == count[best] && (k.r < best.r || best.r == 0)) {
+		switch {
+		case n > count[best], best.r == 0,
+			n == count[best] && (k.r < best.r || k.r == best.r && k.a < best.a):
 			best = k
 		}
 	}
 	rp, ap := map[string]int{}, map[string]float64{}
-	for m, v := range per {
-		names := []string{m}
-		if format == FormatDiffusers {
-			names = nil
-			dps, _ := diffusersParts(m, layerOut(a, m, outs))
-			for _, dp := range dps {
-				names = append(names, dp.Module)
-			}
+	for _, np := range stored {
+		if np.p.Rank != best.r {
+			rp[np.name] = np.p.Rank
 		}
-		for _, n := range names {
-			if v.r != best.r {
-				rp[n] = v.r
-			}
-			if v.a != best.a {
-				ap[n] = v.a
-			}
+		if np.p.Alpha != best.a {
+			ap[np.name] = np.p.Alpha
 		}
 	}
 	return best.r, best.a, rp, ap
-}
-
-func diffusersTargets(a *Adapter, outs map[string]int) []string {
-	seen := map[string]bool{}
-	for _, m := range a.Modules() {
-		dps, _ := diffusersParts(m, layerOut(a, m, outs))
-		for _, dp := range dps {
-			seen[dp.Module] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // modelspecArchitecture is the modelspec.architecture stem musubi-tuner
