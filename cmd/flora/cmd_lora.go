@@ -300,7 +300,7 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 	base := fs.String("base", "", "base model: official .safetensors file or diffusers model folder (required)")
 	loras := fs.StringArray("lora", nil, "adapter FILE[:scale] (repeatable, required)")
-	out := fs.String("out", "", "output .safetensors file (required)")
+	out := fs.String("out", "", "output .safetensors file, or for a diffusers base a model folder to create (required)")
 	be := fs.String("backend", "", "backend (default auto)")
 	return func(args []string) error {
 		if len(args) != 0 || *base == "" || len(*loras) == 0 || *out == "" {
@@ -341,8 +341,16 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 		}
-		md := map[string]string{"format": "flora-merged", "merged_loras": strings.Join(*loras, ", ")}
-		if err := m.SaveCheckpoint(*out, layout, md); err != nil {
+		md := map[string]string{"format": "pt", "flora.merged_loras": strings.Join(*loras, ", ")}
+		target := *out
+		if layout == flux2.LayoutDiffusers && !strings.HasSuffix(*out, ".safetensors") {
+			// A diffusers model folder: OUT/transformer/ (as the base) with
+			// the base's config.json, loadable by from_pretrained.
+			if target, err = diffusersMergeFolder(*base, *out); err != nil {
+				return err
+			}
+		}
+		if err := m.SaveCheckpoint(target, layout, md); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "wrote %s (%s layout, %d adapters merged)\n", *out, layout, len(*loras))

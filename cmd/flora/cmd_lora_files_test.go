@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -78,7 +79,30 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 	}
 	merged.Close()
 
-	m, err := flux2.Load(testutil.Backend(t), out, flux2.LoadOptions{DType: dtypes.Float32})
+	// The same merge into a diffusers model folder (transformer/ with the
+	// base's config.json), as from_pretrained loads.
+	folder := filepath.Join(t.TempDir(), "merged-model")
+	if code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", filepath.Join(loraDir, "lora.safetensors"), "--out", folder); code != 0 {
+		t.Fatalf("merge into a folder exit %d: %s%s", code, stdout, errs)
+	}
+	for _, f := range []string{"config.json", "diffusion_pytorch_model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(folder, "transformer", f)); err != nil {
+			t.Errorf("merged folder: %v", err)
+		}
+	}
+	fx, err := os.ReadFile(filepath.Join(folder, "transformer", "diffusion_pytorch_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fy, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fx, fy) {
+		t.Error("the folder's weights differ from the single-file merge")
+	}
+
+	m, err := flux2.Load(testutil.Backend(t), folder, flux2.LoadOptions{DType: dtypes.Float32})
 	if err != nil {
 		t.Fatal(err)
 	}

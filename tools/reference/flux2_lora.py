@@ -29,6 +29,12 @@ check DIR
     load_lora_into_transformer, what pipe.load_lora_weights runs) onto the
     tiny transformer, runs the io inputs and compares with Flora's output for
     the same adapter. Writes DIR/diffusers_check.json.
+
+check-merged FOLDER LORA SCALE OUT_JSON
+    Verifies a model folder written by `flora lora merge --base
+    testdata/diffusers/flux2-tiny-dev --lora LORA:SCALE --out FOLDER`: loads it
+    with Flux2Transformer2DModel.from_pretrained and compares its output with
+    the base model running the LoRA (PEFT, adapter weight SCALE).
 """
 import hashlib
 import json
@@ -165,12 +171,35 @@ def check(folder):
         f.write("\n")
 
 
+def check_merged(folder, lora, scale, out_json):
+    io = load_file(os.path.join(BASE, "io.safetensors"))
+    merged = Flux2Transformer2DModel.from_pretrained(os.path.join(folder, "transformer")).eval()
+    model = load_model()
+    sd, md = Flux2Pipeline.lora_state_dict(lora, return_lora_metadata=True)
+    if not any(k.startswith("transformer.") for k in sd):  # bare names (save_lora_adapter)
+        model.load_lora_adapter(lora, prefix=None, adapter_name="a")
+    else:
+        Flux2Pipeline.load_lora_into_transformer(sd, transformer=model, metadata=md, adapter_name="a")
+    model.set_adapters(["a"], weights=[scale])
+    ref = forward(model, io)
+    result = {"diffusers": __import__("diffusers").__version__, "peft": __import__("peft").__version__,
+              "lora": os.path.basename(lora), "scale": scale,
+              "merged_vs_peft_rel_l2": rel_l2(forward(merged, io), ref),
+              "lora_vs_base_rel_l2": rel_l2(ref, forward(load_model(), io))}
+    print(json.dumps(result))
+    with open(out_json, "w") as f:
+        json.dump(result, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "generate"
     if mode == "generate":
         generate(sys.argv[2] if len(sys.argv) > 2 else os.path.join("testdata", "diffusers", "flux2-tiny-dev-lora"))
     elif mode == "check" and len(sys.argv) == 3:
         check(sys.argv[2])
+    elif mode == "check-merged" and len(sys.argv) == 6:
+        check_merged(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
     else:
         sys.exit(__doc__)
 
