@@ -26,7 +26,7 @@ func init() {
 			{name: "convert", summary: "rewrite a LoRA in another naming: comfy (ComfyUI/official), diffusers (PEFT), kohya",
 				usage: "lora convert IN --to comfy|diffusers|kohya --out OUT", setup: loraConvertCmd},
 			{name: "merge", summary: "merge adapters into a base model and write the merged checkpoint in the base's layout",
-				usage: "lora merge --base MODEL --lora FILE[:scale] [--lora ...] --out OUT.safetensors", setup: loraMergeCmd},
+				usage: "lora merge --base MODEL --lora FILE[:scale] [--lora ...] --out OUT.safetensors|OUT_FOLDER (diffusers base)", setup: loraMergeCmd},
 			{name: "resize", summary: "reduce an adapter's rank by truncated SVD, reporting the energy kept",
 				usage: "lora resize IN --rank N --out OUT [--to comfy|diffusers|kohya]", setup: loraResizeCmd},
 		},
