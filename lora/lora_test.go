@@ -62,11 +62,12 @@ func maxAbsDiff(a, b []float32) float64 {
 	return d
 }
 
-// randomizeUp gives every part a non-zero B so the adapter changes the output.
+// randomizeUp gives every part a non-zero B so the adapter changes the
+// output; the values depend only on the seed (modules in order).
 func randomizeUp(a *Adapter, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	for _, parts := range a.Layers {
-		for _, p := range parts {
+	for _, m := range a.Modules() {
+		for _, p := range a.Layers[m] {
 			for i := range p.Up {
 				p.Up[i] = float32(rng.NormFloat64() * 0.05)
 			}

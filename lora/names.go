@@ -73,7 +73,11 @@ func newModuleIndex(cfg flux2.Config) (*moduleIndex, error) {
 var reMusubiAttn = regexp.MustCompile(`(img|txt)_attn_(qkv|proj)$`)
 
 // fixOfficial returns the official module for a module path from a
-// ComfyUI-style file, repairing known broken spellings (with a warning).
+// ComfyUI-style file, repairing known broken spellings (with a warning):
+// musubi-tuner's converter writes img_attn_proj for img_attn.proj, and more
+// generally a name whose dots and underscores are mixed up is matched to the
+// one official module it spells (FLUX.2 module paths stay distinct when '.'
+// and '_' are identified).
 func (idx *moduleIndex) fixOfficial(module string) (string, string, error) {
 	if _, ok := idx.layers[module]; ok {
 		return module, "", nil
@@ -82,6 +86,9 @@ func (idx *moduleIndex) fixOfficial(module string) (string, string, error) {
 		if _, ok := idx.layers[fixed]; ok {
 			return fixed, fmt.Sprintf("%s is a known broken name (musubi-tuner's converter); read as %s", module, fixed), nil
 		}
+	}
+	if fixed, ok := idx.kohya[kohyaName(module)]; ok {
+		return fixed, fmt.Sprintf("%s is not an official module path ('.' and '_' mixed up); read as %s", module, fixed), nil
 	}
 	return "", "", fmt.Errorf("%s is not a linear layer of this FLUX.2 architecture", module)
 }

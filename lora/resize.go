@@ -12,6 +12,9 @@ type ResizeReport struct {
 	To     int
 	// Energy is Σ kept σ² / Σ σ² of the layer's update ΔW (1 = lossless).
 	Energy float64
+	// Kept and Total are Σ kept σ² and Σ σ² of ΔW = (alpha/r)·B·A (so a
+	// group's energy is ΣKept/ΣTotal over its layers).
+	Kept, Total float64
 }
 
 // Resize reduces every layer to at most rank (a truncated SVD of its update
@@ -61,7 +64,8 @@ func Resize(a *Adapter, rank int) (*Adapter, []ResizeReport, error) {
 			}
 		}
 		out.Layers[m] = []*Part{np}
-		reports = append(reports, ResizeReport{Module: m, From: r, To: k, Energy: energy})
+		scale2 := p.Scale() * p.Scale()
+		reports = append(reports, ResizeReport{Module: m, From: r, To: k, Energy: energy, Kept: kept * scale2, Total: total * scale2})
 	}
 	return out, reports, nil
 }

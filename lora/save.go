@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
@@ -25,6 +26,10 @@ type Meta struct {
 	// Config is the resolved training config (YAML).
 	Config string
 	Title  string
+	// DType is the dtype of the A/B factors in the file: F32 (the default),
+	// BF16 or F16 (FactorDType reads a file's, to convert it unchanged).
+	// Alphas are always F32.
+	DType weights.DType
 }
 
 // Save writes the adapter to path (atomically) in a format.
@@ -32,18 +37,30 @@ func Save(path string, a *Adapter, format Format, meta Meta) error {
 	var ts []weights.TensorData
 	var err error
 	outs := layerOuts(meta.Variant.Config)
+	dt := meta.DType
+	switch dt {
+	case "":
+		dt = weights.F32
+	case weights.F32, weights.BF16, weights.F16:
+	default:
+		return fmt.Errorf("writing %s: LoRA factors can be stored as F32, BF16 or F16, not %q", path, dt)
+	}
+	var stored []namedPart
 	switch format {
 	case FormatComfy, FormatKohya:
-		ts, err = officialTensors(a, format, outs)
+		stored = officialParts(a, outs)
+		ts, err = officialTensors(stored, format, dt)
 	case FormatDiffusers:
-		ts, err = diffusersTensors(a, outs)
+		if stored, err = diffusersExport(a, outs); err == nil {
+			ts, err = diffusersTensors(stored, dt)
+		}
 	default:
 		return fmt.Errorf("unknown LoRA format %q", format)
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	md, err := header(a, format, meta, outs)
+	md, err := header(a, format, meta, stored)
 	if err != nil {
 		return err
 	}
@@ -79,8 +96,11 @@ func dense(module string, parts []*Part, out int) *Part {
 }
 
 // layerOut is a layer's output width: from the architecture when known (an
-// adapter may cover only some rows of a fused layer), else the rows its
-// parts reach.
+// adapter may cover only some rows of a fused layer); else, for the layers
+// whose width is a multiple of their input width (the fused q/k/v, the
+// modulations, the final adaLN), from the parts' input width — an import of
+// diffusers' to_q alone covers only a third of img_attn.qkv; else the rows
+// its parts reach.
 func layerOut(a *Adapter, module string, outs map[string]int) int {
 	if o, ok := outs[module]; ok {
 		return o
@@ -89,7 +109,28 @@ func layerOut(a *Adapter, module string, outs map[string]int) int {
 	for _, p := range a.Layers[module] {
 		out = max(out, p.RowOffset+p.Rows)
 	}
+	if parts := a.Layers[module]; len(parts) > 0 {
+		if k := outputMultiple(module); k > 0 {
+			out = max(out, k*parts[0].In)
+		}
+	}
 	return out
+}
+
+// outputMultiple is out/in of the FLUX.2 layers whose output width is a
+// fixed multiple of their input width (the hidden size), or 0.
+func outputMultiple(module string) int {
+	switch {
+	case strings.HasSuffix(module, "_attn.qkv") && strings.HasPrefix(module, "double_blocks."):
+		return 3
+	case module == "final_layer.adaLN_modulation.1":
+		return 2
+	case module == "double_stream_modulation_img.lin" || module == "double_stream_modulation_txt.lin":
+		return 6
+	case module == "single_stream_modulation.lin":
+		return 3
+	}
+	return 0
 }
 
 // layerOuts maps the modules of an architecture to their output widths
@@ -107,10 +148,10 @@ func layerOuts(cfg flux2.Config) map[string]int {
 }
 
 // officialTensors writes official module paths (ComfyUI or kohya names).
-func officialTensors(a *Adapter, format Format, outs map[string]int) ([]weights.TensorData, error) {
+func officialTensors(parts []namedPart, format Format, dt weights.DType) ([]weights.TensorData, error) {
 	var ts []weights.TensorData
-	for _, m := range a.Modules() {
-		p := dense(m, a.Layers[m], layerOut(a, m, outs))
+	for _, np := range parts {
+		m, p := np.name, np.p
 		var down, up, alpha string
 		if format == FormatKohya {
 			stem := kohyaName(m)
@@ -119,44 +160,105 @@ func officialTensors(a *Adapter, format Format, outs map[string]int) ([]weights.
 			stem := "diffusion_model." + m
 			down, up, alpha = stem+".lora_A.weight", stem+".lora_B.weight", stem+".alpha"
 		}
-		ts = append(ts,
-			weights.Float32Data(down, []int{p.Rank, p.In}, p.Down),
-			weights.Float32Data(up, []int{p.Rows, p.Rank}, p.Up),
-			weights.Float32Data(alpha, []int{}, []float32{float32(p.Alpha)}))
-	}
-	return ts, nil
-}
-
-// diffusersTensors writes diffusers names: a fused official layer is
-// written as its split modules, each with the shared A and its rows of B.
-func diffusersTensors(a *Adapter, outs map[string]int) ([]weights.TensorData, error) {
-	var ts []weights.TensorData
-	for _, m := range a.Modules() {
-		out := layerOut(a, m, outs)
-		dparts, err := diffusersParts(m, out)
+		d, err := weights.Float32DataAs(down, dt, []int{p.Rank, p.In}, p.Down)
 		if err != nil {
 			return nil, err
 		}
-		p := dense(m, a.Layers[m], out)
-		for _, dp := range dparts {
-			up := p.Up[dp.RowOffset*p.Rank : (dp.RowOffset+dp.Rows)*p.Rank]
-			if dp.SwapHalves {
-				up = swapRowHalves(up, dp.Rows, p.Rank)
-			}
-			stem := "transformer." + dp.Module
-			ts = append(ts,
-				weights.Float32Data(stem+".lora_A.weight", []int{p.Rank, p.In}, p.Down),
-				weights.Float32Data(stem+".lora_B.weight", []int{dp.Rows, p.Rank}, up))
+		u, err := weights.Float32DataAs(up, dt, []int{p.Rows, p.Rank}, p.Up)
+		if err != nil {
+			return nil, err
 		}
+		ts = append(ts, d, u, weights.Float32Data(alpha, []int{}, []float32{float32(p.Alpha)}))
 	}
 	return ts, nil
 }
 
-// header builds the safetensors metadata.
-func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[string]string, error) {
-	rank, alpha, rankPattern, alphaPattern := rankSummary(a, format, outs)
+// namedPart is one stored LoRA: a module path of the file's naming and the
+// part written for it (covering all its rows).
+type namedPart struct {
+	name string
+	p    *Part
+}
+
+// officialParts is what the ComfyUI and kohya formats store: one part per
+// official module, parallel parts combined exactly (dense).
+func officialParts(a *Adapter, outs map[string]int) []namedPart {
+	var out []namedPart
+	for _, m := range a.Modules() {
+		out = append(out, namedPart{m, dense(m, a.Layers[m], layerOut(a, m, outs))})
+	}
+	return out
+}
+
+// diffusersExport is what the diffusers format stores: per diffusers module
+// (to_q/to_k/to_v for a fused official qkv), the parts that touch its rows.
+// A single part covering the module's rows is written as is (its A, its
+// rows of B, its alpha) — so a shared-A fused qkv becomes three modules
+// sharing A, and parallel parts imported from diffusers go back to their own
+// modules; several parts on one module are combined exactly (dense). Split
+// modules no part touches are not written. B rows are given in diffusers'
+// order (final adaLN halves swapped).
+func diffusersExport(a *Adapter, outs map[string]int) ([]namedPart, error) {
+	var out []namedPart
+	for _, m := range a.Modules() {
+		rows := layerOut(a, m, outs)
+		dparts, err := diffusersParts(m, rows)
+		if err != nil {
+			return nil, err
+		}
+		parts := a.Layers[m]
+		for _, dp := range dparts {
+			var over []*Part
+			for _, p := range parts {
+				if p.RowOffset < dp.RowOffset+dp.Rows && dp.RowOffset < p.RowOffset+p.Rows {
+					over = append(over, p)
+				}
+			}
+			if len(over) == 0 {
+				continue
+			}
+			src, offset := over[0], over[0].RowOffset
+			if len(over) > 1 || src.RowOffset > dp.RowOffset || src.RowOffset+src.Rows < dp.RowOffset+dp.Rows {
+				src, offset = dense(m, over, rows), 0
+			}
+			start := dp.RowOffset - offset
+			up := src.Up[start*src.Rank : (start+dp.Rows)*src.Rank]
+			if dp.SwapHalves {
+				up = swapRowHalves(up, dp.Rows, src.Rank)
+			}
+			out = append(out, namedPart{dp.Module, &Part{Rank: src.Rank, Alpha: src.Alpha, In: src.In, Rows: dp.Rows, Down: src.Down, Up: up}})
+		}
+	}
+	return out, nil
+}
+
+// diffusersTensors writes diffusers names under "transformer.".
+func diffusersTensors(parts []namedPart, dt weights.DType) ([]weights.TensorData, error) {
+	var ts []weights.TensorData
+	for _, np := range parts {
+		stem, p := "transformer."+np.name, np.p
+		d, err := weights.Float32DataAs(stem+".lora_A.weight", dt, []int{p.Rank, p.In}, p.Down)
+		if err != nil {
+			return nil, err
+		}
+		u, err := weights.Float32DataAs(stem+".lora_B.weight", dt, []int{p.Rows, p.Rank}, p.Up)
+		if err != nil {
+			return nil, err
+		}
+		ts = append(ts, d, u)
+	}
+	return ts, nil
+}
+
+// header builds the safetensors metadata from the stored parts.
+func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[string]string, error) {
+	rank, alpha, rankPattern, alphaPattern := rankSummary(stored)
 	md := map[string]string{
-		"format":                   "flora-" + string(format),
+		// "pt" is the safetensors convention diffusers, PEFT and ai-toolkit
+		// write (and Hugging Face loaders check); Flora's naming goes to
+		// flora.format.
+		"format":                   "pt",
+		"flora.format":             string(format),
 		"flora.rank":               strconv.Itoa(rank),
 		"flora.alpha":              strconv.FormatFloat(alpha, 'g', -1, 64),
 		"flora.targets":            meta.Targets,
@@ -170,18 +272,42 @@ func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[stri
 		"ss_network_alpha":         strconv.FormatFloat(alpha, 'g', -1, 64),
 		"ss_base_model_version":    meta.Variant.ArchTag,
 		"ss_training_comment":      "trained with flora",
-		"modelspec.architecture":   "flux-2/lora",
+		"modelspec.sai_model_spec": "1.0.0",
+		"modelspec.architecture":   modelspecArchitecture(meta.Variant.ArchTag) + "/lora",
 		"modelspec.title":          meta.Title,
 		"modelspec.implementation": "https://github.com/black-forest-labs/flux2",
+		"modelspec.trigger_phrase": meta.Trigger,
+	}
+	if meta.Steps > 0 {
+		md["ss_steps"] = strconv.Itoa(meta.Steps)
+	}
+	if format != FormatDiffusers && (len(rankPattern) > 0 || len(alphaPattern) > 0) {
+		// Per-layer exceptions to flora.rank/flora.alpha, on official paths.
+		for k, v := range map[string]any{"flora.rank_pattern": rankPattern, "flora.alpha_pattern": alphaPattern} {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return nil, err
+			}
+			md[k] = string(b)
+		}
 	}
 	if meta.Config != "" {
 		md["flora.config"] = meta.Config
 	}
 	if format == FormatDiffusers {
+		targets := make([]string, len(stored))
+		for i, np := range stored {
+			targets[i] = np.name
+		}
+		sort.Strings(targets)
+		// The PEFT LoraConfig diffusers builds the adapter from: ranks must
+		// match the tensors (rank_pattern for every exception), alphas give
+		// the scales; keys are full module paths, which PEFT matches as
+		// regular expressions anchored at a module-path boundary.
 		cfg := map[string]any{
 			"transformer.r": rank, "transformer.lora_alpha": alpha, "transformer.peft_type": "LORA",
 			"transformer.rank_pattern": rankPattern, "transformer.alpha_pattern": alphaPattern,
-			"transformer.target_modules": diffusersTargets(a, outs), "transformer.init_lora_weights": true,
+			"transformer.target_modules": targets, "transformer.init_lora_weights": true,
 			"transformer.lora_dropout": 0.0, "transformer.bias": "none", "transformer.fan_in_fan_out": false,
 			"transformer.use_dora": false, "transformer.use_rslora": false,
 		}
@@ -199,60 +325,48 @@ func header(a *Adapter, format Format, meta Meta, outs map[string]int) (map[stri
 	return md, nil
 }
 
-// rankSummary returns the most common rank and alpha, and the per-module
-// exceptions (diffusers module names for the diffusers format).
-func rankSummary(a *Adapter, format Format, outs map[string]int) (int, float64, map[string]int, map[string]float64) {
+// rankSummary returns the most common (rank, alpha) of the stored parts
+// (ties: the smaller rank, then the smaller alpha) and the per-module
+// exceptions.
+func rankSummary(stored []namedPart) (int, float64, map[string]int, map[string]float64) {
 	type ra struct {
 		r int
 		a float64
 	}
 	count := map[ra]int{}
-	per := map[string]ra{}
-	for _, m := range a.Modules() {
-		p := dense(m, a.Layers[m], layerOut(a, m, outs))
-		per[m] = ra{p.Rank, p.Alpha}
-		count[ra{p.Rank, p.Alpha}]++
+	for _, np := range stored {
+		count[ra{np.p.Rank, np.p.Alpha}]++
 	}
 	var best ra
 	for k, n := range count {
-		if n > count[best] || (n == count[best] && (k.r < best.r || best.r == 0)) {
+		switch {
+		case n > count[best], best.r == 0,
+			n == count[best] && (k.r < best.r || k.r == best.r && k.a < best.a):
 			best = k
 		}
 	}
 	rp, ap := map[string]int{}, map[string]float64{}
-	for m, v := range per {
-		names := []string{m}
-		if format == FormatDiffusers {
-			names = nil
-			dps, _ := diffusersParts(m, layerOut(a, m, outs))
-			for _, dp := range dps {
-				names = append(names, dp.Module)
-			}
+	for _, np := range stored {
+		if np.p.Rank != best.r {
+			rp[np.name] = np.p.Rank
 		}
-		for _, n := range names {
-			if v.r != best.r {
-				rp[n] = v.r
-			}
-			if v.a != best.a {
-				ap[n] = v.a
-			}
+		if np.p.Alpha != best.a {
+			ap[np.name] = np.p.Alpha
 		}
 	}
 	return best.r, best.a, rp, ap
 }
 
-func diffusersTargets(a *Adapter, outs map[string]int) []string {
-	seen := map[string]bool{}
-	for _, m := range a.Modules() {
-		dps, _ := diffusersParts(m, layerOut(a, m, outs))
-		for _, dp := range dps {
-			seen[dp.Module] = true
-		}
+// modelspecArchitecture is the modelspec.architecture stem musubi-tuner
+// writes for a kohya ArchTag (ss_base_model_version).
+func modelspecArchitecture(archTag string) string {
+	switch archTag {
+	case "flux2":
+		return "Flux.2-dev"
+	case "flux2_klein_4b":
+		return "Flux.2-klein-4b"
+	case "flux2_klein_9b":
+		return "Flux.2-klein-9b"
 	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return "Flux.2"
 }

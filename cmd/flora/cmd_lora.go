@@ -26,7 +26,7 @@ func init() {
 			{name: "convert", summary: "rewrite a LoRA in another naming: comfy (ComfyUI/official), diffusers (PEFT), kohya",
 				usage: "lora convert IN --to comfy|diffusers|kohya --out OUT", setup: loraConvertCmd},
 			{name: "merge", summary: "merge adapters into a base model and write the merged checkpoint in the base's layout",
-				usage: "lora merge --base MODEL --lora FILE[:scale] [--lora ...] --out OUT.safetensors", setup: loraMergeCmd},
+				usage: "lora merge --base MODEL --lora FILE[:scale] [--lora ...] --out OUT.safetensors|OUT_FOLDER (diffusers base)", setup: loraMergeCmd},
 			{name: "resize", summary: "reduce an adapter's rank by truncated SVD, reporting the energy kept",
 				usage: "lora resize IN --rank N --out OUT [--to comfy|diffusers|kohya]", setup: loraResizeCmd},
 		},
@@ -97,10 +97,10 @@ func inspectLoRA(p string) (*loraReport, error) {
 			ranks[g][p.Rank] = true
 			alphas[g][fmt.Sprintf("%g", p.Alpha)] = true
 			gr.Params += int64(len(p.Up) + len(p.Down))
-			n := p.Norm()
-			sumSq[g] += n * n
-			gr.NormMax = max(gr.NormMax, n)
 		}
+		n := a.UpdateNorm(m) // the layer's whole update, parallel parts included
+		sumSq[g] += n * n
+		gr.NormMax = max(gr.NormMax, n)
 	}
 	for g, gr := range groups {
 		for r := range ranks[g] {
@@ -218,7 +218,11 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		for _, w := range warnings {
 			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
-		if err := lora.Save(*out, a, format, metaFromFile(a)); err != nil {
+		meta := metaFromFile(a)
+		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+			return err
+		}
+		if err := lora.Save(*out, a, format, meta); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "%s (%s) → %s (%s): %d layers\n", args[0], from, *out, format, len(a.Layers))
@@ -249,8 +253,8 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 			return err
 		}
 		type agg struct {
-			n           int
-			sum, minVal float64
+			n                        int
+			sum, minVal, kept, total float64
 		}
 		groups := map[string]*agg{}
 		for _, r := range reps {
@@ -261,21 +265,31 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 			groups[g].n++
 			groups[g].sum += r.Energy
 			groups[g].minVal = min(groups[g].minVal, r.Energy)
+			groups[g].kept += r.Kept
+			groups[g].total += r.Total
 		}
 		t := tablewriter.NewWriter(cliOut)
-		t.Header([]string{"group", "layers", "energy kept (mean)", "energy kept (min)"})
+		t.Header([]string{"group", "layers", "energy kept", "layer mean", "layer min"})
 		names := make([]string, 0, len(groups))
 		for g := range groups {
 			names = append(names, g)
 		}
 		sort.Strings(names)
 		for _, g := range names {
-			t.Append([]string{g, fmt.Sprint(groups[g].n), fmt.Sprintf("%.4f", groups[g].sum/float64(groups[g].n)), fmt.Sprintf("%.4f", groups[g].minVal)})
+			energy := 1.0 // Σ kept σ² / Σ σ² over the group's layers
+			if groups[g].total > 0 {
+				energy = groups[g].kept / groups[g].total
+			}
+			t.Append([]string{g, fmt.Sprint(groups[g].n), fmt.Sprintf("%.4f", energy), fmt.Sprintf("%.4f", groups[g].sum/float64(groups[g].n)), fmt.Sprintf("%.4f", groups[g].minVal)})
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
-		if err := lora.Save(*out, small, format, metaFromFile(a)); err != nil {
+		meta := metaFromFile(a)
+		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+			return err
+		}
+		if err := lora.Save(*out, small, format, meta); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "wrote %s (rank %d, %s)\n", *out, *rank, format)
@@ -286,7 +300,7 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 	base := fs.String("base", "", "base model: official .safetensors file or diffusers model folder (required)")
 	loras := fs.StringArray("lora", nil, "adapter FILE[:scale] (repeatable, required)")
-	out := fs.String("out", "", "output .safetensors file (required)")
+	out := fs.String("out", "", "output .safetensors file, or for a diffusers base a model folder to create (required)")
 	be := fs.String("backend", "", "backend (default auto)")
 	return func(args []string) error {
 		if len(args) != 0 || *base == "" || len(*loras) == 0 || *out == "" {
@@ -327,8 +341,16 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 		}
-		md := map[string]string{"format": "flora-merged", "merged_loras": strings.Join(*loras, ", ")}
-		if err := m.SaveCheckpoint(*out, layout, md); err != nil {
+		md := map[string]string{"format": "pt", "flora.merged_loras": strings.Join(*loras, ", ")}
+		target := *out
+		if layout == flux2.LayoutDiffusers && !strings.HasSuffix(*out, ".safetensors") {
+			// A diffusers model folder: OUT/transformer/ (as the base) with
+			// the base's config.json, loadable by from_pretrained.
+			if target, err = diffusersMergeFolder(*base, *out); err != nil {
+				return err
+			}
+		}
+		if err := m.SaveCheckpoint(target, layout, md); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "wrote %s (%s layout, %d adapters merged)\n", *out, layout, len(*loras))

@@ -13,7 +13,14 @@ import (
 	"github.com/flora-ml/flora/sample"
 )
 
-const tinyFixtureDir = "../../../shared/fixtures/flux2-official-tiny"
+// tinyFixtureDir is the official tiny fixture folder: FLUX2_REFERENCE_DIR, or
+// ../shared/fixtures/flux2-official-tiny next to the repository.
+var tinyFixtureDir = func() string {
+	if d := os.Getenv("FLUX2_REFERENCE_DIR"); d != "" {
+		return d
+	}
+	return "../../../shared/fixtures/flux2-official-tiny"
+}()
 
 // tinyEmbeddings writes the fixture's two text contexts as an embeddings file.
 func tinyEmbeddings(t *testing.T) string {

@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/weights"
+)
+
+// diffusersTestdata is the repository's diffusers-parity fixture folder.
+var diffusersTestdata = filepath.Join("..", "..", "testdata", "diffusers")
+
+// readF32File reads every tensor of a safetensors file as float32.
+func readF32File(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	f, err := weights.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]float32{}
+	for _, n := range f.Names() {
+		v, err := f.TensorAs(n, dtypes.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[n] = tensors.MustCopyFlatData[float32](v)
+	}
+	return out
+}
+
+// TestLoRAMergeDiffusersLayout: merging the diffusers PEFT fixture (written
+// by diffusers' save_lora_weights) into the diffusers-layout tiny model
+// writes a diffusers-layout checkpoint with the base's tensor names and
+// dtype, whose forward pass reproduces diffusers' own output with the LoRA
+// active.
+func TestLoRAMergeDiffusersLayout(t *testing.T) {
+	base := filepath.Join(diffusersTestdata, "flux2-tiny-dev")
+	loraDir := filepath.Join(diffusersTestdata, "flux2-tiny-dev-lora")
+	out := filepath.Join(t.TempDir(), "merged.safetensors")
+	code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", filepath.Join(loraDir, "lora.safetensors"), "--out", out)
+	if code != 0 {
+		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
+	}
+	merged, err := weights.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseCk, err := weights.OpenCheckpoint(filepath.Join(base, "transformer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer baseCk.Close()
+	if l := weights.DetectLayout(merged.Names()).Kind; l != weights.LayoutFlux2Diffusers {
+		t.Errorf("merged layout %s, want the base's diffusers layout", l)
+	}
+	got, want := merged.Names(), baseCk.Names()
+	sort.Strings(got)
+	sort.Strings(want)
+	if len(got) != len(want) {
+		t.Fatalf("merged has %d tensors, base %d", len(got), len(want))
+	}
+	for i := range got {
+		mi, _ := merged.Info(got[i])
+		bi, _ := baseCk.Info(want[i])
+		if got[i] != want[i] || mi.DType != bi.DType {
+			t.Fatalf("merged tensor %s %s, base %s %s", got[i], mi.DType, want[i], bi.DType)
+		}
+	}
+	merged.Close()
+
+	// The same merge into a diffusers model folder (transformer/ with the
+	// base's config.json), as from_pretrained loads.
+	folder := filepath.Join(t.TempDir(), "merged-model")
+	if code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", filepath.Join(loraDir, "lora.safetensors"), "--out", folder); code != 0 {
+		t.Fatalf("merge into a folder exit %d: %s%s", code, stdout, errs)
+	}
+	for _, f := range []string{"config.json", "diffusion_pytorch_model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(folder, "transformer", f)); err != nil {
+			t.Errorf("merged folder: %v", err)
+		}
+	}
+	fx, err := os.ReadFile(filepath.Join(folder, "transformer", "diffusion_pytorch_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fy, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fx, fy) {
+		t.Error("the folder's weights differ from the single-file merge")
+	}
+
+	m, err := flux2.Load(testutil.Backend(t), folder, flux2.LoadOptions{DType: dtypes.Float32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io := readF32File(t, filepath.Join(base, "io.safetensors"))
+	ioT := func(name string, dims ...int) *tensors.Tensor {
+		return tensors.FromFlatDataAndDimensions(io[name], dims...)
+	}
+	ids := func(name string, l int) [][][4]float64 {
+		v := io[name]
+		res := make([][][4]float64, 2)
+		for b := range res {
+			res[b] = make([][4]float64, l)
+			for i := range res[b] {
+				for k := 0; k < 4; k++ {
+					res[b][i][k] = float64(v[(b*l+i)*4+k])
+				}
+			}
+		}
+		return res
+	}
+	b, err := m.NewBatch(ioT("img", 2, 12, 16), ioT("ctx", 2, 5, 24), ioT("timesteps", 2), ioT("guidance", 2), ids("ctx_ids", 5), ids("img_ids", 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := m.Forward(b, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := tensors.MustCopyFlatData[float32](res)
+	ref := readF32File(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
+	var num, den float64
+	for i := range y {
+		num += float64(y[i]-ref[i]) * float64(y[i]-ref[i])
+		den += float64(ref[i]) * float64(ref[i])
+	}
+	e := math.Sqrt(num / den)
+	t.Logf("merged checkpoint forward vs diffusers with the LoRA active: relative L2 %.3g", e)
+	if e > 1e-4 {
+		t.Errorf("relative L2 error %.3g > 1e-4", e)
+	}
+}
+
+// TestLoRAMergeKeepsDType: a bf16 official checkpoint merges into a bf16
+// official checkpoint: adapted weights are bf16(W + s·ΔW) (within one bf16
+// step: the update is summed in float32 on the backend), all others keep
+// their bytes.
+func TestLoRAMergeKeepsDType(t *testing.T) {
+	src := needFixture(t, "transformer.safetensors")
+	loraPath := needFixture(t, "lora.safetensors")
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base-bf16.safetensors")
+	var ts []weights.TensorData
+	baseF32 := readF32File(t, src)
+	names := make([]string, 0, len(baseF32))
+	for n := range baseF32 {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	f, err := weights.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		dims, _ := f.Dims(n)
+		td, err := weights.Float32DataAs(n, weights.BF16, dims, baseF32[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, td)
+	}
+	f.Close()
+	if err := weights.WriteFile(base, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "merged.safetensors")
+	if code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", loraPath+":0.5", "--out", out); code != 0 {
+		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
+	}
+	bf, err := weights.Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	mf, err := weights.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mf.Close()
+	if l := weights.DetectLayout(mf.Names()).Kind; l != weights.LayoutFlux2Official {
+		t.Errorf("merged layout %s, want official", l)
+	}
+	cfg := flux2.TinyConfig()
+	a, _, _, err := lora.Load(loraPath, &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		info, ok := mf.Info(n)
+		if !ok || info.DType != weights.BF16 {
+			t.Fatalf("merged %s: %+v, want BF16", n, info)
+		}
+		module := n[:len(n)-len(".weight")]
+		parts, adapted := a.Layers[module]
+		if !adapted {
+			x, _ := bf.Bytes(n)
+			y, _ := mf.Bytes(n)
+			if !bytes.Equal(x, y) {
+				t.Errorf("%s is not adapted but changed", n)
+			}
+			continue
+		}
+		w := readBF16AsF32(t, bf, n)
+		got := readBF16AsF32(t, mf, n)
+		in := parts[0].In
+		for _, p := range parts {
+			d := p.DeltaRows(0.5)
+			for i, v := range d {
+				w[p.RowOffset*in+i] += v
+			}
+		}
+		for i := range w {
+			step := math.Abs(float64(w[i])) / 128 // one bf16 step (8 significant bits)
+			if math.Abs(float64(got[i]-w[i])) > step+1e-30 {
+				t.Fatalf("%s[%d] = %g, want bf16 of %g", n, i, got[i], w[i])
+			}
+		}
+	}
+}
+
+func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
+	t.Helper()
+	info, _ := f.Info(name)
+	raw, err := f.Bytes(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := weights.DecodeFloat32(info, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
+// back is bf16 with byte-identical factors.
+func TestLoRAConvertKeepsBF16(t *testing.T) {
+	src := needFixture(t, "lora.safetensors")
+	dir := t.TempDir()
+	bf16 := filepath.Join(dir, "bf16.safetensors")
+	vals := readF32File(t, src)
+	f, err := weights.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts []weights.TensorData
+	for _, n := range f.Names() {
+		dims, _ := f.Dims(n)
+		dt := weights.BF16
+		if filepath.Ext(n) == ".alpha" {
+			dt = weights.F32
+		}
+		td, err := weights.Float32DataAs(n, dt, dims, vals[n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, td)
+	}
+	f.Close()
+	if err := weights.WriteFile(bf16, ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	mid, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
+	for _, args := range [][]string{{"lora", "convert", bf16, "--to", "diffusers", "--out", mid}, {"lora", "convert", mid, "--to", "comfy", "--out", back}} {
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+	x, err := weights.Open(bf16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	y, err := weights.Open(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	for _, n := range x.Names() {
+		if filepath.Ext(n) == ".alpha" {
+			continue
+		}
+		xi, _ := x.Info(n)
+		yi, ok := y.Info(n)
+		if !ok || yi.DType != xi.DType {
+			t.Fatalf("%s: %+v after the round trip, want %s", n, yi, xi.DType)
+		}
+		a, _ := x.Bytes(n)
+		b, _ := y.Bytes(n)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s changed in the round trip", n)
+		}
+	}
+}
