@@ -14,6 +14,7 @@ import (
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
 )
 
 // testSamples is a fixed dataset of tiny latents and embeddings in two
@@ -281,5 +282,56 @@ func TestValidationLossFallsWithTraining(t *testing.T) {
 	t.Logf("validation loss %.4f → %.4f", before, after)
 	if after >= before {
 		t.Errorf("validation loss did not fall: %.4f → %.4f", before, after)
+	}
+}
+
+// TestLoRAOnQuantizedBase trains a LoRA on an NF4-quantized base: the base
+// stays frozen and quantized, the loss falls.
+func TestLoRAOnQuantizedBase(t *testing.T) {
+	cfg := flux2.TinyConfig()
+	m, err := flux2.NewModel(testutil.Backend(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := quant.Store(quant.Options{Scheme: quant.NF4, DoubleQuant: true})
+	for _, name := range cfg.ParamNames() {
+		dims := cfg.ParamShapes()[name]
+		if err := store(m, name, tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 3), dims...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 4}.Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lora.Attach(m, lora.NewAdapter(targets, 11), 1, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range m.TrainableNames() {
+		if !lora.IsAdapterVariable(n) {
+			t.Fatalf("base variable %s is trainable", n)
+		}
+	}
+	src, err := NewMemorySource(testSamples(cfg, 6), 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := NewTrainer(m, src, testOptions(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	for !tr.Done() {
+		r, err := tr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
+	}
+	if mean(losses[25:]) >= mean(losses[:5]) {
+		t.Errorf("loss did not fall on the NF4 base: %.4f → %.4f", mean(losses[:5]), mean(losses[25:]))
+	}
+	if v := m.Variable("double_blocks.0.img_attn.qkv.weight.nf4"); v == nil || v.DType() != dtypes.Uint8 {
+		t.Error("the base is not stored as NF4")
 	}
 }
