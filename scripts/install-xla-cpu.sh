@@ -9,6 +9,9 @@
 set -euo pipefail
 
 WHEEL_VERSION="${XLA_CPU_PJRT_VERSION:-0.0.1}"
+# sha256 of xla_cpu_pjrt-0.0.1-py3-none-manylinux_2_27_x86_64.whl (checked
+# only for the pinned version; set XLA_CPU_PJRT_VERSION to try another).
+WHEEL_SHA256_0_0_1="55837b6b7b47daa717f2d9a5a03563ea0ceaa338d06a81a1e2d3f060d960decc"
 DEST_DIR="${FLORA_XLA_DIR:-$HOME/.local/lib/go-xla}"
 DEST="$DEST_DIR/pjrt_c_api_cpu_plugin.so"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/flora/xla-cpu-pjrt-$WHEEL_VERSION"
@@ -31,6 +34,11 @@ else
     say "downloading xla-cpu-pjrt==$WHEEL_VERSION from PyPI"
     python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$CACHE" "xla-cpu-pjrt==$WHEEL_VERSION"
     whl=$(ls "$CACHE"/xla_cpu_pjrt-*.whl | head -1)
+  fi
+  if [[ "$WHEEL_VERSION" == "0.0.1" ]] && ! echo "$WHEEL_SHA256_0_0_1  $whl" | sha256sum --check --quiet -; then
+    rm -f "$whl"
+    say "sha256 mismatch for $whl (removed; run again to download it again)"
+    exit 1
   fi
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT

@@ -125,19 +125,23 @@ func Select(spec string) (backends.Backend, Info, error) {
 	case spec == "auto":
 		if HasGPU() {
 			if p := FindPlugin("cuda"); p != "" {
+				// A plugin that is present but fails to load is an error,
+				// not a silent fall back to a backend 10-100x slower.
 				b, info, err := newXLA("xla:cuda", p)
-				if err == nil {
-					info.Reason = "auto: GPU and CUDA plugin found"
-					return b, info, nil
+				if err != nil {
+					return nil, Info{}, fmt.Errorf("auto: %w (use --backend go or xla:cpu to run without it)", err)
 				}
+				info.Reason = "auto: GPU and CUDA plugin found"
+				return b, info, nil
 			}
 		}
 		if p := FindPlugin("cpu"); p != "" {
 			b, info, err := newXLA("xla:cpu", p)
-			if err == nil {
-				info.Reason = "auto: XLA CPU plugin found"
-				return b, info, nil
+			if err != nil {
+				return nil, Info{}, fmt.Errorf("auto: %w (reinstall with scripts/install-xla-cpu.sh --force, or use --backend go)", err)
 			}
+			info.Reason = "auto: XLA CPU plugin found"
+			return b, info, nil
 		}
 		return newGo("auto: no XLA plugin found (scripts/install-xla-cpu.sh installs the CPU one)")
 	case spec == "xla:cpu":
@@ -179,12 +183,40 @@ func newXLA(name, plugin string) (backends.Backend, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
+	if strings.Contains(filepath.Base(abs), "cuda") {
+		prepareCUDAEnv(abs)
+	}
 	// An absolute path skips go-xla's plugin search and auto-install.
 	b, err := xla.New(abs)
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("backend %s (%s): %w", name, abs, err)
 	}
 	return b, Info{Name: name, Plugin: abs, Description: b.Description()}, nil
+}
+
+// prepareCUDAEnv sets what the CUDA plugin needs before it is loaded:
+// go-xla v0.1.4's CUDA check would point XLA_FLAGS at a hard-coded
+// /home/janpf/... directory, so it is disabled (GOPJRT_CUDA_CHECKS=0), and
+// XLA's GPU compiler is told where ptxas and libdevice are: the nvidia/cu13
+// directory of the pip wheels next to the plugin's package (the layout of
+// jax-cuda13-pjrt: site-packages/jax_plugins/xla_cuda13/xla_cuda_plugin.so).
+// Values already set by the user (or by scripts/device-cuda-env.sh) win.
+func prepareCUDAEnv(plugin string) {
+	if os.Getenv("GOPJRT_CUDA_CHECKS") == "" {
+		_ = os.Setenv("GOPJRT_CUDA_CHECKS", "0")
+	}
+	flags := os.Getenv("XLA_FLAGS")
+	if strings.Contains(flags, "--xla_gpu_cuda_data_dir") {
+		return
+	}
+	sitePackages := filepath.Dir(filepath.Dir(filepath.Dir(plugin)))
+	for _, d := range []string{"cu13", "cuda_nvcc"} {
+		dir := filepath.Join(sitePackages, "nvidia", d)
+		if fileExists(filepath.Join(dir, "bin", "ptxas")) {
+			_ = os.Setenv("XLA_FLAGS", strings.TrimSpace(flags+" --xla_gpu_cuda_data_dir="+dir))
+			return
+		}
+	}
 }
 
 // GPUMemory returns the total memory of GPU 0 in bytes as nvidia-smi reports

@@ -50,6 +50,44 @@ func TestSelect(t *testing.T) {
 	if _, _, err := Select("xla:cpu"); err == nil {
 		t.Error("a bogus plugin file was accepted")
 	}
+	// auto does not silently fall back to pure Go past a broken plugin.
+	t.Setenv(EnvVar, "")
+	if _, _, err := Select(""); err == nil || !strings.Contains(err.Error(), "--backend go") {
+		t.Errorf("auto with a broken plugin: %v", err)
+	}
+}
+
+// TestPrepareCUDAEnv: the CUDA data dir comes from the pip wheels next to a
+// jax-cuda13-pjrt plugin, go-xla's CUDA check is disabled, and values the
+// user set are kept.
+func TestPrepareCUDAEnv(t *testing.T) {
+	sp := t.TempDir()
+	plugin := filepath.Join(sp, "jax_plugins", "xla_cuda13", "xla_cuda_plugin.so")
+	ptxas := filepath.Join(sp, "nvidia", "cu13", "bin", "ptxas")
+	for _, f := range []string{plugin, ptxas} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct{ flags, checks, wantFlags, wantChecks string }{
+		{"", "", "--xla_gpu_cuda_data_dir=" + filepath.Join(sp, "nvidia", "cu13"), "0"},
+		{"--xla_dump_to=/tmp/x", "1", "--xla_dump_to=/tmp/x --xla_gpu_cuda_data_dir=" + filepath.Join(sp, "nvidia", "cu13"), "1"},
+		{"--xla_gpu_cuda_data_dir=/opt/cuda", "", "--xla_gpu_cuda_data_dir=/opt/cuda", "0"},
+	}
+	for _, tc := range tests {
+		t.Setenv("XLA_FLAGS", tc.flags)
+		t.Setenv("GOPJRT_CUDA_CHECKS", tc.checks)
+		prepareCUDAEnv(plugin)
+		if got := os.Getenv("XLA_FLAGS"); got != tc.wantFlags {
+			t.Errorf("XLA_FLAGS=%q: got %q, want %q", tc.flags, got, tc.wantFlags)
+		}
+		if got := os.Getenv("GOPJRT_CUDA_CHECKS"); got != tc.wantChecks {
+			t.Errorf("GOPJRT_CUDA_CHECKS=%q: got %q, want %q", tc.checks, got, tc.wantChecks)
+		}
+	}
 }
 
 // TestXLACPU runs a graph on the XLA CPU plugin when it is installed.
