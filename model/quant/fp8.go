@@ -36,36 +36,32 @@ var e4m3Positive = func() [127]float32 {
 }()
 
 // EncodeE4M3 rounds x to the nearest e4m3fn value (ties to the even code),
-// saturating to ±448 and mapping NaN to the NaN code.
+// saturating to ±448 and mapping NaN to the NaN code. It works on the
+// float32 bits (rounding the 23-bit mantissa to 3 bits), which is several
+// times faster than searching the code table; a test checks it against the
+// table search on a sweep of float32 bit patterns and every tie.
 func EncodeE4M3(x float32) byte {
 	if x != x {
 		return 0x7f
 	}
-	var sign byte
-	if math.Signbit(float64(x)) {
-		sign, x = 0x80, -x
-	}
-	if x >= FP8Max {
+	bits := math.Float32bits(x)
+	sign := byte(bits>>24) & 0x80
+	bits &^= 1 << 31
+	a := math.Float32frombits(bits)
+	if a >= FP8Max {
 		return sign | 0x7e
 	}
-	// Binary search the largest code with value <= x.
-	lo, hi := 0, 126
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if e4m3Positive[mid] <= x {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
+	if a < 1.0/64 { // subnormal range of e4m3: multiples of 2^-9
+		return sign | byte(math.RoundToEven(float64(a)*512))
 	}
-	c := lo
-	if c < 126 {
-		below, above := e4m3Positive[c], e4m3Positive[c+1]
-		if d1, d2 := x-below, above-x; d2 < d1 || (d2 == d1 && c%2 == 1) {
-			c++
-		}
+	e := int(bits>>23) - 127 + 7 // 1..8 for a in [2^-6, 448)
+	m := bits & 0x7fffff
+	code := uint32(e)<<3 | m>>20
+	rest := m & 0xfffff
+	if rest > 0x80000 || (rest == 0x80000 && code&1 == 1) {
+		code++ // a carry out of the mantissa correctly bumps the exponent
 	}
-	return sign | byte(c)
+	return sign | byte(code)
 }
 
 // QuantizeFP8 quantizes a [rows, cols] matrix to e4m3fn codes with one
@@ -73,21 +69,23 @@ func EncodeE4M3(x float32) byte {
 func QuantizeFP8(w []float32, rows, cols int) (codes []byte, scale []float32) {
 	codes = make([]byte, len(w))
 	scale = make([]float32, rows)
-	for r := 0; r < rows; r++ {
-		row := w[r*cols : (r+1)*cols]
-		var m float32
-		for _, x := range row {
-			m = max(m, float32(math.Abs(float64(x))))
+	parallelFor(rows, cols, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			row := w[r*cols : (r+1)*cols]
+			var m float32
+			for _, x := range row {
+				m = max(m, float32(math.Abs(float64(x))))
+			}
+			scale[r] = m / FP8Max
+			if m == 0 {
+				continue
+			}
+			inv := FP8Max / m
+			for i, x := range row {
+				codes[r*cols+i] = EncodeE4M3(x * inv)
+			}
 		}
-		scale[r] = m / FP8Max
-		if m == 0 {
-			continue
-		}
-		inv := FP8Max / m
-		for i, x := range row {
-			codes[r*cols+i] = EncodeE4M3(x * inv)
-		}
-	}
+	})
 	return codes, scale
 }
 

@@ -7,21 +7,23 @@ import "math"
 func QuantizeInt8(w []float32, rows, cols int) (q []int8, scale []float32) {
 	q = make([]int8, len(w))
 	scale = make([]float32, rows)
-	for r := 0; r < rows; r++ {
-		row := w[r*cols : (r+1)*cols]
-		var m float32
-		for _, x := range row {
-			m = max(m, float32(math.Abs(float64(x))))
+	parallelFor(rows, cols, func(r0, r1 int) {
+		for r := r0; r < r1; r++ {
+			row := w[r*cols : (r+1)*cols]
+			var m float32
+			for _, x := range row {
+				m = max(m, float32(math.Abs(float64(x))))
+			}
+			scale[r] = m / 127
+			if m == 0 {
+				continue
+			}
+			inv := 127 / m
+			for i, x := range row {
+				q[r*cols+i] = int8(math.Round(float64(x * inv)))
+			}
 		}
-		scale[r] = m / 127
-		if m == 0 {
-			continue
-		}
-		inv := 127 / m
-		for i, x := range row {
-			q[r*cols+i] = int8(math.Round(float64(x * inv)))
-		}
-	}
+	})
 	return q, scale
 }
 

@@ -17,19 +17,57 @@ var NF4Table = [16]float32{
 // NF4Block is the number of weights sharing one absmax.
 const NF4Block = 64
 
-// nf4Code returns the index of the level nearest to x ∈ [−1, 1].
-func nf4Code(x float32) byte {
-	// Levels are sorted: binary search the midpoints.
+// nf4Mid are the midpoints between consecutive NF4 levels: code c covers
+// (nf4Mid[c-1], nf4Mid[c]].
+var nf4Mid = func() (m [15]float32) {
+	for i := range m {
+		m[i] = (NF4Table[i] + NF4Table[i+1]) / 2
+	}
+	return m
+}()
+
+// nf4Bins is the number of equal bins of [−1, 1] in nf4BinCode; they are
+// far narrower than the gaps between midpoints (≥ 0.08), so at most one
+// midpoint falls in a bin and one comparison settles the code.
+const nf4Bins = 4096
+
+// nf4BinCode[b] is the code of bin b's lower edge.
+var nf4BinCode = func() (t [nf4Bins + 1]byte) {
+	for b := range t {
+		t[b] = nf4CodeSearch(float32(b)*2/nf4Bins - 1)
+	}
+	return t
+}()
+
+// nf4CodeSearch returns the code of x by binary search over the midpoints.
+func nf4CodeSearch(x float32) byte {
 	lo, hi := 0, 15
 	for lo < hi {
 		mid := (lo + hi) / 2
-		if x > (NF4Table[mid]+NF4Table[mid+1])/2 {
+		if x > nf4Mid[mid] {
 			lo = mid + 1
 		} else {
 			hi = mid
 		}
 	}
 	return byte(lo)
+}
+
+// nf4Code returns the index of the level nearest to x ∈ [−1, 1] (ties to
+// the lower level), the same as nf4CodeSearch but by table lookup: the bin's
+// code, corrected by comparing with the neighbouring midpoints (the loops
+// run at most once, and also absorb rounding in the bin index).
+func nf4Code(x float32) byte {
+	b := int((x + 1) * (nf4Bins / 2))
+	b = max(0, min(nf4Bins, b))
+	c := int(nf4BinCode[b])
+	for c > 0 && x <= nf4Mid[c-1] {
+		c--
+	}
+	for c < 15 && x > nf4Mid[c] {
+		c++
+	}
+	return byte(c)
 }
 
 // QuantizeNF4 quantizes w (row-major, any shape, even length) in blocks of
@@ -43,28 +81,31 @@ func QuantizeNF4(w []float32) (packed []byte, absmax []float32, err error) {
 	nb := (len(w) + NF4Block - 1) / NF4Block
 	absmax = make([]float32, nb)
 	packed = make([]byte, len(w)/2)
-	for b := 0; b < nb; b++ {
-		lo, hi := b*NF4Block, min(len(w), (b+1)*NF4Block)
-		var m float32
-		for _, x := range w[lo:hi] {
-			if a := float32(math.Abs(float64(x))); a > m {
-				m = a
+	// Blocks are 64 values, so every block starts on a byte boundary and
+	// concurrent chunks of blocks write disjoint bytes.
+	parallelFor(nb, NF4Block, func(b0, b1 int) {
+		for b := b0; b < b1; b++ {
+			lo, hi := b*NF4Block, min(len(w), (b+1)*NF4Block)
+			var m float32
+			for _, x := range w[lo:hi] {
+				if a := float32(math.Abs(float64(x))); a > m {
+					m = a
+				}
+			}
+			absmax[b] = m
+			inv := float32(0)
+			if m > 0 {
+				inv = 1 / m
+			}
+			for i := lo; i < hi; i += 2 {
+				c := nf4Code(w[i]*inv) << 4
+				if i+1 < hi {
+					c |= nf4Code(w[i+1] * inv)
+				}
+				packed[i/2] = c
 			}
 		}
-		absmax[b] = m
-		inv := float32(0)
-		if m > 0 {
-			inv = 1 / m
-		}
-		for i := lo; i < hi; i++ {
-			c := nf4Code(w[i] * inv)
-			if i%2 == 0 {
-				packed[i/2] |= c << 4
-			} else {
-				packed[i/2] |= c
-			}
-		}
-	}
+	})
 	return packed, absmax, nil
 }
 

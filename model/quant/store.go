@@ -94,9 +94,11 @@ func hostFloat32(t *tensors.Tensor) ([]float32, error) {
 				err = fmt.Errorf("bfloat16 tensor has %d bytes for %d values", len(b), len(out))
 				return
 			}
-			for i := range out {
-				out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
-			}
+			parallelFor(len(out), 1, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					out[i] = math.Float32frombits(uint32(b[2*i])<<16 | uint32(b[2*i+1])<<24)
+				}
+			})
 		})
 		return out, err
 	}
