@@ -19,9 +19,10 @@ import (
 func init() {
 	register(&command{
 		name:    "model",
-		summary: "inspect model checkpoints, write random full-size ones",
+		summary: "inspect model checkpoints, quantize them, write random full-size ones",
 		subcommands: []*command{
 			modelRandomCommand(),
+			modelQuantizeCommand(),
 			{
 				name:    "inspect",
 				summary: "list the tensors of a safetensors checkpoint with totals, metadata and detected layout",

@@ -180,6 +180,7 @@ func (f *File) Tensor(name string) (*tensors.Tensor, error) {
 	}
 	f.willNeed(info)
 	t, err := toTensor(info, b, info.DType.GoMLX())
+	f.dontNeed(info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
 	}
@@ -203,6 +204,7 @@ func (f *File) TensorAs(name string, dtype dtypes.DType) (*tensors.Tensor, error
 	}
 	f.willNeed(info)
 	t, err := toTensor(info, b, dtype)
+	f.dontNeed(info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.path, err)
 	}
@@ -226,6 +228,24 @@ func (f *File) willNeed(info TensorInfo) {
 	page := int64(os.Getpagesize())
 	start -= start % page
 	_ = syscall.Madvise(f.mapping[start:end], syscall.MADV_WILLNEED)
+}
+
+// dontNeed drops a tensor's pages from this process's resident set once it
+// has been copied out: loading a checkpoint larger than RAM then keeps only
+// what the model holds resident (the pages stay in the page cache, and a
+// later read faults them back in). Best effort, errors are ignored.
+func (f *File) dontNeed(info TensorInfo) {
+	if info.NumBytes() < 1<<20 {
+		return
+	}
+	start := int64(len(f.mapping)-len(f.data)) + info.Begin
+	end := start + info.NumBytes()
+	page := int64(os.Getpagesize())
+	start += (page - start%page) % page // whole pages inside the tensor only
+	end -= end % page
+	if end > start {
+		_ = syscall.Madvise(f.mapping[start:end], syscall.MADV_DONTNEED)
+	}
 }
 
 // DataSize returns the total size of the tensor data in bytes.
