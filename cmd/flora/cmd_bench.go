@@ -241,15 +241,21 @@ func benchVAE(b backends.Backend, res, steps int) error {
 }
 
 // peakRSS reads the process's peak resident memory (VmHWM) from /proc.
-func peakRSS() int64 {
+func peakRSS() int64 { return procStatusBytes("VmHWM:") }
+
+// currentRSS reads the process's resident memory (VmRSS) from /proc.
+func currentRSS() int64 { return procStatusBytes("VmRSS:") }
+
+// procStatusBytes reads a kB field of /proc/self/status (0 if absent).
+func procStatusBytes(field string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(line, "VmHWM:"), "kB")), &kb)
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
 			return kb << 10
 		}
 	}

@@ -63,19 +63,20 @@ func modelQuantizeCommand() *command {
 	return &command{
 		name:    "quantize",
 		summary: "quantize a transformer checkpoint (int8, fp8, nf4) into a Flora quantized checkpoint, streamed",
-		usage:   "model quantize PATH --scheme int8|fp8|nf4 --out FILE [--no-double-quant] [--keep PATTERN,...] [--backend SPEC]",
+		usage:   "model quantize PATH --scheme int8|fp8|nf4 (--out FILE | --dry-run) [--no-double-quant] [--keep PATTERN,...] [--backend SPEC]",
 		setup: func(fs *pflag.FlagSet) func([]string) error {
 			scheme := fs.String("scheme", "nf4", "int8, fp8 or nf4")
 			out := fs.String("out", "", "output .safetensors file (required)")
 			noDouble := fs.Bool("no-double-quant", false, "nf4: keep the block absmax values in float32")
 			keep := fs.StringSlice("keep", nil, "module patterns left unquantized (default: embedders, modulation, final layer)")
 			be := fs.String("backend", "go", "backend holding the quantized weights while converting (go keeps them in host memory)")
+			dryRun := fs.Bool("dry-run", false, "load and quantize, report time and peak memory, write nothing")
 			return func(args []string) error {
 				if len(args) != 1 {
 					return usageErrorf("expected one checkpoint path (official .safetensors file or diffusers folder)")
 				}
-				if *out == "" || !strings.HasSuffix(*out, ".safetensors") {
-					return usageErrorf("--out must name a .safetensors file")
+				if !*dryRun && (*out == "" || !strings.HasSuffix(*out, ".safetensors")) {
+					return usageErrorf("--out must name a .safetensors file (or use --dry-run)")
 				}
 				s, err := quant.ParseScheme(*scheme)
 				if err != nil || s == quant.None {
@@ -93,7 +94,13 @@ func modelQuantizeCommand() *command {
 					return err
 				}
 				loaded := time.Since(start)
-				peakLoad := peakRSS()
+				in := checkpointBytes(args[0])
+				fmt.Fprintf(cliOut, "loaded %s (FLUX.2 %s, %d parameters, %s) as %s in %s; peak host memory %s, %s resident now\n",
+					args[0], c.Transformer.Variant, c.Transformer.Config.NumParams(), humanBytes(in), s,
+					loaded.Round(time.Millisecond), humanBytes(peakRSS()), humanBytes(currentRSS()))
+				if *dryRun {
+					return nil
+				}
 				if err := quant.SaveCheckpoint(c.Transformer, *out, s); err != nil {
 					return fmt.Errorf("writing %s: %w", *out, err)
 				}
@@ -101,11 +108,8 @@ func modelQuantizeCommand() *command {
 				if err != nil {
 					return err
 				}
-				in := checkpointBytes(args[0])
-				fmt.Fprintf(cliOut, "wrote %s: FLUX.2 %s, %d parameters, %s → %s with %s\n", *out, c.Transformer.Variant,
-					c.Transformer.Config.NumParams(), humanBytes(in), humanBytes(st.Size()), s)
-				fmt.Fprintf(cliOut, "load+quantize %s, total %s; peak host memory %s while loading, %s overall\n",
-					loaded.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), humanBytes(peakLoad), humanBytes(peakRSS()))
+				fmt.Fprintf(cliOut, "wrote %s: %s → %s with %s in %s (total); peak host memory %s\n", *out,
+					humanBytes(in), humanBytes(st.Size()), s, time.Since(start).Round(time.Millisecond), humanBytes(peakRSS()))
 				return nil
 			}
 		},

@@ -29,6 +29,9 @@ func TestModelQuantize(t *testing.T) {
 			if !strings.Contains(stdout, "with "+scheme) || !strings.Contains(stdout, "peak host memory") {
 				t.Errorf("report: %q", stdout)
 			}
+			if code, stdout, _ := runCLI(t, "model", "quantize", src, "--scheme", scheme, "--dry-run"); code != 0 || !strings.Contains(stdout, "as "+scheme) {
+				t.Errorf("--dry-run: exit %d: %q", code, stdout)
+			}
 			b := testutil.Backend(t)
 			saved, err := bundle.Load(b, bundle.Options{Path: out, SkipVAE: true, SkipText: true})
 			if err != nil {
