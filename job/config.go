@@ -42,6 +42,10 @@ type ModelConfig struct {
 	TextEncoder string `yaml:"text_encoder"`
 	// Quantize is the storage of the frozen base weights: none, int8, fp8 or nf4.
 	Quantize string `yaml:"quantize"`
+	// TextEncoderQuantize stores the text encoder's layers as none, int8,
+	// fp8 or nf4 while captions are encoded (Mistral Small 3.1 for dev is
+	// 48 GB in bf16: int8 or nf4 on a 24 GB card).
+	TextEncoderQuantize string `yaml:"text_encoder_quantize"`
 	// DType is the compute dtype: bf16 or f32.
 	DType string `yaml:"dtype"`
 	// Backend is auto, go, xla:cpu or xla:cuda (see `flora help`).

@@ -8,10 +8,11 @@ func Default() *Config {
 	return &Config{
 		Name: "flora-lora",
 		Model: ModelConfig{
-			Variant:  "auto",
-			Quantize: "none",
-			DType:    "bf16",
-			Backend:  "auto",
+			Variant:             "auto",
+			Quantize:            "none",
+			TextEncoderQuantize: "none",
+			DType:               "bf16",
+			Backend:             "auto",
 		},
 		Adapter: AdapterConfig{
 			Type:    "lora",

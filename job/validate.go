@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	}
 	v.oneOf("model.variant", m.Variant, Variants)
 	v.oneOf("model.quantize", m.Quantize, QuantizeSchemes)
+	v.oneOf("model.text_encoder_quantize", m.TextEncoderQuantize, QuantizeSchemes)
 	v.oneOf("model.dtype", m.DType, ComputeDTypes)
 	if !validBackend(m.Backend) {
 		ps.add("model.backend", "must be auto, go, xla:cpu, xla:cuda or xla:/abs/path/plugin.so, got %q", m.Backend)

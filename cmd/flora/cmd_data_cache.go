@@ -12,6 +12,7 @@ import (
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/quant"
 )
 
 // dataCacheCommand fills a job's latent and caption caches ahead of
@@ -61,7 +62,8 @@ func runDataCache(cfg *job.Config) error {
 	}
 	start := time.Now()
 	comps, err := bundle.Load(b, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
-		Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg)})
+		Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg), TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
+		SkipTransformer: true})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -179,7 +180,8 @@ func validationSamples(cfg *job.Config, b backends.Backend) ([]train.Sample, *bu
 		return nil, nil, fmt.Errorf("dataset: %w", err)
 	}
 	comps, err := bundle.Load(b, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
-		Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg)})
+		Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg), TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
+		SkipTransformer: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -201,6 +203,18 @@ func validationSamples(cfg *job.Config, b backends.Backend) ([]train.Sample, *bu
 	}
 	textID := text.Identity()
 	comps.Text.Release()
+	if comps.Transformer == nil { // loaded after the text encoder is gone
+		q, err := train.QuantOptions(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		tc, err := bundle.Load(b, bundle.Options{Path: cfg.Model.Path, Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg),
+			Quant: q, SkipVAE: true, SkipText: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		comps.Transformer = tc.Transformer
+	}
 	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: 1, BatchSize: 1})
 	if err != nil {
 		return nil, nil, err

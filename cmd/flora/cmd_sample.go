@@ -20,6 +20,7 @@ import (
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/vae"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/sample"
@@ -28,6 +29,7 @@ import (
 // sampleFlags are the flags of `flora sample`.
 type sampleFlags struct {
 	model, vae, textEncoder, embeddings string
+	textQuant                           string
 	variant                             string
 	prompts                             []string
 	promptsFile, negative               string
@@ -53,6 +55,7 @@ func init() {
 			fs.StringVar(&f.model, "model", "", "embedded:tiny, an official .safetensors file, or a diffusers model folder (required)")
 			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
 			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
+			fs.StringVar(&f.textQuant, "text-encoder-quantize", "none", "store the text encoder's layers as none, int8, fp8 or nf4 (Mistral Small 3.1 needs int8/nf4 on 24 GB)")
 			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
 			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
@@ -106,7 +109,11 @@ func runSample(f *sampleFlags) error {
 		return usageErrorf("%v", err)
 	}
 	start := time.Now()
-	comps, err := bundle.Load(be, bundle.Options{Path: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant,
+	tq, err := quant.ParseScheme(f.textQuant)
+	if err != nil {
+		return usageErrorf("--text-encoder-quantize: %v", err)
+	}
+	comps, err := bundle.Load(be, bundle.Options{Path: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant, TextQuant: tq,
 		DType: dtype, SkipText: f.embeddings != ""})
 	if err != nil {
 		return err

@@ -118,4 +118,13 @@ func TestDataCache(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "24 reused, 0 built") || !strings.Contains(stdout, "25 reused, 0 built") {
 		t.Errorf("second run:\n%s", stdout)
 	}
+	// A quantized text encoder computes other embeddings: the caption
+	// cache is rebuilt (24 captions + the empty one), the latents reused.
+	code, stdout, stderr = runCLI(t, append(args, "--set", "model.text_encoder_quantize=int8")...)
+	if code != 0 || !strings.Contains(stdout, "24 reused, 0 built") || !strings.Contains(stdout, "0 reused, 25 built") {
+		t.Errorf("int8 text encoder run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := runCLI(t, append(args, "--set", "model.text_encoder_quantize=int3")...); code == 0 || !strings.Contains(stderr, "model.text_encoder_quantize") {
+		t.Errorf("bad text_encoder_quantize accepted: exit %d %s", code, stderr)
+	}
 }

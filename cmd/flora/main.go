@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -72,7 +74,31 @@ func (e *exitError) Error() string { return e.msg }
 var cliOut, cliErr io.Writer = os.Stdout, os.Stderr
 
 func main() {
+	setMemoryLimit()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// setMemoryLimit gives the Go runtime a soft memory limit of 90% of the
+// machine's RAM (unless GOMEMLIMIT is set): Flora holds models of many GB on
+// the host, and the GC's default pacing lets the heap reach twice the live
+// size before collecting, which would run a large load out of memory.
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), "kB"), &kb); err == nil && kb > 0 {
+				debug.SetMemoryLimit(kb << 10 / 10 * 9)
+			}
+			return
+		}
+	}
 }
 
 // run executes one flora command line and returns the process exit code:

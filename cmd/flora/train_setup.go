@@ -21,6 +21,7 @@ import (
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/vae"
 	"github.com/flora-ml/flora/model/weights"
@@ -155,13 +156,16 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 		return nil, err
 	}
 	dtype := computeDTypeOf(cfg)
+	// The autoencoder and text encoder first: the caches are filled and the
+	// text encoder released before the transformer is loaded, so they never
+	// share memory (Mistral Small 3.1 alone is 48 GB in bf16).
 	comps, err := bundle.Load(be, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
-		Variant: cfg.Model.Variant, DType: dtype, Quant: q})
+		Variant: cfg.Model.Variant, DType: dtype, Quant: q, TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
+		SkipTransformer: true})
 	if err != nil {
 		return nil, err
 	}
-	m := comps.Transformer
-	fmt.Fprintf(out, "model: FLUX.2 %s, %d parameters (%s storage)\n", comps.Variant.Name, m.Config.NumParams(), q.Scheme)
+	fmt.Fprintf(out, "text encoder: %s (%s)\n", comps.Text.Encoder.Spec().Name, humanBytes(int64(comps.Text.Encoder.MemoryBytes())))
 
 	// Caches: latents and caption embeddings are computed once.
 	cacheDir := cfg.Dataset.CacheDir
@@ -195,7 +199,7 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 		fmt.Fprintf(out, "text cache: %s\n", st)
 	}
 	variant := comps.Variant
-	useCFG := !m.Config.GuidanceEmbed && !variant.Distilled && variant.Name != "custom"
+	useCFG := !variant.Config.GuidanceEmbed && !variant.Distilled && variant.Name != "custom"
 	var previewCtx []*tensors.Tensor
 	var previewNeg *tensors.Tensor
 	if cfg.Sample.Every > 0 {
@@ -215,6 +219,17 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 	textID := text.Identity()
 	freed := comps.Text.Release()
 	fmt.Fprintf(out, "text encoder released (%.1f MiB freed)\n", float64(freed)/(1<<20))
+
+	if comps.Transformer == nil {
+		tc, err := bundle.Load(be, bundle.Options{Path: cfg.Model.Path, Variant: cfg.Model.Variant, DType: dtype, Quant: q,
+			SkipVAE: true, SkipText: true})
+		if err != nil {
+			return nil, err
+		}
+		comps.Transformer = tc.Transformer
+	}
+	m := comps.Transformer
+	fmt.Fprintf(out, "model: FLUX.2 %s, %d parameters (%s storage)\n", comps.Variant.Name, m.Config.NumParams(), q.Scheme)
 
 	seed := uint64(cfg.Train.Seed)
 	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: seed, BatchSize: cfg.Train.BatchSize})

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/textenc/tokenizer"
 	"github.com/flora-ml/flora/model/vae"
@@ -70,7 +71,7 @@ func EmbeddedTinyVAEConfig() vae.Config {
 const embeddedTextLength = 32
 
 // LoadEmbedded builds a built-in model ("embedded:tiny").
-func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*Components, error) {
+func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, textQuant quant.Scheme) (*Components, error) {
 	if path != EmbeddedPrefix+"tiny" {
 		return nil, fmt.Errorf("unknown built-in model %q (available: embedded:tiny)", path)
 	}
@@ -86,7 +87,7 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType) (*C
 	}
 	tcfg := tinyText()
 	spec := textenc.Spec{Name: "embedded-tiny-qwen3", Config: tcfg, Layers: v.TextLayers[:], PadSide: textenc.PadRight, MaxLength: embeddedTextLength}
-	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", spec, textenc.LoadOptions{DType: dtypes.Float32})
+	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", spec, textenc.LoadOptions{DType: dtypes.Float32, Quantize: textQuant})
 	if err != nil {
 		return nil, err
 	}

@@ -30,14 +30,21 @@ type Options struct {
 	DType dtypes.DType
 	// Quant quantizes the transformer's frozen weights while loading.
 	Quant quant.Options
-	// SkipVAE and SkipText leave those components unloaded.
-	SkipVAE, SkipText bool
+	// TextQuant quantizes the text encoder's decoder layers (none, int8,
+	// fp8, nf4): Mistral Small 3.1 needs int8 or NF4 on a 24 GB card.
+	TextQuant quant.Scheme
+	// SkipVAE, SkipText and SkipTransformer leave those components
+	// unloaded. Without the transformer the variant (which picks the text
+	// encoder's layers) is read from the checkpoint's header: caching
+	// captions and latents first and loading the transformer afterwards
+	// keeps the encoders and the transformer from sharing memory.
+	SkipVAE, SkipText, SkipTransformer bool
 }
 
 // Load loads the components of a model.
 func Load(backend backends.Backend, opts Options) (*Components, error) {
 	if IsEmbedded(opts.Path) {
-		c, err := LoadEmbedded(backend, opts.Path, dtypeOr(opts.DType))
+		c, err := LoadEmbedded(backend, opts.Path, dtypeOr(opts.DType), opts.TextQuant)
 		if err != nil {
 			return nil, err
 		}
@@ -57,19 +64,28 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 	if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
 		lo.Store = quant.Store(opts.Quant)
 	}
-	m, err := loadTransformer(backend, paths.Transformer, lo)
-	if err != nil {
-		return nil, err
+	c := &Components{Name: opts.Path}
+	var cfg flux2.Config
+	var variantName string
+	if opts.SkipTransformer {
+		if cfg, variantName, err = inspectTransformer(paths.Transformer, opts.Variant); err != nil {
+			return nil, err
+		}
+	} else {
+		m, err := loadTransformer(backend, paths.Transformer, lo)
+		if err != nil {
+			return nil, err
+		}
+		c.Transformer, cfg, variantName = m, m.Config, m.Variant
 	}
-	c := &Components{Name: opts.Path, Transformer: m}
 	if ckpt, _, err := flux2.ResolveTransformerPath(paths.Transformer); err == nil {
 		c.TransformerID = fingerprint(ckpt)
 	}
-	name := strings.Split(m.Variant, "/")[0]
+	name := strings.Split(variantName, "/")[0]
 	if v, err := flux2.VariantByName(name); err == nil {
 		c.Variant = v
 	} else {
-		c.Variant = flux2.Variant{Name: m.Variant, Config: m.Config, DefaultSteps: 28, DefaultGuidance: 4}
+		c.Variant = flux2.Variant{Name: variantName, Config: cfg, DefaultSteps: 28, DefaultGuidance: 4}
 	}
 	if !opts.SkipVAE {
 		if c.VAE, err = LoadVAE(backend, paths.VAE, vae.Options{}); err != nil {
@@ -81,7 +97,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		if paths.TextEncoder == "" || paths.Tokenizer == "" {
 			return nil, fmt.Errorf("no text encoder found next to %s: set model.text_encoder (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)", opts.Path)
 		}
-		if c.Text, err = textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, c.Variant.Name, dtypeOr(opts.DType)); err != nil {
+		if c.Text, err = textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, c.Variant.Name, dtypeOr(opts.DType), opts.TextQuant); err != nil {
 			return nil, err
 		}
 	}
@@ -104,6 +120,27 @@ func fingerprint(path string) string {
 	}
 	defer ck.Close()
 	return ck.Fingerprint()
+}
+
+// inspectTransformer reads the architecture and variant name of a
+// transformer checkpoint (float, Flora-quantized or ComfyUI fp8) without
+// loading its weights.
+func inspectTransformer(path, variant string) (flux2.Config, string, error) {
+	ckpt, _, err := flux2.ResolveTransformerPath(path)
+	if err != nil {
+		return flux2.Config{}, "", err
+	}
+	ck, err := weights.OpenCheckpoint(ckpt)
+	if err != nil {
+		return flux2.Config{}, "", err
+	}
+	defer ck.Close()
+	if cfg, ok, err := quant.CheckpointConfig(ck); err != nil {
+		return flux2.Config{}, "", fmt.Errorf("%s: %w", ckpt, err)
+	} else if ok {
+		return flux2.NameVariant(cfg, variant, ckpt)
+	}
+	return flux2.InspectCheckpoint(path, variant)
 }
 
 // loadTransformer loads a float checkpoint (quantizing it while it streams

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -123,4 +124,57 @@ func Load(backend backends.Backend, path string, opts LoadOptions) (*Model, erro
 		opts.Config = cfg
 	}
 	return LoadFrom(backend, ck, ckptPath, opts)
+}
+
+// InspectCheckpoint returns a transformer checkpoint's architecture and
+// variant name (as Load would name the model) from its header and
+// config.json, without reading any weights — for commands that need only
+// the variant (caching captions, picking the text encoder). variant, when
+// set (not "" or "auto"), must match.
+func InspectCheckpoint(path, variant string) (Config, string, error) {
+	ckptPath, configDir, err := ResolveTransformerPath(path)
+	if err != nil {
+		return Config{}, "", err
+	}
+	ck, err := weights.OpenCheckpoint(ckptPath)
+	if err != nil {
+		return Config{}, "", err
+	}
+	defer ck.Close()
+	var cfg Config
+	if configDir != "" {
+		c, err := readDiffusersConfig(configDir)
+		if err != nil {
+			return Config{}, "", err
+		}
+		cfg = *c
+	} else {
+		layout, err := DetectLayout(ck.Names())
+		if err != nil {
+			return Config{}, "", fmt.Errorf("%s: %w", ckptPath, err)
+		}
+		if cfg, err = InferConfig(ck, layout); err != nil {
+			return Config{}, "", fmt.Errorf("%s: inferring the architecture: %w", ckptPath, err)
+		}
+	}
+	return NameVariant(cfg, variant, ckptPath)
+}
+
+// NameVariant names an architecture: the requested variant (checked against
+// cfg), else the matching published variants joined by "/", else "custom".
+func NameVariant(cfg Config, variant, source string) (Config, string, error) {
+	if variant != "" && variant != "auto" {
+		v, err := VariantByName(variant)
+		if err != nil {
+			return Config{}, "", err
+		}
+		if v.Config != cfg {
+			return Config{}, "", fmt.Errorf("%s: checkpoint architecture %+v is not variant %s (%+v)", source, cfg, v.Name, v.Config)
+		}
+		return cfg, v.Name, nil
+	}
+	if name := strings.Join(MatchVariants(cfg), "/"); name != "" {
+		return cfg, name, nil
+	}
+	return cfg, "custom", nil
 }

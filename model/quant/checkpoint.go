@@ -77,6 +77,18 @@ func IsQuantizedCheckpoint(src Source) bool {
 	return false
 }
 
+// CheckpointConfig returns the architecture stored in the header of a
+// Flora quantized checkpoint; ok is false for any other checkpoint.
+func CheckpointConfig(src Source) (cfg flux2.Config, ok bool, err error) {
+	if src.Metadata()["format"] != metaFormat {
+		return cfg, false, nil
+	}
+	if err := json.Unmarshal([]byte(src.Metadata()[metaConfig]), &cfg); err != nil {
+		return cfg, false, fmt.Errorf("architecture in the header: %w", err)
+	}
+	return cfg, true, nil
+}
+
 // Load reads a quantized checkpoint — Flora's, or ComfyUI's fp8 e4m3 files
 // with per-tensor `scale_weight` (or unscaled e4m3 casts) — into a model
 // whose quantized layers dequantize in the graph. Float tensors in the file

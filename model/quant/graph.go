@@ -21,19 +21,28 @@ import (
 // Decode is a flux2.WeightDecoder: it dequantizes a layer's weight inside
 // the graph to dtype, right before the matmul that uses it.
 func Decode(w flux2.Weights, module string, dtype dtypes.DType) *Node {
-	base := module + ".weight"
+	return DecodeWeight(func(name string) *Node {
+		if !w.Has(name) {
+			return nil
+		}
+		return w.Get(name)
+	}, module+".weight", dtype)
+}
+
+// DecodeWeight dequantizes the weight named base (e.g. "m.weight") stored
+// under the variable names above, reading the parts with get (nil when a
+// name is absent); it returns nil when base is not stored quantized. It
+// lets any model's graph code (the text encoders too) use quantized weights.
+func DecodeWeight(get func(name string) *Node, base string, dtype dtypes.DType) *Node {
 	var out *Node
-	switch {
-	case w.Has(base + ".int8"):
-		q := w.Get(base + ".int8")
-		out = Mul(ConvertDType(q, dtypes.Float32), InsertAxes(w.Get(base+".scale"), -1))
-	case w.Has(base + ".fp8"):
-		codes := w.Get(base + ".fp8")
+	if q := get(base + ".int8"); q != nil {
+		out = Mul(ConvertDType(q, dtypes.Float32), InsertAxes(get(base+".scale"), -1))
+	} else if codes := get(base + ".fp8"); codes != nil {
 		vals := lookup(Const(codes.Graph(), E4M3Table()), ConvertDType(codes, dtypes.Int32))
-		out = Mul(vals, InsertAxes(w.Get(base+".scale"), -1))
-	case w.Has(base + ".nf4"):
-		out = decodeNF4(w, base)
-	default:
+		out = Mul(vals, InsertAxes(get(base+".scale"), -1))
+	} else if packed := get(base + ".nf4"); packed != nil {
+		out = decodeNF4(packed, get, base)
+	} else {
 		return nil
 	}
 	return ConvertDType(out, dtype)
@@ -41,8 +50,7 @@ func Decode(w flux2.Weights, module string, dtype dtypes.DType) *Node {
 
 // decodeNF4 unpacks the nibbles, looks the levels up and scales by the
 // per-block absmax.
-func decodeNF4(w flux2.Weights, base string) *Node {
-	packed := w.Get(base + ".nf4")
+func decodeNF4(packed *Node, get func(string) *Node, base string) *Node {
 	g := packed.Graph()
 	rows, cols := packed.Shape().Dim(0), 2*packed.Shape().Dim(1)
 	half := packed.Shape().Size()
@@ -52,7 +60,7 @@ func decodeNF4(w flux2.Weights, base string) *Node {
 	lo := Sub(c, Mul(hi, Scalar(g, dtypes.Int32, 16)))
 	codes := Reshape(Concatenate([]*Node{InsertAxes(hi, -1), InsertAxes(lo, -1)}, -1), n)
 	vals := lookup(Const(g, NF4Table[:]), codes) // [n]
-	absmax := nf4Absmax(w, base)
+	absmax := nf4Absmax(get, base)
 	nb := absmax.Shape().Size()
 	var scaled *Node
 	if n == nb*NF4Block {
@@ -65,16 +73,16 @@ func decodeNF4(w flux2.Weights, base string) *Node {
 }
 
 // nf4Absmax returns the per-block scales, undoing double quantization.
-func nf4Absmax(w flux2.Weights, base string) *Node {
-	if w.Has(base + ".absmax") {
-		return w.Get(base + ".absmax")
+func nf4Absmax(get func(string) *Node, base string) *Node {
+	if a := get(base + ".absmax"); a != nil {
+		return a
 	}
-	codes := w.Get(base + ".absmax_q")
+	codes := get(base + ".absmax_q")
 	g := codes.Graph()
 	nb := codes.Shape().Size()
 	idx := Div(Iota(g, shapesInt32(nb), 0), Scalar(g, dtypes.Int32, DoubleQuantBlock))
-	scale := lookup(w.Get(base+".absmax_scale"), idx)
-	return Add(Mul(ConvertDType(codes, dtypes.Float32), scale), w.Get(base+".absmax_offset"))
+	scale := lookup(get(base+".absmax_scale"), idx)
+	return Add(Mul(ConvertDType(codes, dtypes.Float32), scale), get(base+".absmax_offset"))
 }
 
 // lookup returns table[idx] elementwise: table [k], idx int32 of any shape →

@@ -3,6 +3,7 @@ package quant
 import (
 	"fmt"
 	"math"
+	"runtime/debug"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -27,58 +28,81 @@ func Store(opts Options) func(m *flux2.Model, official string, t *tensors.Tensor
 		if err := StoreQuantized(m, official, w, dims[0], dims[1], opts); err != nil {
 			return err
 		}
+		if len(w) >= bigTensor {
+			// The float copies of this weight are garbage now. Collecting
+			// them before the next weight is read keeps peak host memory
+			// at the quantized model plus one weight; left to the GC's
+			// pacing (heap may grow to 2x the live size) a 32B model's
+			// garbage alone would exceed a 24 GB machine.
+			w = nil
+			debug.FreeOSMemory()
+		}
 		return nil
 	}
 }
 
+// bigTensor is the size (in values) from which Store returns a weight's
+// float copies to the OS right after quantizing it.
+const bigTensor = 16 << 20
+
 // StoreQuantized quantizes the float32 weight w [rows, cols] with the
 // scheme of opts into the model's variables and marks it stored.
 func StoreQuantized(m *flux2.Model, official string, w []float32, rows, cols int, opts Options) error {
-	if len(w) != rows*cols {
-		return fmt.Errorf("quantizing %s: %d values for [%d, %d]", official, len(w), rows, cols)
-	}
-	set := func(suffix string, t *tensors.Tensor) error {
-		return m.SetVariable(official+"."+suffix, t, false)
-	}
-	var err error
-	switch opts.Scheme {
-	case Int8:
-		q, scale := QuantizeInt8(w, rows, cols)
-		if err = set("int8", tensors.FromFlatDataAndDimensions(q, rows, cols)); err == nil {
-			err = set("scale", tensors.FromFlatDataAndDimensions(scale, rows))
-		}
-	case FP8:
-		codes, scale := QuantizeFP8(w, rows, cols)
-		if err = set("fp8", tensors.FromFlatDataAndDimensions(codes, rows, cols)); err == nil {
-			err = set("scale", tensors.FromFlatDataAndDimensions(scale, rows))
-		}
-	case NF4:
-		packed, absmax, qerr := QuantizeNF4(w)
-		if qerr != nil {
-			return fmt.Errorf("quantizing %s: %w", official, qerr)
-		}
-		if err = set("nf4", tensors.FromFlatDataAndDimensions(packed, rows, cols/2)); err != nil {
-			break
-		}
-		if opts.DoubleQuant {
-			codes, scales, offset := QuantizeAbsmax(absmax)
-			if err = set("absmax_q", tensors.FromFlatDataAndDimensions(codes, len(codes))); err == nil {
-				if err = set("absmax_scale", tensors.FromFlatDataAndDimensions(scales, len(scales))); err == nil {
-					err = set("absmax_offset", tensors.FromScalar(offset))
-				}
-			}
-		} else {
-			err = set("absmax", tensors.FromFlatDataAndDimensions(absmax, len(absmax)))
-		}
-	default:
-		return fmt.Errorf("quantizing %s: scheme %q stores nothing", official, opts.Scheme)
-	}
+	parts, err := QuantizeParts(official, w, rows, cols, opts)
 	if err != nil {
-		return fmt.Errorf("quantizing %s: %w", official, err)
+		return err
+	}
+	for _, p := range parts {
+		if err := m.SetVariable(p.Name, p.Value, false); err != nil {
+			return fmt.Errorf("quantizing %s: %w", official, err)
+		}
 	}
 	m.MarkStored(official)
 	m.Decoder = Decode
 	return nil
+}
+
+// Part is one stored tensor of a quantized weight.
+type Part struct {
+	Name  string
+	Value *tensors.Tensor
+}
+
+// QuantizeParts quantizes the float32 weight `name` (w, [rows, cols]) with
+// the scheme of opts into the tensors DecodeWeight reads back, named
+// name+".int8", name+".scale", etc. (see the list in graph.go).
+func QuantizeParts(name string, w []float32, rows, cols int, opts Options) ([]Part, error) {
+	if len(w) != rows*cols {
+		return nil, fmt.Errorf("quantizing %s: %d values for [%d, %d]", name, len(w), rows, cols)
+	}
+	part := func(suffix string, t *tensors.Tensor) Part { return Part{Name: name + "." + suffix, Value: t} }
+	switch opts.Scheme {
+	case Int8:
+		q, scale := QuantizeInt8(w, rows, cols)
+		return []Part{part("int8", tensors.FromFlatDataAndDimensions(q, rows, cols)),
+			part("scale", tensors.FromFlatDataAndDimensions(scale, rows))}, nil
+	case FP8:
+		codes, scale := QuantizeFP8(w, rows, cols)
+		return []Part{part("fp8", tensors.FromFlatDataAndDimensions(codes, rows, cols)),
+			part("scale", tensors.FromFlatDataAndDimensions(scale, rows))}, nil
+	case NF4:
+		if cols%2 != 0 {
+			return nil, fmt.Errorf("quantizing %s: nf4 needs an even number of columns, got %d", name, cols)
+		}
+		packed, absmax, err := QuantizeNF4(w)
+		if err != nil {
+			return nil, fmt.Errorf("quantizing %s: %w", name, err)
+		}
+		out := []Part{part("nf4", tensors.FromFlatDataAndDimensions(packed, rows, cols/2))}
+		if opts.DoubleQuant {
+			codes, scales, offset := QuantizeAbsmax(absmax)
+			return append(out, part("absmax_q", tensors.FromFlatDataAndDimensions(codes, len(codes))),
+				part("absmax_scale", tensors.FromFlatDataAndDimensions(scales, len(scales))),
+				part("absmax_offset", tensors.FromScalar(offset))), nil
+		}
+		return append(out, part("absmax", tensors.FromFlatDataAndDimensions(absmax, len(absmax)))), nil
+	}
+	return nil, fmt.Errorf("quantizing %s: scheme %q stores nothing", name, opts.Scheme)
 }
 
 // hostFloat32 copies a float32 or bfloat16 tensor to float32 values.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/quant"
 )
 
 // Encoder is a loaded text encoder: the weights it needs, on the backend's
@@ -27,6 +30,7 @@ type Encoder struct {
 	bytes       uint64
 	sourceID    string
 	fingerprint string
+	quant       quant.Scheme // "" when the weights are not quantized
 
 	embedExec, layerExec, stackExec *Exec
 	released                        bool
@@ -53,6 +57,9 @@ func (e *Encoder) Identity() string {
 	}
 	id := fmt.Sprintf("textenc/v1 model=%s arch=%x layers=%s pad=%s dtype=%s weights=%s",
 		e.spec.Name, arch[:6], strings.Join(layers, ","), e.spec.PadSide, strings.ToLower(e.dtype.String()), e.fingerprint)
+	if e.quant != "" {
+		id += " quant=" + string(e.quant)
+	}
 	if e.sourceID != "" {
 		id += " src=" + strconv.Quote(e.sourceID)
 	}
@@ -238,10 +245,25 @@ func (e *Encoder) embed(ids *tensors.Tensor) (*tensors.Tensor, error) {
 	return out[0], nil
 }
 
+// layerArgs are the names, relative to a layer, of the tensors every decoder
+// layer passes to the shared layer program (quantized weights have several
+// parts instead of one "…_proj.weight").
+func (e *Encoder) layerArgs() []string {
+	prefix := layerName(0) + "."
+	var rel []string
+	for n := range e.weights {
+		if r, ok := strings.CutPrefix(n, prefix); ok {
+			rel = append(rel, r)
+		}
+	}
+	sort.Strings(rel)
+	return rel
+}
+
 // layer runs decoder layer i on hidden state h.
 func (e *Encoder) layer(i int, h, mask, cos, sin *tensors.Tensor) (*tensors.Tensor, error) {
 	c := e.spec.Config
-	rel := sortedNames(c.LayerParamShapes())
+	rel := e.layerArgs()
 	if e.layerExec == nil {
 		x, err := NewExec(e.backend, func(inputs []*Node) *Node {
 			h, mask, cos, sin := inputs[0], inputs[1], inputs[2], inputs[3]

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc/tokenizer"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -71,8 +72,9 @@ func fileID(path string) string {
 // LoadPromptEncoder loads the text encoder a FLUX.2 variant uses from a
 // Hugging Face folder (config.json + safetensors, sharded or not) and its
 // tokenizer folder, checking that the folder holds that encoder's
-// architecture; the variant fixes the layer set and padding.
-func LoadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir, variant string, dtype dtypes.DType) (*PromptEncoder, error) {
+// architecture; the variant fixes the layer set and padding. quantize
+// (none, int8, fp8, nf4) stores the decoder layers quantized.
+func LoadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir, variant string, dtype dtypes.DType, quantize quant.Scheme) (*PromptEncoder, error) {
 	spec, err := SpecForVariant(variant)
 	if err != nil {
 		return nil, err
@@ -91,7 +93,7 @@ func LoadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir, varia
 		return nil, err
 	}
 	defer ck.Close()
-	enc, err := Load(backend, ck, encoderDir, spec, LoadOptions{DType: dtype, IgnoreUnexpected: true})
+	enc, err := Load(backend, ck, encoderDir, spec, LoadOptions{DType: dtype, IgnoreUnexpected: true, Quantize: quantize})
 	if err != nil {
 		return nil, err
 	}

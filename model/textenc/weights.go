@@ -5,6 +5,8 @@ import (
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads best with a dot import.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/flora-ml/flora/model/quant"
 )
 
 // Weights gives graph code access to model parameters by canonical name
@@ -56,9 +58,19 @@ func (w Weights) GetShaped(name string, dims ...int) *Node {
 }
 
 // Linear applies the bias-free linear layer `module` (weight [out, in],
-// PyTorch layout) to x [..., in] → [..., out], in x's dtype.
+// PyTorch layout) to x [..., in] → [..., out], in x's dtype. A weight stored
+// quantized (module.weight.int8 / .fp8 / .nf4 and its scales) is
+// dequantized to x's dtype first.
 func (w Weights) Linear(module string, x *Node) *Node {
-	return LinearApply(x, w.Get(module+".weight"))
+	name := module + ".weight"
+	if weight := w.lookup(w.prefix + name); weight != nil {
+		return LinearApply(x, weight)
+	}
+	weight := quant.DecodeWeight(func(n string) *Node { return w.lookup(w.prefix + n) }, name, x.DType())
+	if weight == nil {
+		panicf("textenc: weight %q is missing", w.prefix+name)
+	}
+	return LinearApply(x, weight)
 }
 
 // LinearApply computes x·Wᵀ for W [out, in]: x [..., in] → [..., out],
