@@ -29,7 +29,7 @@ import (
 // sampleFlags are the flags of `flora sample`.
 type sampleFlags struct {
 	model, vae, textEncoder, embeddings string
-	textQuant                           string
+	textQuant, quantize                 string
 	variant                             string
 	prompts                             []string
 	promptsFile, negative               string
@@ -56,6 +56,7 @@ func init() {
 			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
 			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
 			fs.StringVar(&f.textQuant, "text-encoder-quantize", "none", "store the text encoder's layers as none, int8, fp8 or nf4 (Mistral Small 3.1 needs int8/nf4 on 24 GB)")
+			fs.StringVar(&f.quantize, "quantize", "none", "hold the transformer as none, int8, fp8 or nf4 (a checkpoint saved by `flora model quantize` loads as it is stored)")
 			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
 			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
@@ -113,10 +114,55 @@ func runSample(f *sampleFlags) error {
 	if err != nil {
 		return usageErrorf("--text-encoder-quantize: %v", err)
 	}
+	tsch, err := quant.ParseScheme(f.quantize)
+	if err != nil {
+		return usageErrorf("--quantize: %v", err)
+	}
+	// The text encoder and autoencoder first: prompts are encoded and the
+	// encoder released before the transformer loads, so the two never
+	// share memory (FLUX.2 dev's Mistral is 24B parameters).
 	comps, err := bundle.Load(be, bundle.Options{Path: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant, TextQuant: tq,
-		DType: dtype, SkipText: f.embeddings != ""})
+		DType: dtype, SkipText: f.embeddings != "", SkipTransformer: true})
 	if err != nil {
 		return err
+	}
+	variant := comps.Variant
+	useCFG := false
+	switch f.cfg {
+	case "on":
+		useCFG = true
+	case "off":
+	case "auto":
+		useCFG = !variant.Config.GuidanceEmbed && variant.Name != "custom" && !variant.Distilled
+	default:
+		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
+	}
+	var encoded []fixedText // per prompt, when prompts are encoded here
+	if f.embeddings == "" {
+		var negative *tensors.Tensor
+		if useCFG {
+			if negative, err = comps.Text.Encode([]string{f.negative}); err != nil {
+				return fmt.Errorf("encoding the negative prompt: %w", err)
+			}
+		}
+		for _, p := range prompts {
+			ctx, err := comps.Text.Encode([]string{p})
+			if err != nil {
+				return fmt.Errorf("encoding prompt %q: %w", shorten(p, 60), err)
+			}
+			encoded = append(encoded, fixedText{ctx: ctx, negative: negative})
+		}
+		freed := comps.Text.Release()
+		fmt.Fprintf(cliErr, "encoded %d prompt(s) with %s; text encoder released (%s)\n", len(prompts),
+			comps.Text.Encoder.Spec().Name, humanBytes(int64(freed)))
+	}
+	if comps.Transformer == nil {
+		tc, err := bundle.Load(be, bundle.Options{Path: f.model, Variant: f.variant, DType: dtype, SkipVAE: true, SkipText: true,
+			Quant: quant.Options{Scheme: tsch, DoubleQuant: tsch == quant.NF4}})
+		if err != nil {
+			return err
+		}
+		comps.Transformer = tc.Transformer
 	}
 	m, v := comps.Transformer, comps.VAE
 	fmt.Fprintf(cliErr, "loaded FLUX.2 %s (%d parameters) in %s\n", comps.Variant.Name, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
@@ -132,23 +178,12 @@ func runSample(f *sampleFlags) error {
 	if set == nil {
 		set = &promptSet{labels: prompts}
 	}
-	variant := comps.Variant
 	steps, guidance := f.steps, f.guidance
 	if steps <= 0 {
 		steps = max(variant.DefaultSteps, 1)
 	}
 	if guidance < 0 {
 		guidance = variant.DefaultGuidance
-	}
-	useCFG := false
-	switch f.cfg {
-	case "on":
-		useCFG = true
-	case "off":
-	case "auto":
-		useCFG = !m.Config.GuidanceEmbed && variant.Name != "custom" && !variant.Distilled
-	default:
-		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
 	}
 	if useCFG && set.ctx != nil && set.negative == nil {
 		return fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", f.embeddings)
@@ -174,7 +209,7 @@ func runSample(f *sampleFlags) error {
 			if set.ctx != nil {
 				smp.Text = fixedText{ctx: rowOf(set.ctx, pi), negative: set.negative}
 			} else {
-				smp.Text = comps.Text
+				smp.Text = encoded[pi]
 			}
 			fmt.Fprintf(cliErr, "image %d/%d: %q seed %d, %dx%d, %d steps\n", pi*f.count+k+1, len(set.labels)*f.count, shorten(label, 60), req.Seed, req.Width/16*16, req.Height/16*16, steps)
 			res, err := smp.Generate(req)

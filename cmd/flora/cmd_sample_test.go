@@ -2,12 +2,19 @@ package main
 
 import (
 	"bytes"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/quant"
 
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/sample"
@@ -108,5 +115,96 @@ func TestSampleRefusesWrongVAE(t *testing.T) {
 	code, _, stderr = runCLI(t, "sample", "--model", model)
 	if code != 2 || !strings.Contains(stderr, "give a prompt") {
 		t.Errorf("missing prompt: exit %d\n%s", code, stderr)
+	}
+}
+
+// decodePNGFile decodes a PNG written by flora sample.
+func decodePNGFile(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
+
+func samePixels(a, b image.Image) bool {
+	if a.Bounds() != b.Bounds() {
+		return false
+	}
+	for y := a.Bounds().Min.Y; y < a.Bounds().Max.Y; y++ {
+		for x := a.Bounds().Min.X; x < a.Bounds().Max.X; x++ {
+			if a.At(x, y) != b.At(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestSamplePlainPrompt: `flora sample --prompt` on the embedded model runs
+// the prompt through the text encoder (and releases it before the
+// transformer loads): the image equals the one sampled from the same
+// prompt's embedding passed with --embeddings, for plain and CFG sampling;
+// a quantized text encoder gives another image; bad --quantize values are
+// usage errors.
+func TestSamplePlainPrompt(t *testing.T) {
+	const prompt = "a lighthouse in the flrstyle style"
+	c, err := bundle.LoadEmbedded(testutil.Backend(t), "embedded:tiny", dtypes.Float32, quant.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := c.Text.Encode([]string{prompt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	neg, err := c.Text.Encode([]string{"blurry"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Text.Release()
+	var tds []weights.TensorData
+	for name, v := range map[string]*tensors.Tensor{"ctx": ctx, "negative": neg} {
+		td, err := weights.FromTensor(name, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tds = append(tds, td)
+	}
+	emb := filepath.Join(t.TempDir(), "emb.safetensors")
+	if err := weights.WriteFile(emb, tds, nil); err != nil {
+		t.Fatal(err)
+	}
+	run := func(extra ...string) image.Image {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "x.png")
+		args := append([]string{"sample", "--backend", "go", "--model", "embedded:tiny", "--prompt", prompt, "--steps", "2",
+			"--width", "64", "--height", "48", "--seed", "3", "--out", out}, extra...)
+		code, _, stderr := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s", extra, code, stderr)
+		}
+		return decodePNGFile(t, out)
+	}
+	for _, cfg := range [][]string{{"--cfg", "off"}, {"--cfg", "on", "--negative", "blurry", "--guidance", "2"}} {
+		plain := run(cfg...)
+		fromEmb := run(append(cfg, "--embeddings", emb)...)
+		if !samePixels(plain, fromEmb) {
+			t.Errorf("%v: the plain prompt gave another image than its embedding", cfg)
+		}
+		if samePixels(plain, run(append(cfg, "--text-encoder-quantize", "nf4")...)) {
+			t.Errorf("%v: an NF4 text encoder gave exactly the float encoder's image", cfg)
+		}
+	}
+	for _, bad := range [][]string{{"--quantize", "int3"}, {"--text-encoder-quantize", "q2"}} {
+		args := append([]string{"sample", "--model", "embedded:tiny", "--prompt", "x", "--out", filepath.Join(t.TempDir(), "y.png")}, bad...)
+		if code, _, _ := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
 	}
 }
