@@ -86,14 +86,24 @@ func runTrain(f *trainFlags) error {
 	budget := deviceBudget(info, f.memBudget)
 	if f.dryRun {
 		fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.plan)
+		if plan.textEncoder > 0 {
+			fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.textEncoderName, float64(plan.textEncoder)/(1<<30))
+		}
 		if budget > 0 {
-			fmt.Fprintf(cliOut, "device budget: %.1f GiB — %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
+			fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
+			if plan.textEncoder > 0 {
+				fmt.Fprintf(cliOut, "  caption caching %s\n", textEncoderVerdict(plan, budget))
+			}
 		}
 		return nil
 	}
 	if budget > 0 && plan.plan.Total > budget {
 		return fmt.Errorf("the job needs an estimated %.1f GiB but the device has %.1f GiB; %s",
 			float64(plan.plan.Total)/(1<<30), float64(budget)/(1<<30), fitVerdict(plan, budget))
+	}
+	if budget > 0 && plan.textEncoder > budget {
+		return fmt.Errorf("caching the captions with %s needs an estimated %.1f GiB but the device has %.1f GiB: %s",
+			plan.textEncoderName, float64(plan.textEncoder)/(1<<30), float64(budget)/(1<<30), textEncoderVerdict(plan, budget))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

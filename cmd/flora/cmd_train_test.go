@@ -128,3 +128,28 @@ func TestDataCache(t *testing.T) {
 		t.Errorf("bad text_encoder_quantize accepted: exit %d %s", code, stderr)
 	}
 }
+
+// TestPresetsFitTheirGPU: every preset in configs/ fits the 24 GB GPU its
+// comment promises, by Flora's own memory plan (training and caption
+// caching), so `flora train` never refuses a preset on such a card.
+func TestPresetsFitTheirGPU(t *testing.T) {
+	model, err := filepath.Abs(needFixture(t, "transformer.safetensors")) // any checkpoint: the presets name their variant
+	if err != nil {
+		t.Fatal(err)
+	}
+	presets, err := filepath.Glob("../../configs/*.yaml")
+	if err != nil || len(presets) == 0 {
+		t.Fatalf("no presets: %v", err)
+	}
+	data, err := filepath.Abs("../../examples/tiny/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range presets {
+		code, stdout, stderr := runCLI(t, "train", "--config", p, "--dry-run", "--memory-budget", "24", "--backend", "go",
+			"--set", "dataset.folders.0.path="+data, "--set", "model.path="+model)
+		if code != 0 || !strings.Contains(stdout, "training fits") || !strings.Contains(stdout, "caption caching fits") {
+			t.Errorf("%s on 24 GiB: exit %d\n%s%s", filepath.Base(p), code, stdout, stderr)
+		}
+	}
+}

@@ -36,6 +36,10 @@ type plannedJob struct {
 	variant flux2.Variant
 	input   train.MemoryPlanInput
 	plan    train.MemoryPlan
+	// textEncoder is the estimated device memory of caching the captions
+	// (before training, in its own phase); textEncoderName names it.
+	textEncoder     int64
+	textEncoderName string
 }
 
 // jobVariant finds the variant a job trains, reading only checkpoint headers.
@@ -102,7 +106,28 @@ func memoryPlan(cfg *job.Config) (*plannedJob, error) {
 	}
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
 		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
-	return &plannedJob{variant: v, input: in, plan: train.EstimateMemory(in)}, nil
+	pj := &plannedJob{variant: v, input: in, plan: train.EstimateMemory(in)}
+	if spec, err := textenc.SpecForVariant(v.Name); err == nil && !bundle.IsEmbedded(cfg.Model.Path) {
+		tq := quant.Scheme(cfg.Model.TextEncoderQuantize)
+		pj.textEncoder = spec.EncodeBytes(tq, cb, 8, spec.MaxLength)
+		pj.textEncoderName = fmt.Sprintf("%s, %s", spec.Name, orNoneScheme(tq))
+	}
+	return pj, nil
+}
+
+func orNoneScheme(s quant.Scheme) string {
+	if s == "" {
+		return "none"
+	}
+	return string(s)
+}
+
+// textEncoderVerdict says whether caption caching fits the budget.
+func textEncoderVerdict(p *plannedJob, budget int64) string {
+	if p.textEncoder <= budget {
+		return "fits"
+	}
+	return "does not fit; set model.text_encoder_quantize: nf4 (or int8), or fill the caches on a larger GPU with `flora data cache`"
 }
 
 func fitVerdict(p *plannedJob, budget int64) string {

@@ -39,9 +39,10 @@ type LoadOptions struct {
 	SourceID string
 	// Quantize stores the decoder layers' linear weights as int8, fp8 or
 	// NF4 (double-quantized block scales), dequantized in the graph right
-	// before each matmul: Mistral Small 3.1's 48 GB of bf16 become ~25 GB
-	// (int8) or ~14 GB (NF4), so a 24 GB card can encode the captions for
-	// FLUX.2 dev. Embeddings and norms stay in DType. "" or none: off.
+	// before each matmul: the 30 Mistral Small 3.1 layers FLUX.2 dev reads
+	// are 32 GiB in bf16, 17 GiB as int8 and 9.3 GiB as NF4 (Spec.WeightBytes),
+	// so a 24 GB card can encode the captions. Embeddings and norms stay in
+	// DType. "" or none: off.
 	Quantize quant.Scheme
 }
 

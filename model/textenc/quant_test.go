@@ -115,3 +115,37 @@ func TestQuantizedEncoder(t *testing.T) {
 		}
 	}
 }
+
+// TestWeightBytes: the memory estimate equals what a loaded encoder holds,
+// for float and every quantization scheme; the published encoders' sizes
+// are what the presets count on (Mistral Small 3.1 up to layer 30 as NF4
+// fits a 24 GB card, in bf16 it does not).
+func TestWeightBytes(t *testing.T) {
+	cases, _ := loadCases(t)
+	for _, name := range []string{"qwen3_tiny", "mistral3_tiny"} {
+		c := findCase(t, cases, name)
+		stored := readF32Folder(t, filepath.Join(fixtureDir, c.Model))
+		spec := fixtureSpec(t, c)
+		for _, s := range []quant.Scheme{quant.None, quant.Int8, quant.FP8, quant.NF4} {
+			enc, err := Load(testutil.Backend(t), &mapSource{tensors: stored}, c.Model, spec, LoadOptions{DType: dtypes.Float32, Quantize: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := spec.WeightBytes(s, 4), int64(enc.MemoryBytes()); got != want {
+				t.Errorf("%s %s: estimate %d bytes, loaded encoder holds %d", name, s, got, want)
+			}
+			enc.Release()
+		}
+	}
+	dev, err := SpecForVariant("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gib = 1 << 30
+	bf16, nf4 := float64(dev.WeightBytes(quant.None, 2))/gib, float64(dev.WeightBytes(quant.NF4, 2))/gib
+	t.Logf("Mistral Small 3.1 layers 0–30: bf16 %.1f GiB, int8 %.1f GiB, nf4 %.1f GiB; encoding 8×512 tokens as nf4: %.1f GiB",
+		bf16, float64(dev.WeightBytes(quant.Int8, 2))/gib, nf4, float64(dev.EncodeBytes(quant.NF4, 2, 8, 512))/gib)
+	if bf16 < 24 || nf4 > 16 || float64(dev.EncodeBytes(quant.NF4, 2, 8, 512))/gib > 20 {
+		t.Errorf("dev text encoder: bf16 %.1f GiB, nf4 %.1f GiB", bf16, nf4)
+	}
+}
