@@ -168,7 +168,13 @@ func officialTensors(parts []namedPart, format Format, dt weights.DType) ([]weig
 		if err != nil {
 			return nil, err
 		}
-		ts = append(ts, d, u, weights.Float32Data(alpha, []int{}, []float32{float32(p.Alpha)}))
+		// kohya writes alpha as a scalar; Black Forest Labs' code (and so
+		// ComfyUI-named files) as shape [1]. Readers take either.
+		alphaShape := []int{1}
+		if format == FormatKohya {
+			alphaShape = []int{}
+		}
+		ts = append(ts, d, u, weights.Float32Data(alpha, alphaShape, []float32{float32(p.Alpha)}))
 	}
 	return ts, nil
 }
