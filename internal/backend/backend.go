@@ -171,7 +171,7 @@ func Select(spec string) (backends.Backend, Info, error) {
 }
 
 func newGo(reason string) (backends.Backend, Info, error) {
-	b, err := simplego.New(GoConfig)
+	b, err := newSimpleGoQuiet()
 	if err != nil {
 		return nil, Info{}, fmt.Errorf("pure-Go backend: %w", err)
 	}
@@ -217,6 +217,23 @@ func prepareCUDAEnv(plugin string) {
 			return
 		}
 	}
+}
+
+// newSimpleGoQuiet creates the pure-Go backend without the line simplego
+// v0.26.0 prints on stdout when given a parallelism setting ("SimpleGo
+// backend: parallelism set to -1"): stdout carries command results (file
+// paths, tables) that scripts read. Backends are created at startup,
+// before any other goroutine writes to stdout.
+func newSimpleGoQuiet() (backends.Backend, error) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return simplego.New(GoConfig)
+	}
+	defer devNull.Close()
+	stdout := os.Stdout
+	os.Stdout = devNull
+	defer func() { os.Stdout = stdout }()
+	return simplego.New(GoConfig)
 }
 
 // GPUMemory returns the total memory of GPU 0 in bytes as nvidia-smi reports
