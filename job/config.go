@@ -42,6 +42,11 @@ type ModelConfig struct {
 	TextEncoder string `yaml:"text_encoder"`
 	// Quantize is the storage of the frozen base weights: none, int8, fp8 or nf4.
 	Quantize string `yaml:"quantize"`
+	// QuantizeKeep lists module patterns (path.Match on official module
+	// paths, e.g. "final_layer.*", "double_blocks.*.img_attn.qkv") left
+	// unquantized; empty keeps the default set (embedders, time/guidance
+	// MLPs, shared modulation, final layer).
+	QuantizeKeep []string `yaml:"quantize_keep"`
 	// TextEncoderQuantize stores the text encoder's layers as none, int8,
 	// fp8 or nf4 while captions are encoded (Mistral Small 3.1 for dev is
 	// 48 GB in bf16: int8 or nf4 on a 24 GB card).

@@ -63,6 +63,15 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"train.lr: must be a number", "train.batch_size: must be an integer"},
 		},
 		{
+			name: "quantization settings",
+			yaml: minimal,
+			sets: []string{"model.text_encoder_quantize=int3", `model.quantize_keep=["final_layer.*", "[bad"]`},
+			want: []string{
+				`model.text_encoder_quantize: must be one of none, int8, fp8, nf4, got "int3"`,
+				`model.quantize_keep.1: must be a module pattern`,
+			},
+		},
+		{
 			name: "missing required",
 			yaml: "name: x\n",
 			want: []string{"model.path: is required", "dataset.folders: needs at least one folder"},

@@ -154,6 +154,7 @@ func (c *Config) normalize() {
 		}
 	}
 	nilIfEmpty(&c.Adapter.Include)
+	nilIfEmpty(&c.Model.QuantizeKeep)
 	nilIfEmpty(&c.Adapter.Exclude)
 	nilIfEmpty(&c.Sample.Prompts)
 	nilIfEmpty(&c.Output.Formats)

@@ -44,6 +44,11 @@ func (c *Config) Validate() error {
 	v.oneOf("model.variant", m.Variant, Variants)
 	v.oneOf("model.quantize", m.Quantize, QuantizeSchemes)
 	v.oneOf("model.text_encoder_quantize", m.TextEncoderQuantize, QuantizeSchemes)
+	for i, p := range m.QuantizeKeep {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			ps.add(fmt.Sprintf("model.quantize_keep.%d", i), "must be a module pattern like \"final_layer.*\" (path.Match syntax), got %q", p)
+		}
+	}
 	v.oneOf("model.dtype", m.DType, ComputeDTypes)
 	if !validBackend(m.Backend) {
 		ps.add("model.backend", "must be auto, go, xla:cpu, xla:cuda or xla:/abs/path/plugin.so, got %q", m.Backend)

@@ -64,7 +64,7 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 				scales := (n + quant.NF4Block - 1) / quant.NF4Block
 				scaleBytes := 4 * scales
 				if in.Quant.DoubleQuant {
-					scaleBytes = scales + 4*(scales/quant.DoubleQuantBlock+1)
+					scaleBytes = scales + 4*((scales+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4 // int8 codes, float32 scales, offset
 				}
 				quantized += n/2 + scaleBytes
 			}

@@ -3,6 +3,10 @@ package train
 import (
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
@@ -55,5 +59,74 @@ func TestEstimateMemory(t *testing.T) {
 		t.Error("no suggestion for dev bf16 without checkpointing on 24 GiB")
 	} else {
 		t.Logf("suggestions: %q", s)
+	}
+}
+
+// TestQuantizeKeep: model.quantize_keep reaches the quantization options,
+// and keeping more layers in bf16 raises the planned base-weight memory by
+// exactly their size difference.
+func TestQuantizeKeep(t *testing.T) {
+	cfg := job.Default()
+	cfg.Model.Quantize = "nf4"
+	def, err := QuantOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Model.QuantizeKeep = append(append([]string(nil), quant.DefaultKeep...), "single_blocks.*.linear2")
+	keep, err := QuantOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Keep != nil || len(keep.Keep) != len(quant.DefaultKeep)+1 {
+		t.Fatalf("keep patterns: default %v, configured %v", def.Keep, keep.Keep)
+	}
+	in := planFor(t, "klein-base-4b", quant.NF4, 512, true)
+	in.Quant = def
+	a := EstimateMemory(in).BaseWeights
+	in.Quant = keep
+	b := EstimateMemory(in).BaseWeights
+	c := in.Config
+	var extra int64
+	for name, dims := range c.ParamShapes() {
+		if def.Quantizes(name, dims) && !keep.Quantizes(name, dims) {
+			n := int64(dims[0]) * int64(dims[1])
+			blocks := n / quant.NF4Block
+			extra += 2*n - (n/2 + blocks + 4*((blocks+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4)
+		}
+	}
+	if extra == 0 || b-a != extra {
+		t.Errorf("keeping linear2 unquantized added %d bytes, want %d", b-a, extra)
+	}
+}
+
+// TestPlannedBaseWeightsMatchQuantizedModel: the plan's base-weight bytes
+// equal what a model quantized while loading actually holds, per scheme.
+func TestPlannedBaseWeightsMatchQuantizedModel(t *testing.T) {
+	cfg := flux2.TinyConfig()
+	for _, s := range []quant.Scheme{quant.None, quant.Int8, quant.FP8, quant.NF4} {
+		opts := quant.Options{Scheme: s, DoubleQuant: s == quant.NF4}
+		m, err := flux2.NewModel(testutil.Backend(t), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := quant.Store(opts)
+		for _, name := range cfg.ParamNames() {
+			dims := cfg.ParamShapes()[name]
+			if err := store(m, name, tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 3), dims...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var held int64
+		for _, n := range m.VariableNames() {
+			v, err := m.Variable(n).Value()
+			if err != nil {
+				t.Fatal(err)
+			}
+			held += int64(v.Memory())
+		}
+		in := MemoryPlanInput{Config: cfg, Quant: opts, ComputeBytes: 4, Resolution: 64, TextTokens: 8, Batch: 1}
+		if got := EstimateMemory(in).BaseWeights; got != held {
+			t.Errorf("%s: planned %d bytes of base weights, the model holds %d", orNone(string(s)), got, held)
+		}
 	}
 }

@@ -56,5 +56,9 @@ func QuantOptions(cfg *job.Config) (quant.Options, error) {
 	if err != nil {
 		return quant.Options{}, fmt.Errorf("model.quantize: %w", err)
 	}
-	return quant.Options{Scheme: s, DoubleQuant: s == quant.NF4}, nil
+	o := quant.Options{Scheme: s, DoubleQuant: s == quant.NF4}
+	if len(cfg.Model.QuantizeKeep) > 0 {
+		o.Keep = append([]string(nil), cfg.Model.QuantizeKeep...)
+	}
+	return o, nil
 }
