@@ -2,7 +2,6 @@ package lora
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,21 +13,6 @@ import (
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
-
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("FLUX2_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "fixtures", "flux2-official-tiny")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "lora.safetensors")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("official FLUX.2 fixtures not found in %s: %v", dir, err)
-		}
-		t.Skipf("official FLUX.2 fixtures not found in %s; set FLUX2_REFERENCE_DIR", dir)
-	}
-	return dir
-}
 
 func readIO(t *testing.T, path string) map[string]*tensors.Tensor {
 	t.Helper()
@@ -102,7 +86,7 @@ func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 // TestOfficialReferenceLoRA applies the official fixture's ComfyUI-named
 // rank-4 LoRA (alpha 8) to the tiny model and reproduces out_lora.
 func TestOfficialReferenceLoRA(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	got := forwardWith(t, filepath.Join(dir, "transformer.safetensors"), filepath.Join(dir, "lora.safetensors"), filepath.Join(dir, "transformer_io.safetensors"))
 	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "lora_io.safetensors"))["out_lora"])
 	e := relL2(got, want)
@@ -155,7 +139,7 @@ func TestDiffusersPEFTParity(t *testing.T) {
 // TestFormatRoundTrips: comfy → diffusers → comfy and comfy → kohya → comfy
 // give identical tensors; the output of a re-read file is unchanged.
 func TestFormatRoundTrips(t *testing.T) {
-	src := filepath.Join(referenceDir(t), "lora.safetensors")
+	src := filepath.Join(testutil.ReferenceDir(t), "lora.safetensors")
 	cfg := flux2.TinyConfig()
 	meta := Meta{Variant: flux2.Variant{Name: "tiny", Config: cfg, ArchTag: "flux2_tiny"}}
 	a, _, _, err := Load(src, &cfg)

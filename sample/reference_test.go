@@ -17,7 +17,7 @@ import (
 // code on the tiny model: sample_out from sample_noise over sample_schedule
 // with guidance 3.5 and the transformer_io context.
 func TestOfficialReferenceSampler(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	m, err := flux2.Load(testutil.Backend(t), filepath.Join(dir, "transformer.safetensors"), flux2.LoadOptions{DType: dtypes.Float32})
 	if err != nil {
 		t.Fatal(err)

@@ -8,29 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-)
 
-// referenceDir returns the official fixture folder (env FLUX2_REFERENCE_DIR);
-// tests skip when it is absent unless CI is set.
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("FLUX2_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "fixtures", "flux2-official-tiny")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("official FLUX.2 fixtures not found in %s: %v", dir, err)
-		}
-		t.Skipf("official FLUX.2 fixtures not found in %s; set FLUX2_REFERENCE_DIR", dir)
-	}
-	return dir
-}
+	"github.com/flora-ml/flora/internal/testutil"
+)
 
 // TestOfficialReferenceSchedules reproduces every schedule the official code
 // recorded in config.json ("STEPS x SEQLEN" → values).
 func TestOfficialReferenceSchedules(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(referenceDir(t), "config.json"))
+	data, err := os.ReadFile(filepath.Join(testutil.ReferenceDir(t), "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,18 +18,10 @@ import (
 	"github.com/flora-ml/flora/model/weights"
 )
 
-// needFixture returns the path of an official tiny fixture file, skipping
-// the test when the fixtures are absent (failing in CI).
+// needFixture returns the path of an official tiny fixture file.
 func needFixture(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(tinyFixtureDir, name)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("fixture missing (set FLUX2_REFERENCE_DIR): %v", err)
-		}
-		t.Skipf("fixture missing (set FLUX2_REFERENCE_DIR): %v", err)
-	}
-	return p
+	return testutil.ReferenceFile(t, name)
 }
 
 // TestLoRAInspectFixture: the official fixture is 20 targets of rank 4,

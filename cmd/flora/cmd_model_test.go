@@ -12,8 +12,6 @@ import (
 	"github.com/flora-ml/flora/model/weights"
 )
 
-const tinyTransformer = "/work/shared/fixtures/flux2-official-tiny/transformer.safetensors"
-
 // headerParams counts the tensors and elements of a safetensors file by
 // reading its JSON header directly (independently of model/weights).
 func headerParams(t *testing.T, path string) (tensors int, params int64) {
@@ -46,9 +44,7 @@ func headerParams(t *testing.T, path string) (tensors int, params int64) {
 }
 
 func TestModelInspectFixture(t *testing.T) {
-	if _, err := os.Stat(tinyTransformer); err != nil {
-		t.Skipf("fixture missing: %v", err)
-	}
+	tinyTransformer := needFixture(t, "transformer.safetensors")
 	wantTensors, wantParams := headerParams(t, tinyTransformer)
 	if wantTensors != 43 {
 		t.Fatalf("fixture has %d tensors, README says 43", wantTensors)
@@ -138,12 +134,12 @@ func TestModelInspectShardedFolder(t *testing.T) {
 func TestModelInspectErrors(t *testing.T) {
 	dir := t.TempDir()
 	truncated := filepath.Join(dir, "truncated.safetensors")
-	if raw, err := os.ReadFile(tinyTransformer); err == nil {
-		if err := os.WriteFile(truncated, raw[:len(raw)/2], 0o644); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		t.Skipf("fixture missing: %v", err)
+	raw, err := os.ReadFile(needFixture(t, "transformer.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(truncated, raw[:len(raw)/2], 0o644); err != nil {
+		t.Fatal(err)
 	}
 	garbage := filepath.Join(dir, "garbage.safetensors")
 	if err := os.WriteFile(garbage, []byte("\x05\x00\x00\x00\x00\x00\x00\x00hello"), 0o644); err != nil {

@@ -20,21 +20,12 @@ import (
 	"github.com/flora-ml/flora/sample"
 )
 
-// tinyFixtureDir is the official tiny fixture folder: FLUX2_REFERENCE_DIR, or
-// ../shared/fixtures/flux2-official-tiny next to the repository.
-var tinyFixtureDir = func() string {
-	if d := os.Getenv("FLUX2_REFERENCE_DIR"); d != "" {
-		return d
-	}
-	return "../../../shared/fixtures/flux2-official-tiny"
-}()
-
 // tinyEmbeddings writes the fixture's two text contexts as an embeddings file.
 func tinyEmbeddings(t *testing.T) string {
 	t.Helper()
-	io, err := weights.Open(filepath.Join(tinyFixtureDir, "transformer_io.safetensors"))
+	io, err := weights.Open(filepath.Join(testutil.ReferenceDir(t), "transformer_io.safetensors"))
 	if err != nil {
-		t.Skipf("fixture missing: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	defer io.Close()
 	ctx, err := io.TensorAs("ctx", dtypes.Float32)
@@ -57,8 +48,8 @@ func tinyEmbeddings(t *testing.T) string {
 // byte-identical images.
 func TestSampleTinyFixture(t *testing.T) {
 	emb := tinyEmbeddings(t)
-	model := filepath.Join(tinyFixtureDir, "transformer.safetensors")
-	vaePath := filepath.Join(tinyFixtureDir, "vae.safetensors")
+	model := filepath.Join(testutil.ReferenceDir(t), "transformer.safetensors")
+	vaePath := filepath.Join(testutil.ReferenceDir(t), "vae.safetensors")
 	var outs [2][]byte
 	for i := range outs {
 		dir := t.TempDir()
@@ -106,7 +97,7 @@ func TestSampleTinyFixture(t *testing.T) {
 // with a message naming the file.
 func TestSampleRefusesWrongVAE(t *testing.T) {
 	emb := tinyEmbeddings(t)
-	model := filepath.Join(tinyFixtureDir, "transformer.safetensors")
+	model := filepath.Join(testutil.ReferenceDir(t), "transformer.safetensors")
 	code, _, stderr := runCLI(t, "sample", "--backend", "go", "--model", model, "--vae", model, "--embeddings", emb,
 		"--steps", "1", "--width", "64", "--height", "64", "--out", t.TempDir())
 	if code != 1 || !strings.Contains(stderr, "transformer.safetensors") {

@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -17,18 +16,10 @@ import (
 // diffusers layouts) and Flora-quantized checkpoints; a wrong --variant is
 // refused the same way.
 func TestSkipTransformer(t *testing.T) {
-	official := filepath.Join("..", "..", "..", "shared", "fixtures", "flux2-official-tiny", "transformer.safetensors")
+	official := testutil.ReferenceFile(t, "transformer.safetensors")
 	diffusers := filepath.Join("..", "..", "testdata", "diffusers", "flux2-tiny-klein")
 	b := testutil.Backend(t)
-	var paths []string
-	for _, p := range []string{official, diffusers} {
-		if _, err := os.Stat(p); err == nil {
-			paths = append(paths, p)
-		}
-	}
-	if len(paths) == 0 {
-		t.Skip("no fixture checkpoints")
-	}
+	paths := []string{official, diffusers}
 	q := filepath.Join(t.TempDir(), "q.safetensors")
 	if err := quant.SaveCheckpoint(mustQuantized(t, paths[0]), q, quant.NF4); err != nil {
 		t.Fatal(err)

@@ -87,7 +87,7 @@ func TestDiffusersParity(t *testing.T) {
 // TestOfficialReferenceLoadAndInfer loads the official fixture through
 // LoadFrom: the tiny architecture is inferred from shapes.
 func TestOfficialReferenceLoadAndInfer(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	m, err := Load(testutil.Backend(t), filepath.Join(dir, "transformer.safetensors"), LoadOptions{Variant: "tiny"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestOfficialReferenceLoadAndInfer(t *testing.T) {
 // TestLoadReportsAllProblems breaks a checkpoint three ways and expects one
 // error naming every problem.
 func TestLoadReportsAllProblems(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
 	delete(src, "single_blocks.1.linear2.weight")
 	src["double_blocks.0.img_attn.proj.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 96*95), 96, 95)

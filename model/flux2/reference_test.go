@@ -2,7 +2,6 @@ package flux2
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,24 +11,6 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 )
-
-// referenceDir returns the official-fixture folder (env FLUX2_REFERENCE_DIR,
-// default ../shared/fixtures/flux2-official-tiny relative to the repository
-// root). Tests skip when it is absent, unless running in CI (env CI set).
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("FLUX2_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "flux2-official-tiny")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "transformer.safetensors")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("official FLUX.2 fixtures not found in %s (set FLUX2_REFERENCE_DIR): %v", dir, err)
-		}
-		t.Skipf("official FLUX.2 fixtures not found in %s; set FLUX2_REFERENCE_DIR", dir)
-	}
-	return dir
-}
 
 // officialTinyModel loads the tiny official transformer with float32 weights.
 func officialTinyModel(t *testing.T, dir string) *Model {
@@ -99,7 +80,7 @@ func relL2(t *testing.T, got, want *tensors.Tensor) float64 {
 }
 
 func TestOfficialReferenceForward(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	m := officialTinyModel(t, dir)
 	io := readF32Safetensors(t, filepath.Join(dir, "transformer_io.safetensors"))
 	out, err := m.Forward(referenceBatch(t, m, io, nil, nil), dtypes.Float32)
@@ -117,7 +98,7 @@ func TestOfficialReferenceForward(t *testing.T) {
 // the gradients of the base weights the fixture records, in both execution
 // modes (one program, and per-block programs with recomputation).
 func TestOfficialReferenceTrainingGradients(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	io := readF32Safetensors(t, filepath.Join(dir, "transformer_io.safetensors"))
 	for _, checkpointing := range []bool{false, true} {
 		name := "whole"

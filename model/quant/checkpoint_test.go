@@ -62,7 +62,7 @@ func TestQuantizedCheckpointRoundTrip(t *testing.T) {
 // checks the import against the float model and against the exact
 // dequantized weights.
 func TestComfyFP8ScaledImport(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	src, err := weights.OpenCheckpoint(filepath.Join(dir, "transformer.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestComfyFP8ScaledImport(t *testing.T) {
 // with each scheme while it loads and bounds the output error against the
 // float model on the official inputs.
 func TestOfficialReferenceQuantizedOutput(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	load := func(opts *Options) *flux2.Model {
 		lo := flux2.LoadOptions{DType: dtypes.Float32}
 		if opts != nil {
@@ -193,19 +193,4 @@ func TestOfficialReferenceQuantizedOutput(t *testing.T) {
 			t.Errorf("%s: error %.4f not in (0, %.2f]", tc.opts.Scheme, e, tc.bound)
 		}
 	}
-}
-
-func referenceDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("FLUX2_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "flux2-official-tiny")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "transformer.safetensors")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("official fixtures not found in %s: %v", dir, err)
-		}
-		t.Skipf("official fixtures not found in %s", dir)
-	}
-	return dir
 }

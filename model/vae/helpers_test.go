@@ -3,32 +3,12 @@ package vae
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-// referenceDir returns the official-fixture folder (env FLUX2_REFERENCE_DIR,
-// default ../shared/fixtures/flux2-official-tiny relative to the repository
-// root). Tests skip when it is absent, unless running in CI (env CI set).
-func referenceDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("FLUX2_REFERENCE_DIR")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "fixtures", "flux2-official-tiny")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "vae.safetensors")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("official FLUX.2 fixtures not found in %s (set FLUX2_REFERENCE_DIR): %v", dir, err)
-		}
-		t.Skipf("official FLUX.2 fixtures not found in %s; set FLUX2_REFERENCE_DIR", dir)
-	}
-	return dir
-}
 
 // mapSource is an in-memory TensorSource for tests.
 type mapSource map[string]*tensors.Tensor

@@ -14,7 +14,7 @@ import (
 
 func officialTinySource(t *testing.T) mapSource {
 	t.Helper()
-	return mapSource(readF32Safetensors(t, filepath.Join(referenceDir(t), "vae.safetensors")))
+	return mapSource(readF32Safetensors(t, filepath.Join(testutil.ReferenceDir(t), "vae.safetensors")))
 }
 
 // TestLoadRefusesWrongFiles checks that broken or foreign files are refused

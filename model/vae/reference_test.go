@@ -13,7 +13,7 @@ import (
 // loadOfficialTiny loads the official tiny fixture autoencoder.
 func loadOfficialTiny(t testing.TB, conv ConvAlgorithm) *VAE {
 	t.Helper()
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	src := mapSource(readF32Safetensors(t.(*testing.T), filepath.Join(dir, "vae.safetensors")))
 	v, err := Load(testutil.Backend(t), src, "vae.safetensors", Options{Conv: conv})
 	if err != nil {
@@ -26,7 +26,7 @@ func loadOfficialTiny(t testing.TB, conv ConvAlgorithm) *VAE {
 // BatchNorm) and decode (inverse) against Black Forest Labs' implementation
 // on the tiny fixture, with both convolution algorithms.
 func TestOfficialReferenceEncodeDecode(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	io := readF32Safetensors(t, filepath.Join(dir, "vae_io.safetensors"))
 	for _, conv := range []ConvAlgorithm{ConvGEMM, ConvNative} {
 		t.Run(conv.String(), func(t *testing.T) {
@@ -62,7 +62,7 @@ func TestOfficialReferenceEncodeDecode(t *testing.T) {
 // compounded through the random-weight network (measured 2.0e-2 encode,
 // 2.5e-2 decode); the references run the autoencoder in float32.
 func TestBFloat16(t *testing.T) {
-	dir := referenceDir(t)
+	dir := testutil.ReferenceDir(t)
 	io := readF32Safetensors(t, filepath.Join(dir, "vae_io.safetensors"))
 	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "vae.safetensors")))
 	v, err := Load(testutil.Backend(t), convertingSource{src}, "vae.safetensors", Options{DType: dtypes.BFloat16})

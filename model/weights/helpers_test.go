@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // rawFile assembles a safetensors file from a header and data verbatim.
@@ -44,16 +46,8 @@ func mustOpen(t *testing.T, path string) *File {
 	return f
 }
 
-// fixtureDir holds the official tiny FLUX.2 fixtures.
-const fixtureDir = "/work/shared/fixtures/flux2-official-tiny"
-
-// fixture returns the path of a fixture file, skipping the test when the
-// fixtures are not on this machine.
+// fixture returns the path of an official tiny fixture file.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
-	p := filepath.Join(fixtureDir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s not available: %v", p, err)
-	}
-	return p
+	return testutil.ReferenceFile(t, name)
 }
