@@ -96,7 +96,7 @@ func modelQuantizeCommand() *command {
 				loaded := time.Since(start)
 				in := checkpointBytes(args[0])
 				fmt.Fprintf(cliOut, "loaded %s (FLUX.2 %s, %d parameters, %s) as %s in %s; peak host memory %s, %s resident now\n",
-					args[0], c.Transformer.Variant, c.Transformer.Config.NumParams(), humanBytes(in), s,
+					args[0], c.Transformer.Variant.Name, c.Transformer.Config.NumParams(), humanBytes(in), s,
 					loaded.Round(time.Millisecond), humanBytes(peakRSS()), humanBytes(currentRSS()))
 				if *dryRun {
 					return nil

@@ -133,7 +133,7 @@ func runSample(f *sampleFlags) error {
 		useCFG = true
 	case "off":
 	case "auto":
-		useCFG = !variant.Config.GuidanceEmbed && variant.Name != "custom" && !variant.Distilled
+		useCFG = variant.UsesCFG()
 	default:
 		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
 	}
@@ -220,7 +220,7 @@ func runSample(f *sampleFlags) error {
 			if !single {
 				path = filepath.Join(f.out, fmt.Sprintf("%02d-seed%d.png", pi, req.Seed))
 			}
-			if err := writeSamplePNG(path, res, m.Variant, f); err != nil {
+			if err := writeSamplePNG(path, res, m.Variant.Name, f); err != nil {
 				return err
 			}
 			written = append(written, path)

@@ -24,7 +24,6 @@ import (
 	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/vae"
-	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/sample"
 	"github.com/flora-ml/flora/train"
 )
@@ -42,41 +41,10 @@ type plannedJob struct {
 	textEncoderName string
 }
 
-// jobVariant finds the variant a job trains, reading only checkpoint headers.
+// jobVariant finds the variant a job trains, reading only checkpoint
+// headers: the same resolution loading makes (bundle.InspectVariant).
 func jobVariant(cfg *job.Config) (flux2.Variant, error) {
-	if bundle.IsEmbedded(cfg.Model.Path) {
-		return bundle.EmbeddedTinyVariant(), nil
-	}
-	if cfg.Model.Variant != "auto" {
-		return flux2.VariantByName(cfg.Model.Variant)
-	}
-	ckpt, _, err := flux2.ResolveTransformerPath(cfg.Model.Path)
-	if err != nil {
-		return flux2.Variant{}, err
-	}
-	ck, err := weights.OpenCheckpoint(ckpt)
-	if err != nil {
-		return flux2.Variant{}, err
-	}
-	defer ck.Close()
-	layout, err := flux2.DetectLayout(ck.Names())
-	if err != nil {
-		return flux2.Variant{}, fmt.Errorf("%s: %w", ckpt, err)
-	}
-	c, err := flux2.InferConfig(ck, layout)
-	if err != nil {
-		return flux2.Variant{}, fmt.Errorf("%s: %w", ckpt, err)
-	}
-	if names := flux2.MatchVariants(c); len(names) > 0 {
-		// Distilled and base klein share shapes; train on the base: prefer it.
-		for _, n := range names {
-			if strings.Contains(n, "base") {
-				return flux2.VariantByName(n)
-			}
-		}
-		return flux2.VariantByName(names[0])
-	}
-	return flux2.Variant{Name: "custom", Config: c, DefaultSteps: 28, DefaultGuidance: 4}, nil
+	return bundle.InspectVariant(cfg.Model.Path, cfg.Model.Variant)
 }
 
 func memoryPlan(cfg *job.Config) (*plannedJob, error) {
@@ -224,7 +192,7 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 		fmt.Fprintf(out, "text cache: %s\n", st)
 	}
 	variant := comps.Variant
-	useCFG := !variant.Config.GuidanceEmbed && !variant.Distilled && variant.Name != "custom"
+	useCFG := variant.UsesCFG()
 	var previewCtx []*tensors.Tensor
 	var previewNeg *tensors.Tensor
 	if cfg.Sample.Every > 0 {

@@ -80,7 +80,7 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 	if err != nil {
 		return nil, err
 	}
-	m.Variant = v.Name
+	m.Variant = v
 	ae, err := vae.NewAnalytic(backend, EmbeddedTinyVAEConfig(), vae.Options{})
 	if err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package bundle
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -22,9 +21,9 @@ type Options struct {
 	Path string
 	// VAE and TextEncoder override the component locations.
 	VAE, TextEncoder string
-	// Variant is the FLUX.2 variant name, or "auto"/"" to infer it from the
-	// weights (shapes cannot tell distilled from base klein: then a base
-	// name should be given for CFG sampling).
+	// Variant is the FLUX.2 variant name, or "auto"/"" to resolve it from
+	// the checkpoint (flux2.ResolveVariant: shapes, then the file name for
+	// klein base vs distilled).
 	Variant string
 	// DType is the compute/storage dtype of the transformer weights.
 	DType dtypes.DType
@@ -44,6 +43,9 @@ type Options struct {
 // Load loads the components of a model.
 func Load(backend backends.Backend, opts Options) (*Components, error) {
 	if IsEmbedded(opts.Path) {
+		if _, err := InspectVariant(opts.Path, opts.Variant); err != nil {
+			return nil, err
+		}
 		c, err := LoadEmbedded(backend, opts.Path, dtypeOr(opts.DType), opts.TextQuant)
 		if err != nil {
 			return nil, err
@@ -65,10 +67,8 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		lo.Store = quant.Store(opts.Quant)
 	}
 	c := &Components{Name: opts.Path}
-	var cfg flux2.Config
-	var variantName string
 	if opts.SkipTransformer {
-		if cfg, variantName, err = inspectTransformer(paths.Transformer, opts.Variant); err != nil {
+		if c.Variant, err = InspectVariant(paths.Transformer, opts.Variant); err != nil {
 			return nil, err
 		}
 	} else {
@@ -76,16 +76,10 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.Transformer, cfg, variantName = m, m.Config, m.Variant
+		c.Transformer, c.Variant = m, m.Variant
 	}
 	if ckpt, _, err := flux2.ResolveTransformerPath(paths.Transformer); err == nil {
 		c.TransformerID = fingerprint(ckpt)
-	}
-	name := strings.Split(variantName, "/")[0]
-	if v, err := flux2.VariantByName(name); err == nil {
-		c.Variant = v
-	} else {
-		c.Variant = flux2.Variant{Name: variantName, Config: cfg, DefaultSteps: 28, DefaultGuidance: 4}
 	}
 	if !opts.SkipVAE {
 		if c.VAE, err = LoadVAE(backend, paths.VAE, vae.Options{}); err != nil {
@@ -122,23 +116,30 @@ func fingerprint(path string) string {
 	return ck.Fingerprint()
 }
 
-// inspectTransformer reads the architecture and variant name of a
-// transformer checkpoint (float, Flora-quantized or ComfyUI fp8) without
-// loading its weights.
-func inspectTransformer(path, variant string) (flux2.Config, string, error) {
+// InspectVariant resolves the variant of a model path (embedded:tiny, a
+// float, Flora-quantized or ComfyUI fp8 transformer checkpoint, or a
+// diffusers folder) from headers only, exactly as Load resolves it
+// (flux2.ResolveVariant): the memory plan, caption caching and loading all
+// name the same variant. variant is the requested name, or "" / "auto".
+func InspectVariant(path, variant string) (flux2.Variant, error) {
+	if IsEmbedded(path) {
+		v := EmbeddedTinyVariant()
+		if variant != "" && variant != flux2.VariantAuto && variant != v.Name {
+			return flux2.Variant{}, fmt.Errorf("%s is the built-in %s model, not FLUX.2 %q: set the variant to auto (or %s)", path, v.Name, variant, v.Name)
+		}
+		return v, nil
+	}
 	ckpt, _, err := flux2.ResolveTransformerPath(path)
 	if err != nil {
-		return flux2.Config{}, "", err
+		return flux2.Variant{}, err
 	}
 	ck, err := weights.OpenCheckpoint(ckpt)
 	if err != nil {
-		return flux2.Config{}, "", err
+		return flux2.Variant{}, err
 	}
 	defer ck.Close()
-	if cfg, ok, err := quant.CheckpointConfig(ck); err != nil {
-		return flux2.Config{}, "", fmt.Errorf("%s: %w", ckpt, err)
-	} else if ok {
-		return flux2.NameVariant(cfg, variant, ckpt)
+	if v, ok, err := quant.CheckpointVariant(ck, variant, ckpt); err != nil || ok {
+		return v, err
 	}
 	return flux2.InspectCheckpoint(path, variant)
 }
@@ -155,7 +156,7 @@ func loadTransformer(backend backends.Backend, path string, lo flux2.LoadOptions
 		quantized := quant.IsQuantizedCheckpoint(ck)
 		if quantized {
 			defer ck.Close()
-			return quant.Load(backend, ck, ckpt, lo.DType)
+			return quant.Load(backend, ck, ckpt, lo.Variant, lo.DType)
 		}
 		ck.Close()
 	}

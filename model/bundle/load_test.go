@@ -14,7 +14,7 @@ import (
 // TestSkipTransformer: without loading the transformer, Load names the same
 // variant and configuration a full load does, for float (official and
 // diffusers layouts) and Flora-quantized checkpoints; a wrong --variant is
-// refused the same way.
+// refused the same way, whether the transformer is loaded or not.
 func TestSkipTransformer(t *testing.T) {
 	official := testutil.ReferenceFile(t, "transformer.safetensors")
 	diffusers := filepath.Join("..", "..", "testdata", "diffusers", "flux2-tiny-klein")
@@ -40,8 +40,10 @@ func TestSkipTransformer(t *testing.T) {
 		if got.Variant.Name != want.Variant.Name || got.Variant.Config != want.Transformer.Config {
 			t.Errorf("%s: header says %s %+v, loading says %s %+v", p, got.Variant.Name, got.Variant.Config, want.Variant.Name, want.Transformer.Config)
 		}
-		if _, err := Load(b, Options{Path: p, SkipVAE: true, SkipText: true, SkipTransformer: true, Variant: "dev"}); err == nil {
-			t.Errorf("%s: a tiny checkpoint was accepted as dev", p)
+		for _, skip := range []bool{true, false} {
+			if _, err := Load(b, Options{Path: p, SkipVAE: true, SkipText: true, SkipTransformer: skip, Variant: "dev"}); err == nil {
+				t.Errorf("%s (skip transformer %v): a tiny checkpoint was accepted as dev", p, skip)
+			}
 		}
 	}
 }
@@ -54,4 +56,21 @@ func mustQuantized(t *testing.T, path string) *flux2.Model {
 		t.Fatal(err)
 	}
 	return c.Transformer
+}
+
+// TestEmbeddedVariant: the built-in model answers to auto and its own name;
+// any other variant is refused, not ignored.
+func TestEmbeddedVariant(t *testing.T) {
+	for _, tc := range []struct {
+		variant string
+		ok      bool
+	}{{"", true}, {"auto", true}, {"embedded-tiny", true}, {"klein-99b", false}, {"dev", false}} {
+		v, err := InspectVariant("embedded:tiny", tc.variant)
+		if (err == nil) != tc.ok {
+			t.Errorf("variant %q: err = %v, want ok=%v", tc.variant, err, tc.ok)
+		}
+		if tc.ok && v.Name != "embedded-tiny" {
+			t.Errorf("variant %q: got %s", tc.variant, v.Name)
+		}
+	}
 }

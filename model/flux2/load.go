@@ -198,7 +198,7 @@ type LoadOptions struct {
 	// GPUs, Float32 for exact CPU work). InvalidDType keeps the file's.
 	DType dtypes.DType
 	// Variant, when set (not "" or "auto"), must match the checkpoint's
-	// architecture; it also names the model.
+	// architecture; it also names the model (see ResolveVariant).
 	Variant string
 	// IgnoreUnexpected skips tensors that are not FLUX.2 weights instead of
 	// reporting them.
@@ -255,19 +255,9 @@ func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opt
 	} else if cfg, err = InferConfig(src, layout); err != nil {
 		return nil, fmt.Errorf("%s: inferring the architecture: %w", sourceName, err)
 	}
-	name := strings.Join(MatchVariants(cfg), "/")
-	if opts.Variant != "" && opts.Variant != "auto" {
-		v, err := VariantByName(opts.Variant)
-		if err != nil {
-			return nil, err
-		}
-		if v.Config != cfg {
-			return nil, fmt.Errorf("%s: checkpoint architecture %+v is not variant %s (%+v)", sourceName, cfg, v.Name, v.Config)
-		}
-		name = v.Name
-	}
-	if name == "" {
-		name = "custom"
+	variant, err := ResolveVariant(cfg, opts.Variant, sourceName)
+	if err != nil {
+		return nil, err
 	}
 	plan, lerr := planLoad(cfg, src, layout, opts.IgnoreUnexpected)
 	if lerr != nil {
@@ -278,7 +268,7 @@ func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opt
 	if err != nil {
 		return nil, err
 	}
-	m.Variant = name
+	m.Variant = variant
 	for _, official := range cfg.ParamNames() {
 		t, err := plan.read(src, official, opts.DType)
 		if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -126,55 +125,36 @@ func Load(backend backends.Backend, path string, opts LoadOptions) (*Model, erro
 	return LoadFrom(backend, ck, ckptPath, opts)
 }
 
-// InspectCheckpoint returns a transformer checkpoint's architecture and
-// variant name (as Load would name the model) from its header and
-// config.json, without reading any weights — for commands that need only
-// the variant (caching captions, picking the text encoder). variant, when
-// set (not "" or "auto"), must match.
-func InspectCheckpoint(path, variant string) (Config, string, error) {
+// InspectCheckpoint returns a transformer checkpoint's variant (as Load
+// resolves it: ResolveVariant) from its header and config.json, without
+// reading any weights — for commands that need only the variant (the memory
+// plan, caching captions, picking the text encoder). variant, when set (not
+// "" or "auto"), must match.
+func InspectCheckpoint(path, variant string) (Variant, error) {
 	ckptPath, configDir, err := ResolveTransformerPath(path)
 	if err != nil {
-		return Config{}, "", err
+		return Variant{}, err
 	}
 	ck, err := weights.OpenCheckpoint(ckptPath)
 	if err != nil {
-		return Config{}, "", err
+		return Variant{}, err
 	}
 	defer ck.Close()
 	var cfg Config
 	if configDir != "" {
 		c, err := readDiffusersConfig(configDir)
 		if err != nil {
-			return Config{}, "", err
+			return Variant{}, err
 		}
 		cfg = *c
 	} else {
 		layout, err := DetectLayout(ck.Names())
 		if err != nil {
-			return Config{}, "", fmt.Errorf("%s: %w", ckptPath, err)
+			return Variant{}, fmt.Errorf("%s: %w", ckptPath, err)
 		}
 		if cfg, err = InferConfig(ck, layout); err != nil {
-			return Config{}, "", fmt.Errorf("%s: inferring the architecture: %w", ckptPath, err)
+			return Variant{}, fmt.Errorf("%s: inferring the architecture: %w", ckptPath, err)
 		}
 	}
-	return NameVariant(cfg, variant, ckptPath)
-}
-
-// NameVariant names an architecture: the requested variant (checked against
-// cfg), else the matching published variants joined by "/", else "custom".
-func NameVariant(cfg Config, variant, source string) (Config, string, error) {
-	if variant != "" && variant != "auto" {
-		v, err := VariantByName(variant)
-		if err != nil {
-			return Config{}, "", err
-		}
-		if v.Config != cfg {
-			return Config{}, "", fmt.Errorf("%s: checkpoint architecture %+v is not variant %s (%+v)", source, cfg, v.Name, v.Config)
-		}
-		return cfg, v.Name, nil
-	}
-	if name := strings.Join(MatchVariants(cfg), "/"); name != "" {
-		return cfg, name, nil
-	}
-	return cfg, "custom", nil
+	return ResolveVariant(cfg, variant, ckptPath)
 }

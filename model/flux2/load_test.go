@@ -92,8 +92,8 @@ func TestOfficialReferenceLoadAndInfer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Config != TinyConfig() || m.Variant != "tiny" {
-		t.Errorf("got config %+v variant %q", m.Config, m.Variant)
+	if m.Config != TinyConfig() || m.Variant.Name != "tiny" {
+		t.Errorf("got config %+v variant %q", m.Config, m.Variant.Name)
 	}
 }
 

@@ -21,8 +21,10 @@ import (
 type Model struct {
 	// Config is the architecture.
 	Config Config
-	// Variant is the name of the variant when known ("dev", "tiny", ...).
-	Variant string
+	// Variant is the variant the checkpoint was resolved to (ResolveVariant;
+	// a CustomVariant for unpublished architectures, zero when the model
+	// was built from a bare Config).
+	Variant Variant
 	// Linear computes linear layers; nil means DenseLinear. LoRA replaces
 	// it with a wrapper (WrapLinear).
 	Linear LinearFunc

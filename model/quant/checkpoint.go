@@ -23,6 +23,10 @@ const (
 	metaFormat = "flora-quantized"
 	metaScheme = "flora.quant.scheme"
 	metaConfig = "flora.flux2.config"
+	// metaVariant names the variant the model was resolved to when it was
+	// quantized: the klein base and distilled models share shapes, and the
+	// quantized file's own name need not say which it is.
+	metaVariant = "flora.flux2.variant"
 )
 
 // quantSuffixes are the variable suffixes of quantized weights.
@@ -51,7 +55,11 @@ func SaveCheckpoint(m *flux2.Model, path string, scheme Scheme) error {
 		}
 		ts = append(ts, td)
 	}
-	return weights.WriteFile(path, ts, map[string]string{"format": metaFormat, metaScheme: string(scheme), metaConfig: string(cfg)})
+	meta := map[string]string{"format": metaFormat, metaScheme: string(scheme), metaConfig: string(cfg)}
+	if v := m.Variant.Name; v != "" && v != flux2.CustomVariantName {
+		meta[metaVariant] = v
+	}
+	return weights.WriteFile(path, ts, meta)
 }
 
 // Source is a checkpoint with names, dims, typed reads and metadata (a
@@ -77,39 +85,49 @@ func IsQuantizedCheckpoint(src Source) bool {
 	return false
 }
 
-// CheckpointConfig returns the architecture stored in the header of a
-// Flora quantized checkpoint; ok is false for any other checkpoint.
-func CheckpointConfig(src Source) (cfg flux2.Config, ok bool, err error) {
+// CheckpointVariant returns the variant of a Flora quantized checkpoint from
+// its header (flux2.ResolveVariant over the stored architecture; the variant
+// recorded when it was quantized stands in for "auto"); ok is false for any
+// other checkpoint. name is the checkpoint's path, for messages and the
+// resolver's name hint.
+func CheckpointVariant(src Source, requested, name string) (v flux2.Variant, ok bool, err error) {
 	if src.Metadata()["format"] != metaFormat {
-		return cfg, false, nil
+		return v, false, nil
 	}
+	var cfg flux2.Config
 	if err := json.Unmarshal([]byte(src.Metadata()[metaConfig]), &cfg); err != nil {
-		return cfg, false, fmt.Errorf("architecture in the header: %w", err)
+		return v, false, fmt.Errorf("%s: architecture in the header: %w", name, err)
 	}
-	return cfg, true, nil
+	if requested == "" || requested == flux2.VariantAuto {
+		requested = src.Metadata()[metaVariant]
+	}
+	v, err = flux2.ResolveVariant(cfg, requested, name)
+	return v, true, err
 }
 
 // Load reads a quantized checkpoint — Flora's, or ComfyUI's fp8 e4m3 files
 // with per-tensor `scale_weight` (or unscaled e4m3 casts) — into a model
 // whose quantized layers dequantize in the graph. Float tensors in the file
 // are kept as they are (converted to dtype when given).
-func Load(backend backends.Backend, src Source, name string, dtype dtypes.DType) (*flux2.Model, error) {
-	if src.Metadata()["format"] == metaFormat {
-		return loadFlora(backend, src, name, dtype)
+//
+// variant ("" or "auto" to resolve it) names the model as
+// flux2.ResolveVariant does for float checkpoints.
+func Load(backend backends.Backend, src Source, name, variant string, dtype dtypes.DType) (*flux2.Model, error) {
+	if v, ok, err := CheckpointVariant(src, variant, name); err != nil {
+		return nil, err
+	} else if ok {
+		return loadFlora(backend, src, name, v, dtype)
 	}
-	return loadComfyFP8(backend, src, name, dtype)
+	return loadComfyFP8(backend, src, name, variant, dtype)
 }
 
-func loadFlora(backend backends.Backend, src Source, name string, dtype dtypes.DType) (*flux2.Model, error) {
-	var cfg flux2.Config
-	if err := json.Unmarshal([]byte(src.Metadata()[metaConfig]), &cfg); err != nil {
-		return nil, fmt.Errorf("%s: architecture in the header: %w", name, err)
-	}
+func loadFlora(backend backends.Backend, src Source, name string, variant flux2.Variant, dtype dtypes.DType) (*flux2.Model, error) {
+	cfg := variant.Config
 	m, err := flux2.NewModel(backend, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	m.Variant = strings.Join(flux2.MatchVariants(cfg), "/")
+	m.Variant = variant
 	names := map[string]bool{}
 	for _, n := range src.Names() {
 		names[n] = true
@@ -165,7 +183,7 @@ func readFloat(src Source, n string, dtype dtypes.DType) (*tensors.Tensor, error
 // an optional per-tensor "<module>.scale_weight": the codes are kept (one
 // byte per weight) and the scale becomes the per-channel scale of Flora's
 // fp8 layout.
-func loadComfyFP8(backend backends.Backend, src Source, name string, dtype dtypes.DType) (*flux2.Model, error) {
+func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dtype dtypes.DType) (*flux2.Model, error) {
 	strip := func(n string) string {
 		for _, p := range flux2.OfficialPrefixes {
 			n = strings.TrimPrefix(n, p)
@@ -184,11 +202,15 @@ func loadComfyFP8(backend backends.Backend, src Source, name string, dtype dtype
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	v, err := flux2.ResolveVariant(cfg, variant, name)
+	if err != nil {
+		return nil, err
+	}
 	m, err := flux2.NewModel(backend, cfg)
 	if err != nil {
 		return nil, err
 	}
-	m.Variant = strings.Join(flux2.MatchVariants(cfg), "/")
+	m.Variant = v
 	for _, official := range cfg.ParamNames() {
 		n, ok := stored[official]
 		if !ok {

@@ -1,6 +1,7 @@
 package quant
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestQuantizedCheckpointRoundTrip(t *testing.T) {
 		if !IsQuantizedCheckpoint(ck) {
 			t.Fatal("not recognised as quantized")
 		}
-		back, err := Load(testutil.Backend(t), ck, path, dtypes.InvalidDType)
+		back, err := Load(testutil.Backend(t), ck, path, "", dtypes.InvalidDType)
 		ck.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -117,7 +118,7 @@ func TestComfyFP8ScaledImport(t *testing.T) {
 	if !IsQuantizedCheckpoint(ck) {
 		t.Fatal("fp8 file not recognised")
 	}
-	m, err := Load(testutil.Backend(t), ck, path, dtypes.Float32)
+	m, err := Load(testutil.Backend(t), ck, path, "", dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,5 +193,54 @@ func TestOfficialReferenceQuantizedOutput(t *testing.T) {
 		if e > tc.bound || e == 0 {
 			t.Errorf("%s: error %.4f not in (0, %.2f]", tc.opts.Scheme, e, tc.bound)
 		}
+	}
+}
+
+// headerOnly is a Source with metadata and no tensors.
+type headerOnly map[string]string
+
+func (h headerOnly) Names() []string                                      { return nil }
+func (h headerOnly) Dims(string) ([]int, bool)                            { return nil, false }
+func (h headerOnly) ReadAs(string, dtypes.DType) (*tensors.Tensor, error) { return nil, os.ErrNotExist }
+func (h headerOnly) Tensor(string) (*tensors.Tensor, error)               { return nil, os.ErrNotExist }
+func (h headerOnly) Metadata() map[string]string                          { return h }
+func (h headerOnly) Info(string) (weights.TensorInfo, bool)               { return weights.TensorInfo{}, false }
+
+// TestCheckpointVariant: a quantized checkpoint names the variant it was
+// quantized from (klein base and distilled share shapes; the quantized
+// file's name need not say which), a request overrides it and must match,
+// and a file without the record resolves like a float checkpoint.
+func TestCheckpointVariant(t *testing.T) {
+	k4, _ := flux2.VariantByName("klein-4b")
+	raw, err := json.Marshal(k4.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		meta      map[string]string
+		requested string
+		want      string
+		wantErr   bool
+	}{
+		{map[string]string{"format": metaFormat, metaConfig: string(raw), metaVariant: "klein-4b"}, "auto", "klein-4b", false},
+		{map[string]string{"format": metaFormat, metaConfig: string(raw), metaVariant: "klein-4b"}, "klein-base-4b", "klein-base-4b", false},
+		{map[string]string{"format": metaFormat, metaConfig: string(raw)}, "", "klein-base-4b", false},
+		{map[string]string{"format": metaFormat, metaConfig: string(raw)}, "dev", "", true},
+		{map[string]string{"format": metaFormat, metaConfig: "{"}, "", "", true},
+	}
+	for i, tc := range cases {
+		v, ok, err := CheckpointVariant(headerOnly(tc.meta), tc.requested, "q.safetensors")
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("case %d: no error, got %s", i, v.Name)
+			}
+			continue
+		}
+		if err != nil || !ok || v.Name != tc.want {
+			t.Errorf("case %d: got %s ok=%v err=%v, want %s", i, v.Name, ok, err, tc.want)
+		}
+	}
+	if _, ok, err := CheckpointVariant(headerOnly{}, "", "f.safetensors"); ok || err != nil {
+		t.Errorf("a float checkpoint: ok=%v err=%v", ok, err)
 	}
 }
