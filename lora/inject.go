@@ -7,6 +7,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/model/flux2"
+
+	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26 gradient fixes this package's graphs need, whatever backend the caller made.
 )
 
 // Install makes the model's linear layers apply LoRA slots (idempotent).

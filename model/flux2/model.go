@@ -2,6 +2,8 @@ package flux2
 
 import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+
+	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26 gradient fixes this package's graphs need, whatever backend the caller made.
 )
 
 // Embedded is the output of the embedding stage: the projected streams, the

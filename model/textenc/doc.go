@@ -46,3 +46,7 @@
 //     are named model.language_model.*; published checkpoints may use either,
 //     and both load.
 package textenc
+
+import (
+	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26 gradient fixes this package's graphs need, whatever backend the caller made.
+)

@@ -22,3 +22,7 @@
 // run as sums of matrix products (ConvGEMM), ~16× faster than the backend's
 // convolution op; elsewhere the backend's convolution is used.
 package vae
+
+import (
+	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26 gradient fixes this package's graphs need, whatever backend the caller made.
+)
