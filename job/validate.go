@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -42,6 +43,9 @@ func (c *Config) Validate() error {
 		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or embedded:tiny")
 	}
 	v.oneOf("model.variant", m.Variant, Variants)
+	if strings.HasPrefix(m.Path, "embedded:") && m.Variant != "auto" && slices.Contains(Variants, m.Variant) {
+		ps.add("model.variant", "must be auto for the built-in model %s (it is its own variant), got %q", m.Path, m.Variant)
+	}
 	v.oneOf("model.quantize", m.Quantize, QuantizeSchemes)
 	v.oneOf("model.text_encoder_quantize", m.TextEncoderQuantize, QuantizeSchemes)
 	for i, p := range m.QuantizeKeep {
