@@ -51,7 +51,7 @@ func TestParseProblems(t *testing.T) {
 			yaml: minimal + "train:\n  lr: -1\n  steps: 0\n  lrr: 3\nadapter:\n  rank: 0\n  targets: everything\n",
 			want: []string{
 				"train.lrr: unknown key",
-				"train.lr: must be > 0, got -1",
+				"train.lr: must be a number in (0, 1], got -1",
 				"train.steps: must be >= 1, got 0",
 				"adapter.rank: must be in [1, 4096], got 0",
 				`adapter.targets: must be one of blocks, attention, attention+mlp, all, got "everything"`,
@@ -203,5 +203,80 @@ func TestEditDistance(t *testing.T) {
 		if got := editDistance(tc.a, tc.b); got != tc.want {
 			t.Errorf("editDistance(%q,%q)=%d want %d", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestDuplicateKeyReportedAlone: a key given twice is reported with both
+// lines, and nothing else: the rest of the file still decodes (no false
+// "model.path is required"), and problems under the duplicated key are not
+// side effects reported on top.
+func TestDuplicateKeyReportedAlone(t *testing.T) {
+	tests := []struct{ yaml, want string }{
+		{minimal + "model:\n  path: other.safetensors\n", "model: key given twice (line 7, first at line 2); keep one"},
+		{minimal + "model:\n  variant: dev\n", "model: key given twice (line 7, first at line 2); keep one"},
+		{"model:\n  variant: dev\nmodel:\n  path: m.safetensors\ndataset:\n  folders: [{path: d}]\n", "model: key given twice (line 3, first at line 1); keep one"},
+		{minimal + "train:\n  lr: 1e-4\n  lr: 2e-4\n", "train.lr: key given twice (line 9, first at line 8); keep one"},
+	}
+	for _, tc := range tests {
+		_, err := Parse([]byte(tc.yaml), "job.yaml", nil)
+		var ps *Problems
+		if !errors.As(err, &ps) {
+			t.Fatalf("%q: want problems, got %v", tc.yaml, err)
+		}
+		if len(ps.List) != 1 || ps.List[0].String() != tc.want {
+			t.Errorf("%q: want only %q, got:\n%v", tc.yaml, tc.want, err)
+		}
+	}
+}
+
+// TestSetMessages: --set problems name the override, never "line 0" or the
+// line 1 of the value's own one-line YAML.
+func TestSetMessages(t *testing.T) {
+	tests := []struct {
+		set  string
+		want string
+	}{
+		{"..=5", `--set ..=5: the key path ".." is malformed (an empty part between dots)`},
+		{"train..lr=5", `--set train..lr=5: the key path "train..lr" is malformed`},
+		{".lr=5", `the key path ".lr" is malformed`},
+		{"=5", "--set =5: must be path.to.key=value"},
+		{"train.lrr=1e-4", `train.lrr: unknown key (from --set); did you mean "train.lr"?`},
+		{"train.lr=fast", `train.lr: must be a number, got "fast" (from --set)`},
+		{"train.steps=1.5", "train.steps: must be an integer, got 1.5 (from --set)"},
+		{"train=5", "train: must be a mapping of keys (from --set)"},
+	}
+	for _, tc := range tests {
+		_, err := Parse([]byte(minimal), "job.yaml", []string{tc.set})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--set %s: want %q, got:\n%v", tc.set, tc.want, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "line") {
+			t.Errorf("--set %s: message mentions a line:\n%v", tc.set, err)
+		}
+	}
+}
+
+// TestSetMappingMerges: --set with a mapping value changes only the keys it
+// names; the file's other keys in that mapping stay.
+func TestSetMappingMerges(t *testing.T) {
+	yaml := minimal + "train:\n  lr: 2e-4\n  batch_size: 2\nadapter:\n  overrides:\n    - {pattern: a, rank: 4}\n"
+	cfg, err := Parse([]byte(yaml), "", []string{"train={steps: 5, optimizer: adamw8bit}", "adapter.overrides.0={alpha: 2}", "dataset={trigger: ohwx}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Train.Steps != 5 || cfg.Train.Optimizer != "adamw8bit" || cfg.Train.LR != 2e-4 || cfg.Train.BatchSize != 2 {
+		t.Errorf("train = %+v, want steps 5, adamw8bit and the file's lr 2e-4, batch 2", cfg.Train)
+	}
+	if want := []AdapterOverride{{Pattern: "a", Rank: 4, Alpha: 2}}; !reflect.DeepEqual(cfg.Adapter.Overrides, want) {
+		t.Errorf("overrides = %+v, want %+v", cfg.Adapter.Overrides, want)
+	}
+	if cfg.Dataset.Trigger != "ohwx" || len(cfg.Dataset.Folders) != 1 || cfg.Dataset.Folders[0].Path != "data/style" {
+		t.Errorf("dataset = %+v", cfg.Dataset)
+	}
+	// A list value still replaces the list.
+	cfg, err = Parse([]byte(minimal), "", []string{"dataset.resolutions=[512]"})
+	if err != nil || !reflect.DeepEqual(cfg.Dataset.Resolutions, []int{512}) {
+		t.Errorf("resolutions = %v, %v", cfg, err)
 	}
 }

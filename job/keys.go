@@ -1,6 +1,9 @@
 package job
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -9,14 +12,33 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// checkNode walks a YAML node against the Go type it will be decoded into and
-// records unknown keys (with a suggestion) and values of the wrong type, each
-// with its key path. It lets Load report every problem of a file at once,
-// where yaml.v3's strict mode stops at the first.
-func checkNode(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
+// checker walks a YAML node against the Go type it will be decoded into and
+// records unknown keys (with a suggestion), keys given twice and values of
+// the wrong type, each with its key path. It lets Load report every problem
+// of a file at once, where yaml.v3's strict mode stops at the first.
+type checker struct {
+	ps *Problems
+	// dups are the key paths given twice. The later copies are removed from
+	// the tree (so the rest of the file still decodes), and problems
+	// Validate finds under these paths are dropped: they would only be
+	// side effects of the duplicate.
+	dups []string
+}
+
+// where says where a node comes from: "line 12", or "from --set" for nodes
+// made from a --set override (their Line is 0).
+func where(n *yaml.Node) string {
+	if n.Line == 0 {
+		return "from --set"
+	}
+	return fmt.Sprintf("line %d", n.Line)
+}
+
+func (c *checker) check(n *yaml.Node, t reflect.Type, path string) {
+	ps := c.ps
 	if n.Kind == yaml.DocumentNode {
-		for _, c := range n.Content {
-			checkNode(c, t, path, ps)
+		for _, sub := range n.Content {
+			c.check(sub, t, path)
 		}
 		return
 	}
@@ -28,32 +50,36 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			ps.add(path, "must be a mapping of keys (line %d)", n.Line)
+			ps.add(path, "must be a mapping of keys (%s)", where(n))
 			return
 		}
 		fields := yamlFields(t)
-		seen := map[string]bool{}
+		seen := map[string]int{}
+		kept := n.Content[:0:0]
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := joinPath(path, k.Value)
-			if seen[k.Value] {
-				ps.add(p, "key given twice (line %d); keep one", k.Line)
+			if first, dup := seen[k.Value]; dup {
+				ps.add(p, "key given twice (line %d, first at line %d); keep one", k.Line, first)
+				c.dups = append(c.dups, p)
 				continue
 			}
-			seen[k.Value] = true
+			seen[k.Value] = k.Line
+			kept = append(kept, k, v)
 			f, ok := fields[k.Value]
 			if !ok {
-				msg := "unknown key (line %d)"
+				msg := "unknown key (" + where(k) + ")"
 				if s := suggest(k.Value, fields); s != "" {
 					msg += "; did you mean " + strconv.Quote(joinPath(path, s)) + "?"
 				} else {
 					msg += "; valid keys: " + strings.Join(sortedKeys(fields), ", ")
 				}
-				ps.add(p, msg, k.Line)
+				ps.add(p, "%s", msg)
 				continue
 			}
-			checkNode(v, f.Type, p, ps)
+			c.check(v, f.Type, p)
 		}
+		n.Content = kept
 		return
 	}
 	if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct {
@@ -61,11 +87,11 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			ps.add(path, "must be a list (line %d)", n.Line)
+			ps.add(path, "must be a list (%s)", where(n))
 			return
 		}
-		for i, c := range n.Content {
-			checkNode(c, t.Elem(), joinPath(path, strconv.Itoa(i)), ps)
+		for i, sub := range n.Content {
+			c.check(sub, t.Elem(), joinPath(path, strconv.Itoa(i)))
 		}
 		return
 	}
@@ -73,20 +99,30 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, ps *Problems) {
 	// field's type to catch type errors with their path.
 	v := reflect.New(t)
 	if err := n.Decode(v.Interface()); err != nil {
-		ps.add(path, "%s (line %d)", typeErrorText(err, t), n.Line)
+		ps.add(path, "%s (%s)", typeErrorText(err, n, t), where(n))
 		return
 	}
 	// yaml.v3 silently truncates 1.5 into an int field.
 	if isInt(t) && n.Tag == "!!float" {
-		ps.add(path, "must be an integer, got %s (line %d)", n.Value, n.Line)
+		ps.add(path, "must be an integer, got %s (%s)", n.Value, where(n))
 	}
 	if t.Kind() == reflect.Slice && isInt(t.Elem()) && n.Kind == yaml.SequenceNode {
-		for i, c := range n.Content {
-			if c.Tag == "!!float" {
-				ps.add(joinPath(path, strconv.Itoa(i)), "must be an integer, got %s (line %d)", c.Value, c.Line)
+		for i, sub := range n.Content {
+			if sub.Tag == "!!float" {
+				ps.add(joinPath(path, strconv.Itoa(i)), "must be an integer, got %s (%s)", sub.Value, where(sub))
 			}
 		}
 	}
+}
+
+// underAny reports whether path is one of roots or lies below one.
+func underAny(path string, roots []string) bool {
+	for _, r := range roots {
+		if path == r || strings.HasPrefix(path, r+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func isInt(t reflect.Type) bool {
@@ -98,13 +134,18 @@ func isInt(t reflect.Type) bool {
 }
 
 // typeErrorText turns a yaml decoding error into a short message.
-func typeErrorText(err error, t reflect.Type) string {
+func typeErrorText(err error, n *yaml.Node, t reflect.Type) string {
 	var want string
 	switch t.Kind() {
 	case reflect.Int, reflect.Int64:
 		want = "an integer"
 	case reflect.Float64:
 		want = "a number"
+		// YAML reads NaN, Inf and out-of-range literals such as 1e400 as
+		// strings.
+		if f, err := strconv.ParseFloat(n.Value, 64); (err == nil || errors.Is(err, strconv.ErrRange)) && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			want = "a finite number"
+		}
 	case reflect.Bool:
 		want = "true or false"
 	case reflect.String:
@@ -113,6 +154,9 @@ func typeErrorText(err error, t reflect.Type) string {
 		want = "a list"
 	default:
 		want = t.String()
+	}
+	if n.Kind == yaml.ScalarNode {
+		return fmt.Sprintf("must be %s, got %q", want, n.Value)
 	}
 	msg := err.Error()
 	if i := strings.Index(msg, "cannot unmarshal "); i >= 0 {

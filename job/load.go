@@ -50,7 +50,8 @@ func Parse(data []byte, source string, sets []string) (*Config, error) {
 			ps.add("--set "+s, "%v", err)
 		}
 	}
-	checkNode(root, reflect.TypeOf(Config{}), "", ps)
+	chk := &checker{ps: ps}
+	chk.check(root, reflect.TypeOf(Config{}), "")
 	cfg := Default()
 	if err := root.Decode(cfg); err != nil && len(ps.List) == 0 {
 		// checkNode found every type error with its path already; anything
@@ -66,7 +67,11 @@ func Parse(data []byte, source string, sets []string) (*Config, error) {
 	// Validate even when keys or types were wrong, so that one run reports
 	// every problem; fields that failed to decode keep valid defaults.
 	if err := cfg.Validate(); err != nil {
-		ps.List = append(ps.List, err.(*Problems).List...)
+		for _, p := range err.(*Problems).List {
+			if !underAny(p.Path, chk.dups) {
+				ps.List = append(ps.List, p)
+			}
+		}
 	}
 	if len(ps.List) > 0 {
 		return nil, ps
@@ -75,11 +80,20 @@ func Parse(data []byte, source string, sets []string) (*Config, error) {
 }
 
 // applySet sets one "a.b.c=value" override on the YAML tree, creating
-// mappings as needed. Numeric path elements index lists (dataset.folders.0.path).
+// mappings as needed. Numeric path elements index lists
+// (dataset.folders.0.path). A mapping value is merged into an existing
+// mapping key by key (--set 'train={steps: 5}' changes only train.steps);
+// any other value replaces the old one.
 func applySet(root *yaml.Node, set string) error {
 	key, value, ok := strings.Cut(set, "=")
 	if !ok || key == "" {
-		return fmt.Errorf("must be path.to.key=value")
+		return fmt.Errorf("must be path.to.key=value, e.g. train.lr=2e-4")
+	}
+	parts := strings.Split(key, ".")
+	for _, p := range parts {
+		if strings.TrimSpace(p) == "" {
+			return fmt.Errorf("the key path %q is malformed (an empty part between dots); write path.to.key=value, e.g. train.lr=2e-4", key)
+		}
 	}
 	var vdoc yaml.Node
 	var val *yaml.Node
@@ -88,7 +102,9 @@ func applySet(root *yaml.Node, set string) error {
 	} else {
 		val = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
 	}
-	parts := strings.Split(key, ".")
+	// Line 0 marks the nodes of an override, so problems with them say
+	// "from --set" rather than a line of the file.
+	clearLines(val)
 	n := root
 	for i, part := range parts {
 		last := i == len(parts)-1
@@ -99,7 +115,7 @@ func applySet(root *yaml.Node, set string) error {
 				if n.Content[j].Value == part {
 					child = n.Content[j+1]
 					if last {
-						n.Content[j+1] = val
+						n.Content[j+1] = mergeNode(child, val)
 					}
 					break
 				}
@@ -128,7 +144,7 @@ func applySet(root *yaml.Node, set string) error {
 				n.Content = append(n.Content, elem)
 			}
 			if last {
-				n.Content[idx] = val
+				n.Content[idx] = mergeNode(n.Content[idx], val)
 			}
 			n = n.Content[idx]
 		case yaml.ScalarNode:
@@ -143,6 +159,42 @@ func applySet(root *yaml.Node, set string) error {
 		}
 	}
 	return nil
+}
+
+// mergeNode returns what replaces old when val is set over it: a mapping
+// over a mapping merges key by key (recursively), anything else is val.
+func mergeNode(old, val *yaml.Node) *yaml.Node {
+	if old.Kind == yaml.AliasNode {
+		old = old.Alias
+	}
+	if old.Kind != yaml.MappingNode || val.Kind != yaml.MappingNode {
+		return val
+	}
+	merged := &yaml.Node{Kind: yaml.MappingNode, Tag: old.Tag, Line: old.Line, Column: old.Column,
+		Content: append([]*yaml.Node(nil), old.Content...)}
+	for i := 0; i+1 < len(val.Content); i += 2 {
+		k, v := val.Content[i], val.Content[i+1]
+		found := false
+		for j := 0; j+1 < len(merged.Content); j += 2 {
+			if merged.Content[j].Value == k.Value {
+				merged.Content[j+1] = mergeNode(merged.Content[j+1], v)
+				found = true
+				break
+			}
+		}
+		if !found {
+			merged.Content = append(merged.Content, k, v)
+		}
+	}
+	return merged
+}
+
+// clearLines sets Line to 0 on n and everything below it.
+func clearLines(n *yaml.Node) {
+	n.Line, n.Column = 0, 0
+	for _, c := range n.Content {
+		clearLines(c)
+	}
 }
 
 // normalize turns empty lists into nil so that a printed and re-read

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -42,6 +43,9 @@ func (c *Config) Validate() error {
 		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or embedded:tiny")
 	}
 	v.oneOf("model.variant", m.Variant, Variants)
+	if strings.HasPrefix(m.Path, "embedded:") && m.Variant != "auto" && slices.Contains(Variants, m.Variant) {
+		ps.add("model.variant", "must be auto for the built-in model %s (it is its own variant), got %q", m.Path, m.Variant)
+	}
 	v.oneOf("model.quantize", m.Quantize, QuantizeSchemes)
 	v.oneOf("model.text_encoder_quantize", m.TextEncoderQuantize, QuantizeSchemes)
 	for i, p := range m.QuantizeKeep {
@@ -57,10 +61,6 @@ func (c *Config) Validate() error {
 	a := &c.Adapter
 	v.oneOf("adapter.type", a.Type, []string{"lora"})
 	v.intRange("adapter.rank", a.Rank, 1, 4096)
-	v.nonNegative("adapter.alpha", a.Alpha)
-	if a.Dropout < 0 || a.Dropout >= 1 {
-		ps.add("adapter.dropout", "must be in [0, 1), got %g", a.Dropout)
-	}
 	v.oneOf("adapter.targets", a.Targets, TargetPresets)
 	for i, p := range a.Include {
 		v.pattern(fmt.Sprintf("adapter.include.%d", i), p)
@@ -72,7 +72,6 @@ func (c *Config) Validate() error {
 		key := fmt.Sprintf("adapter.overrides.%d", i)
 		v.pattern(key+".pattern", o.Pattern)
 		v.intRange(key+".rank", o.Rank, 1, 4096)
-		v.nonNegative(key+".alpha", o.Alpha)
 	}
 
 	d := &c.Dataset
@@ -88,7 +87,6 @@ func (c *Config) Validate() error {
 			ps.add(key+".repeats", "must be >= 0 (0 = from the folder name or 1), got %d", f.Repeats)
 		}
 	}
-	v.probability("dataset.caption_dropout", d.CaptionDropout)
 	if d.KeepTokens < 0 {
 		ps.add("dataset.keep_tokens", "must be >= 0, got %d", d.KeepTokens)
 	}
@@ -108,30 +106,19 @@ func (c *Config) Validate() error {
 	v.intRange("train.steps", t.Steps, 1, 1<<30)
 	v.intRange("train.batch_size", t.BatchSize, 1, 1024)
 	v.intRange("train.grad_accum", t.GradAccum, 1, 1024)
-	v.positive("train.lr", t.LR)
 	v.oneOf("train.optimizer", t.Optimizer, Optimizers)
-	v.unitOpen("train.beta1", t.Beta1)
-	v.unitOpen("train.beta2", t.Beta2)
-	v.positive("train.eps", t.Epsilon)
-	v.nonNegative("train.weight_decay", t.WeightDecay)
 	v.oneOf("train.schedule", t.Schedule, Schedules)
 	if t.WarmupSteps < 0 || (t.Steps > 0 && t.WarmupSteps >= t.Steps) {
 		ps.add("train.warmup_steps", "must be in [0, train.steps=%d), got %d", t.Steps, t.WarmupSteps)
 	}
-	v.nonNegative("train.min_lr", t.MinLR)
-	if t.LR > 0 && t.MinLR > t.LR {
+	// Only compare lr and min_lr when both are valid on their own: a NaN
+	// or out-of-range lr is reported as a train.lr problem, not min_lr's.
+	if lr, minLR := FloatRanges["train.lr"], FloatRanges["train.min_lr"]; lr.Contains(t.LR) && minLR.Contains(t.MinLR) && t.MinLR > t.LR {
 		ps.add("train.min_lr", "must be <= train.lr (%g), got %g", t.LR, t.MinLR)
 	}
-	v.nonNegative("train.max_grad_norm", t.MaxGradNorm)
 	v.oneOf("train.timesteps", t.Timesteps, TimestepSamplings)
-	v.positive("train.logit_std", t.LogitStd)
-	v.positive("train.sigmoid_scale", t.SigmoidScale)
 	v.oneOf("train.loss_weighting", t.LossWeighting, LossWeightings)
-	v.nonNegative("train.guidance", t.Guidance)
 	v.oneOf("train.gradient_checkpointing", t.GradientCheckpointing, CheckpointModes)
-	if t.EMADecay < 0 || t.EMADecay >= 1 {
-		ps.add("train.ema_decay", "must be in [0, 1) (0 disables EMA; 0.999 is typical), got %g", t.EMADecay)
-	}
 	if t.SaveEvery < 0 {
 		ps.add("train.save_every", "must be >= 0 (0 = only at the end), got %d", t.SaveEvery)
 	}
@@ -149,8 +136,7 @@ func (c *Config) Validate() error {
 	if s.Every > 0 && len(s.Seeds) == 0 {
 		ps.add("sample.seeds", "needs at least one seed when sample.every > 0")
 	}
-	v.intRange("sample.steps", s.Steps, 1, 1000)
-	v.nonNegative("sample.guidance", s.Guidance)
+	v.intRange("sample.steps", s.Steps, 1, MaxSampleSteps)
 	v.sideMultiple16("sample.width", s.Width)
 	v.sideMultiple16("sample.height", s.Height)
 
@@ -164,6 +150,7 @@ func (c *Config) Validate() error {
 	for i, f := range o.Formats {
 		v.oneOf(fmt.Sprintf("output.formats.%d", i), f, ExportFormats)
 	}
+	c.checkFloats(ps)
 	return ps.err()
 }
 
@@ -197,37 +184,10 @@ func (v validator) intRange(key string, got, lo, hi int) {
 	}
 }
 
-func (v validator) positive(key string, got float64) {
-	if !(got > 0) {
-		v.ps.add(key, "must be > 0, got %g", got)
-	}
-}
-
-func (v validator) nonNegative(key string, got float64) {
-	if !(got >= 0) {
-		v.ps.add(key, "must be >= 0, got %g", got)
-	}
-}
-
-func (v validator) probability(key string, got float64) {
-	if !(got >= 0 && got <= 1) {
-		v.ps.add(key, "must be in [0, 1], got %g", got)
-	}
-}
-
-func (v validator) unitOpen(key string, got float64) {
-	if !(got >= 0 && got < 1) {
-		v.ps.add(key, "must be in [0, 1), got %g", got)
-	}
-}
-
-// sideMultiple16 checks an image side: FLUX.2 latents are 16× smaller
-// (VAE ×8, patch ×2), so sides must be multiples of 16.
+// sideMultiple16 checks an image side (see CheckImageSide).
 func (v validator) sideMultiple16(key string, got int) {
-	if got < 64 || got > 4096 || got%16 != 0 {
-		fix := (got + 8) / 16 * 16
-		fix = min(max(fix, 64), 4096)
-		v.ps.add(key, "must be a multiple of 16 in [64, 4096] (FLUX.2 latents are 16× smaller), got %d; try %d", got, fix)
+	if err := CheckImageSide(got); err != nil {
+		v.ps.add(key, "%v", err)
 	}
 }
 

@@ -18,7 +18,8 @@ type TextEncoder interface {
 	Encode(prompts []string) (*tensors.Tensor, error)
 }
 
-// LatentDecoder turns normalised latents [B, C, H/16, W/16] into images.
+// LatentDecoder turns normalised latents [B, C, H/p, W/p] into images, p
+// being Sampler.PixelsPerLatent.
 type LatentDecoder interface {
 	Decode(latents *tensors.Tensor) ([]image.Image, error)
 }
@@ -62,13 +63,19 @@ type Sampler struct {
 	DType dtypes.DType
 	// OnStep reports progress (step, total) of the current image.
 	OnStep StepFunc
+	// PixelsPerLatent is the image pixels per latent token along each side:
+	// the decoder's scale (vae.Config.PixelsPerLatent). 0 means 16, FLUX.2's
+	// autoencoder with its 2×2 patch; Flora's embedded demo model has 8.
+	// Images come out exactly Width×Height when both are multiples of it.
+	PixelsPerLatent int
 }
 
 // Result is one generated image and its final latent.
 type Result struct {
 	Request Request
 	Image   image.Image
-	// Latent [C, H/16, W/16] is the clean normalised latent.
+	// Latent [C, H/p, W/p] is the clean normalised latent (p:
+	// Sampler.PixelsPerLatent).
 	Latent *tensors.Tensor
 }
 
@@ -93,7 +100,11 @@ func (s *Sampler) Generate(req Request) (*Result, error) {
 		return nil, errors.New("sampler has no text encoder")
 	}
 	cfg := s.Model.Config
-	h, w := req.Height/16, req.Width/16
+	per := s.PixelsPerLatent
+	if per <= 0 {
+		per = 16
+	}
+	h, w := req.Height/per, req.Width/per
 	n := h * w
 	prompts := []string{req.Prompt}
 	if req.CFG {

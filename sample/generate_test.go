@@ -92,3 +92,24 @@ func TestPackUnpack(t *testing.T) {
 		}
 	}
 }
+
+// TestGeneratePixelsPerLatent: the latent grid follows the decoder's scale,
+// so a decoder with 8 pixels per latent (Flora's embedded model) gets a
+// 64×48 image's 8×6 latent, not the 4×3 of FLUX.2's 16.
+func TestGeneratePixelsPerLatent(t *testing.T) {
+	cfg := flux2.TinyConfig()
+	m, err := flux2.NewRandomModel(testutil.Backend(t), cfg, 1, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for per, want := range map[int][]int{0: {cfg.InChannels, 3, 4}, 16: {cfg.InChannels, 3, 4}, 8: {cfg.InChannels, 6, 8}} {
+		s := &Sampler{Model: m, Text: fakeText{l: 5, d: cfg.ContextDim}, PixelsPerLatent: per}
+		res, err := s.Generate(Request{Prompt: "x", Seed: 1, Steps: 1, Guidance: 1, Width: 64, Height: 48})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Latent.Shape().Dimensions; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+			t.Errorf("PixelsPerLatent %d: latent %v, want %v", per, got, want)
+		}
+	}
+}

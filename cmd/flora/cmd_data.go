@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/job"
 )
 
 func init() {
@@ -55,8 +56,9 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 	minSide := fs.Int("min-side", def.MinSide, "skip images whose shorter side is below this many pixels")
 	trigger := fs.String("trigger", "", "trigger word (reports {trigger} placeholders when empty)")
 	defaultCaption := fs.String("default-caption", "", "caption for images without one")
-	maxAspect := fs.Float64("max-aspect", def.MaxAspect, "largest bucket aspect ratio (long side / short side)")
-	maxUpscale := fs.Float64("max-upscale", def.MaxUpscale, "use a resolution for an image only if it needs at most this much upscaling")
+	var maxAspect, maxUpscale float64
+	floatFlag(fs, &maxAspect, "max-aspect", def.MaxAspect, job.FloatRange{Min: 1, Max: 16}, "largest bucket aspect ratio (long side / short side), 1 to 16")
+	floatFlag(fs, &maxUpscale, "max-upscale", def.MaxUpscale, job.FloatRange{Min: 1, Max: 16}, "use a resolution for an image only if it needs at most this much upscaling, 1 to 16")
 	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when some files are unreadable")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	return func(args []string) error {
@@ -68,7 +70,7 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 		for _, a := range args {
 			cfg.Folders = append(cfg.Folders, data.Folder{Path: a})
 		}
-		cfg.Resolutions, cfg.MinSide, cfg.MaxAspect, cfg.MaxUpscale = *resolutions, *minSide, *maxAspect, *maxUpscale
+		cfg.Resolutions, cfg.MinSide, cfg.MaxAspect, cfg.MaxUpscale = *resolutions, *minSide, maxAspect, maxUpscale
 		cfg.Trigger, cfg.DefaultCaption = *trigger, *defaultCaption
 		ds, problems, err := data.Scan(cfg)
 		if err != nil {

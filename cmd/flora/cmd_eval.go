@@ -88,6 +88,10 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		if len(args) != 0 || *config == "" {
 			return usageErrorf("expected --config")
 		}
+		specs, err := parseLoRASpecs("--adapter", *adapters)
+		if err != nil {
+			return err
+		}
 		cfg, err := job.Load(*config, *sets)
 		if err != nil {
 			return err
@@ -126,14 +130,14 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := measure("base"); err != nil {
 			return err
 		}
-		for _, spec := range *adapters {
+		for i := range specs {
 			if err := lora.Detach(m); err != nil {
 				return err
 			}
-			if err := attachLoRAs(m, []string{spec}); err != nil {
+			if err := attachLoRAs(m, specs[i:i+1]); err != nil {
 				return err
 			}
-			if err := measure(spec); err != nil {
+			if err := measure((*adapters)[i]); err != nil {
 				return err
 			}
 		}

@@ -248,9 +248,26 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 				return usageErrorf("%v", err)
 			}
 		}
+		// A layer's rank is the sum over its parts (parallel q/k/v parts are
+		// combined before the SVD). Resize only lowers ranks.
+		largest := 0
+		for _, parts := range a.Layers {
+			r := 0
+			for _, p := range parts {
+				r += p.Rank
+			}
+			largest = max(largest, r)
+		}
+		if *rank > largest {
+			return usageErrorf("--rank %d is above the rank of %s (largest layer: %d); resize only lowers the rank: give 1 to %d", *rank, args[0], largest, largest)
+		}
 		small, reps, err := lora.Resize(a, *rank)
 		if err != nil {
 			return err
+		}
+		lo, hi := *rank, 0
+		for _, r := range reps {
+			lo, hi = min(lo, r.To), max(hi, r.To)
 		}
 		type agg struct {
 			n                        int
@@ -292,7 +309,11 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := lora.Save(*out, small, format, meta); err != nil {
 			return err
 		}
-		fmt.Fprintf(cliOut, "wrote %s (rank %d, %s)\n", *out, *rank, format)
+		ranks := fmt.Sprintf("rank %d", hi)
+		if lo != hi {
+			ranks = fmt.Sprintf("ranks %d to %d", lo, hi)
+		}
+		fmt.Fprintf(cliOut, "wrote %s (%s, %s)\n", *out, ranks, format)
 		return nil
 	}
 }
@@ -305,6 +326,10 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 	return func(args []string) error {
 		if len(args) != 0 || *base == "" || len(*loras) == 0 || *out == "" {
 			return usageErrorf("expected --base, at least one --lora and --out")
+		}
+		specs, err := parseLoRASpecs("--lora", *loras)
+		if err != nil {
+			return err
 		}
 		b, info, err := backend.Select(*be)
 		if err != nil {
@@ -325,11 +350,8 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 				layout = l
 			}
 		}
-		for _, spec := range *loras {
-			p, scale, err := parseLoRASpec(spec)
-			if err != nil {
-				return usageErrorf("%v", err)
-			}
+		for _, spec := range specs {
+			p, scale := spec.path, spec.scale
 			a, _, warnings, err := lora.Load(p, &m.Config)
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
@@ -56,20 +57,22 @@ func init() {
 			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
 			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
 			fs.StringVar(&f.textQuant, "text-encoder-quantize", "none", "store the text encoder's layers as none, int8, fp8 or nf4 (Mistral Small 3.1 needs int8/nf4 on 24 GB)")
-			fs.StringVar(&f.quantize, "quantize", "none", "hold the transformer as none, int8, fp8 or nf4 (a checkpoint saved by `flora model quantize` loads as it is stored)")
+			fs.StringVar(&f.quantize, "quantize", "none", "hold the transformer as none, int8, fp8 or nf4 (a checkpoint saved by flora model quantize loads as it is stored)")
 			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
 			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
 			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line")
 			fs.StringVar(&f.negative, "negative", "", "negative prompt (classifier-free guidance)")
-			fs.StringArrayVar(&f.loras, "lora", nil, "LoRA adapter FILE[:scale] (repeatable)")
-			fs.IntVar(&f.steps, "steps", 0, "sampling steps (default: the variant's)")
-			fs.Float64Var(&f.guidance, "guidance", -1, "guidance scale (default: the variant's)")
+			fs.StringArrayVar(&f.loras, "lora", nil, fmt.Sprintf("LoRA adapter FILE[:SCALE], scale in %s, default 1 (repeatable)", loraScaleRange))
+			intFlag(fs, &f.steps, "steps", 0, intIn(1, job.MaxSampleSteps), fmt.Sprintf("sampling steps, 1 to %d (default: the variant's)", job.MaxSampleSteps))
+			floatFlag(fs, &f.guidance, "guidance", -1, job.FloatRanges["sample.guidance"],
+				fmt.Sprintf("guidance scale in %s (default: the variant's)", job.FloatRanges["sample.guidance"]))
 			fs.StringVar(&f.cfg, "cfg", "auto", "classifier-free guidance: auto (on for undistilled models without a guidance input), on, off")
 			fs.Uint64Var(&f.seed, "seed", 42, "seed of the first image; image i uses seed+i")
-			fs.IntVar(&f.count, "count", 1, "images per prompt")
-			fs.IntVar(&f.width, "width", 1024, "image width (snapped down to a multiple of 16)")
-			fs.IntVar(&f.height, "height", 1024, "image height (snapped down to a multiple of 16)")
+			intFlag(fs, &f.count, "count", 1, intIn(1, maxSampleCount), fmt.Sprintf("images per prompt, 1 to %d", maxSampleCount))
+			side := fmt.Sprintf("a multiple of %d in [%d, %d]", job.ImageSideMultiple, job.MinImageSide, job.MaxImageSide)
+			intFlag(fs, &f.width, "width", 1024, job.CheckImageSide, "image width in pixels, "+side)
+			intFlag(fs, &f.height, "height", 1024, job.CheckImageSide, "image height in pixels, "+side)
 			fs.StringVar(&f.out, "out", "samples", "output folder (or a .png file for a single image)")
 			fs.BoolVar(&f.grid, "grid", false, "also write grid.png (prompts × seeds)")
 			fs.StringVar(&f.backend, "backend", "", "auto, go, xla:cpu, xla:cuda (default $FLORA_BACKEND or auto)")
@@ -92,6 +95,9 @@ type promptSet struct {
 	negative *tensors.Tensor // [1, L, D] when precomputed
 }
 
+// maxSampleCount bounds --count (images per prompt).
+const maxSampleCount = 1000
+
 func runSample(f *sampleFlags) error {
 	if f.model == "" {
 		return usageErrorf("--model is required")
@@ -99,6 +105,16 @@ func runSample(f *sampleFlags) error {
 	prompts, err := readPrompts(f)
 	if err != nil {
 		return err
+	}
+	loras, err := parseLoRASpecs("--lora", f.loras)
+	if err != nil {
+		return err
+	}
+	if err := bundle.CheckVariant(f.model, f.variant); err != nil {
+		return usageErrorf("--variant: %v", err)
+	}
+	if f.cfg != "auto" && f.cfg != "on" && f.cfg != "off" {
+		return usageErrorf("--cfg must be auto, on or off, got %q", f.cfg)
 	}
 	be, info, err := backend.Select(f.backend)
 	if err != nil {
@@ -122,7 +138,7 @@ func runSample(f *sampleFlags) error {
 	// encoder released before the transformer loads, so the two never
 	// share memory (FLUX.2 dev's Mistral is 24B parameters).
 	comps, err := bundle.Load(be, bundle.Options{Path: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant, TextQuant: tq,
-		DType: dtype, SkipText: f.embeddings != "", SkipTransformer: true})
+		DType: dtype, SkipText: f.embeddings != "", SkipTransformer: true, VAESetting: "--vae", TextEncoderSetting: "--text-encoder"})
 	if err != nil {
 		return err
 	}
@@ -166,8 +182,8 @@ func runSample(f *sampleFlags) error {
 	}
 	m, v := comps.Transformer, comps.VAE
 	fmt.Fprintf(cliErr, "loaded FLUX.2 %s (%d parameters) in %s\n", comps.Variant.Name, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
-	if len(f.loras) > 0 {
-		if err := attachLoRAs(m, f.loras); err != nil {
+	if len(loras) > 0 {
+		if err := attachLoRAs(m, loras); err != nil {
 			return err
 		}
 	}
@@ -178,8 +194,10 @@ func runSample(f *sampleFlags) error {
 	if set == nil {
 		set = &promptSet{labels: prompts}
 	}
+	// 0 and -1 are the flags' "not given" markers: given values were
+	// checked while parsing (steps >= 1, guidance finite and >= 0).
 	steps, guidance := f.steps, f.guidance
-	if steps <= 0 {
+	if steps == 0 {
 		steps = max(variant.DefaultSteps, 1)
 	}
 	if guidance < 0 {
@@ -188,7 +206,8 @@ func runSample(f *sampleFlags) error {
 	if useCFG && set.ctx != nil && set.negative == nil {
 		return fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", f.embeddings)
 	}
-	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, DType: dtype,
+	per, _ := v.Config.PixelsPerLatent()
+	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, DType: dtype, PixelsPerLatent: per,
 		OnStep: func(step, total int) {
 			fmt.Fprintf(cliErr, "\r  step %d/%d", step, total)
 			if step == total {
@@ -211,7 +230,7 @@ func runSample(f *sampleFlags) error {
 			} else {
 				smp.Text = encoded[pi]
 			}
-			fmt.Fprintf(cliErr, "image %d/%d: %q seed %d, %dx%d, %d steps\n", pi*f.count+k+1, len(set.labels)*f.count, shorten(label, 60), req.Seed, req.Width/16*16, req.Height/16*16, steps)
+			fmt.Fprintf(cliErr, "image %d/%d: %q seed %d, %dx%d, %d steps\n", pi*f.count+k+1, len(set.labels)*f.count, shorten(label, 60), req.Seed, req.Width, req.Height, steps)
 			res, err := smp.Generate(req)
 			if err != nil {
 				return err
@@ -278,9 +297,6 @@ func readPrompts(f *sampleFlags) ([]string, error) {
 	}
 	if len(prompts) == 0 && f.embeddings == "" {
 		return nil, usageErrorf("give a prompt (--prompt or --prompts-file) or precomputed --embeddings")
-	}
-	if f.count < 1 {
-		return nil, usageErrorf("--count must be >= 1")
 	}
 	return prompts, nil
 }

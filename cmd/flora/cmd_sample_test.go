@@ -54,7 +54,7 @@ func TestSampleTinyFixture(t *testing.T) {
 	for i := range outs {
 		dir := t.TempDir()
 		code, stdout, stderr := runCLI(t, "sample", "--backend", "go", "--model", model, "--vae", vaePath, "--embeddings", emb,
-			"--prompt", "a red fox", "--prompt", "a blue bird", "--steps", "3", "--seed", "7", "--width", "70", "--height", "64",
+			"--prompt", "a red fox", "--prompt", "a blue bird", "--steps", "3", "--seed", "7", "--width", "64", "--height", "64",
 			"--out", dir, "--grid")
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
@@ -175,12 +175,19 @@ func TestSamplePlainPrompt(t *testing.T) {
 		t.Helper()
 		out := filepath.Join(t.TempDir(), "x.png")
 		args := append([]string{"sample", "--backend", "go", "--model", "embedded:tiny", "--prompt", prompt, "--steps", "2",
-			"--width", "64", "--height", "48", "--seed", "3", "--out", out}, extra...)
+			"--width", "64", "--height", "80", "--seed", "3", "--out", out}, extra...)
 		code, _, stderr := runCLI(t, args...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s", extra, code, stderr)
 		}
-		return decodePNGFile(t, out)
+		// The embedded model's autoencoder scales by 8, not 16: the image
+		// is the size asked for and printed (it once printed 64x64 and
+		// wrote 32x32).
+		img := decodePNGFile(t, out)
+		if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 80 || !strings.Contains(stderr, "64x80, 2 steps") {
+			t.Fatalf("%v: wrote %dx%d, printed:\n%s", extra, b.Dx(), b.Dy(), stderr)
+		}
+		return img
 	}
 	for _, cfg := range [][]string{{"--cfg", "off"}, {"--cfg", "on", "--negative", "blurry", "--guidance", "2"}} {
 		plain := run(cfg...)

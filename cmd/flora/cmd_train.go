@@ -40,7 +40,7 @@ func init() {
 			fs.BoolVar(&f.dryRun, "dry-run", false, "check the job and print its memory plan without training")
 			fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder, or \"auto\" for the newest in the run's output")
 			fs.StringVar(&f.backend, "backend", "", "override model.backend: auto, go, xla:cpu, xla:cuda")
-			fs.Float64Var(&f.memBudget, "memory-budget", 0, "device memory budget in GiB for the fit check (default: the device's, when known)")
+			floatFlag(fs, &f.memBudget, "memory-budget", 0, memoryBudgetRange, "device memory budget in GiB for the fit check (default: the device's, when known)")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)
@@ -54,6 +54,9 @@ func init() {
 		},
 	})
 }
+
+// memoryBudgetRange bounds --memory-budget in GiB (0: the device's).
+var memoryBudgetRange = job.FloatRange{Min: 0, Max: 1 << 16, Hint: "GiB; 0 means the device's"}
 
 func runTrain(f *trainFlags) error {
 	cfg, err := job.Load(f.config, f.sets)

@@ -89,7 +89,7 @@ func TestTrainEmbeddedDemo(t *testing.T) {
 // before any heavy work, naming the key.
 func TestTrainRefusesBadJobs(t *testing.T) {
 	code, _, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "train.lr=-1", "--set", "output.dir="+t.TempDir())
-	if code != 1 || !strings.Contains(stderr, "train.lr: must be > 0, got -1") {
+	if code != 1 || !strings.Contains(stderr, "train.lr: must be a number in (0, 1], got -1") {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "dataset.folders.0.path=/nonexistent", "--set", "output.dir="+t.TempDir())

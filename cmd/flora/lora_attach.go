@@ -1,47 +1,95 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"strconv"
+	"io/fs"
+	"os"
 	"strings"
 
+	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 )
 
-// parseLoRASpec splits FILE[:scale] (the scale is the part after the last
-// colon when it parses as a number).
-func parseLoRASpec(spec string) (string, float64, error) {
-	if i := strings.LastIndexByte(spec, ':'); i > 0 {
-		if s, err := strconv.ParseFloat(spec[i+1:], 64); err == nil {
-			return spec[:i], s, nil
-		}
-	}
-	if spec == "" {
-		return "", 0, fmt.Errorf("empty --lora value")
-	}
-	return spec, 1, nil
+// loraScaleRange bounds the scale of FILE:SCALE adapter values: negative
+// scales (subtracting a concept) are allowed, but beyond ±10 an adapter only
+// destroys the image.
+var loraScaleRange = job.FloatRange{Min: -10, Max: 10, Hint: "1 applies the adapter as trained"}
+
+// loraSpec is one parsed FILE[:SCALE] adapter value.
+type loraSpec struct {
+	path  string
+	scale float64
 }
 
-// attachLoRAs applies FILE[:scale] adapters to the model, unmerged, each
-// with its own scale, printing any warnings.
-func attachLoRAs(m *flux2.Model, specs []string) error {
-	for _, spec := range specs {
-		path, scale, err := parseLoRASpec(spec)
+// parseLoRASpec parses FILE[:SCALE]: the scale is the part after the last
+// colon and must be a finite number in loraScaleRange (a value that names an
+// existing file as a whole is that file at scale 1, for file names with a
+// colon). flag names the flag in messages ("--lora").
+func parseLoRASpec(flag, spec string) (loraSpec, error) {
+	i := strings.LastIndexByte(spec, ':')
+	if spec == "" {
+		return loraSpec{}, fmt.Errorf("%s needs a value: FILE or FILE:SCALE", flag)
+	}
+	if i < 0 {
+		return loraSpec{path: spec, scale: 1}, nil
+	}
+	if _, err := os.Stat(spec); err == nil {
+		return loraSpec{path: spec, scale: 1}, nil
+	}
+	path, scaleText := spec[:i], spec[i+1:]
+	switch {
+	case path == "":
+		return loraSpec{}, fmt.Errorf("%s %s: no file before the scale; write FILE:SCALE, e.g. style.safetensors:0.8", flag, spec)
+	case strings.HasSuffix(path, ":"):
+		return loraSpec{}, fmt.Errorf("%s %s: two colons; write FILE:SCALE, e.g. %s:0.8", flag, spec, strings.TrimRight(path, ":"))
+	case scaleText == "":
+		return loraSpec{}, fmt.Errorf("%s %s: the scale after ':' is empty; write FILE:SCALE, e.g. %s:0.8, or just %s", flag, spec, path, path)
+	}
+	scale, err := parseFloatIn(scaleText, loraScaleRange)
+	if err != nil {
+		return loraSpec{}, fmt.Errorf("%s %s: the scale %v", flag, spec, err)
+	}
+	return loraSpec{path: path, scale: scale}, nil
+}
+
+// parseLoRASpecs parses every FILE[:SCALE] value of a flag and checks that
+// each file exists, before any model is loaded. Problems are usage errors.
+func parseLoRASpecs(flag string, specs []string) ([]loraSpec, error) {
+	out := make([]loraSpec, 0, len(specs))
+	for _, s := range specs {
+		spec, err := parseLoRASpec(flag, s)
 		if err != nil {
-			return usageErrorf("%v", err)
+			return nil, usageErrorf("%v", err)
 		}
-		a, format, warnings, err := lora.Load(path, &m.Config)
+		if st, err := os.Stat(spec.path); errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErrorf("%s %s: adapter file %s does not exist", flag, s, spec.path)
+		} else if err != nil {
+			return nil, usageErrorf("%s %s: %v", flag, s, err)
+		} else if st.IsDir() {
+			return nil, usageErrorf("%s %s: %s is a folder; give the adapter's .safetensors file", flag, s, spec.path)
+		}
+		out = append(out, spec)
+	}
+	return out, nil
+}
+
+// attachLoRAs applies adapters to the model, unmerged, each with its own
+// scale, printing any warnings.
+func attachLoRAs(m *flux2.Model, specs []loraSpec) error {
+	for _, s := range specs {
+		a, format, warnings, err := lora.Load(s.path, &m.Config)
 		if err != nil {
 			return err
 		}
 		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s: %s\n", path, w)
+			fmt.Fprintf(cliErr, "warning: %s: %s\n", s.path, w)
 		}
-		if err := lora.Attach(m, a, scale, false); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		if err := lora.Attach(m, a, s.scale, false); err != nil {
+			return fmt.Errorf("%s: %w", s.path, err)
 		}
-		fmt.Fprintf(cliErr, "lora %s (%s, %d layers) at scale %g\n", path, format, len(a.Layers), scale)
+		fmt.Fprintf(cliErr, "lora %s (%s, %d layers) at scale %g\n", s.path, format, len(a.Layers), s.scale)
 	}
 	return nil
 }

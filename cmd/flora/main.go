@@ -145,19 +145,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func runLeaf(c *command, path string, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet(c, path, stderr)
+	// pflag prints the usage itself on -h/--help, to the flag set's output:
+	// stdout while parsing, so help is printed once, to stdout (exit 0).
+	// Usage after an error goes to stderr.
+	fs := newFlagSet(c, path, stdout)
 	runFn := c.setup(fs)
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 		fs.Usage()
 		return 2
 	}
-	err := runFn(fs.Args())
+	err = runFn(fs.Args())
 	if err == nil {
 		return 0
 	}

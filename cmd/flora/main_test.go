@@ -41,7 +41,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{args: []string{"config"}, code: 2, wantErr: "Subcommands:"},
 		{args: []string{"config", "nope"}, code: 2, wantErr: `unknown subcommand "nope"`},
 		{args: []string{"config", "check"}, code: 2, wantErr: "expected one job config file"},
-		{args: []string{"config", "check", bad}, code: 1, wantErr: "train.lr: must be > 0, got -1"},
+		{args: []string{"config", "check", bad}, code: 1, wantErr: "train.lr: must be a number in (0, 1], got -1"},
 		{args: []string{"config", "check", bad, "--set", "train.lr=1e-4", "--set", "dataset.folders.0.path=d"}, code: 0, wantOut: "ok"},
 	}
 	for _, tc := range tests {

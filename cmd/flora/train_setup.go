@@ -303,7 +303,8 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 	}
 	if cfg.Sample.Every > 0 {
 		runner.Preview = func(step int) (string, error) {
-			smp := &sample.Sampler{Model: m, Decoder: vaeImages{comps.VAE}, DType: opts.DType}
+			per, _ := comps.VAE.Config.PixelsPerLatent()
+			smp := &sample.Sampler{Model: m, Decoder: vaeImages{comps.VAE}, DType: opts.DType, PixelsPerLatent: per}
 			var rows [][]image.Image
 			for i, ctx := range previewCtx {
 				var row []image.Image

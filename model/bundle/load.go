@@ -38,10 +38,47 @@ type Options struct {
 	// captions and latents first and loading the transformer afterwards
 	// keeps the encoders and the transformer from sharing memory.
 	SkipVAE, SkipText, SkipTransformer bool
+	// VAESetting and TextEncoderSetting name where the user gives the
+	// autoencoder and text-encoder paths, for messages when they cannot be
+	// found: a flag ("--vae") or a job key; empty means the job keys
+	// model.vae and model.text_encoder.
+	VAESetting, TextEncoderSetting string
+}
+
+// fixFor says how to give a path through setting (a flag or a job key).
+func fixFor(setting, def, what string) string {
+	if setting == "" {
+		setting = def
+	}
+	if strings.HasPrefix(setting, "-") {
+		return "give " + setting + " " + what
+	}
+	return "set " + setting
+}
+
+// CheckVariant refuses a variant name Flora does not know, and for a
+// built-in model any variant other than its own; "" and "auto" pass. Load
+// calls it before anything loads; commands call it to refuse a bad flag
+// before any other work.
+func CheckVariant(path, variant string) error {
+	if variant == "" || variant == "auto" {
+		return nil
+	}
+	if IsEmbedded(path) {
+		if own := EmbeddedTinyVariant().Name; variant != own {
+			return fmt.Errorf("variant %q does not apply to %s, which is the %s model; use auto (or %s)", variant, path, own, own)
+		}
+		return nil
+	}
+	_, err := flux2.VariantByName(variant)
+	return err
 }
 
 // Load loads the components of a model.
 func Load(backend backends.Backend, opts Options) (*Components, error) {
+	if err := CheckVariant(opts.Path, opts.Variant); err != nil {
+		return nil, err
+	}
 	if IsEmbedded(opts.Path) {
 		if _, err := InspectVariant(opts.Path, opts.Variant); err != nil {
 			return nil, err
@@ -82,6 +119,10 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		c.TransformerID = fingerprint(ckpt)
 	}
 	if !opts.SkipVAE {
+		if paths.VAE == "" {
+			return nil, fmt.Errorf("no autoencoder found next to %s: %s (official ae.safetensors or a diffusers vae/ folder)",
+				opts.Path, fixFor(opts.VAESetting, "model.vae", "FILE"))
+		}
 		if c.VAE, err = LoadVAE(backend, paths.VAE, vae.Options{}); err != nil {
 			return nil, err
 		}
@@ -89,7 +130,8 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 	}
 	if !opts.SkipText {
 		if paths.TextEncoder == "" || paths.Tokenizer == "" {
-			return nil, fmt.Errorf("no text encoder found next to %s: set model.text_encoder (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)", opts.Path)
+			return nil, fmt.Errorf("no text encoder found next to %s: %s (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)",
+				opts.Path, fixFor(opts.TextEncoderSetting, "model.text_encoder", "FOLDER"))
 		}
 		if c.Text, err = textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, c.Variant.Name, dtypeOr(opts.DType), opts.TextQuant); err != nil {
 			return nil, err

@@ -40,7 +40,7 @@ func TextIDs(b, l int) [][][4]float64 {
 // (the order of the joint attention sequence).
 func JointIDs(txt, img [][][4]float64) ([][][4]float64, error) {
 	if len(txt) != len(img) {
-		return nil, fmt.Errorf("JointIDs: %d text sequences but %d image sequences", len(txt), len(img))
+		return nil, fmt.Errorf("position ids: %d text sequences but %d image sequences", len(txt), len(img))
 	}
 	out := make([][][4]float64, len(txt))
 	for i := range txt {

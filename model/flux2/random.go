@@ -110,5 +110,5 @@ func ConvertHost(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, error)
 		})
 		return out, nil
 	}
-	return nil, fmt.Errorf("ConvertHost: unsupported dtype %s", dtype)
+	return nil, fmt.Errorf("converting weights to %s: unsupported dtype", dtype)
 }

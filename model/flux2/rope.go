@@ -19,7 +19,7 @@ import (
 // cos and sin tensors of shape [B, L, hd/2].
 func (c Config) RoPETables(ids [][][4]float64) (cos, sin *tensors.Tensor, err error) {
 	if len(ids) == 0 {
-		return nil, nil, fmt.Errorf("RoPETables: empty batch")
+		return nil, nil, fmt.Errorf("rotary position tables: empty batch")
 	}
 	numPairs := c.HeadDim() / 2
 	omega := make([]float64, 0, numPairs)
@@ -31,14 +31,14 @@ func (c Config) RoPETables(ids [][][4]float64) (cos, sin *tensors.Tensor, err er
 		}
 	}
 	if len(omega) != numPairs {
-		return nil, nil, fmt.Errorf("RoPETables: AxesDim %v gives %d pairs, head dim %d needs %d", c.AxesDim, len(omega), c.HeadDim(), numPairs)
+		return nil, nil, fmt.Errorf("rotary position tables: the axes %v give %d pairs, head dim %d needs %d", c.AxesDim, len(omega), c.HeadDim(), numPairs)
 	}
 	b, l := len(ids), len(ids[0])
 	cosData := make([]float32, b*l*numPairs)
 	sinData := make([]float32, b*l*numPairs)
 	for bi, seq := range ids {
 		if len(seq) != l {
-			return nil, nil, fmt.Errorf("RoPETables: batch element %d has %d tokens, element 0 has %d", bi, len(seq), l)
+			return nil, nil, fmt.Errorf("rotary position tables: batch element %d has %d tokens, element 0 has %d", bi, len(seq), l)
 		}
 		for ti, pos := range seq {
 			base := (bi*l + ti) * numPairs

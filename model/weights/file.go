@@ -40,7 +40,7 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("opening safetensors file: %w", err)
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a folder, not a safetensors file (OpenCheckpoint reads folders)", path)
+		return nil, fmt.Errorf("%s is a folder, not a safetensors file: give the .safetensors file inside it", path)
 	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
