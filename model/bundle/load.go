@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -80,9 +81,6 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		return nil, err
 	}
 	if IsEmbedded(opts.Path) {
-		if _, err := InspectVariant(opts.Path, opts.Variant); err != nil {
-			return nil, err
-		}
 		c, err := LoadEmbedded(backend, opts.Path, dtypeOr(opts.DType), opts.TextQuant)
 		if err != nil {
 			return nil, err
@@ -164,12 +162,11 @@ func fingerprint(path string) string {
 // (flux2.ResolveVariant): the memory plan, caption caching and loading all
 // name the same variant. variant is the requested name, or "" / "auto".
 func InspectVariant(path, variant string) (flux2.Variant, error) {
+	if err := CheckVariant(path, variant); err != nil {
+		return flux2.Variant{}, err
+	}
 	if IsEmbedded(path) {
-		v := EmbeddedTinyVariant()
-		if variant != "" && variant != flux2.VariantAuto && variant != v.Name {
-			return flux2.Variant{}, fmt.Errorf("%s is the built-in %s model, not FLUX.2 %q: set the variant to auto (or %s)", path, v.Name, variant, v.Name)
-		}
-		return v, nil
+		return EmbeddedTinyVariant(), nil
 	}
 	ckpt, _, err := flux2.ResolveTransformerPath(path)
 	if err != nil {
