@@ -3,6 +3,7 @@ package lora
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -17,34 +18,27 @@ func Install(m *flux2.Model) { m.WrapLinear("lora", Wrap) }
 // Attach adds every part of the adapter to the model as new slots, with
 // strength multiplying each part's alpha/rank. Trainable marks the slots'
 // down/up weights trainable (training); the base weights stay frozen.
-// Each part's up matrix is zero-padded to the layer's full output rows, so a
-// part adapting a slice of a fused layer is applied exactly.
+// Each part becomes one slot holding exactly its own weights: a part adapting
+// a slice of a fused layer (diffusers' to_q of img_attn.qkv) keeps its up
+// matrix of the slice's rows, applied to those rows only (see Wrap), so
+// training updates what was attached and nothing else, and Extract gives it
+// back unchanged.
 func Attach(m *flux2.Model, a *Adapter, strength float64, trainable bool) error {
 	if err := a.Validate(m.Config); err != nil {
 		return err
-	}
-	layers, _ := Layers(m.Config)
-	out := map[string]int{}
-	for _, l := range layers {
-		out[l.Module] = l.Out
 	}
 	Install(m)
 	for _, module := range a.Modules() {
 		k := nextSlot(m, module)
 		for _, p := range a.Layers[module] {
-			up := p.Up
-			if p.RowOffset != 0 || p.Rows != out[module] {
-				up = make([]float32, out[module]*p.Rank)
-				copy(up[p.RowOffset*p.Rank:], p.Up)
-			}
-			vars := []struct {
-				field string
-				t     *tensors.Tensor
-				train bool
-			}{
+			vars := []slotVar{
 				{"down", tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Down...), p.Rank, p.In), trainable},
-				{"up", tensors.FromFlatDataAndDimensions(up, out[module], p.Rank), trainable},
+				{"up", tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Up...), p.Rows, p.Rank), trainable},
 				{"scale", tensors.FromScalar(float32(p.Scale() * strength)), false},
+				{"alpha", tensors.FromScalar(p.Alpha * strength), false},
+			}
+			if p.RowOffset > 0 {
+				vars = append(vars, slotVar{"offset", tensors.FromFlatDataAndDimensions(make([]float32, p.RowOffset), p.RowOffset), false})
 			}
 			for _, v := range vars {
 				if err := m.SetVariable(slotName(module, k, v.field), v.t, v.train); err != nil {
@@ -55,6 +49,13 @@ func Attach(m *flux2.Model, a *Adapter, strength float64, trainable bool) error 
 		}
 	}
 	return nil
+}
+
+// slotVar is one variable of a slot.
+type slotVar struct {
+	field string
+	t     *tensors.Tensor
+	train bool
 }
 
 // nextSlot returns the first free slot index of a module.
@@ -78,40 +79,71 @@ func Detach(m *flux2.Model) error {
 	return nil
 }
 
-// Extract reads slot 0 of every adapted layer back into an Adapter (the
-// trained weights), with the given alpha per module taken from the scale.
-// Parts attached from slices come back as full-row parts (exact, since the
-// padding rows are zero and stay zero only if not trained).
+// Extract reads every slot of every adapted layer back into an Adapter
+// (the trained weights): one part per slot, in slot order, with its rows
+// (RowOffset, Rows) as attached and alpha = scale·rank (Attach's strength
+// taken as 1). What Attach attached comes back bit for bit.
 func Extract(m *flux2.Model) (*Adapter, error) {
 	a := &Adapter{Layers: map[string][]*Part{}, Metadata: map[string]string{}}
+	const first = ".lora.0.down"
 	var modules []string
 	for _, n := range m.VariableNames() {
-		if len(n) > len(".lora.0.down") && n[len(n)-len(".lora.0.down"):] == ".lora.0.down" {
-			modules = append(modules, n[:len(n)-len(".lora.0.down")])
+		if module, ok := strings.CutSuffix(n, first); ok && module != "" {
+			modules = append(modules, module)
 		}
 	}
 	sort.Slice(modules, func(i, j int) bool { return moduleLess(modules[i], modules[j]) })
 	for _, module := range modules {
-		down, err := hostF32(m, slotName(module, 0, "down"))
-		if err != nil {
-			return nil, err
+		for k := 0; m.Variable(slotName(module, k, "down")) != nil; k++ {
+			p, err := extractSlot(m, module, k)
+			if err != nil {
+				return nil, err
+			}
+			a.Layers[module] = append(a.Layers[module], p)
 		}
-		up, err := hostF32(m, slotName(module, 0, "up"))
-		if err != nil {
-			return nil, err
-		}
-		scale, err := hostF32(m, slotName(module, 0, "scale"))
-		if err != nil {
-			return nil, err
-		}
-		dims := m.Variable(slotName(module, 0, "down")).Shape().Dimensions
-		rank, in := dims[0], dims[1]
-		a.Layers[module] = []*Part{{
-			Rank: rank, Alpha: float64(scale[0]) * float64(rank), In: in, Rows: len(up) / rank,
-			Down: down, Up: up,
-		}}
 	}
 	return a, nil
+}
+
+// extractSlot reads slot k of a module as a Part.
+func extractSlot(m *flux2.Model, module string, k int) (*Part, error) {
+	down, err := hostF32(m, slotName(module, k, "down"))
+	if err != nil {
+		return nil, err
+	}
+	up, err := hostF32(m, slotName(module, k, "up"))
+	if err != nil {
+		return nil, err
+	}
+	dims := m.Variable(slotName(module, k, "down")).Shape().Dimensions
+	rank, in := dims[0], dims[1]
+	alpha, err := slotAlpha(m, module, k, rank)
+	if err != nil {
+		return nil, err
+	}
+	offset := 0
+	if v := m.Variable(slotName(module, k, "offset")); v != nil {
+		offset = v.Shape().Dimensions[0]
+	}
+	return &Part{Rank: rank, Alpha: alpha, In: in, Rows: len(up) / rank, RowOffset: offset,
+		Down: down, Up: up}, nil
+}
+
+// slotAlpha is the alpha of slot k: the exact value Attach recorded, else
+// scale·rank.
+func slotAlpha(m *flux2.Model, module string, k, rank int) (float64, error) {
+	if v := m.Variable(slotName(module, k, "alpha")); v != nil {
+		t, err := v.Value()
+		if err != nil {
+			return 0, err
+		}
+		return tensors.ToScalar[float64](t), nil
+	}
+	scale, err := hostF32(m, slotName(module, k, "scale"))
+	if err != nil {
+		return 0, err
+	}
+	return float64(scale[0]) * float64(rank), nil
 }
 
 func hostF32(m *flux2.Model, name string) ([]float32, error) {

@@ -5,15 +5,22 @@ import (
 	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/flora-ml/flora/model/flux2"
 )
 
 // Variable names of adapter slot k on module M, relative to the model root:
 //
-//	M.lora.k.down  [rank, in]   A
-//	M.lora.k.up    [out, rank]  B (zero rows outside the part's slice)
-//	M.lora.k.scale []           (alpha/rank)·strength
+//	M.lora.k.down   [rank, in]   A
+//	M.lora.k.up     [rows, rank] B, for the rows the part adapts (all out rows,
+//	                             or a slice of a fused layer's)
+//	M.lora.k.scale  []           (alpha/rank)·strength
+//	M.lora.k.alpha  []           alpha·strength in float64 (not used by the
+//	                             graph: Extract reads the exact alpha back)
+//	M.lora.k.offset [offset]     only for a slice starting past row 0: frozen
+//	                             zeros whose length is the slice's first row
+//	                             (graph shapes are static, so the offset is a shape)
 //
 // In the GoMLX context they live in scope /M/lora/k, under the base layer's
 // own scope, so an adapter's variables are found next to the weight it adapts.
@@ -27,8 +34,10 @@ func IsAdapterVariable(name string) bool { return strings.Contains(name, ".lora.
 
 // Wrap returns a LinearFunc that adds every LoRA slot present on a layer to
 // the output of base (nil means flux2.DenseLinear):
-// y = base(x) + Σ_k scale_k·B_k·(A_k·x). Layers without slots are untouched,
-// so the same wrapper serves any mix of adapted and plain layers.
+// y = base(x) + Σ_k scale_k·B_k·(A_k·x), a slot's B adding to its rows only
+// (zero rows around it are built in the graph, so they are not weights and
+// get no updates). Layers without slots are untouched, so the same wrapper
+// serves any mix of adapted and plain layers.
 func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 	if base == nil {
 		base = flux2.DenseLinear
@@ -39,10 +48,35 @@ func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 			down := w.Get(slotName(module, k, "down"))
 			up := w.Get(slotName(module, k, "up"))
 			scale := w.Get(slotName(module, k, "scale"))
+			if rows, out := up.Shape().Dim(0), y.Shape().Dim(-1); rows != out {
+				offset := 0
+				if w.Has(slotName(module, k, "offset")) {
+					offset = w.Get(slotName(module, k, "offset")).Shape().Dim(0)
+				}
+				up = padRows(up, offset, out)
+			}
 			h := flux2.LinearApply(x, down) // [..., rank]
 			d := flux2.LinearApply(h, up)   // [..., out]
 			y = Add(y, Mul(d, ConvertDType(scale, d.DType())))
 		}
 		return y
 	}
+}
+
+// padRows places up [rows, rank] at rows [offset, offset+rows) of a zero
+// matrix [out, rank].
+func padRows(up *Node, offset, out int) *Node {
+	rows, rank := up.Shape().Dim(0), up.Shape().Dim(1)
+	if offset < 0 || offset+rows > out {
+		panic(fmt.Errorf("lora: slot rows [%d,%d) do not fit the layer's %d output rows", offset, offset+rows, out))
+	}
+	var parts []*Node
+	if offset > 0 {
+		parts = append(parts, Zeros(up.Graph(), shapes.Make(up.DType(), offset, rank)))
+	}
+	parts = append(parts, up)
+	if after := out - offset - rows; after > 0 {
+		parts = append(parts, Zeros(up.Graph(), shapes.Make(up.DType(), after, rank)))
+	}
+	return Concatenate(parts, 0)
 }

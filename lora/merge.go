@@ -2,6 +2,7 @@ package lora
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
@@ -59,4 +60,21 @@ func Merge(m *flux2.Model, a *Adapter, strength float64) error {
 		}
 	}
 	return nil
+}
+
+// MergedMetadata is the header of a checkpoint with adapters merged in (lora
+// merge writes it in the base's layout and dtypes): the base checkpoint's
+// header carried over (CarryMetadata: its format tag, config and the rest
+// stay true) with the merged adapters (FILE[:scale], as given) appended to
+// flora.merged_loras; "format" is "pt" when the base has none.
+func MergedMetadata(base map[string]string, loras []string) map[string]string {
+	merged := strings.Join(loras, ", ")
+	if prev := base["flora.merged_loras"]; prev != "" {
+		merged = prev + ", " + merged
+	}
+	changed := map[string]string{"flora.merged_loras": merged}
+	if base["format"] == "" {
+		changed["format"] = "pt"
+	}
+	return CarryMetadata(base, changed)
 }

@@ -30,6 +30,15 @@ type Meta struct {
 	// BF16 or F16 (FactorDType reads a file's, to convert it unchanged).
 	// Alphas are always F32.
 	DType weights.DType
+	// Source is the header of the file the adapter was read from, when
+	// rewriting one (lora convert, resize: see RewriteMeta); nil for an
+	// adapter Flora trained. The new header then keeps the source's keys and
+	// updates only those describing the stored tensors (format, rank,
+	// alpha, layers, PEFT config); the training fields above (Steps,
+	// Trigger, ...) are not written, and nothing claims Flora trained it.
+	Source map[string]string
+	// SourceFormat is the naming of the Source file.
+	SourceFormat Format
 }
 
 // Save writes the adapter to path (atomically) in a format.
@@ -256,26 +265,25 @@ func diffusersTensors(parts []namedPart, dt weights.DType) ([]weights.TensorData
 	return ts, nil
 }
 
-// header builds the safetensors metadata from the stored parts.
+// header builds the safetensors metadata from the stored parts: the keys
+// describing them (storageHeader) and, for an adapter Flora trained, the
+// training facts of meta; for a rewritten file (meta.Source), the source's
+// header carried over instead (carriedHeader).
 func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[string]string, error) {
 	rank, alpha, rankPattern, alphaPattern := rankSummary(stored)
-	md := map[string]string{
-		// "pt" is the safetensors convention diffusers, PEFT and ai-toolkit
-		// write (and Hugging Face loaders check); Flora's naming goes to
-		// flora.format.
-		"format":                   "pt",
-		"flora.format":             string(format),
-		"flora.rank":               strconv.Itoa(rank),
-		"flora.alpha":              strconv.FormatFloat(alpha, 'g', -1, 64),
+	md, err := storageHeader(a, format, stored, rank, alpha, rankPattern, alphaPattern)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Source != nil {
+		return carriedHeader(meta, format, md, rank, alpha), nil
+	}
+	for k, v := range map[string]string{
 		"flora.targets":            meta.Targets,
-		"flora.layers":             strconv.Itoa(len(a.Layers)),
 		"flora.base_variant":       meta.Variant.Name,
 		"flora.base_hash":          meta.BaseHash,
 		"flora.trigger":            meta.Trigger,
-		"flora.steps":              strconv.Itoa(meta.Steps),
 		"ss_network_module":        "networks.lora_flux_2",
-		"ss_network_dim":           strconv.Itoa(rank),
-		"ss_network_alpha":         strconv.FormatFloat(alpha, 'g', -1, 64),
 		"ss_base_model_version":    meta.Variant.ArchTag,
 		"ss_training_comment":      "trained with flora",
 		"modelspec.sai_model_spec": "1.0.0",
@@ -283,9 +291,42 @@ func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[strin
 		"modelspec.title":          meta.Title,
 		"modelspec.implementation": "https://github.com/black-forest-labs/flux2",
 		"modelspec.trigger_phrase": meta.Trigger,
+		"flora.config":             meta.Config,
+	} {
+		md[k] = v
 	}
 	if meta.Steps > 0 {
+		md["flora.steps"] = strconv.Itoa(meta.Steps)
 		md["ss_steps"] = strconv.Itoa(meta.Steps)
+	}
+	for k, v := range md {
+		if v == "" {
+			delete(md, k)
+		}
+	}
+	return md, nil
+}
+
+// storageHeader returns the header keys that describe the stored tensors —
+// naming, rank and alpha summary with their per-layer exceptions, layer
+// count, diffusers' PEFT config — each set or "" where it does not apply, so
+// a rewritten file's stale value is removed.
+func storageHeader(a *Adapter, format Format, stored []namedPart, rank int, alpha float64,
+	rankPattern map[string]int, alphaPattern map[string]float64) (map[string]string, error) {
+	md := map[string]string{
+		// "pt" is the safetensors convention diffusers, PEFT and ai-toolkit
+		// write (and Hugging Face loaders check); Flora's naming goes to
+		// flora.format.
+		"format":                "pt",
+		"flora.format":          string(format),
+		"flora.rank":            strconv.Itoa(rank),
+		"flora.alpha":           strconv.FormatFloat(alpha, 'g', -1, 64),
+		"flora.layers":          strconv.Itoa(len(a.Layers)),
+		"ss_network_dim":        strconv.Itoa(rank),
+		"ss_network_alpha":      strconv.FormatFloat(alpha, 'g', -1, 64),
+		"flora.rank_pattern":    "",
+		"flora.alpha_pattern":   "",
+		"lora_adapter_metadata": "",
 	}
 	if format != FormatDiffusers && (len(rankPattern) > 0 || len(alphaPattern) > 0) {
 		// Per-layer exceptions to flora.rank/flora.alpha, on official paths.
@@ -296,9 +337,6 @@ func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[strin
 			}
 			md[k] = string(b)
 		}
-	}
-	if meta.Config != "" {
-		md["flora.config"] = meta.Config
 	}
 	if format == FormatDiffusers {
 		targets := make([]string, len(stored))
@@ -322,11 +360,6 @@ func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[strin
 			return nil, err
 		}
 		md["lora_adapter_metadata"] = string(b)
-	}
-	for k, v := range md {
-		if v == "" {
-			delete(md, k)
-		}
 	}
 	return md, nil
 }

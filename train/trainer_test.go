@@ -2,10 +2,12 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -333,5 +335,101 @@ func TestLoRAOnQuantizedBase(t *testing.T) {
 	}
 	if v := m.Variable("double_blocks.0.img_attn.qkv.weight.nf4"); v == nil || v.DType() != dtypes.Uint8 {
 		t.Error("the base is not stored as NF4")
+	}
+}
+
+// TestStepTrainsEverySlot: an adapter with several parts on one layer (the
+// unfused q/k/v parts of a diffusers LoRA used as adapter.init_from, a lone
+// slice) is attached as one slot per part; one training step changes every
+// slot's down and up, and Extract gives back every part with its rows
+// (whole-graph and block-wise gradients).
+func TestStepTrainsEverySlot(t *testing.T) {
+	for _, checkpointing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("checkpointing=%v", checkpointing), func(t *testing.T) { stepTrainsEverySlot(t, checkpointing) })
+	}
+}
+
+func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
+	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(m.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := lora.NewAdapter(targets, 11)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, parts := range a.Layers {
+		for _, p := range parts {
+			for i := range p.Up { // B ≠ 0, so A gets gradients too
+				p.Up[i] = float32(rng.NormFloat64() * 0.05)
+			}
+		}
+	}
+	split := func(module string, offsets ...int) {
+		p := a.Layers[module][0]
+		rows := p.Rows / 3
+		var parts []*lora.Part
+		for i, off := range offsets {
+			down := append([]float32(nil), p.Down...)
+			down[i] += 0.01 // different A per part: kept as parallel parts
+			parts = append(parts, &lora.Part{Rank: p.Rank, Alpha: p.Alpha, In: p.In, Rows: rows, RowOffset: off,
+				Down: down, Up: append([]float32(nil), p.Up[off*p.Rank:(off+rows)*p.Rank]...)})
+		}
+		a.Layers[module] = parts
+	}
+	split("double_blocks.0.img_attn.qkv", 0, 96, 192)
+	split("double_blocks.1.txt_attn.qkv", 96)
+	if err := lora.Attach(m, a, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	before := adapterValues(t, m)
+	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions(2)
+	opts.Checkpointing = checkpointing
+	tr, err := NewTrainer(m, src, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Step(); err != nil {
+		t.Fatal(err)
+	}
+	after := adapterValues(t, m)
+	if len(after) != 2*(len(targets)+2) {
+		t.Errorf("%d trainable variables, want %d (down and up of every part)", len(after), 2*(len(targets)+2))
+	}
+	for n, v := range after {
+		changed := 0
+		for i := range v {
+			if v[i] != before[n][i] {
+				changed++
+			}
+		}
+		if changed == 0 {
+			t.Errorf("%s did not change in a training step", n)
+		}
+	}
+	got, err := lora.Extract(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.NumParams() != a.NumParams() {
+		t.Errorf("extracted %d parameters, attached %d", got.NumParams(), a.NumParams())
+	}
+	for module, offsets := range map[string][]int{"double_blocks.0.img_attn.qkv": {0, 96, 192}, "double_blocks.1.txt_attn.qkv": {96}} {
+		parts := got.Layers[module]
+		if len(parts) != len(offsets) {
+			t.Fatalf("%s: extracted %d parts, want %d", module, len(parts), len(offsets))
+		}
+		for i, p := range parts {
+			n := fmt.Sprintf("%s.lora.%d.up", module, i)
+			if p.RowOffset != offsets[i] || p.Rows != 96 || !slices.Equal(p.Up, after[n]) {
+				t.Errorf("%s part %d: rows [%d,+%d), want [%d,+96) with the trained values of %s", module, i, p.RowOffset, p.Rows, offsets[i], n)
+			}
+		}
 	}
 }

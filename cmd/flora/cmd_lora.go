@@ -181,25 +181,6 @@ func sqrtF(x float64) float64 {
 	return z
 }
 
-// metaFromFile keeps the descriptive metadata of a source adapter.
-func metaFromFile(a *lora.Adapter) lora.Meta {
-	m := lora.Meta{Trigger: a.Metadata["flora.trigger"], Targets: a.Metadata["flora.targets"], Config: a.Metadata["flora.config"],
-		BaseHash: a.Metadata["flora.base_hash"], Title: a.Metadata["modelspec.title"]}
-	name := a.Metadata["flora.base_variant"]
-	if name == "" {
-		for _, v := range flux2.Variants {
-			if v.ArchTag == a.Metadata["ss_base_model_version"] {
-				name = v.Name
-				break
-			}
-		}
-	}
-	if v, err := flux2.VariantByName(name); err == nil {
-		m.Variant = v
-	}
-	return m
-}
-
 func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 	to := fs.String("to", "", "target format: comfy, diffusers or kohya (required)")
 	out := fs.String("out", "", "output file (required)")
@@ -218,8 +199,8 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		for _, w := range warnings {
 			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
-		meta := metaFromFile(a)
-		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+		meta, err := lora.RewriteMeta(args[0], a, from)
+		if err != nil {
 			return err
 		}
 		if err := lora.Save(*out, a, format, meta); err != nil {
@@ -238,9 +219,12 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if len(args) != 1 || *out == "" || *rank < 1 {
 			return usageErrorf("expected IN, --rank N >= 1 and --out")
 		}
-		a, from, _, err := lora.Load(args[0], nil)
+		a, from, warnings, err := lora.Load(args[0], nil)
 		if err != nil {
 			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
 		format := from
 		if *to != "" {
@@ -302,8 +286,8 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		meta := metaFromFile(a)
-		if meta.DType, err = lora.FactorDType(args[0]); err != nil {
+		meta, err := lora.RewriteMeta(args[0], a, from)
+		if err != nil {
 			return err
 		}
 		if err := lora.Save(*out, small, format, meta); err != nil {
@@ -363,7 +347,11 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 				return fmt.Errorf("%s: %w", p, err)
 			}
 		}
-		md := map[string]string{"format": "pt", "flora.merged_loras": strings.Join(*loras, ", ")}
+		baseMD, err := checkpointMetadata(ckpt)
+		if err != nil {
+			return err
+		}
+		md := lora.MergedMetadata(baseMD, *loras)
 		target := *out
 		if layout == flux2.LayoutDiffusers && !strings.HasSuffix(*out, ".safetensors") {
 			// A diffusers model folder: OUT/transformer/ (as the base) with

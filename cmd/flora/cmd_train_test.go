@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flora-ml/flora/eval"
 	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -150,6 +152,65 @@ func TestPresetsFitTheirGPU(t *testing.T) {
 			"--set", "dataset.folders.0.path="+data, "--set", "model.path="+model)
 		if code != 0 || !strings.Contains(stdout, "training fits") || !strings.Contains(stdout, "caption caching fits") {
 			t.Errorf("%s on 24 GiB: exit %d\n%s%s", filepath.Base(p), code, stdout, stderr)
+		}
+	}
+}
+
+// TestTrainInitFromUnfusedLoRA: adapter.init_from with a diffusers LoRA
+// whose to_q/to_k/to_v have their own A (three parts on one fused layer):
+// Load's warning about them reaches the user, and the trained adapter
+// written back in diffusers names has every part, each trained.
+func TestTrainInitFromUnfusedLoRA(t *testing.T) {
+	variant := bundle.EmbeddedTinyVariant()
+	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(variant.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := lora.NewAdapter(targets, 5)
+	const qkv = "double_blocks.0.img_attn.qkv"
+	p := init.Layers[qkv][0]
+	rows := p.Rows / 3
+	init.Layers[qkv] = nil
+	for i := 0; i < 3; i++ {
+		down := append([]float32(nil), p.Down...)
+		down[i] += 0.01 // own A per part: kept as parallel parts
+		up := make([]float32, rows*p.Rank)
+		for j := range up {
+			up[j] = 0.01 * float32(j%7-3) // B ≠ 0, so A trains too
+		}
+		init.Layers[qkv] = append(init.Layers[qkv], &lora.Part{Rank: p.Rank, Alpha: p.Alpha, In: p.In, Rows: rows, RowOffset: i * rows, Down: down, Up: up})
+	}
+	dir := t.TempDir()
+	initPath := filepath.Join(dir, "init.safetensors")
+	if err := lora.Save(initPath, init, lora.FormatDiffusers, lora.Meta{Variant: variant}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	code, stdout, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(dir, "cache"), "--set", "adapter.init_from="+initPath,
+		"--set", "train.steps=2", "--set", "train.warmup_steps=0", "--set", "sample.every=0", "--set", "output.formats=[diffusers]")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if want := "warning: adapter.init_from " + initPath + ": " + qkv + ": its 3 split parts"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+	a, format, _, err := lora.Load(filepath.Join(out, "tiny-demo.diffusers.safetensors"), &variant.Config)
+	if err != nil || format != lora.FormatDiffusers {
+		t.Fatalf("trained adapter: %v (%s)", err, format)
+	}
+	if a.NumParams() != init.NumParams() || len(a.Layers) != len(init.Layers) {
+		t.Errorf("trained adapter has %d parameters in %d layers, init_from %d in %d", a.NumParams(), len(a.Layers), init.NumParams(), len(init.Layers))
+	}
+	parts := a.Layers[qkv]
+	if len(parts) != 3 {
+		t.Fatalf("%s: %d parts in the trained adapter, want 3", qkv, len(parts))
+	}
+	for i, got := range parts {
+		want := init.Layers[qkv][i]
+		if got.RowOffset != want.RowOffset || got.Rows != want.Rows || slices.Equal(got.Up, want.Up) || slices.Equal(got.Down, want.Down) {
+			t.Errorf("%s part %d: rows [%d,+%d) (want [%d,+%d)), up trained %v, down trained %v", qkv, i, got.RowOffset, got.Rows,
+				want.RowOffset, want.Rows, !slices.Equal(got.Up, want.Up), !slices.Equal(got.Down, want.Down))
 		}
 	}
 }

@@ -241,9 +241,15 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 	}
 	adapter := lora.NewAdapter(targets, seed)
 	if cfg.Adapter.InitFrom != "" {
-		if adapter, _, _, err = lora.Load(cfg.Adapter.InitFrom, &m.Config); err != nil {
-			return nil, err
+		var format lora.Format
+		var warnings []string
+		if adapter, format, warnings, err = lora.Load(cfg.Adapter.InitFrom, &m.Config); err != nil {
+			return nil, fmt.Errorf("adapter.init_from: %w", err)
 		}
+		for _, w := range warnings {
+			fmt.Fprintf(out, "warning: adapter.init_from %s: %s\n", cfg.Adapter.InitFrom, w)
+		}
+		fmt.Fprintf(out, "adapter.init_from %s (%s): %d layers, %d parameters\n", cfg.Adapter.InitFrom, format, len(adapter.Layers), adapter.NumParams())
 	}
 	if err := lora.Attach(m, adapter, 1, true); err != nil {
 		return nil, err

@@ -11,3 +11,13 @@ func checkpointNames(path string) ([]string, error) {
 	defer ck.Close()
 	return ck.Names(), nil
 }
+
+// checkpointMetadata returns a checkpoint's header metadata (all shards').
+func checkpointMetadata(path string) (map[string]string, error) {
+	ck, err := weights.OpenCheckpoint(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ck.Close()
+	return ck.Metadata(), nil
+}
