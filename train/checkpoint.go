@@ -206,11 +206,11 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		return err
 	}
 	if strings.Join(st.Trainable, ",") != strings.Join(t.names, ",") {
-		return fmt.Errorf("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
+		return incompatible("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
 			dir, len(st.Trainable), firstDiff(st.Trainable, t.names))
 	}
 	if st.EightBit != t.opt.cfg.EightBit {
-		return fmt.Errorf("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
+		return incompatible("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
 	}
 	adapter, err := readTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
 	if err != nil {
@@ -219,7 +219,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	for i, n := range t.names {
 		want := t.model.Variable(n).Shape()
 		if !adapter[i].Shape().Equal(want) {
-			return fmt.Errorf("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
+			return incompatible("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
 		}
 	}
 	var optNames []string
@@ -237,7 +237,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	var ema []*tensors.Tensor
 	if t.ema != nil {
 		if !st.EMA {
-			return fmt.Errorf("checkpoint %s has no EMA but the job enables it", dir)
+			return incompatible("checkpoint %s has no EMA but the job enables it", dir)
 		}
 		if ema, err = readTensors(filepath.Join(dir, "ema.safetensors"), t.names); err != nil {
 			return err
@@ -247,7 +247,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		return fmt.Errorf("checkpoint %s: RNG state: %w", dir, err)
 	}
 	if err := t.src.Restore(st.Data); err != nil {
-		return fmt.Errorf("checkpoint %s: data position: %w", dir, err)
+		return &incompatibleError{fmt.Errorf("checkpoint %s: data position: %w", dir, err)}
 	}
 	for i, n := range t.names {
 		if err := t.model.SetVariable(n, adapter[i], true); err != nil {
@@ -295,6 +295,20 @@ func (t *Trainer) CheckpointBytes() int64 {
 	}
 	add(t.ema...)
 	return n + 64<<10
+}
+
+// ErrIncompatible marks a checkpoint that is intact but does not fit the
+// job (another adapter, optimizer or dataset), as opposed to a damaged one.
+var ErrIncompatible = errors.New("checkpoint does not match the job")
+
+type incompatibleError struct{ err error }
+
+func (e *incompatibleError) Error() string        { return e.err.Error() }
+func (e *incompatibleError) Unwrap() error        { return e.err }
+func (e *incompatibleError) Is(target error) bool { return target == ErrIncompatible }
+
+func incompatible(format string, args ...any) error {
+	return &incompatibleError{fmt.Errorf(format, args...)}
 }
 
 func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
