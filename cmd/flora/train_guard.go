@@ -188,8 +188,8 @@ func resumeTrainer(tr *train.Trainer, cfg *job.Config, start runStart) error {
 			return fmt.Errorf("resuming from %s: %w", dir, err)
 		}
 		if i == len(start.candidates)-1 {
-			return fmt.Errorf("resuming: no intact checkpoint in %s; the oldest, %s, is damaged too: %w (start again with --overwrite)",
-				checkpointsDir(cfg.Output.Dir), dir, err)
+			return fmt.Errorf("resuming from %s: the checkpoint is damaged: %w; no older intact checkpoint is left in %s (start again with --overwrite)",
+				dir, err, checkpointsDir(cfg.Output.Dir))
 		}
 		aside := dir + ".damaged"
 		for n := 2; fileExists(aside); n++ {

@@ -157,6 +157,18 @@ func TestTrainRunSafety(t *testing.T) {
 			t.Errorf("checkpoints %s, want step-000001 only", got)
 		}
 	})
+
+	t.Run("no intact checkpoint left is an error naming it", func(t *testing.T) {
+		only := filepath.Join(out, "checkpoints", "step-000001")
+		if err := os.Truncate(filepath.Join(only, "optimizer.safetensors"), 10); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := quickTrain(t, out, cache, 2, "--resume", "auto")
+		if code != 1 || !strings.Contains(stderr, "resuming from "+only+": the checkpoint is damaged") ||
+			!strings.Contains(stderr, "no older intact checkpoint is left") {
+			t.Errorf("exit %d\n%s", code, stderr)
+		}
+	})
 }
 
 // TestTrainRefusesOutputInDataset: a run folder inside a dataset folder
