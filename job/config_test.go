@@ -105,6 +105,36 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"train.warmup_steps: must be in [0, train.steps=10), got 10"},
 		},
 		{
+			name: "name too long",
+			yaml: minimal,
+			sets: []string{"name=" + strings.Repeat("a", 300)},
+			want: []string{"name: is 300 characters long; at most 128 (it names the output files)"},
+		},
+		{
+			name: "name with a path separator",
+			yaml: minimal,
+			sets: []string{"name=runs/x"},
+			want: []string{`name: must be letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output files), got "runs/x"`},
+		},
+		{
+			name: "name with reserved characters",
+			yaml: minimal,
+			sets: []string{`name="a:b*c?"`},
+			want: []string{`name: must be letters, digits`, `got "a:b*c?"`},
+		},
+		{
+			name: "name starting with a dot",
+			yaml: minimal,
+			sets: []string{"name=..", "output.dir=x"},
+			want: []string{`name: must be letters, digits`, `got ".."`},
+		},
+		{
+			name: "reserved device name",
+			yaml: minimal,
+			sets: []string{"name=NUL.v2"},
+			want: []string{`name: "NUL.v2" is a reserved device name on Windows`},
+		},
+		{
 			name: "not yaml",
 			yaml: "model: [unclosed\n",
 			want: []string{"not valid YAML"},

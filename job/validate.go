@@ -34,9 +34,7 @@ func (c *Config) Validate() error {
 	ps := &Problems{}
 	v := validator{ps}
 
-	if !nameRE.MatchString(c.Name) {
-		ps.add("name", "must be letters, digits, '.', '_' or '-' (it names output files), got %q", c.Name)
-	}
+	validateName(ps, c.Name)
 
 	m := &c.Model
 	if strings.TrimSpace(m.Path) == "" {
@@ -152,6 +150,27 @@ func (c *Config) Validate() error {
 	}
 	c.checkFloats(ps)
 	return ps.err()
+}
+
+// MaxNameLength bounds the job name: it names the output files, and with
+// the longest suffix (".diffusers.safetensors") and a temporary-file prefix
+// the file names must stay within the 255 bytes file systems allow.
+const MaxNameLength = 128
+
+// reservedNames are device names Windows refuses as file names (with any
+// extension).
+var reservedNames = regexp.MustCompile(`(?i)^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\.|$)`)
+
+// validateName checks the job name, which names the output files.
+func validateName(ps *Problems, name string) {
+	switch {
+	case len(name) > MaxNameLength:
+		ps.add("name", "is %d characters long; at most %d (it names the output files)", len(name), MaxNameLength)
+	case !nameRE.MatchString(name):
+		ps.add("name", "must be letters, digits, '.', '_' or '-', starting with a letter or digit (it names the output files), got %q", name)
+	case reservedNames.MatchString(name):
+		ps.add("name", "%q is a reserved device name on Windows; choose another (it names the output files)", name)
+	}
 }
 
 func validBackend(b string) bool {

@@ -31,15 +31,62 @@ import (
 
 // checkpointState is state.json.
 type checkpointState struct {
-	Step      int       `json:"step"`
-	OptStep   int       `json:"optimizer_step"`
-	RNG       []byte    `json:"rng"`
-	Data      []byte    `json:"data"`
-	Trainable []string  `json:"trainable"`
-	EightBit  bool      `json:"eight_bit_optimizer"`
-	EMA       bool      `json:"ema"`
-	Config    string    `json:"config,omitempty"`
-	Created   time.Time `json:"created"`
+	Step      int      `json:"step"`
+	OptStep   int      `json:"optimizer_step"`
+	RNG       []byte   `json:"rng"`
+	Data      []byte   `json:"data"`
+	Trainable []string `json:"trainable"`
+	EightBit  bool     `json:"eight_bit_optimizer"`
+	EMA       bool     `json:"ema"`
+	// Smooth is the smoothed-loss average and Elapsed the run's seconds so
+	// far, so metrics.jsonl's loss_smooth and time columns continue on
+	// resume (absent in checkpoints of older versions: they restart).
+	Smooth  *smoothState `json:"loss_smooth,omitempty"`
+	Elapsed float64      `json:"elapsed_seconds,omitempty"`
+	// Backend names the compute backend the run used.
+	Backend string    `json:"backend,omitempty"`
+	Config  string    `json:"config,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// smoothState is a Smoother's state in state.json.
+type smoothState struct {
+	Value float64 `json:"value"`
+	N     int     `json:"n"`
+}
+
+// CheckpointInfo is what a checkpoint's state.json says about the run that
+// wrote it.
+type CheckpointInfo struct {
+	Dir  string
+	Step int
+	// Config is the resolved job config (YAML) and Backend the compute
+	// backend of the run.
+	Config, Backend string
+	Created         time.Time
+}
+
+// ReadCheckpointInfo reads a checkpoint folder's state.json (not its
+// tensors): a quick check that dir is a checkpoint at all.
+func ReadCheckpointInfo(dir string) (*CheckpointInfo, error) {
+	st, err := readState(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &CheckpointInfo{Dir: dir, Step: st.Step, Config: st.Config, Backend: st.Backend, Created: st.Created}, nil
+}
+
+func readState(dir string) (*checkpointState, error) {
+	p := filepath.Join(dir, "state.json")
+	js, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %w", err)
+	}
+	var st checkpointState
+	if err := json.Unmarshal(js, &st); err != nil {
+		return nil, fmt.Errorf("reading checkpoint: %s: %w", p, err)
+	}
+	return &st, nil
 }
 
 const checkpointPrefix = "step-"
@@ -54,9 +101,9 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("creating checkpoint folder: %w", err)
 	}
-	tmp, err := os.MkdirTemp(root, "."+CheckpointName(t.step)+".tmp-")
+	tmp, err := fsutil.MkdirTempFor(final)
 	if err != nil {
-		return "", fmt.Errorf("creating checkpoint folder: %w", err)
+		return "", err
 	}
 	ok := false
 	defer func() {
@@ -100,8 +147,10 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("saving data position: %w", err)
 	}
+	smooth := smoothState{Value: t.smooth.value, N: t.smooth.n}
 	st := checkpointState{Step: t.step, OptStep: t.opt.Step, RNG: rng, Data: data, Trainable: t.names,
-		EightBit: t.opt.cfg.EightBit, EMA: t.ema != nil, Config: config, Created: time.Now().UTC()}
+		EightBit: t.opt.cfg.EightBit, EMA: t.ema != nil, Smooth: &smooth, Elapsed: t.elapsed.Seconds(),
+		Backend: t.opts.Backend, Config: config, Created: time.Now().UTC()}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return "", err
@@ -111,18 +160,24 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 	}
 	// Replace an existing checkpoint of the same step only once the new one
 	// is complete.
+	// is complete; a failure puts the old one back.
+	old := ""
 	if _, err := os.Stat(final); err == nil {
-		old := final + ".old"
-		os.RemoveAll(old)
+		old = fsutil.TempNameFor(final)
 		if err := os.Rename(final, old); err != nil {
 			return "", fmt.Errorf("replacing checkpoint %s: %w", final, err)
 		}
-		defer os.RemoveAll(old)
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		if old != "" {
+			os.Rename(old, final)
+		}
 		return "", fmt.Errorf("finishing checkpoint %s: %w", final, err)
 	}
 	ok = true
+	if old != "" {
+		os.RemoveAll(old)
+	}
 	return final, nil
 }
 
@@ -146,20 +201,16 @@ func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[st
 // SaveCheckpoint for the same adapter configuration: trainable weights,
 // optimizer state, EMA, step, RNG and data position.
 func (t *Trainer) LoadCheckpoint(dir string) error {
-	js, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	st, err := readState(dir)
 	if err != nil {
-		return fmt.Errorf("reading checkpoint: %w", err)
-	}
-	var st checkpointState
-	if err := json.Unmarshal(js, &st); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
+		return err
 	}
 	if strings.Join(st.Trainable, ",") != strings.Join(t.names, ",") {
-		return fmt.Errorf("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
+		return incompatible("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
 			dir, len(st.Trainable), firstDiff(st.Trainable, t.names))
 	}
 	if st.EightBit != t.opt.cfg.EightBit {
-		return fmt.Errorf("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
+		return incompatible("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
 	}
 	adapter, err := readTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
 	if err != nil {
@@ -168,7 +219,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	for i, n := range t.names {
 		want := t.model.Variable(n).Shape()
 		if !adapter[i].Shape().Equal(want) {
-			return fmt.Errorf("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
+			return incompatible("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
 		}
 	}
 	var optNames []string
@@ -186,7 +237,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	var ema []*tensors.Tensor
 	if t.ema != nil {
 		if !st.EMA {
-			return fmt.Errorf("checkpoint %s has no EMA but the job enables it", dir)
+			return incompatible("checkpoint %s has no EMA but the job enables it", dir)
 		}
 		if ema, err = readTensors(filepath.Join(dir, "ema.safetensors"), t.names); err != nil {
 			return err
@@ -196,7 +247,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		return fmt.Errorf("checkpoint %s: RNG state: %w", dir, err)
 	}
 	if err := t.src.Restore(st.Data); err != nil {
-		return fmt.Errorf("checkpoint %s: data position: %w", dir, err)
+		return &incompatibleError{fmt.Errorf("checkpoint %s: data position: %w", dir, err)}
 	}
 	for i, n := range t.names {
 		if err := t.model.SetVariable(n, adapter[i], true); err != nil {
@@ -216,7 +267,48 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	t.opt.Step = st.OptStep
 	t.ema = ema
 	t.step = st.Step
+	t.smooth = Smoother{}
+	if st.Smooth != nil {
+		t.smooth.value, t.smooth.n = st.Smooth.Value, st.Smooth.N
+	}
+	t.elapsed = time.Duration(st.Elapsed * float64(time.Second))
 	return nil
+}
+
+// CheckpointBytes is the planned size of one checkpoint of this trainer on
+// disk (tensors plus a margin for headers and state.json).
+func (t *Trainer) CheckpointBytes() int64 {
+	var n int64
+	add := func(ts ...*tensors.Tensor) {
+		for _, x := range ts {
+			if x != nil {
+				n += int64(x.Shape().Memory()) + 1<<10
+			}
+		}
+	}
+	for i, name := range t.names {
+		n += int64(t.model.Variable(name).Shape().Memory()) + 1<<10
+		add(t.opt.m[i], t.opt.v[i])
+		if t.opt.cfg.EightBit {
+			add(t.opt.mScale[i], t.opt.vScale[i])
+		}
+	}
+	add(t.ema...)
+	return n + 64<<10
+}
+
+// ErrIncompatible marks a checkpoint that is intact but does not fit the
+// job (another adapter, optimizer or dataset), as opposed to a damaged one.
+var ErrIncompatible = errors.New("checkpoint does not match the job")
+
+type incompatibleError struct{ err error }
+
+func (e *incompatibleError) Error() string        { return e.err.Error() }
+func (e *incompatibleError) Unwrap() error        { return e.err }
+func (e *incompatibleError) Is(target error) bool { return target == ErrIncompatible }
+
+func incompatible(format string, args ...any) error {
+	return &incompatibleError{fmt.Errorf(format, args...)}
 }
 
 func readTensors(path string, names []string) ([]*tensors.Tensor, error) {

@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // MetricsRecord is one line of metrics.jsonl: what happened at a step.
@@ -17,7 +20,8 @@ type MetricsRecord struct {
 	LossSmooth float64 `json:"loss_smooth"`
 	LR         float64 `json:"lr"`
 	GradNorm   float64 `json:"grad_norm"`
-	// Time is seconds since the run (or its first resume) started.
+	// Time is the run's seconds so far; a resume continues from the time
+	// stored in its checkpoint (work an interruption lost is not counted).
 	Time float64 `json:"time"`
 	// StepTime is the duration of this step in seconds.
 	StepTime float64 `json:"step_time"`
@@ -108,19 +112,18 @@ func ReadMetrics(path string) ([]MetricsRecord, error) {
 	return out, nil
 }
 
+// writeMetrics replaces the metrics file atomically (a kill while it is
+// rewritten keeps the old history).
 func writeMetrics(path string, recs []MetricsRecord) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	enc := json.NewEncoder(f)
-	for _, r := range recs {
-		if err := enc.Encode(r); err != nil {
-			return err
+	return fsutil.WriteAtomic(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, r := range recs {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // Smoother is the exponential moving average shown as the smoothed loss.

@@ -13,15 +13,14 @@ import (
 // Progress shows training progress: a live bar on a terminal, or a plain
 // line every few seconds when the output is a log file or CI.
 type Progress struct {
-	w          io.Writer
-	bar        *progressbar.ProgressBar
-	total      int
-	startStep  int
-	start      time.Time
-	lastLine   time.Time
-	lineEvery  time.Duration
-	smooth     Smoother
-	lastSmooth float64
+	w         io.Writer
+	bar       *progressbar.ProgressBar
+	total     int
+	startStep int
+	start     time.Time
+	lastLine  time.Time
+	lineEvery time.Duration
+	finished  bool
 }
 
 // NewProgress starts showing progress from step `done` of `total` on w
@@ -45,24 +44,22 @@ func NewProgress(w io.Writer, done, total int) *Progress {
 	return p
 }
 
-// Step records a completed step; it returns the smoothed loss.
-func (p *Progress) Step(r *StepResult) float64 {
-	p.lastSmooth = p.smooth.Add(r.Loss)
+// Step records a completed step.
+func (p *Progress) Step(r *StepResult) {
 	done := r.Step - p.startStep
 	elapsed := time.Since(p.start)
 	rate := float64(done) / elapsed.Seconds()
 	eta := time.Duration(float64(p.total-r.Step) / rate * float64(time.Second)).Round(time.Second)
-	desc := fmt.Sprintf("loss %.4f (avg %.4f) lr %.2e", r.Loss, p.lastSmooth, r.LR)
+	desc := fmt.Sprintf("loss %.4f (avg %.4f) lr %.2e", r.Loss, r.LossSmooth, r.LR)
 	if p.bar != nil {
 		p.bar.Describe(desc)
 		_ = p.bar.Set(r.Step)
-		return p.lastSmooth
+		return
 	}
 	if r.Step == p.total || r.Step == p.startStep+1 || time.Since(p.lastLine) >= p.lineEvery {
 		p.lastLine = time.Now()
 		fmt.Fprintf(p.w, "step %d/%d  %s  %.2f steps/s  ETA %s\n", r.Step, p.total, desc, rate, eta)
 	}
-	return p.lastSmooth
 }
 
 // Printf prints a message without breaking the bar.
@@ -73,9 +70,10 @@ func (p *Progress) Printf(format string, args ...any) {
 	fmt.Fprintf(p.w, format, args...)
 }
 
-// Finish ends the bar.
+// Finish ends the bar (once).
 func (p *Progress) Finish() {
-	if p.bar != nil {
+	if p.bar != nil && !p.finished {
+		p.finished = true
 		_ = p.bar.Finish()
 		fmt.Fprintln(p.w)
 	}

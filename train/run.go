@@ -14,6 +14,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/internal/plot"
 )
 
@@ -37,6 +38,9 @@ type Runner struct {
 	// Export writes the trainer's adapter (final or periodic) into dir and
 	// returns the files written.
 	Export func(dir string, step int) ([]string, error)
+	// ExportBytes is the planned size of the exported adapter files, for the
+	// free-space check before the run starts.
+	ExportBytes int64
 	// Out receives progress and messages.
 	Out io.Writer
 }
@@ -57,7 +61,9 @@ type RunSummary struct {
 
 // Run trains until the last step or until ctx is cancelled (SIGINT/SIGTERM:
 // a checkpoint is saved and Run returns cleanly). A non-finite loss stops
-// the run with an error; the last good checkpoint stays.
+// the run with an error; the last good checkpoint stays. A failed write (a
+// full disk) stops the run too, keeping the last good checkpoint and
+// exporting the adapter trained so far before giving up.
 func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 	t := r.Trainer
 	out := r.Out
@@ -65,6 +71,12 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 		out = os.Stdout
 	}
 	ckptRoot := filepath.Join(r.OutDir, "checkpoints")
+	if err := r.removeStaleTemps(out); err != nil {
+		return nil, err
+	}
+	if err := r.checkSpace(out); err != nil {
+		return nil, err
+	}
 	metrics, err := OpenMetrics(filepath.Join(r.OutDir, "metrics.jsonl"), t.StepsDone())
 	if err != nil {
 		return nil, err
@@ -72,12 +84,50 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 	defer metrics.Close()
 	sum := &RunSummary{StartStep: t.StepsDone()}
 	prog := NewProgress(out, t.StepsDone(), t.opts.Steps)
-	start := time.Now()
+	// The run's time continues from its checkpoint's.
+	base, start := t.elapsed, time.Now()
+	elapsed := func() time.Duration { return base + time.Since(start) }
 	var losses []float64
+	summarize := func() {
+		prog.Finish()
+		sum.EndStep = t.StepsDone()
+		sum.Duration = time.Since(start)
+		if n := len(losses); n > 0 {
+			sum.FirstLoss, sum.LastLoss = losses[0], losses[n-1]
+			k := max(1, n/10)
+			sum.MeanFirst, sum.MeanLast = meanOf(losses[:k]), meanOf(losses[n-k:])
+			sum.StepsPerSec = float64(n) / sum.Duration.Seconds()
+		}
+	}
+	// stop gives up after a failed write: the checkpoints saved so far
+	// stay, and the adapter as trained so far is exported (it is small and
+	// may still fit) so the run's work is not lost.
+	stop := func(why string, cause error) (*RunSummary, error) {
+		summarize()
+		sum.Stopped = why
+		msg := fmt.Sprintf("training stopped at step %d; %s", t.StepsDone(), lastGoodCheckpoint(ckptRoot))
+		if r.Export != nil {
+			if files, err := r.Export(r.OutDir, t.StepsDone()); err != nil {
+				msg += fmt.Sprintf("; exporting the adapter failed too: %v%s", err, spaceNote(r.OutDir))
+			} else {
+				sum.Exports = files
+				msg += fmt.Sprintf("; the adapter of step %d was exported to %s", t.StepsDone(), strings.Join(files, ", "))
+			}
+		}
+		return sum, fmt.Errorf("%w; %s", cause, msg)
+	}
 	save := func(reason string) error {
+		t.elapsed = elapsed()
 		dir, err := t.SaveCheckpoint(ckptRoot, r.Config)
 		if err != nil {
-			return fmt.Errorf("saving checkpoint (%s): %w", reason, err)
+			// A failed attempt removes what it wrote; one retry covers a
+			// passing error before the run gives up.
+			prog.Printf("warning: saving the %s checkpoint failed, retrying once: %v\n", reason, err)
+			dir, err = t.SaveCheckpoint(ckptRoot, r.Config)
+		}
+		if err != nil {
+			return fmt.Errorf("saving the %s checkpoint %s: %w%s", reason,
+				filepath.Join(ckptRoot, CheckpointName(t.StepsDone())), err, spaceNote(ckptRoot))
 		}
 		sum.LastCheckpoint = dir
 		if err := PruneCheckpoints(ckptRoot, r.KeepLast); err != nil {
@@ -90,7 +140,7 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 			sum.Stopped = "interrupted"
 			prog.Printf("\ninterrupted at step %d: saving a checkpoint\n", t.StepsDone())
 			if err := save("interrupt"); err != nil {
-				return sum, err
+				return stop("checkpoint save failed", err)
 			}
 			break
 		}
@@ -99,28 +149,22 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 			prog.Finish()
 			if errors.Is(err, ErrNonFinite) {
 				sum.Stopped = "non-finite loss"
-				msg := "no checkpoint was saved yet"
-				if sum.LastCheckpoint != "" {
-					msg = "the last good checkpoint is " + sum.LastCheckpoint
-				}
-				return sum, fmt.Errorf("%w; training stopped, %s (lower train.lr or check the data)", err, msg)
+				return sum, fmt.Errorf("%w; training stopped, %s (lower train.lr or check the data)", err, lastGoodCheckpoint(ckptRoot))
 			}
 			return sum, err
 		}
 		losses = append(losses, res.Loss)
-		smooth := prog.Step(res)
+		prog.Step(res)
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
-		if err := metrics.Write(MetricsRecord{Step: res.Step, Loss: res.Loss, LossSmooth: smooth, LR: res.LR, GradNorm: res.GradNorm,
-			Time: time.Since(start).Seconds(), StepTime: res.Duration.Seconds(), HostMemory: int64(ms.Sys), Timesteps: res.Timesteps}); err != nil {
-			return sum, err
+		if err := metrics.Write(MetricsRecord{Step: res.Step, Loss: res.Loss, LossSmooth: res.LossSmooth, LR: res.LR, GradNorm: res.GradNorm,
+			Time: elapsed().Seconds(), StepTime: res.Duration.Seconds(), HostMemory: int64(ms.Sys), Timesteps: res.Timesteps}); err != nil {
+			return stop("metrics write failed", fmt.Errorf("%w%s", err, spaceNote(r.OutDir)))
 		}
 		final := t.Done()
 		if r.SaveEvery > 0 && res.Step%r.SaveEvery == 0 && !final {
 			if err := save("periodic"); err != nil {
-				// A failed save (e.g. full disk) leaves the previous checkpoints
-				// intact; training goes on and the final save is retried.
-				prog.Printf("warning: %v\n", err)
+				return stop("checkpoint save failed", err)
 			}
 		}
 		if r.Preview != nil && r.PreviewEvery > 0 && (res.Step%r.PreviewEvery == 0 || final) {
@@ -131,24 +175,16 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 			}
 		}
 	}
-	prog.Finish()
-	sum.EndStep = t.StepsDone()
-	sum.Duration = time.Since(start)
-	if n := len(losses); n > 0 {
-		sum.FirstLoss, sum.LastLoss = losses[0], losses[n-1]
-		k := max(1, n/10)
-		sum.MeanFirst, sum.MeanLast = meanOf(losses[:k]), meanOf(losses[n-k:])
-		sum.StepsPerSec = float64(n) / sum.Duration.Seconds()
-	}
+	summarize()
 	if sum.Stopped == "" {
 		if err := save("final"); err != nil {
-			return sum, err
+			return stop("checkpoint save failed", err)
 		}
 	}
 	if r.Export != nil {
 		files, err := r.Export(r.OutDir, t.StepsDone())
 		if err != nil {
-			return sum, fmt.Errorf("exporting adapter: %w", err)
+			return sum, fmt.Errorf("exporting adapter: %w%s; %s", err, spaceNote(r.OutDir), lastGoodCheckpoint(ckptRoot))
 		}
 		sum.Exports = files
 	}
@@ -156,6 +192,118 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 		fmt.Fprintf(out, "warning: loss curve: %v\n", err)
 	}
 	return sum, nil
+}
+
+// freeSpaceFn measures free disk space; tests replace it.
+var freeSpaceFn = fsutil.FreeSpace
+
+// spaceNote is " (N free in DIR)" for an error message about writing into
+// dir, or "" when the free space is unknown.
+func spaceNote(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			if free, err := freeSpaceFn(d); err == nil {
+				return fmt.Sprintf(" (%s free in %s)", fsutil.HumanBytes(free), d)
+			}
+			return ""
+		}
+		if filepath.Dir(d) == d {
+			return ""
+		}
+	}
+}
+
+// lastGoodCheckpoint names the newest checkpoint under root for a message.
+func lastGoodCheckpoint(root string) string {
+	all, err := ListCheckpoints(root)
+	if err != nil || len(all) == 0 {
+		return "no checkpoint was saved yet"
+	}
+	return "the last good checkpoint is " + all[len(all)-1]
+}
+
+// checkSpace refuses to start when the output folder's disk cannot hold one
+// checkpoint and the exported adapter, and warns when it cannot hold what
+// the whole run keeps.
+func (r *Runner) checkSpace(out io.Writer) error {
+	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
+		return fmt.Errorf("creating the run folder: %w", err)
+	}
+	free, err := freeSpaceFn(r.OutDir)
+	if err != nil {
+		return nil // unknown on this system: nothing to check
+	}
+	t := r.Trainer
+	ck := t.CheckpointBytes()
+	if need := ck + r.ExportBytes; free < need {
+		return fmt.Errorf("not enough disk space in %s: %s free, but a checkpoint (%s) and the adapter (%s) need %s; free some space or set output.dir to a folder on another disk",
+			r.OutDir, fsutil.HumanBytes(free), fsutil.HumanBytes(ck), fsutil.HumanBytes(r.ExportBytes), fsutil.HumanBytes(need))
+	}
+	saves := 1
+	if r.SaveEvery > 0 {
+		saves += (t.opts.Steps - t.StepsDone()) / r.SaveEvery
+	}
+	if r.KeepLast > 0 {
+		saves = min(saves, r.KeepLast+1) // one more while a new one is written
+	}
+	if need := int64(saves)*ck + r.ExportBytes; free < need {
+		fmt.Fprintf(out, "warning: %s free in %s, but this run's checkpoints (%d × %s) and adapter need about %s; a save that fails stops the run (the last good checkpoint stays)\n",
+			fsutil.HumanBytes(free), r.OutDir, saves, fsutil.HumanBytes(ck), fsutil.HumanBytes(need))
+	}
+	return nil
+}
+
+// removeStaleTemps removes what a killed run left half-written in the run
+// folder: Flora's temporary files (in the run folder, checkpoints/ and
+// previews/) and unfinished checkpoint folders. A temporary checkpoint
+// folder that is complete (it has its state.json, written last) and whose
+// checkpoint is missing — a kill while a checkpoint replaced another of its
+// step — is put in place instead.
+func (r *Runner) removeStaleTemps(out io.Writer) error {
+	ckptRoot := filepath.Join(r.OutDir, "checkpoints")
+	if err := recoverCheckpointTemps(ckptRoot, out); err != nil {
+		return err
+	}
+	var removed []string
+	for _, d := range []string{r.OutDir, ckptRoot, filepath.Join(r.OutDir, "previews")} {
+		rm, err := fsutil.RemoveStaleTemps(d)
+		removed = append(removed, rm...)
+		if err != nil {
+			return err
+		}
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(out, "removed %d temporary file(s) left by an interrupted run: %s\n", len(removed), strings.Join(removed, ", "))
+	}
+	return nil
+}
+
+// recoverCheckpointTemps renames complete temporary checkpoint folders whose
+// checkpoint is missing into place.
+func recoverCheckpointTemps(root string, out io.Writer) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil // no checkpoints yet (or unreadable: ListCheckpoints reports it)
+	}
+	for _, e := range entries {
+		target, ok := fsutil.TempTarget(e.Name())
+		if !ok || !e.IsDir() || !strings.HasPrefix(target, checkpointPrefix) {
+			continue
+		}
+		final := filepath.Join(root, target)
+		if _, err := os.Stat(final); err == nil {
+			continue
+		}
+		tmp := filepath.Join(root, e.Name())
+		if _, err := os.Stat(filepath.Join(tmp, "state.json")); err != nil {
+			continue
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("recovering checkpoint %s: %w", final, err)
+		}
+		fmt.Fprintf(out, "recovered checkpoint %s (a run was killed while saving it)\n", final)
+	}
+	return nil
 }
 
 func meanOf(x []float64) float64 {

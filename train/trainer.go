@@ -36,6 +36,8 @@ type Options struct {
 	EMADecay float64
 	// Seed seeds the trainer's RNG (timesteps and noise).
 	Seed uint64
+	// Backend names the compute backend; it is recorded in checkpoints.
+	Backend string
 }
 
 // Trainer runs flow-matching LoRA training on a model whose trainable
@@ -51,6 +53,10 @@ type Trainer struct {
 	// step counts completed optimizer steps.
 	step int
 	ema  []*tensors.Tensor
+	// smooth is the smoothed loss; elapsed the run's time up to the last
+	// checkpoint saved or restored (both continue across resumes).
+	smooth  Smoother
+	elapsed time.Duration
 	// programs
 	accExec, emaExec *Exec
 }
@@ -59,8 +65,9 @@ type Trainer struct {
 type StepResult struct {
 	// Step is the 1-based number of the step just completed.
 	Step int
-	// Loss is the mean loss of the step's micro-batches.
-	Loss float64
+	// Loss is the mean loss of the step's micro-batches, LossSmooth its
+	// exponential moving average over the run (continued across resumes).
+	Loss, LossSmooth float64
 	// LR is the learning rate used, GradNorm the global gradient norm
 	// before clipping.
 	LR, GradNorm float64
@@ -186,6 +193,7 @@ func (t *Trainer) Step() (*StepResult, error) {
 		}
 	}
 	t.step++
+	res.LossSmooth = t.smooth.Add(res.Loss)
 	res.Duration = time.Since(start)
 	return res, nil
 }

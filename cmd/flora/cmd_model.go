@@ -12,6 +12,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/pflag"
 
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -227,18 +228,7 @@ func shorten(s string, n int) string {
 }
 
 // humanBytes formats a byte count with binary units, e.g. "3.6 MiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, i := float64(n)/unit, 0
-	for v >= unit && i < 5 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
-}
+func humanBytes(n int64) string { return fsutil.HumanBytes(n) }
 
 // humanCount formats a parameter count, e.g. "951.4 K", "32.2 B".
 func humanCount(n int64) string {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +22,7 @@ type trainFlags struct {
 	printConfig bool
 	dryRun      bool
 	resume      string
+	overwrite   bool
 	backend     string
 	memBudget   float64
 }
@@ -30,7 +31,7 @@ func init() {
 	register(&command{
 		name:    "train",
 		summary: "train a LoRA adapter for a FLUX.2 model from a job config",
-		usage:   "train --config JOB.yaml [--set path.to.key=value ...] [--resume auto|DIR] [--dry-run] [--print-config]",
+		usage:   "train --config JOB.yaml [--set path.to.key=value ...] [--resume auto|DIR | --overwrite] [--dry-run] [--print-config]",
 		setup: func(fs *pflag.FlagSet) func([]string) error {
 			f := &trainFlags{}
 			fs.StringVar(&f.config, "config", "", "job config (YAML; required)")
@@ -39,6 +40,7 @@ func init() {
 			fs.BoolVar(&f.printConfig, "print-config", false, "print the resolved config and exit")
 			fs.BoolVar(&f.dryRun, "dry-run", false, "check the job and print its memory plan without training")
 			fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder, or \"auto\" for the newest in the run's output")
+			fs.BoolVar(&f.overwrite, "overwrite", false, "replace an earlier run in output.dir (its checkpoints, previews, metrics and adapter; the caches stay)")
 			fs.StringVar(&f.backend, "backend", "", "override model.backend: auto, go, xla:cpu, xla:cuda")
 			floatFlag(fs, &f.memBudget, "memory-budget", 0, memoryBudgetRange, "device memory budget in GiB for the fit check (default: the device's, when known)")
 			return func(args []string) error {
@@ -47,6 +49,9 @@ func init() {
 				}
 				if f.config == "" {
 					return usageErrorf("--config is required")
+				}
+				if f.overwrite && f.resume != "" {
+					return usageErrorf("--overwrite starts the run again and --resume continues it: give one of them")
 				}
 				f.sets = *setFlag
 				return runTrain(f)
@@ -77,6 +82,16 @@ func runTrain(f *trainFlags) error {
 	if err := preflight(cfg); err != nil {
 		return err
 	}
+	how := runStart{resume: f.resume}
+	if how.candidates, err = resumeCandidates(cfg.Output.Dir, f.resume); err != nil {
+		return err
+	}
+	var previous []string
+	if f.resume == "" {
+		if previous, err = checkPreviousRun(cfg, f.overwrite); err != nil {
+			return err
+		}
+	}
 	be, info, err := backend.Select(cfg.Model.Backend)
 	if err != nil {
 		return err
@@ -89,6 +104,9 @@ func runTrain(f *trainFlags) error {
 	budget := deviceBudget(info, f.memBudget)
 	if f.dryRun {
 		fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.plan)
+		if len(previous) > 0 {
+			fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(previous, ", "))
+		}
 		if plan.textEncoder > 0 {
 			fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.textEncoderName, float64(plan.textEncoder)/(1<<30))
 		}
@@ -96,6 +114,10 @@ func runTrain(f *trainFlags) error {
 			fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
 			if plan.textEncoder > 0 {
 				fmt.Fprintf(cliOut, "  caption caching %s\n", textEncoderVerdict(plan, budget))
+			}
+			if plan.plan.Total > budget || plan.textEncoder > budget {
+				// A real run refuses such a job: so does its dry run.
+				return &exitError{code: 1, msg: "the job does not fit the device budget (see above)"}
 			}
 		}
 		return nil
@@ -108,9 +130,13 @@ func runTrain(f *trainFlags) error {
 		return fmt.Errorf("caching the captions with %s needs an estimated %.1f GiB but the device has %.1f GiB: %s",
 			plan.textEncoderName, float64(plan.textEncoder)/(1<<30), float64(budget)/(1<<30), textEncoderVerdict(plan, budget))
 	}
+	if err := clearPreviousRun(previous); err != nil {
+		return err
+	}
+	how.backend = info.Name
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := setupRun(cfg, be, f.resume)
+	r, err := setupRun(cfg, be, how)
 	if err != nil {
 		return err
 	}
@@ -130,7 +156,7 @@ func runTrain(f *trainFlags) error {
 }
 
 // preflight checks what can be checked before any heavy work: input paths
-// exist, the output folder is writable.
+// exist, the output folder lies outside the dataset and is writable.
 func preflight(cfg *job.Config) error {
 	ps := &job.Problems{Source: "job"}
 	var list []job.Problem
@@ -145,9 +171,11 @@ func preflight(cfg *job.Config) error {
 			list = append(list, job.Problem{Path: fmt.Sprintf("dataset.folders.%d.path", i), Msg: fmt.Sprintf("%s is not a folder", d.Path)})
 		}
 	}
-	if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
+	if inData := outputInDataset(cfg); len(inData) > 0 {
+		list = append(list, inData...)
+	} else if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
 		list = append(list, job.Problem{Path: "output.dir", Msg: err.Error()})
-	} else if probe, err := os.CreateTemp(cfg.Output.Dir, ".write-test-*"); err != nil {
+	} else if probe, err := os.CreateTemp(cfg.Output.Dir, ".write-test.tmp-*"); err != nil {
 		list = append(list, job.Problem{Path: "output.dir", Msg: "not writable: " + err.Error()})
 	} else {
 		probe.Close()
@@ -170,5 +198,3 @@ func deviceBudget(info backend.Info, flagGiB float64) int64 {
 	}
 	return 0
 }
-
-func checkpointsDir(outDir string) string { return filepath.Join(outDir, "checkpoints") }

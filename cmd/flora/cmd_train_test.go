@@ -102,8 +102,10 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "embedded:tiny") {
 		t.Errorf("--print-config: exit %d\n%s", code, stdout)
 	}
+	// A dry run exits like the real run would: 1 when the job does not fit.
 	code, stdout, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--dry-run", "--memory-budget", "0.001", "--set", "output.dir="+t.TempDir())
-	if code != 0 || !strings.Contains(stdout, "estimated device memory") || !strings.Contains(stdout, "does not fit") {
+	if code != 1 || !strings.Contains(stdout, "estimated device memory") || !strings.Contains(stdout, "does not fit") ||
+		!strings.Contains(stderr, "the job does not fit the device budget") {
 		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -125,7 +125,7 @@ func computeDTypeOf(cfg *job.Config) dtypes.DType {
 
 // setupRun loads everything a run needs: dataset, model components, caches,
 // adapter, trainer (resumed when asked), previews and exports.
-func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun, error) {
+func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRun, error) {
 	out := cliErr
 	dcfg := data.FromJob(cfg.Dataset)
 	ds, problems, err := data.Scan(dcfg)
@@ -258,11 +258,12 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 	if err != nil {
 		return nil, err
 	}
+	opts.Backend = start.backend
 	tr, err := train.NewTrainer(m, src, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := resumeTrainer(tr, cfg.Output.Dir, resume); err != nil {
+	if err := resumeTrainer(tr, cfg, start); err != nil {
 		return nil, err
 	}
 	yaml, err := cfg.YAML()
@@ -282,6 +283,7 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 	runner := &train.Runner{
 		Trainer: tr, OutDir: cfg.Output.Dir, SaveEvery: cfg.Train.SaveEvery, PreviewEvery: cfg.Sample.Every,
 		KeepLast: cfg.Train.KeepLast, Config: yaml, Out: out,
+		ExportBytes: int64(len(cfg.Output.Formats)) * (4*adapter.NumParams() + 64<<10), // float32 factors + header
 		Export: func(dir string, step int) ([]string, error) {
 			a, err := lora.Extract(m)
 			if err != nil {
@@ -294,11 +296,7 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 				if err != nil {
 					return nil, err
 				}
-				name := cfg.Name + ".safetensors"
-				if format != lora.FormatComfy {
-					name = cfg.Name + "." + f + ".safetensors"
-				}
-				p := filepath.Join(dir, name)
+				p := exportPath(dir, cfg.Name, format)
 				if err := lora.Save(p, a, format, meta); err != nil {
 					return nil, err
 				}
@@ -333,31 +331,6 @@ func setupRun(cfg *job.Config, be backends.Backend, resume string) (*preparedRun
 		}
 	}
 	return &preparedRun{runner: runner, outDir: cfg.Output.Dir}, nil
-}
-
-// resumeTrainer restores a checkpoint: "auto" takes the newest in the run's
-// folder (starting fresh when there is none), a path takes that one.
-func resumeTrainer(tr *train.Trainer, outDir, resume string) error {
-	if resume == "" {
-		return nil
-	}
-	dir := resume
-	if resume == "auto" {
-		all, err := train.ListCheckpoints(checkpointsDir(outDir))
-		if err != nil {
-			return err
-		}
-		if len(all) == 0 {
-			fmt.Fprintf(cliErr, "no checkpoint in %s: starting from step 0\n", checkpointsDir(outDir))
-			return nil
-		}
-		dir = all[len(all)-1]
-	}
-	if err := tr.LoadCheckpoint(dir); err != nil {
-		return err
-	}
-	fmt.Fprintf(cliErr, "resumed from %s at step %d\n", dir, tr.StepsDone())
-	return nil
 }
 
 // vaeLatents adapts the VAE to the latent cache.
