@@ -16,6 +16,10 @@ var imageExts = map[string]bool{
 
 func isImageExt(ext string) bool { return imageExts[strings.ToLower(ext)] }
 
+// IsImageName reports whether a file name ends in an image extension the
+// dataset scan reads (.png, .jpg, .webp, ...; any case).
+func IsImageName(name string) bool { return isImageExt(filepath.Ext(name)) }
+
 // MetadataFile is the Hugging Face imagefolder caption file name.
 const MetadataFile = "metadata.jsonl"
 

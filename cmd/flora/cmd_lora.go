@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 )
@@ -211,6 +212,9 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
+		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
+			return usageErrorf("--out %v", err)
+		}
 		a, from, warnings, err := lora.Load(args[0], nil)
 		if err != nil {
 			return err
@@ -237,6 +241,9 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 	return func(args []string) error {
 		if len(args) != 1 || *out == "" || *rank < 1 {
 			return usageErrorf("expected IN, --rank N >= 1 and --out")
+		}
+		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
+			return usageErrorf("--out %v", err)
 		}
 		a, from, _, err := lora.Load(args[0], nil)
 		if err != nil {
@@ -305,6 +312,9 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 	return func(args []string) error {
 		if len(args) != 0 || *base == "" || len(*loras) == 0 || *out == "" {
 			return usageErrorf("expected --base, at least one --lora and --out")
+		}
+		if err := checkMergeOutput(*base, *out, *loras); err != nil {
+			return err
 		}
 		b, info, err := backend.Select(*be)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/model/flux2"
@@ -36,4 +37,29 @@ func diffusersMergeFolder(base, out string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "diffusion_pytorch_model.safetensors"), nil
+}
+
+// checkMergeOutput refuses a merge output that is one of the merge's inputs
+// — the base model, its weight files, its config folder, an adapter — or,
+// for an output folder, whose weights or config.json would land on one:
+// writing there would replace the input.
+func checkMergeOutput(base, out string, loras []string) error {
+	inputs := modelInputs(base)
+	for _, spec := range loras {
+		if p, _, err := parseLoRASpec(spec); err == nil {
+			inputs = append(inputs, p)
+		}
+	}
+	outs := []string{out}
+	if !strings.HasSuffix(out, ".safetensors") {
+		for _, dir := range []string{out, filepath.Join(out, "transformer")} {
+			outs = append(outs, filepath.Join(dir, "diffusion_pytorch_model.safetensors"), filepath.Join(dir, "config.json"))
+		}
+	}
+	for _, o := range outs {
+		if err := fsutil.CheckOutput(o, inputs...); err != nil {
+			return usageErrorf("--out %v", err)
+		}
+	}
+	return nil
 }
