@@ -29,7 +29,7 @@ func diffusersMergeFolder(base, out string) (string, error) {
 	if configDir == "" {
 		return "", fmt.Errorf("%s has no config.json to copy; write the merged weights to a .safetensors file instead", ckpt)
 	}
-	cfg, err := os.ReadFile(filepath.Join(configDir, "config.json"))
+	cfg, err := fsutil.ReadFileLimited(filepath.Join(configDir, "config.json"), fsutil.MaxConfigJSONBytes, "a config.json")
 	if err != nil {
 		return "", err
 	}

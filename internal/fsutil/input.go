@@ -180,3 +180,7 @@ func CheckOutput(out string, inputs ...string) error {
 	}
 	return nil
 }
+
+// MaxConfigJSONBytes bounds a model's config.json (diffusers, Hugging Face)
+// read into memory; real ones are a few KiB.
+const MaxConfigJSONBytes = 4 << 20
