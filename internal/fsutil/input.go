@@ -20,6 +20,7 @@ type PathError struct {
 	Err  error
 }
 
+// Error returns the path followed by the message.
 func (e *PathError) Error() string { return e.Path + e.Msg }
 
 // Unwrap returns the underlying error.
