@@ -17,7 +17,7 @@ func checkpointNames(path string) ([]string, error) {
 
 // modelInputs lists the paths a command reading the transformer of model
 // reads: the model path itself, the transformer checkpoint (file or folder),
-// its config folder and its weight files; parts that cannot be found are
+// its config folder, its shard index and its weight files; parts that cannot be found are
 // left out (loading reports them). Outputs are checked against these (see
 // fsutil.CheckOutput).
 func modelInputs(model string) []string {
@@ -32,5 +32,5 @@ func modelInputs(model string) []string {
 		return inputs
 	}
 	defer ck.Close()
-	return append(inputs, ck.Files()...)
+	return append(append(inputs, ck.Path()), ck.Files()...)
 }
