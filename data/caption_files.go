@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // MaxCaptionBytes bounds the size of one caption file.
@@ -17,6 +19,10 @@ const MaxCaptionBytes = 1 << 20
 
 // MaxMetadataBytes bounds the size of a metadata.jsonl file.
 const MaxMetadataBytes = 64 << 20
+
+// maxMetadataLine bounds one metadata.jsonl line: a caption of
+// MaxCaptionBytes with ample room for its keys and file name.
+const maxMetadataLine = 2 * MaxCaptionBytes
 
 // captionError is a caption that cannot be used, with its problem kind.
 type captionError struct {
@@ -29,7 +35,7 @@ func (e *captionError) Error() string { return e.msg }
 // readCaptionFile reads a caption file: UTF-8 (a BOM is dropped), whitespace
 // (newlines included) collapsed to single spaces.
 func readCaptionFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return "", &captionError{ProblemBadCaption, fmt.Sprintf("cannot read the caption file: %v", err)}
 	}
@@ -86,7 +92,7 @@ func readMetadata(path string) ([]metadataEntry, Problems) {
 	bad := func(kind ProblemKind, msg string) {
 		problems = append(problems, Problem{Path: path, Severity: Error, Kind: kind, Message: msg})
 	}
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		bad(ProblemBadCaption, fmt.Sprintf("cannot read: %v", err))
 		return nil, problems
@@ -99,8 +105,9 @@ func readMetadata(path string) ([]metadataEntry, Problems) {
 	dir := filepath.Dir(path)
 	var entries []metadataEntry
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), MaxCaptionBytes+1024)
-	for line := 1; sc.Scan(); line++ {
+	sc.Buffer(make([]byte, 64<<10), maxMetadataLine)
+	line := 1
+	for ; sc.Scan(); line++ {
 		raw := bytes.TrimSpace(sc.Bytes())
 		if len(raw) == 0 {
 			continue
@@ -131,7 +138,9 @@ func readMetadata(path string) ([]metadataEntry, Problems) {
 		}
 		entries = append(entries, metadataEntry{image: filepath.Clean(img), caption: normalizeCaption(text), source: fmt.Sprintf("%s:%d", path, line)})
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		bad(ProblemBadCaption, fmt.Sprintf("line %d is longer than %s, the limit for one entry; is it really a metadata.jsonl?", line, fsutil.FormatSize(maxMetadataLine)))
+	} else if err != nil {
 		bad(ProblemBadCaption, fmt.Sprintf("reading: %v", err))
 	}
 	return entries, problems

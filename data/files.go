@@ -16,6 +16,20 @@ var imageExts = map[string]bool{
 
 func isImageExt(ext string) bool { return imageExts[strings.ToLower(ext)] }
 
+// imageExtList returns the image extensions, sorted.
+func imageExtList() []string {
+	out := make([]string, 0, len(imageExts))
+	for e := range imageExts {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// IsImageName reports whether a file name ends in an image extension the
+// dataset scan reads (.png, .jpg, .webp, ...; any case).
+func IsImageName(name string) bool { return isImageExt(filepath.Ext(name)) }
+
 // MetadataFile is the Hugging Face imagefolder caption file name.
 const MetadataFile = "metadata.jsonl"
 

@@ -30,6 +30,7 @@ const (
 	ProblemDuplicate      ProblemKind = "duplicate"       // same content as another image (Warning)
 	ProblemUpscaled       ProblemKind = "upscaled"        // smaller than every resolution's buckets (Warning)
 	ProblemCaption        ProblemKind = "caption"         // caption oddities: empty, conflicting sources, placeholder without trigger (Warning)
+	ProblemNoImages       ProblemKind = "no images"       // a dataset folder holds no image file at all (Warning)
 )
 
 // Problem is one finding about one file.

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/flora-ml/flora/data/bucket"
 	"github.com/flora-ml/flora/data/imageio"
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // candidate is an image file found by the walk, with its caption resolved.
@@ -63,9 +63,9 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 	seenImage := map[string]bool{}
 	for fi, folder := range cfg.Folders {
 		root := filepath.Clean(folder.Path)
-		st, err := os.Stat(root)
+		st, err := fsutil.Stat(root)
 		if err != nil {
-			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
+			return nil, nil, fmt.Errorf("dataset folder: %w", err)
 		}
 		if !st.IsDir() {
 			return nil, nil, fmt.Errorf("dataset folder %s is a file, not a folder; give the folder that holds the images", folder.Path)
@@ -75,6 +75,10 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
 		}
 		problems = append(problems, ff.problems...)
+		if len(ff.images) == 0 {
+			problems = append(problems, Problem{Path: root, Severity: Warning, Kind: ProblemNoImages,
+				Message: fmt.Sprintf("no image files in the folder or its subfolders (looked for %s)", strings.Join(imageExtList(), " "))})
+		}
 		fc, fp := resolveCaptions(&cfg, fi, root, ff)
 		for _, c := range fc {
 			if seenImage[c.path] {

@@ -3,14 +3,19 @@ package job
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
+
+// MaxConfigBytes bounds the size of a job config file (real ones are a few
+// KiB); a larger file, a named pipe or a device is refused before reading.
+const MaxConfigBytes = 1 << 20
 
 // Load reads the YAML job file at path, applies the `--set` overrides
 // ("path.to.key=value", the value parsed as YAML), resolves input paths
@@ -18,7 +23,7 @@ import (
 // unknown keys, wrong types, invalid values — is reported at once in a
 // *Problems error.
 func Load(path string, sets []string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileLimited(path, MaxConfigBytes, "a job config")
 	if err != nil {
 		return nil, fmt.Errorf("reading job config: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -85,11 +86,29 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		if len(ds.Items) == 0 {
+			return &exitError{code: 1, msg: noImagesMessage(args, problems)}
+		}
 		if errs > 0 && !*allowErrors {
 			return &exitError{code: 1, msg: fmt.Sprintf("%d file(s) cannot be used; fix or remove them (or pass --allow-errors)", errs)}
 		}
 		return nil
 	}
+}
+
+// noImagesMessage says why a check found no usable image (--allow-errors
+// does not make that a success: there is nothing to train on).
+func noImagesMessage(folders []string, problems data.Problems) string {
+	empty := 0
+	for _, p := range problems {
+		if p.Kind == data.ProblemNoImages {
+			empty++
+		}
+	}
+	if empty == len(folders) {
+		return "no images found in " + strings.Join(folders, ", ")
+	}
+	return fmt.Sprintf("no usable images in %s; fix the problems listed above", strings.Join(folders, ", "))
 }
 
 func writeDataCheckText(w io.Writer, ds *data.Dataset, problems data.Problems) error {

@@ -60,6 +60,10 @@ func TestDataCheckExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	empty := t.TempDir()
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "b.png"), []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args    []string
 		code    int
@@ -68,7 +72,10 @@ func TestDataCheckExitCodes(t *testing.T) {
 	}{
 		{[]string{"data", "check", clean, "--resolution", "16", "--min-side", "16"}, 0, "1 usable image(s)", ""},
 		{[]string{"data", "check", clean, "--resolution", "16,32", "--resolution", "48", "--min-side", "16"}, 0, "1 warning(s)", ""}, // missing caption
-		{[]string{"data", "check", empty}, 0, "No usable images", ""},
+		{[]string{"data", "check", empty}, 1, "No usable images", "no images found in " + empty},
+		{[]string{"data", "check", empty, "--allow-errors"}, 1, "", "no images found in " + empty},
+		{[]string{"data", "check", clean, empty, "--resolution", "16", "--min-side", "16"}, 0, empty + ": warning: no images: no image files in the folder or its subfolders (looked for .bmp", ""},
+		{[]string{"data", "check", broken, "--allow-errors"}, 1, "1 error(s)", "no usable images in " + broken + "; fix the problems listed above"},
 		{[]string{"data", "check"}, 2, "", "expected at least one image folder"},
 		{[]string{"data", "check", filepath.Join(empty, "nope")}, 1, "", "nope"},
 		{[]string{"data", "check", clean, "--resolution", "100"}, 1, "", "multiple of 16"},

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 )
@@ -192,6 +193,9 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
+		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
+			return usageErrorf("--out %v", err)
+		}
 		a, from, warnings, err := lora.Load(args[0], nil)
 		if err != nil {
 			return err
@@ -218,6 +222,9 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 	return func(args []string) error {
 		if len(args) != 1 || *out == "" || *rank < 1 {
 			return usageErrorf("expected IN, --rank N >= 1 and --out")
+		}
+		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
+			return usageErrorf("--out %v", err)
 		}
 		a, from, warnings, err := lora.Load(args[0], nil)
 		if err != nil {
@@ -313,6 +320,9 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 		}
 		specs, err := parseLoRASpecs("--lora", *loras)
 		if err != nil {
+			return err
+		}
+		if err := checkMergeOutput(*base, *out, specs); err != nil {
 			return err
 		}
 		b, info, err := backend.Select(*be)

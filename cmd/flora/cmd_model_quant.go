@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 
@@ -77,6 +78,11 @@ func modelQuantizeCommand() *command {
 				}
 				if !*dryRun && (*out == "" || !strings.HasSuffix(*out, ".safetensors")) {
 					return usageErrorf("--out must name a .safetensors file (or use --dry-run)")
+				}
+				if !*dryRun {
+					if err := fsutil.CheckOutput(*out, modelInputs(args[0])...); err != nil {
+						return usageErrorf("--out %v", err)
+					}
 				}
 				s, err := quant.ParseScheme(*scheme)
 				if err != nil || s == quant.None {

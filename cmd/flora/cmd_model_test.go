@@ -153,7 +153,7 @@ func TestModelInspectErrors(t *testing.T) {
 	}{
 		{[]string{"model", "inspect", truncated}, 1, []string{truncated, "run past the end of the data"}},
 		{[]string{"model", "inspect", "--json", garbage}, 1, []string{garbage, "must be a JSON object"}},
-		{[]string{"model", "inspect", missing}, 1, []string{missing, "no such file"}},
+		{[]string{"model", "inspect", missing}, 1, []string{missing, "does not exist"}},
 		{[]string{"model", "inspect"}, 2, []string{"expected one checkpoint path"}},
 		{[]string{"model"}, 2, []string{"inspect"}},
 	}

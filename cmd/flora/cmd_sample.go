@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/spf13/pflag"
 
+	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
@@ -61,7 +60,7 @@ func init() {
 			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
 			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
-			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line")
+			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line (# starts a comment line; at most 16 MiB)")
 			fs.StringVar(&f.negative, "negative", "", "negative prompt (classifier-free guidance)")
 			fs.StringArrayVar(&f.loras, "lora", nil, fmt.Sprintf("LoRA adapter FILE[:SCALE], scale in %s, default 1 (repeatable)", loraScaleRange))
 			intFlag(fs, &f.steps, "steps", 0, intIn(1, job.MaxSampleSteps), fmt.Sprintf("sampling steps, 1 to %d (default: the variant's)", job.MaxSampleSteps))
@@ -101,6 +100,9 @@ const maxSampleCount = 1000
 func runSample(f *sampleFlags) error {
 	if f.model == "" {
 		return usageErrorf("--model is required")
+	}
+	if err := checkSampleOut(f); err != nil {
+		return err
 	}
 	prompts, err := readPrompts(f)
 	if err != nil {
@@ -280,25 +282,48 @@ func computeDType(s string, info backend.Info) (dtypes.DType, error) {
 func readPrompts(f *sampleFlags) ([]string, error) {
 	prompts := append([]string(nil), f.prompts...)
 	if f.promptsFile != "" {
-		file, err := os.Open(f.promptsFile)
+		data, err := fsutil.ReadFileLimited(f.promptsFile, maxPromptsFileBytes, "a prompts file")
 		if err != nil {
 			return nil, fmt.Errorf("reading prompts: %w", err)
 		}
-		defer file.Close()
-		sc := bufio.NewScanner(file)
-		for sc.Scan() {
-			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
+		for _, line := range strings.Split(string(data), "\n") {
+			if line := strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 				prompts = append(prompts, line)
 			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", f.promptsFile, err)
 		}
 	}
 	if len(prompts) == 0 && f.embeddings == "" {
 		return nil, usageErrorf("give a prompt (--prompt or --prompts-file) or precomputed --embeddings")
 	}
 	return prompts, nil
+}
+
+// maxPromptsFileBytes bounds a --prompts-file; its lines may be as long as
+// that.
+const maxPromptsFileBytes = 16 << 20
+
+// checkSampleOut checks --out before any work: sample writes PNG images, so
+// a name with another image extension (out.jpg) is refused rather than
+// made a folder, and a single .png output must not be one of the inputs.
+func checkSampleOut(f *sampleFlags) error {
+	ext := strings.ToLower(filepath.Ext(f.out))
+	if ext != ".png" && data.IsImageName(f.out) {
+		return usageErrorf("--out %s: sample writes PNG images; for one image name it %s.png, for several give a folder name without an image extension",
+			f.out, strings.TrimSuffix(f.out, filepath.Ext(f.out)))
+	}
+	if ext != ".png" {
+		return nil
+	}
+	inputs := []string{f.promptsFile, f.embeddings, f.model, f.vae}
+	for _, spec := range f.loras {
+		if ls, err := parseLoRASpec("--lora", spec); err == nil {
+			inputs = append(inputs, ls.path)
+		}
+	}
+	if err := fsutil.CheckOutput(f.out, inputs...); err != nil {
+		return usageErrorf("--out %v", err)
+	}
+	return nil
 }
 
 // loadPromptSet reads precomputed embeddings, or prepares prompt encoding.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/model/flux2"
@@ -28,7 +29,7 @@ func diffusersMergeFolder(base, out string) (string, error) {
 	if configDir == "" {
 		return "", fmt.Errorf("%s has no config.json to copy; write the merged weights to a .safetensors file instead", ckpt)
 	}
-	cfg, err := os.ReadFile(filepath.Join(configDir, "config.json"))
+	cfg, err := fsutil.ReadFileLimited(filepath.Join(configDir, "config.json"), fsutil.MaxConfigJSONBytes, "a config.json")
 	if err != nil {
 		return "", err
 	}
@@ -36,4 +37,27 @@ func diffusersMergeFolder(base, out string) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, "diffusion_pytorch_model.safetensors"), nil
+}
+
+// checkMergeOutput refuses a merge output that is one of the merge's inputs
+// — the base model, its weight files, its config folder, an adapter — or,
+// for an output folder, whose weights or config.json would land on one:
+// writing there would replace the input.
+func checkMergeOutput(base, out string, loras []loraSpec) error {
+	inputs := modelInputs(base)
+	for _, spec := range loras {
+		inputs = append(inputs, spec.path)
+	}
+	outs := []string{out}
+	if !strings.HasSuffix(out, ".safetensors") {
+		for _, dir := range []string{out, filepath.Join(out, "transformer")} {
+			outs = append(outs, filepath.Join(dir, "diffusion_pytorch_model.safetensors"), filepath.Join(dir, "config.json"))
+		}
+	}
+	for _, o := range outs {
+		if err := fsutil.CheckOutput(o, inputs...); err != nil {
+			return usageErrorf("--out %v", err)
+		}
+	}
+	return nil
 }

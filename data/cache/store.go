@@ -95,7 +95,7 @@ func (s *Store) read(path string, key Key) (Tensor, error) {
 	}
 	values, err := weights.DecodeFloat32(info, raw)
 	if err != nil {
-		return Tensor{}, err
+		return Tensor{}, fmt.Errorf("%s: %w", path, err)
 	}
 	t := Tensor{Shape: append([]int(nil), info.Shape...), Data: values}
 	if err := t.Validate(); err != nil {

@@ -11,12 +11,13 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"os"
 
 	"github.com/disintegration/imaging"
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 	"golang.org/x/image/webp"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // Options control decoding.
@@ -59,7 +60,7 @@ func ReadFile(path string, maxBytes int64) ([]byte, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxFileBytes
 	}
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path) // a named pipe or device is refused, not read
 	if err != nil {
 		return nil, &DecodeError{Kind: KindIO, Msg: "cannot read the file", Err: err}
 	}

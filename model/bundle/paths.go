@@ -7,7 +7,9 @@
 package bundle
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -15,6 +17,8 @@ import (
 
 	"github.com/flora-ml/flora/model/vae"
 	"github.com/flora-ml/flora/model/weights"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // Paths are the component locations of a model.
@@ -43,8 +47,8 @@ func Resolve(model, vaePath, textEncoderPath string) (Paths, error) {
 	if model == "" {
 		return p, fmt.Errorf("no model path given")
 	}
-	if !exists(model) {
-		return p, fmt.Errorf("model path %s does not exist", model)
+	if _, err := fsutil.Stat(model); err != nil {
+		return p, fmt.Errorf("model path: %w", err) // "does not exist", "symbolic link loop", ...
 	}
 	p.Transformer = model
 	root := model
@@ -84,12 +88,16 @@ func LoadVAE(backend backends.Backend, path string, opts vae.Options) (*vae.VAE,
 		return nil, fmt.Errorf("no VAE found: pass its path (official ae.safetensors or a diffusers vae/ folder)")
 	}
 	if isDir(path) && opts.Config == nil {
-		if data, err := os.ReadFile(filepath.Join(path, "config.json")); err == nil {
+		data, err := fsutil.ReadFileLimited(filepath.Join(path, "config.json"), fsutil.MaxConfigJSONBytes, "a config.json")
+		switch {
+		case err == nil:
 			cfg, err := vae.ParseDiffusersConfig(data)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", filepath.Join(path, "config.json"), err)
 			}
 			opts.Config = &cfg
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("VAE config: %w", err)
 		}
 	}
 	ck, err := weights.OpenCheckpoint(path)

@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/flora-ml/flora/model/weights"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // ResolveTransformerPath finds the transformer checkpoint of a model path:
@@ -17,7 +19,7 @@ import (
 // *.safetensors.index.json. It also returns the folder holding a diffusers
 // config.json, if any.
 func ResolveTransformerPath(path string) (ckpt, configDir string, err error) {
-	st, err := os.Stat(path)
+	st, err := fsutil.Stat(path)
 	if err != nil {
 		return "", "", fmt.Errorf("model path: %w", err)
 	}
@@ -61,7 +63,7 @@ type diffusersConfig struct {
 // readDiffusersConfig reads config.json of a diffusers transformer folder.
 func readDiffusersConfig(dir string) (*Config, error) {
 	path := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileLimited(path, fsutil.MaxConfigJSONBytes, "a config.json")
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,8 @@ package textenc
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // hfTextConfig holds the fields of a transformers Qwen3Config / MistralConfig
@@ -37,7 +38,7 @@ type hfConfig struct {
 
 // ConfigFromHFFile reads a Hugging Face config.json (see ConfigFromHF).
 func ConfigFromHFFile(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileLimited(path, fsutil.MaxConfigJSONBytes, "a config.json")
 	if err != nil {
 		return Config{}, fmt.Errorf("reading text encoder config: %w", err)
 	}

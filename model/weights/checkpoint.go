@@ -13,6 +13,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // IndexSuffix ends the name of the index file of a sharded checkpoint.
@@ -39,7 +41,7 @@ type Checkpoint struct {
 //   - a folder: its *.safetensors.index.json when it has one, otherwise all
 //     its *.safetensors files, which must not share tensor names.
 func OpenCheckpoint(path string) (*Checkpoint, error) {
-	st, err := os.Stat(path)
+	st, err := fsutil.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening checkpoint: %w", err)
 	}
@@ -147,7 +149,7 @@ func openIndex(path string) (*Checkpoint, error) {
 
 // readIndex reads and checks the weight_map of an index file.
 func readIndex(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening checkpoint index: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -158,7 +159,30 @@ func TestCheckpointRejects(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "s2.safetensors"), []byte("garbage!!"), 0o644)
 			return dir
 		}, "s2.safetensors: header length"},
-		{"missing path", func(t *testing.T, dir string) string { return filepath.Join(dir, "nope.safetensors") }, "no such file"},
+		{"missing path", func(t *testing.T, dir string) string { return filepath.Join(dir, "nope.safetensors") }, "nope.safetensors does not exist"},
+		// A FIFO would block a plain open forever; a device would be read.
+		{"named pipe", func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "pipe.safetensors")
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "pipe.safetensors is a named pipe (FIFO), not a regular file"},
+		{"device", func(t *testing.T, dir string) string { return "/dev/zero" }, "/dev/zero is a character device, not a regular file"},
+		{"named pipe as index", func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "p"+IndexSuffix)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "is a named pipe (FIFO), not a regular file"},
+		{"symbolic link loop", func(t *testing.T, dir string) string {
+			p := filepath.Join(dir, "loop.safetensors")
+			if err := os.Symlink(p, p); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}, "loop.safetensors: symbolic link loop"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

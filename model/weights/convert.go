@@ -36,27 +36,31 @@ func toTensor(info TensorInfo, src []byte, target dtypes.DType) (*tensors.Tensor
 	if t.Size() == 0 {
 		return t, nil
 	}
-	var err error
+	// src may be a memory mapping: every read of it goes through catchFault
+	// (parallelRange does that on each of its goroutines).
+	var err, fault error
 	switch {
 	case target == dtypes.Bool:
 		err = tensors.MutableFlatData(t, func(flat []bool) {
-			for i, b := range src {
-				flat[i] = b != 0
-			}
+			fault = catchFault(func() {
+				for i, b := range src {
+					flat[i] = b != 0
+				}
+			})
 		})
 	case target == native:
-		err = t.MutableBytes(func(dst []byte) { copy(dst, src) })
+		err = t.MutableBytes(func(dst []byte) { fault = catchFault(func() { copy(dst, src) }) })
 	case target == dtypes.Float32:
 		err = tensors.MutableFlatData(t, func(flat []float32) {
 			sz := info.DType.Size()
-			parallelRange(len(flat), func(lo, hi int) {
+			fault = parallelRange(len(flat), func(lo, hi int) {
 				decodeFloat32s(flat[lo:hi], src[lo*sz:hi*sz], info.DType)
 			})
 		})
 	case target == dtypes.Float64:
 		err = tensors.MutableFlatData(t, func(flat []float64) {
 			sz := info.DType.Size()
-			parallelRange(len(flat), func(lo, hi int) {
+			fault = parallelRange(len(flat), func(lo, hi int) {
 				decodeFloat64s(flat[lo:hi], src[lo*sz:hi*sz], info.DType)
 			})
 		})
@@ -67,7 +71,7 @@ func toTensor(info TensorInfo, src []byte, target dtypes.DType) (*tensors.Tensor
 		}
 		err = t.MutableBytes(func(dst []byte) {
 			sz := info.DType.Size()
-			parallelRange(len(dst)/2, func(lo, hi int) {
+			fault = parallelRange(len(dst)/2, func(lo, hi int) {
 				var buf [chunkElems]float32
 				for c := lo; c < hi; c += chunkElems {
 					e := min(c+chunkElems, hi)
@@ -78,6 +82,9 @@ func toTensor(info TensorInfo, src []byte, target dtypes.DType) (*tensors.Tensor
 			})
 		})
 	}
+	if err == nil {
+		err = fault
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
 	}
@@ -85,25 +92,31 @@ func toTensor(info TensorInfo, src []byte, target dtypes.DType) (*tensors.Tensor
 }
 
 // parallelRange calls fn on disjoint ranges covering [0, n), concurrently
-// when n is large.
-func parallelRange(n int, fn func(lo, hi int)) {
+// when n is large, each call under catchFault; it returns the first fault.
+func parallelRange(n int, fn func(lo, hi int)) error {
 	workers := runtime.GOMAXPROCS(0)
 	if n < parallelMinElems || workers < 2 {
-		fn(0, n)
-		return
+		return catchFault(func() { fn(0, n) })
 	}
 	step := (n + workers - 1) / workers
 	step = (step + chunkElems - 1) / chunkElems * chunkElems
+	errs := make([]error, (n+step-1)/step)
 	var wg sync.WaitGroup
 	for lo := 0; lo < n; lo += step {
 		hi := min(lo+step, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			errs[lo/step] = catchFault(func() { fn(lo, hi) })
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // decodeFloat32s converts len(dst) elements of dtype dt from src to float32.
@@ -245,7 +258,8 @@ func encodeFloat32s(dst []byte, src []float32, dt DType) {
 }
 
 // DecodeFloat32 converts the raw data of a tensor described by info (from
-// File.Bytes) to float32 on the host. Floats convert exactly except float64
+// File.Bytes) to float32 on the host; a fault reading a mapping whose file
+// changed is an error wrapping ErrFileChanged. Floats convert exactly except float64
 // (rounded); integers round to nearest; bools become 0 or 1.
 func DecodeFloat32(info TensorInfo, data []byte) ([]float32, error) {
 	if !info.DType.Known() {
@@ -256,7 +270,9 @@ func DecodeFloat32(info TensorInfo, data []byte) ([]float32, error) {
 		return nil, fmt.Errorf("tensor %q: %d bytes do not hold shape %v of %s", info.Name, len(data), info.Shape, info.DType)
 	}
 	out := make([]float32, len(data)/info.DType.Size())
-	decodeFloat32s(out, data, info.DType)
+	if err := catchFault(func() { decodeFloat32s(out, data, info.DType) }); err != nil {
+		return nil, fmt.Errorf("tensor %q: %w", info.Name, err)
+	}
 	return out, nil
 }
 

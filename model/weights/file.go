@@ -10,6 +10,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // File is an open safetensors file, memory-mapped read-only. Its accessors
@@ -30,7 +32,11 @@ func Open(path string) (*File, error) {
 	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
 		return nil, errors.New("weights: safetensors data is little-endian; big-endian hosts are not supported")
 	}
-	f, err := os.Open(path)
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil, fmt.Errorf("%s is a folder, not a safetensors file; give the .safetensors file in it", path)
+	}
+	// A named pipe or device is refused without blocking or reading it.
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening safetensors file: %w", err)
 	}
@@ -38,12 +44,6 @@ func Open(path string) (*File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("opening safetensors file: %w", err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a folder, not a safetensors file: give the .safetensors file inside it", path)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	size := st.Size()
 	if size < 8 {
@@ -56,7 +56,11 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: memory-mapping the file: %w", path, err)
 	}
-	h, dataStart, err := parseFile(mapping)
+	var h header
+	var dataStart int64
+	if ferr := catchFault(func() { h, dataStart, err = parseFile(mapping) }); ferr != nil {
+		err = ferr
+	}
 	if err != nil {
 		_ = syscall.Munmap(mapping)
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -149,7 +153,9 @@ func (f *File) Metadata() map[string]string {
 }
 
 // Bytes returns the raw little-endian data of the named tensor: a view into
-// the memory mapping, valid until Close, that must not be modified.
+// the memory mapping, valid until Close, that must not be modified. Reading
+// it faults if the file is truncated meanwhile; Tensor, TensorAs and
+// DecodeFloat32 turn that into an error wrapping ErrFileChanged.
 func (f *File) Bytes(name string) ([]byte, error) {
 	if f.mapping == nil {
 		return nil, fmt.Errorf("%s: file is closed", f.path)

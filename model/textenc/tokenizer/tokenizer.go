@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/flora-ml/flora/internal/fsutil"
 )
 
 // Tokenizer encodes text to token ids and back, reproducing the Hugging Face `tokenizers`
@@ -39,10 +41,7 @@ func Load(path string) (*Tokenizer, error) {
 		}
 		return nil, fmt.Errorf("tokenizer: directory %s has neither tokenizer.json nor tekken.json; point Load at the tokenizer file or its folder", path)
 	}
-	if info.Size() > maxFileSize {
-		return nil, fmt.Errorf("tokenizer: %s is %d bytes, larger than the %d-byte limit for tokenizer files", path, info.Size(), maxFileSize)
-	}
-	data, err := os.ReadFile(path)
+	data, err := fsutil.ReadFileLimited(path, maxFileSize, "a tokenizer file")
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
