@@ -1,16 +1,21 @@
 package main
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/flora-ml/flora/eval"
+	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -136,11 +141,11 @@ func TestDataCache(t *testing.T) {
 // TestPresetsFitTheirGPU: every preset in configs/ fits the 24 GB GPU its
 // comment promises, by Flora's own memory plan (training and caption
 // caching), so `flora train` never refuses a preset on such a card.
+//
+// Each preset is planned against a header-only (sparse) checkpoint of its
+// variant's shapes: the plan checks the checkpoint's architecture against
+// the variant the preset names, as a real run does.
 func TestPresetsFitTheirGPU(t *testing.T) {
-	model, err := filepath.Abs(needFixture(t, "transformer.safetensors")) // any checkpoint: the presets name their variant
-	if err != nil {
-		t.Fatal(err)
-	}
 	presets, err := filepath.Glob("../../configs/*.yaml")
 	if err != nil || len(presets) == 0 {
 		t.Fatalf("no presets: %v", err)
@@ -150,6 +155,15 @@ func TestPresetsFitTheirGPU(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range presets {
+		cfg, err := job.Load(p, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := flux2.VariantByName(cfg.Model.Variant)
+		if err != nil {
+			t.Fatalf("%s: the preset names no published variant: %v", p, err)
+		}
+		model := sparseCheckpoint(t, v)
 		code, stdout, stderr := runCLI(t, "train", "--config", p, "--dry-run", "--memory-budget", "24", "--backend", "go",
 			"--set", "dataset.folders.0.path="+data, "--set", "model.path="+model)
 		if code != 0 || !strings.Contains(stdout, "training fits") || !strings.Contains(stdout, "caption caching fits") {
@@ -215,4 +229,47 @@ func TestTrainInitFromUnfusedLoRA(t *testing.T) {
 				want.RowOffset, want.Rows, !slices.Equal(got.Up, want.Up), !slices.Equal(got.Down, want.Down))
 		}
 	}
+}
+
+// sparseCheckpoint writes a bf16 safetensors file with a variant's official
+// tensor names and shapes whose data is a hole (a sparse file: no disk
+// space), for commands that read only headers. It is named after the
+// variant as Black Forest Labs name their files.
+func sparseCheckpoint(t *testing.T, v flux2.Variant) string {
+	t.Helper()
+	shapes := v.Config.ParamShapes()
+	names := make([]string, 0, len(shapes))
+	for n := range shapes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	header := map[string]any{"__metadata__": map[string]string{"format": "pt"}}
+	var offset int64
+	for _, n := range names {
+		size := int64(2)
+		for _, d := range shapes[n] {
+			size *= int64(d)
+		}
+		header[n] = map[string]any{"dtype": "BF16", "shape": shapes[n], "data_offsets": []int64{offset, offset + size}}
+		offset += size
+	}
+	raw, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "flux-2-"+v.Name+".safetensors")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(raw)))
+	if _, err := f.Write(append(n[:], raw...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(8 + int64(len(raw)) + offset); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

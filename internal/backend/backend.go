@@ -7,7 +7,6 @@
 package backend
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -153,7 +152,7 @@ func Select(spec string) (backends.Backend, Info, error) {
 		return newXLA(spec, p)
 	case spec == "xla:cuda":
 		if !HasGPU() {
-			return nil, Info{}, errors.New("backend xla:cuda: no NVIDIA GPU found (/dev/nvidia*)")
+			return nil, Info{}, errNoCUDADevice(spec)
 		}
 		p := FindPlugin("cuda")
 		if p == "" {
@@ -184,6 +183,11 @@ func newXLA(name, plugin string) (backends.Backend, Info, error) {
 		return nil, Info{}, err
 	}
 	if strings.Contains(filepath.Base(abs), "cuda") {
+		// Without a device the plugin's client creation fails after
+		// several lines of C++ logging: say it in one line instead.
+		if !HasGPU() {
+			return nil, Info{}, errNoCUDADevice(name)
+		}
 		prepareCUDAEnv(abs)
 	}
 	// An absolute path skips go-xla's plugin search and auto-install.
@@ -192,6 +196,12 @@ func newXLA(name, plugin string) (backends.Backend, Info, error) {
 		return nil, Info{}, fmt.Errorf("backend %s (%s): %w", name, abs, err)
 	}
 	return b, Info{Name: name, Plugin: abs, Description: b.Description()}, nil
+}
+
+// errNoCUDADevice is the one-line error for a CUDA backend on a machine
+// without an NVIDIA GPU.
+func errNoCUDADevice(spec string) error {
+	return fmt.Errorf("backend %s: no CUDA device found (no NVIDIA GPU at /dev/nvidia*); use --backend xla:cpu or go on this machine", spec)
 }
 
 // prepareCUDAEnv sets what the CUDA plugin needs before it is loaded:

@@ -112,3 +112,23 @@ func TestXLACPU(t *testing.T) {
 		}
 	}
 }
+
+// TestCUDAWithoutGPU: on a machine without an NVIDIA GPU, a CUDA backend —
+// by name or by plugin path — fails with one line saying so, before the
+// plugin is loaded (loading it would fail in the plugin's client creation
+// after several lines of C++ logging).
+func TestCUDAWithoutGPU(t *testing.T) {
+	if HasGPU() {
+		t.Skip("this machine has a GPU")
+	}
+	plugin := filepath.Join(t.TempDir(), "pjrt_c_api_cuda_plugin.so")
+	if err := os.WriteFile(plugin, []byte("not a library"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, spec := range []string{"xla:cuda", "xla:" + plugin} {
+		_, _, err := Select(spec)
+		if err == nil || !strings.Contains(err.Error(), "no CUDA device found") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: err = %v, want one line saying no CUDA device was found", spec, err)
+		}
+	}
+}
