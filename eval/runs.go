@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -39,7 +40,7 @@ func WriteRunInfo(dir string, info RunInfo) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "run.json"), b, 0o644)
+	return fsutil.WriteFileAtomic(filepath.Join(dir, "run.json"), b)
 }
 
 // Run is a finished or running training run read from its folder.
@@ -59,7 +60,7 @@ type Run struct {
 // LoadRun reads run.json and metrics.jsonl of a run folder.
 func LoadRun(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
-	if b, err := os.ReadFile(filepath.Join(dir, "run.json")); err == nil {
+	if b, err := fsutil.ReadFileLimited(filepath.Join(dir, "run.json"), 16<<20, "a run's run.json"); err == nil {
 		if err := json.Unmarshal(b, &r.Info); err != nil {
 			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "run.json"), err)
 		}

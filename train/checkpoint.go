@@ -76,9 +76,12 @@ func ReadCheckpointInfo(dir string) (*CheckpointInfo, error) {
 	return &CheckpointInfo{Dir: dir, Step: st.Step, Config: st.Config, Backend: st.Backend, Created: st.Created}, nil
 }
 
+// maxStateBytes bounds a checkpoint's state.json (a few KiB in practice).
+const maxStateBytes = 16 << 20
+
 func readState(dir string) (*checkpointState, error) {
 	p := filepath.Join(dir, "state.json")
-	js, err := os.ReadFile(p)
+	js, err := fsutil.ReadFileLimited(p, maxStateBytes, "a checkpoint's state.json")
 	if err != nil {
 		return nil, fmt.Errorf("reading checkpoint: %w", err)
 	}

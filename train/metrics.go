@@ -82,7 +82,7 @@ func (w *MetricsWriter) Close() error { return w.f.Close() }
 // ReadMetrics reads a metrics.jsonl file; a truncated last line (crash) is
 // ignored.
 func ReadMetrics(path string) ([]MetricsRecord, error) {
-	f, err := os.Open(path)
+	f, err := fsutil.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
