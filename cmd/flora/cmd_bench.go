@@ -152,7 +152,7 @@ func init() {
 				}
 				per := time.Since(t1) / time.Duration(*steps)
 				r := benchResult{Variant: v.Name, Mode: *mode, Backend: info.Name, DType: dtype.String(), Quantize: string(q),
-					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Checkpointing: *ckpt && *mode == "train", Steps: *steps,
+					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
 					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS()}
 				if *mode == "train" {
 					r.Rank = *rank
@@ -187,6 +187,7 @@ type benchResult struct {
 	ImageTokens    int     `json:"image_tokens,omitempty"`
 	TextTokens     int     `json:"text_tokens,omitempty"`
 	Res            int     `json:"res,omitempty"`
+	Parameters     int64   `json:"parameters,omitempty"`
 	Rank           int     `json:"rank,omitempty"`
 	Checkpointing  bool    `json:"checkpointing"`
 	Steps          int     `json:"steps"`

@@ -29,7 +29,7 @@ func TestBenchJSON(t *testing.T) {
 				t.Fatalf("stdout is not JSON: %v: %q", err, out)
 			}
 			want := benchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
-				ImageTokens: 4, TextTokens: 8, Rank: tc.wantRank, Steps: 2}
+				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, Steps: 2}
 			got := r
 			got.FirstStepMS, got.MSPerStep, got.GFLOPS, got.PeakRSSBytes = 0, 0, 0, 0
 			if got != want {
