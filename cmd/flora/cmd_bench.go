@@ -89,6 +89,7 @@ func init() {
 				n := h * h
 				flops := v.Config.ForwardFLOPs(*batch, n, *textLen)
 				var step func() error
+				var targets []lora.Target
 				switch *mode {
 				case "forward":
 					bt, err := benchBatch(m, *batch, h, *textLen)
@@ -103,7 +104,7 @@ func init() {
 						return err
 					}
 				case "train":
-					targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: *rank}.Plan(v.Config)
+					targets, err = lora.Spec{Preset: lora.PresetBlocks, Rank: *rank}.Plan(v.Config)
 					if err != nil {
 						return err
 					}
@@ -155,7 +156,10 @@ func init() {
 					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
 					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS()}
 				if *mode == "train" {
-					r.Rank = *rank
+					r.Rank, r.LoRATargets = *rank, len(targets)
+					for _, t := range targets {
+						r.LoRAParameters += int64(t.Rank * (t.In + t.Out))
+					}
 				}
 				if info.Name == "xla:cuda" {
 					r.GPUMemoryBytes = backend.GPUMemoryUsed()
@@ -189,6 +193,8 @@ type benchResult struct {
 	Res            int     `json:"res,omitempty"`
 	Parameters     int64   `json:"parameters,omitempty"`
 	Rank           int     `json:"rank,omitempty"`
+	LoRATargets    int     `json:"lora_targets,omitempty"`
+	LoRAParameters int64   `json:"lora_parameters,omitempty"`
 	Checkpointing  bool    `json:"checkpointing"`
 	Steps          int     `json:"steps"`
 	FirstStepMS    float64 `json:"first_step_ms"`

@@ -8,11 +8,16 @@ import (
 
 func TestBenchJSON(t *testing.T) {
 	tests := []struct {
-		mode     string
-		wantRank int
+		mode        string
+		wantRank    int
+		wantTargets int
+		wantLoRA    int64
 	}{
-		{"forward", 0},
-		{"train", 4},
+		{"forward", 0, 0, 0},
+		// 2 double blocks × 8 layers + 2 single blocks × 2; rank·(in+out) each
+		// (hidden 96, MLP 288): qkv 4·(96+288), proj 4·(96+96), mlp.0 4·(96+576),
+		// mlp.2 4·(288+96) per stream; linear1 4·(96+864), linear2 4·(384+96).
+		{"train", 4, 20, 2*2*4*(384+192+672+384) + 2*4*(960+480)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -29,7 +34,7 @@ func TestBenchJSON(t *testing.T) {
 				t.Fatalf("stdout is not JSON: %v: %q", err, out)
 			}
 			want := benchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
-				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, Steps: 2}
+				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2}
 			got := r
 			got.FirstStepMS, got.MSPerStep, got.GFLOPS, got.PeakRSSBytes = 0, 0, 0, 0
 			if got != want {
