@@ -98,7 +98,9 @@ run() {
   say "$side $mode res $res text $text: ${pin[*]} ${cmd[*]}"
   line=$(timeout "$timeout_s" "${pin[@]}" "${cmd[@]}" 2>/dev/null | tail -1) || rc=$?
   if [[ $rc -ne 0 || "$line" != "{"* ]]; then
-    local why="exit $rc"; [[ $rc == 124 ]] && why=timeout
+    local why="exit $rc"
+    [[ $rc == 124 ]] && why=timeout
+    [[ $rc == 137 ]] && why="killed (out of memory?)"
     say "$side $mode res $res text $text failed ($why)"
     line="{\"mode\": \"$mode\", \"error\": \"$why\"}"
   fi
