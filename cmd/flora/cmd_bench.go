@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -38,6 +39,7 @@ func init() {
 			quantize := fs.String("quantize", "none", "base weights: none, int8, fp8, nf4")
 			steps := fs.Int("steps", 3, "measured steps (after one warm-up step that compiles)")
 			be := fs.String("backend", "", "backend (default auto)")
+			asJSON := fs.Bool("json", false, "print one JSON line (machine-readable, e.g. for scripts/bench-vs-torch.sh) instead of text")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)
@@ -59,7 +61,18 @@ func init() {
 					return usageErrorf("--res must be a multiple of 16, --steps and --batch >= 1")
 				}
 				if *mode == "vae-decode" {
-					return benchVAE(b, *res, *steps)
+					r, err := benchVAE(b, *res, *steps)
+					if err != nil {
+						return err
+					}
+					r.Backend = info.Name
+					if *asJSON {
+						return json.NewEncoder(cliOut).Encode(r)
+					}
+					fmt.Fprintf(cliOut, "FLUX.2 VAE decode %dx%d: first %s, per decode %s, peak host memory %s\n", *res, *res,
+						time.Duration(r.FirstStepMS*1e6).Round(time.Millisecond), time.Duration(r.MSPerStep*1e6).Round(time.Millisecond),
+						humanBytes(r.PeakRSSBytes))
+					return nil
 				}
 				q, err := quant.ParseScheme(*quantize)
 				if err != nil {
@@ -76,6 +89,7 @@ func init() {
 				n := h * h
 				flops := v.Config.ForwardFLOPs(*batch, n, *textLen)
 				var step func() error
+				var targets []lora.Target
 				switch *mode {
 				case "forward":
 					bt, err := benchBatch(m, *batch, h, *textLen)
@@ -90,7 +104,7 @@ func init() {
 						return err
 					}
 				case "train":
-					targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: *rank}.Plan(v.Config)
+					targets, err = lora.Spec{Preset: lora.PresetBlocks, Rank: *rank}.Plan(v.Config)
 					if err != nil {
 						return err
 					}
@@ -138,20 +152,60 @@ func init() {
 					}
 				}
 				per := time.Since(t1) / time.Duration(*steps)
-				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
-					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"])
-				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
-					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), flops/per.Seconds()/1e9, humanBytes(peakRSS()))
-				if info.Name == "xla:cuda" {
-					if used := backend.GPUMemoryUsed(); used > 0 {
-						fmt.Fprintf(cliOut, "  GPU memory in use (nvidia-smi): %s\n", humanBytes(used))
+				r := benchResult{Variant: v.Name, Mode: *mode, Backend: info.Name, DType: dtype.String(), Quantize: string(q),
+					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
+					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS()}
+				if *mode == "train" {
+					r.Rank, r.LoRATargets = *rank, len(targets)
+					for _, t := range targets {
+						r.LoRAParameters += int64(t.Rank * (t.In + t.Out))
 					}
+				}
+				if info.Name == "xla:cuda" {
+					r.GPUMemoryBytes = backend.GPUMemoryUsed()
+				}
+				if *asJSON {
+					return json.NewEncoder(cliOut).Encode(r)
+				}
+				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
+					map[bool]string{true: ", checkpointing", false: ""}[r.Checkpointing])
+				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
+					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), r.GFLOPS, humanBytes(r.PeakRSSBytes))
+				if r.GPUMemoryBytes > 0 {
+					fmt.Fprintf(cliOut, "  GPU memory in use (nvidia-smi): %s\n", humanBytes(r.GPUMemoryBytes))
 				}
 				return nil
 			}
 		},
 	})
 }
+
+// benchResult is one `flora bench` measurement; --json prints it as one line.
+type benchResult struct {
+	Variant        string  `json:"variant,omitempty"`
+	Mode           string  `json:"mode"`
+	Backend        string  `json:"backend"`
+	DType          string  `json:"dtype,omitempty"`
+	Quantize       string  `json:"quantize,omitempty"`
+	Batch          int     `json:"batch"`
+	ImageTokens    int     `json:"image_tokens,omitempty"`
+	TextTokens     int     `json:"text_tokens,omitempty"`
+	Res            int     `json:"res,omitempty"`
+	Parameters     int64   `json:"parameters,omitempty"`
+	Rank           int     `json:"rank,omitempty"`
+	LoRATargets    int     `json:"lora_targets,omitempty"`
+	LoRAParameters int64   `json:"lora_parameters,omitempty"`
+	Checkpointing  bool    `json:"checkpointing"`
+	Steps          int     `json:"steps"`
+	FirstStepMS    float64 `json:"first_step_ms"`
+	MSPerStep      float64 `json:"ms_per_step"`
+	GFLOPS         float64 `json:"gflop_per_s,omitempty"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+	GPUMemoryBytes int64   `json:"gpu_memory_bytes,omitempty"`
+}
+
+// ms converts a duration to float milliseconds.
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func benchVariant(name string) (flux2.Variant, error) {
 	switch name {
@@ -215,29 +269,28 @@ func benchBatch(m *flux2.Model, b, h, l int) (*flux2.Batch, error) {
 		flux2.TextIDs(b, l), flux2.ImageIDs(b, h, h, 0))
 }
 
-func benchVAE(b backends.Backend, res, steps int) error {
+func benchVAE(b backends.Backend, res, steps int) (benchResult, error) {
 	v, err := vae.NewRandom(b, vae.FLUX2Config(), 1, vae.Options{})
 	if err != nil {
-		return err
+		return benchResult{}, err
 	}
 	lat := tensors.FromFlatDataAndDimensions(make([]float32, 128*(res/16)*(res/16)), 1, 128, res/16, res/16)
 	t0 := time.Now()
 	if _, err := v.Decode(lat); err != nil {
-		return err
+		return benchResult{}, err
 	}
 	warm := time.Since(t0)
 	t1 := time.Now()
 	for i := 0; i < steps; i++ {
 		out, err := v.Decode(lat)
 		if err != nil {
-			return err
+			return benchResult{}, err
 		}
 		out.FinalizeAll()
 	}
 	per := time.Since(t1) / time.Duration(steps)
-	fmt.Fprintf(cliOut, "FLUX.2 VAE decode %dx%d: first %s, per decode %s, peak host memory %s\n", res, res,
-		warm.Round(time.Millisecond), per.Round(time.Millisecond), humanBytes(peakRSS()))
-	return nil
+	return benchResult{Mode: "vae-decode", Batch: 1, Res: res, Steps: steps, FirstStepMS: ms(warm), MSPerStep: ms(per),
+		PeakRSSBytes: peakRSS()}, nil
 }
 
 // peakRSS reads the process's peak resident memory (VmHWM) from /proc.
