@@ -157,7 +157,7 @@ func runLeaf(c *command, path string, args []string, stdout, stderr io.Writer) i
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		fs.Usage()
+		printUsageHint(stderr, c, path)
 		return 2
 	}
 	err = runFn(fs.Args())
@@ -167,7 +167,7 @@ func runLeaf(c *command, path string, args []string, stdout, stderr io.Writer) i
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
-		fs.Usage()
+		printUsageHint(stderr, c, path)
 		return 2
 	}
 	var ee *exitError
@@ -222,6 +222,12 @@ func findSub(group *command, name string) *command {
 		}
 	}
 	return nil
+}
+
+// printUsageHint follows a command-line error: the usage line and where
+// the flags are described, so the error stays the first thing read.
+func printUsageHint(w io.Writer, c *command, path string) {
+	fmt.Fprintf(w, "Usage: flora %s\nRun '%s --help' for the flags.\n", c.usage, path)
 }
 
 func newFlagSet(c *command, path string, out io.Writer) *pflag.FlagSet {
