@@ -38,9 +38,15 @@ func init() {
 			quantize := fs.String("quantize", "none", "base weights: none, int8, fp8, nf4")
 			steps := fs.Int("steps", 3, "measured steps (after one warm-up step that compiles)")
 			be := fs.String("backend", "", "backend (default auto)")
+			attnKernel := fs.String("attention", "blocked", "attention kernel: blocked (memory-efficient, default) or plain (reference, [S,S] probabilities)")
+			attnBlock := fs.Int("attention-block", 0, "query rows per attention block (0 = automatic per backend and shape)")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)
+				}
+				attn := flux2.AttentionOptions{Kernel: flux2.AttentionKernel(*attnKernel), BlockQ: *attnBlock}
+				if err := attn.Validate(); err != nil {
+					return usageErrorf("--attention/--attention-block: %v", err)
 				}
 				b, info, err := backend.Select(*be)
 				if err != nil {
@@ -70,6 +76,7 @@ func init() {
 				if err != nil {
 					return err
 				}
+				m.Attention = attn
 				fmt.Fprintf(cliErr, "random %s weights (%d parameters, %s, base %s) in %s\n", v.Name, v.Config.NumParams(), dtype, q,
 					time.Since(start).Round(time.Millisecond))
 				h := *res / 16
@@ -138,8 +145,8 @@ func init() {
 					}
 				}
 				per := time.Since(t1) / time.Duration(*steps)
-				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
-					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"])
+				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s, %s attention (query block %d)\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
+					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"], attn.KernelName(), attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen))
 				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
 					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), flops/per.Seconds()/1e9, humanBytes(peakRSS()))
 				if info.Name == "xla:cuda" {
