@@ -48,13 +48,17 @@ func (o AttentionOptions) Validate() error {
 	return nil
 }
 
+// KernelName is the kernel the options select ("" is AttentionBlocked).
+func (o AttentionOptions) KernelName() AttentionKernel {
+	if o.Kernel == "" {
+		return AttentionBlocked
+	}
+	return o.Kernel
+}
+
 // signature identifies the options in compiled-program cache keys.
 func (o AttentionOptions) signature() string {
-	k := o.Kernel
-	if k == "" {
-		k = AttentionBlocked
-	}
-	return fmt.Sprintf("attn=%s/%d", k, o.BlockQ)
+	return fmt.Sprintf("attn=%s/%d", o.KernelName(), o.BlockQ)
 }
 
 // Automatic block sizes. One query block's logits [B, H, blockQ, S] in
