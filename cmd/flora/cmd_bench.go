@@ -145,8 +145,12 @@ func init() {
 					}
 				}
 				per := time.Since(t1) / time.Duration(*steps)
-				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s, %s attention (query block %d)\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
-					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"], attn.KernelName(), attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen))
+				attnDesc := "plain attention"
+				if attn.KernelName() == flux2.AttentionBlocked {
+					attnDesc = fmt.Sprintf("blocked attention (query block %d)", attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen))
+				}
+				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s, %s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
+					map[bool]string{true: ", checkpointing", false: ""}[*ckpt && *mode == "train"], attnDesc)
 				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
 					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), flops/per.Seconds()/1e9, humanBytes(peakRSS()))
 				if info.Name == "xla:cuda" {

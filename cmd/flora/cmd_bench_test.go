@@ -19,7 +19,7 @@ func TestBenchAttentionFlags(t *testing.T) {
 	}{
 		{"unknown kernel", []string{"--attention", "flash"}, 2, "", `--attention/--attention-block: attention kernel "flash" is not "blocked" or "plain"`},
 		{"negative block", []string{"--attention-block", "-1"}, 2, "", "--attention/--attention-block: attention query block -1 must be >= 0"},
-		{"plain", []string{"--attention", "plain"}, 0, "plain attention", ""},
+		{"plain", []string{"--attention", "plain"}, 0, "base none, plain attention\n", ""},
 		{"blocked, block 3 of 8 tokens", []string{"--attention-block", "3"}, 0, "blocked attention (query block 3)", ""},
 		{"default: blocked, one automatic block", nil, 0, "blocked attention (query block 8)", ""},
 	}
