@@ -309,3 +309,35 @@ func TestModelAttentionKernels(t *testing.T) {
 		})
 	}
 }
+
+// TestAfterKeepsValues checks the block-sequencing dependency: x comes back
+// bit-identical when the dependencies are finite, and a NaN or infinite
+// dependency changes x by at most 1e-30 instead of spreading to it.
+func TestAfterKeepsValues(t *testing.T) {
+	x := []float32{1.5, -2, 0, 3e-8}
+	tests := []struct {
+		name string
+		dep  []float32
+		tol  float64
+	}{
+		{"finite", []float32{7, math.MaxFloat32}, 0},
+		{"NaN", []float32{float32(math.NaN()), 1}, 2e-30},
+		{"infinite", []float32{float32(math.Inf(-1)), 1}, 2e-30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, dtype := range []dtypes.DType{dtypes.Float32, dtypes.BFloat16} {
+				outs := MustExecOnceN(testutil.Backend(t), func(x, d *Node) []*Node {
+					xd := ConvertDType(x, dtype)
+					return []*Node{ConvertDType(after(xd, Reshape(d, 2, 1)), dtypes.Float32), ConvertDType(xd, dtypes.Float32)}
+				}, x, tc.dep)
+				got, want := tensors.MustCopyFlatData[float32](outs[0]), tensors.MustCopyFlatData[float32](outs[1])
+				for i := range x {
+					if d := math.Abs(float64(got[i] - want[i])); d > tc.tol || math.IsNaN(float64(got[i])) {
+						t.Errorf("%s: x[%d] = %g, want %g", dtype, i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
