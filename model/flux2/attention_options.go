@@ -67,23 +67,42 @@ func (o AttentionOptions) signature() string {
 // maxAttentionBlocks. Sequences whose whole [B, H, S, S] fits the budget
 // run as one block (the backward still recomputes the probabilities from
 // the log-sum-exp instead of keeping them).
+//
+// The budgets are measured (PERF.md, "Memory-efficient attention"): on XLA
+// CPU, blocks of 128–256 rows at 1,152 tokens (2–5 MiB of logits, cache
+// sized) ran an attention's forward + backward ~2× faster than one block;
+// on the pure-Go backend, whose element-wise loops gain nothing from
+// smaller blocks, one block was fastest; GPUs want few, large kernels.
 const (
-	attentionBudgetCPU  = 32 << 20  // bytes: XLA CPU and pure Go (cache-sized blocks)
-	attentionBudgetGPU  = 256 << 20 // bytes: GPUs (fewer, larger kernels)
-	maxAttentionBlocks  = 32
-	attentionBlockAlign = 64 // rows
+	attentionBudgetGo     = 32 << 20  // bytes: pure-Go backend
+	attentionBudgetXLACPU = 4 << 20   // bytes: XLA CPU
+	attentionBudgetGPU    = 256 << 20 // bytes: XLA on GPUs (and TPUs)
+	maxAttentionBlocks    = 32
+	attentionBlockAlign   = 64 // rows
 )
 
 // attentionBudget returns the byte budget of one query block's logits on a
-// backend: GPUs get larger blocks than CPUs.
+// backend, identified by its name and description.
 func attentionBudget(b backends.Backend) int64 {
-	if b != nil && strings.Contains(b.Name(), "xla") {
-		d := strings.ToLower(b.Description())
-		if strings.Contains(d, "cuda") || strings.Contains(d, "rocm") || strings.Contains(d, "gpu") || strings.Contains(d, "tpu") {
+	if b == nil {
+		return attentionBudgetGo
+	}
+	return budgetFor(b.Name(), b.Description())
+}
+
+// budgetFor picks the budget from a backend's name ("xla" for XLA, with
+// the PJRT plugin in the description) and description.
+func budgetFor(name, description string) int64 {
+	if !strings.Contains(strings.ToLower(name), "xla") {
+		return attentionBudgetGo
+	}
+	d := strings.ToLower(description)
+	for _, accel := range []string{"cuda", "rocm", "gpu", "tpu"} {
+		if strings.Contains(d, accel) {
 			return attentionBudgetGPU
 		}
 	}
-	return attentionBudgetCPU
+	return attentionBudgetXLACPU
 }
 
 // QueryBlock returns the number of query rows per block for an attention

@@ -25,7 +25,7 @@ func (c attnCase) seq() int { return c.txt + c.imgH*c.imgW }
 // attnInputs returns random q, k, v [B, L, H, hd] (q scaled up so the
 // softmax is peaked, as trained models' are), the real FLUX.2 RoPE tables of
 // the joint sequence, and a random cotangent w [B, L, H·hd].
-func attnInputs(t *testing.T, c attnCase, seed uint64) []*tensors.Tensor {
+func attnInputs(t testing.TB, c attnCase, seed uint64) []*tensors.Tensor {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 3))
 	l := c.seq()
@@ -216,11 +216,13 @@ func TestAutoQueryBlock(t *testing.T) {
 		budget        int64
 		b, h, s, want int
 	}{
-		{"tiny model", attentionBudgetCPU, 1, 3, 96, 96},
-		{"small bench 1024+128 fits", attentionBudgetCPU, 1, 4, 1152, 1152},
-		{"small bench 4096+64", attentionBudgetCPU, 1, 4, 4160, 448},          // 10 blocks (last 128 rows)
-		{"small bench 9216+64 (capped)", attentionBudgetCPU, 1, 4, 9280, 320}, // 29 blocks
-		{"dev 1024² on a GPU", attentionBudgetGPU, 1, 48, 4608, 256},          // 18 blocks
+		{"tiny model", attentionBudgetXLACPU, 1, 3, 96, 96},
+		{"small bench 1024+128, pure Go: one block", attentionBudgetGo, 1, 4, 1152, 1152},
+		{"small bench 1024+128, XLA CPU", attentionBudgetXLACPU, 1, 4, 1152, 192},         // 6 blocks
+		{"small bench 4096+64, XLA CPU (capped)", attentionBudgetXLACPU, 1, 4, 4160, 192}, // 22 blocks
+		{"small bench 9216+64, XLA CPU (capped)", attentionBudgetXLACPU, 1, 4, 9280, 320}, // 29 blocks
+		{"small bench 9216+64, pure Go (capped)", attentionBudgetGo, 1, 4, 9280, 320},     // 29 blocks
+		{"dev 1024² on a GPU", attentionBudgetGPU, 1, 48, 4608, 256},                      // 18 blocks
 		{"short sequence never split", 1, 1, 48, 64, 64},
 	}
 	for _, tc := range tests {
@@ -238,6 +240,20 @@ func TestAutoQueryBlock(t *testing.T) {
 				t.Errorf("block logits %d bytes exceed the budget %d", bytes, tc.budget)
 			}
 		})
+	}
+	// Budgets by backend.
+	for _, tc := range []struct {
+		name, description string
+		want              int64
+	}{
+		{"SimpleGo (go)", "Simple Go Portable Backend", attentionBudgetGo},
+		{"xla", "xla:cpu - PJRT \"cpu\" plugin [1 device(s)]", attentionBudgetXLACPU},
+		{"xla", "xla:cuda - PJRT \"cuda\" plugin [1 device(s)]", attentionBudgetGPU},
+		{"xla", "xla:/venv/jax_plugins/xla_cuda13/xla_cuda_plugin.so - PJRT plugin", attentionBudgetGPU},
+	} {
+		if got := budgetFor(tc.name, tc.description); got != tc.want {
+			t.Errorf("budgetFor(%q, %q) = %d, want %d", tc.name, tc.description, got, tc.want)
+		}
 	}
 	// An explicit block size wins, capped at the sequence.
 	be := testutil.Backend(t)
