@@ -8,7 +8,8 @@ import (
 // softmax(q·kᵀ/√hd)·v over the whole sequence without any mask.
 // q, k, v [B, L, H, hd]; cos, sin [B, L, hd/2] → [B, L, H·hd].
 // The softmax is computed in float32. opts picks the kernel (blocked by
-// default: no [H, L, L] tensor is ever materialised, see blockedAttention).
+// default: nothing [L, L]-sized is kept for the backward, and no tensor
+// exceeds one query block's logits; see blockedAttention).
 func Attention(q, k, v, cos, sin *Node, opts AttentionOptions) *Node {
 	b, l, h, hd := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
 	assertDims("attention k", k, b, l, h, hd)

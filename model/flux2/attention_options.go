@@ -15,8 +15,8 @@ const (
 	// AttentionBlocked (the default) processes the queries in blocks, keeps
 	// only the output and the per-row log-sum-exp for the backward pass, and
 	// recomputes each block's probabilities there (FlashAttention's
-	// algorithm): no [H, S, S] tensor exists at any time, only
-	// [B, H, blockQ, S] ones.
+	// algorithm): no tensor exceeds one block's [B, H, blockQ, S] logits
+	// (the whole [B, H, S, S] only when it fits the block budget).
 	AttentionBlocked AttentionKernel = "blocked"
 	// AttentionPlain materialises the [B, H, S, S] probabilities and lets
 	// GoMLX's autodiff differentiate the softmax. It is the reference the
