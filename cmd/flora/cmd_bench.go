@@ -40,9 +40,15 @@ func init() {
 			steps := fs.Int("steps", 3, "measured steps (after one warm-up step that compiles)")
 			be := fs.String("backend", "", "backend (default auto)")
 			asJSON := fs.Bool("json", false, "print one JSON line (machine-readable, e.g. for scripts/bench-vs-torch.sh) instead of text")
+			attnKernel := fs.String("attention", "blocked", "attention kernel: blocked (memory-efficient, default) or plain (reference, [S,S] probabilities)")
+			attnBlock := fs.Int("attention-block", 0, "query rows per attention block (0 = automatic per backend and shape)")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)
+				}
+				attn := flux2.AttentionOptions{Kernel: flux2.AttentionKernel(*attnKernel), BlockQ: *attnBlock}
+				if err := attn.Validate(); err != nil {
+					return usageErrorf("--attention/--attention-block: %v", err)
 				}
 				b, info, err := backend.Select(*be)
 				if err != nil {
@@ -83,6 +89,7 @@ func init() {
 				if err != nil {
 					return err
 				}
+				m.Attention = attn
 				fmt.Fprintf(cliErr, "random %s weights (%d parameters, %s, base %s) in %s\n", v.Name, v.Config.NumParams(), dtype, q,
 					time.Since(start).Round(time.Millisecond))
 				h := *res / 16
@@ -154,7 +161,12 @@ func init() {
 				per := time.Since(t1) / time.Duration(*steps)
 				r := benchResult{Variant: v.Name, Mode: *mode, Backend: info.Name, DType: dtype.String(), Quantize: string(q),
 					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
-					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS()}
+					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS(), Attention: string(attn.KernelName())}
+				attnDesc := "plain attention"
+				if attn.KernelName() == flux2.AttentionBlocked {
+					r.AttentionBlock = attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen)
+					attnDesc = fmt.Sprintf("blocked attention (query block %d)", r.AttentionBlock)
+				}
 				if *mode == "train" {
 					r.Rank, r.LoRATargets = *rank, len(targets)
 					for _, t := range targets {
@@ -167,8 +179,8 @@ func init() {
 				if *asJSON {
 					return json.NewEncoder(cliOut).Encode(r)
 				}
-				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
-					map[bool]string{true: ", checkpointing", false: ""}[r.Checkpointing])
+				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s, %s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
+					map[bool]string{true: ", checkpointing", false: ""}[r.Checkpointing], attnDesc)
 				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
 					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), r.GFLOPS, humanBytes(r.PeakRSSBytes))
 				if r.GPUMemoryBytes > 0 {
@@ -202,6 +214,10 @@ type benchResult struct {
 	GFLOPS         float64 `json:"gflop_per_s,omitempty"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 	GPUMemoryBytes int64   `json:"gpu_memory_bytes,omitempty"`
+	// Attention is the attention kernel (blocked or plain); AttentionBlock
+	// the query rows per block of the blocked kernel.
+	Attention      string `json:"attention,omitempty"`
+	AttentionBlock int    `json:"attention_block,omitempty"`
 }
 
 // ms converts a duration to float milliseconds.

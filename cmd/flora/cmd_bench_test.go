@@ -34,9 +34,12 @@ func TestBenchJSON(t *testing.T) {
 				t.Fatalf("stdout is not JSON: %v: %q", err, out)
 			}
 			want := benchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
-				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2}
+				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2, Attention: "blocked"}
 			got := r
-			got.FirstStepMS, got.MSPerStep, got.GFLOPS, got.PeakRSSBytes = 0, 0, 0, 0
+			got.FirstStepMS, got.MSPerStep, got.GFLOPS, got.PeakRSSBytes, got.AttentionBlock = 0, 0, 0, 0, 0
+			if r.AttentionBlock < 1 || r.AttentionBlock > 12 {
+				t.Errorf("attention block %d not in [1, 12] (12 tokens)", r.AttentionBlock)
+			}
 			if got != want {
 				t.Errorf("got %+v, want %+v", got, want)
 			}
@@ -50,5 +53,39 @@ func TestBenchJSON(t *testing.T) {
 		"--steps", "1", "--backend", "go")
 	if code != 0 || !strings.Contains(out, "embedded-tiny forward: batch 1, 4 image + 8 text tokens") || !strings.Contains(out, "per step:") {
 		t.Errorf("text report: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestBenchAttentionFlags checks that flora bench refuses bad attention
+// settings before any work, naming the flags, and runs and reports the
+// chosen kernel and query block otherwise.
+func TestBenchAttentionFlags(t *testing.T) {
+	base := []string{"bench", "--variant", "tiny", "--mode", "forward", "--res", "32", "--text", "4", "--steps", "1", "--backend", "go"}
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string
+		wantErr string
+	}{
+		{"unknown kernel", []string{"--attention", "flash"}, 2, "", `--attention/--attention-block: attention kernel "flash" is not "blocked" or "plain"`},
+		{"negative block", []string{"--attention-block", "-1"}, 2, "", "--attention/--attention-block: attention query block -1 must be >= 0"},
+		{"plain", []string{"--attention", "plain"}, 0, "base none, plain attention\n", ""},
+		{"blocked, block 3 of 8 tokens", []string{"--attention-block", "3"}, 0, "blocked attention (query block 3)", ""},
+		{"default: blocked, one automatic block", nil, 0, "blocked attention (query block 8)", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, append(append([]string{}, base...), tc.args...)...)
+			if code != tc.code {
+				t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
+			}
+			if !strings.Contains(out, tc.wantOut) || !strings.Contains(errs, tc.wantErr) {
+				t.Errorf("stdout %q lacks %q or stderr %q lacks %q", out, tc.wantOut, errs, tc.wantErr)
+			}
+			if tc.code != 0 && strings.Contains(errs, "backend:") {
+				t.Errorf("bad flags reached backend selection:\n%s", errs)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
@@ -115,4 +116,36 @@ func BenchmarkForwardBackward(b *testing.B) {
 func reportFLOPs(b *testing.B, flops float64) {
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(flops/sec/1e9, "GFLOP/s")
+}
+
+// BenchmarkAttentionTrain measures one attention's forward + backward
+// (RoPE, attention, gradients of q, k, v) at the small bench config's
+// training shape (1024 image + 128 text tokens, 4 heads × 64), float32, for
+// the plain kernel and the blocked one (automatic block, and 128, 384 and
+// 1,152 = one block).
+//
+//	go test ./model/flux2 -run XXX -bench AttentionTrain -benchtime 5x -count 3
+func BenchmarkAttentionTrain(b *testing.B) {
+	c := attnCase{b: 1, txt: 128, imgH: 32, imgW: 32, heads: 4, hd: 64}
+	for _, opts := range []AttentionOptions{{Kernel: AttentionPlain}, {}, {BlockQ: 128}, {BlockQ: 384}, {BlockQ: 1152}} {
+		name := string(opts.KernelName())
+		if opts.BlockQ > 0 {
+			name += fmt.Sprintf("-%d", opts.BlockQ)
+		}
+		b.Run(name, func(b *testing.B) {
+			in := attnInputs(b, c, 1)
+			exec := MustNewExec(testutil.Backend(b), func(x []*Node) []*Node {
+				out := Attention(x[0], x[1], x[2], x[3], x[4], opts)
+				return Gradient(ReduceAllSum(Mul(out, x[5])), x[0], x[1], x[2])
+			})
+			args := []any{in[0], in[1], in[2], in[3], in[4], in[5]}
+			exec.MustExec(args...) // compile
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, t := range exec.MustExec(args...) {
+					t.FinalizeAll()
+				}
+			}
+		})
+	}
 }

@@ -24,7 +24,7 @@ func (c Config) DoubleStreamBlock(w Weights, img, txt, modImg, modTxt, cos, sin 
 	q := Concatenate([]*Node{txtQ, imgQ}, 1)
 	k := Concatenate([]*Node{txtK, imgK}, 1)
 	v := Concatenate([]*Node{txtV, imgV}, 1)
-	attn := Attention(q, k, v, cos, sin) // [B, L+N, D]
+	attn := Attention(q, k, v, cos, sin, w.AttentionOptions()) // [B, L+N, D]
 	txtAttn := SliceAxis(attn, 1, AxisRange(0, l))
 	imgAttn := SliceAxis(attn, 1, AxisRange(l, l+n))
 

@@ -85,11 +85,16 @@ func (m *Model) weightsOf(names []string, nodes []*Node) Weights {
 	for i, n := range names {
 		byName[n] = nodes[i]
 	}
-	return WeightsFromMap(byName, m.Linear, m.Decoder)
+	return WeightsFromMap(byName, m.Linear, m.Decoder).WithAttention(m.Attention)
 }
 
 // program returns the cached Exec for a signature, building it with build.
+// The attention options are part of every signature.
 func (m *Model) program(signature string, build func() (*Exec, error)) (*Exec, error) {
+	if err := m.Attention.Validate(); err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	signature += "|" + m.Attention.signature()
 	if p, ok := m.programs[signature]; ok {
 		return p.(*Exec), nil
 	}

@@ -31,6 +31,9 @@ type Model struct {
 	// Decoder materialises base weights stored in another form (quantized);
 	// nil when every weight is a plain float tensor.
 	Decoder WeightDecoder
+	// Attention chooses the attention kernel and its block size; the zero
+	// value (blocked, automatic blocks) is right almost always.
+	Attention AttentionOptions
 
 	backend backends.Backend
 	ctx     *context.Context

@@ -25,7 +25,7 @@ func (c Config) SingleStreamBlock(w Weights, x, mod, cos, sin *Node) *Node {
 	hd := c.HeadDim()
 	q = cast(QKNorm(q, w.GetShaped("norm.query_norm.scale", hd)), v)
 	k = cast(QKNorm(k, w.GetShaped("norm.key_norm.scale", hd)), v)
-	attn := Attention(q, k, v, cos, sin) // [B, T, D]
+	attn := Attention(q, k, v, cos, sin, w.AttentionOptions()) // [B, T, D]
 	mlp := swiGLU(sliceLast(u, 3*d, 3*d+2*m))
 	out := w.Linear("linear2", Concatenate([]*Node{attn, mlp}, -1))
 	x = gated(x, out, mods)

@@ -15,16 +15,18 @@ import (
 // arguments of a per-block program), so block code never knows.
 //
 // Linear layers go through a LinearFunc, the seam where LoRA adapters and
-// quantized base weights plug in without touching block code.
+// quantized base weights plug in without touching block code; attention
+// runs as the AttentionOptions the Weights carry (WithAttention).
 type Weights struct {
 	prefix string
 	src    *weightSource
 }
 
 type weightSource struct {
-	lookup  func(name string) *Node
-	linear  LinearFunc
-	decoder WeightDecoder
+	lookup    func(name string) *Node
+	linear    LinearFunc
+	decoder   WeightDecoder
+	attention AttentionOptions
 }
 
 // WeightDecoder materialises the weight matrix [out, in] of a linear layer
@@ -51,6 +53,17 @@ func NewWeights(lookup func(name string) *Node, linear LinearFunc, decoder Weigh
 func WeightsFromMap(nodes map[string]*Node, linear LinearFunc, decoder WeightDecoder) Weights {
 	return NewWeights(func(name string) *Node { return nodes[name] }, linear, decoder)
 }
+
+// WithAttention returns the same weights with attention computed as opts
+// (the zero AttentionOptions otherwise).
+func (w Weights) WithAttention(opts AttentionOptions) Weights {
+	src := *w.src
+	src.attention = opts
+	return Weights{prefix: w.prefix, src: &src}
+}
+
+// AttentionOptions returns how blocks compute attention.
+func (w Weights) AttentionOptions() AttentionOptions { return w.src.attention }
 
 // In returns the weights of a child module: w.In("double_blocks.0").
 func (w Weights) In(module string) Weights {

@@ -1,0 +1,180 @@
+package flux2
+
+import (
+	"math"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+)
+
+// blockedAttention is the memory-efficient attention core (FlashAttention's
+// algorithm with query blocks): q, k, v [B, L, H, hd] (RoPE applied) →
+// softmax(q·kᵀ/√hd)·v [B, L, H, hd], equal to plainAttention up to float
+// rounding.
+//
+// Forward: for each block of blockQ query rows, the logits [B, H, blockQ, L]
+// get an exact row softmax in float32, the block's output is P·V, and the
+// per-row log-sum-exp LSE = max + log Σ exp(s − max) is kept. Only the output
+// and LSE [B, H, L] outlive a block.
+//
+// Backward (withCustomVJP, so GoMLX's autodiff never sees the blocks): with
+// Δ = rowsum(dO∘O), for each block the probabilities are recomputed as
+// P = exp(s − LSE) and
+//
+//	dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P∘(dP − Δ),  dQ = dS·K/√hd,  dK += dSᵀ·Q/√hd.
+//
+// The backward works on transposed blocks [B, H, L, blockQ] (keys major):
+// dV and dK then contract the block axis without transposes, and the
+// recomputed logits are not the same instruction as the forward's, so XLA's
+// common-subexpression elimination cannot merge them and keep every
+// forward block alive until the backward.
+//
+// The blocks are unrolled in the graph (GoMLX v0.26 has no loops); blockQ
+// comes from AttentionOptions.QueryBlock. Each block's inputs are made to
+// depend on the previous block's results (after), so that blocks run one
+// after the other and only one block's [B, H, blockQ, L] tensors are alive.
+func blockedAttention(q, k, v *Node, blockQ int) *Node {
+	b, l, h, hd := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
+	if blockQ <= 0 {
+		panicf("flux2: attention query block %d must be > 0", blockQ)
+	}
+	a := newAttnHeads(StopGradient(q), StopGradient(k), StopGradient(v), blockQ)
+	out, lse := a.forward()
+	assertDims("blocked attention out", out, b, h, l, hd)
+	assertDims("blocked attention lse", lse, b, h, l)
+	return withCustomVJP(fromHeadMajor(out), []*Node{q, k, v}, func(dOut *Node) []*Node {
+		dq, dk, dv := a.backward(toHeadMajor(dOut), out, lse)
+		return []*Node{fromHeadMajor(dq), fromHeadMajor(dk), fromHeadMajor(dv)}
+	})
+}
+
+// attnHeads holds q, k, v head-major [B, H, L, hd] and the query blocks.
+type attnHeads struct {
+	q, k, v *Node
+	dtype   dtypes.DType
+	scale   float64
+	blocks  [][2]int // [start, end) query rows
+}
+
+func newAttnHeads(q, k, v *Node, blockQ int) *attnHeads {
+	l, hd := q.Shape().Dim(1), q.Shape().Dim(3)
+	a := &attnHeads{q: toHeadMajor(q), k: toHeadMajor(k), v: toHeadMajor(v), dtype: v.DType(), scale: 1 / math.Sqrt(float64(hd))}
+	for start := 0; start < l; start += blockQ {
+		a.blocks = append(a.blocks, [2]int{start, min(start+blockQ, l)})
+	}
+	return a
+}
+
+// toHeadMajor transposes [B, L, H, hd] to [B, H, L, hd].
+func toHeadMajor(x *Node) *Node { return TransposeAllDims(x, 0, 2, 1, 3) }
+
+// fromHeadMajor transposes [B, H, L, hd] back to [B, L, H, hd].
+func fromHeadMajor(x *Node) *Node { return TransposeAllDims(x, 0, 2, 1, 3) }
+
+// rows returns x[:, :, start:end] of a head-major tensor [B, H, L, ...] (x
+// itself for the whole sequence).
+func rows(x *Node, blk [2]int) *Node {
+	if blk[0] == 0 && blk[1] == x.Shape().Dim(2) {
+		return x
+	}
+	return SliceAxis(x, 2, AxisRange(blk[0], blk[1]))
+}
+
+// concatBlocks joins per-block head-major tensors along the row axis.
+func concatBlocks(parts []*Node) *Node {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return Concatenate(parts, 2)
+}
+
+// toDType converts x to dtype when it differs.
+func toDType(x *Node, dtype dtypes.DType) *Node {
+	if x.DType() != dtype {
+		return ConvertDType(x, dtype)
+	}
+	return x
+}
+
+// forward returns the output [B, H, L, hd] (v's dtype) and the row
+// log-sum-exp [B, H, L] (float32).
+func (a *attnHeads) forward() (out, lse *Node) {
+	outs := make([]*Node, len(a.blocks))
+	lses := make([]*Node, len(a.blocks))
+	for i, blk := range a.blocks {
+		qi := rows(a.q, blk) // [B, H, n, hd]
+		if i > 0 {
+			qi = after(qi, outs[i-1], lses[i-1])
+		}
+		// Logits [B, H, n, L] in the compute dtype, then float32 (as the reference).
+		s := MulScalar(upcast(DotGeneral(qi, []int{3}, []int{0, 1}, a.k, []int{3}, []int{0, 1})), a.scale)
+		mx := ReduceAndKeep(s, ReduceMax, -1)
+		e := Exp(Sub(s, mx))
+		den := ReduceAndKeep(e, ReduceSum, -1)
+		p := toDType(Div(e, den), a.dtype)
+		outs[i] = DotGeneral(p, []int{3}, []int{0, 1}, a.v, []int{2}, []int{0, 1}) // [B, H, n, hd]
+		lses[i] = Squeeze(Add(mx, Log(den)), -1)                                   // [B, H, n]
+	}
+	return concatBlocks(outs), concatBlocks(lses)
+}
+
+// backward returns dq, dk, dv [B, H, L, hd] for the output cotangent dOut
+// [B, H, L, hd], given the forward's output and log-sum-exp.
+func (a *attnHeads) backward(dOut, out, lse *Node) (dq, dk, dv *Node) {
+	// Δ = rowsum(dO∘O) = rowsum(dP∘P), [B, H, L] float32.
+	delta := ReduceSum(Mul(upcast(dOut), upcast(out)), -1)
+	dqs := make([]*Node, len(a.blocks))
+	for i, blk := range a.blocks {
+		qi, dOi := rows(a.q, blk), rows(dOut, blk) // [B, H, n, hd]
+		if i == 0 {
+			// Not before the cotangent exists: the recomputed logits
+			// depend on q and k only, and XLA would compute every
+			// attention's first block early and keep it.
+			qi = after(qi, dOut)
+		} else {
+			qi, dOi = after(qi, dqs[i-1], dk, dv), after(dOi, dqs[i-1], dk, dv)
+		}
+		// Per-query statistics as [B, H, 1, n], to broadcast over the key axis.
+		lseT := InsertAxes(rows(lse, blk), 2)
+		deltaT := InsertAxes(rows(delta, blk), 2)
+		// Transposed logits and probabilities [B, H, L, n].
+		sT := MulScalar(upcast(DotGeneral(a.k, []int{3}, []int{0, 1}, qi, []int{3}, []int{0, 1})), a.scale)
+		pT := Exp(Sub(sT, lseT))
+		dvi := DotGeneral(toDType(pT, a.dtype), []int{3}, []int{0, 1}, dOi, []int{2}, []int{0, 1}) // [B, H, L, hd]
+		dpT := upcast(DotGeneral(a.v, []int{3}, []int{0, 1}, dOi, []int{3}, []int{0, 1}))          // [B, H, L, n]
+		dsT := toDType(MulScalar(Mul(pT, Sub(dpT, deltaT)), a.scale), a.dtype)                     // dS/√hd
+		dqs[i] = DotGeneral(dsT, []int{2}, []int{0, 1}, a.k, []int{2}, []int{0, 1})                // [B, H, n, hd]
+		dki := DotGeneral(dsT, []int{3}, []int{0, 1}, qi, []int{2}, []int{0, 1})                   // [B, H, L, hd]
+		if i == 0 {
+			dk, dv = upcast(dki), upcast(dvi)
+		} else {
+			dk, dv = Add(dk, upcast(dki)), Add(dv, upcast(dvi))
+		}
+	}
+	return concatBlocks(dqs), toDType(dk, a.dtype), toDType(dv, a.dtype)
+}
+
+// after returns x, unchanged in value, with a data dependency on deps: XLA
+// must finish them before it starts on x's consumers. GoMLX v0.26 has no
+// control dependencies or optimization barrier, and without this XLA's
+// scheduler interleaves the independent unrolled blocks and keeps most of
+// their [B, H, blockQ, L] tensors alive at once (measured: 72 such tensors
+// at the peak of a small-model training step at 4,160 tokens).
+//
+// The dependency is x + (IsFinite(Σ first elements of deps) ? 0 : 1e-30): a
+// select XLA cannot fold away, exact for finite deps, and harmless (no NaN
+// spreads to later blocks) otherwise.
+func after(x *Node, deps ...*Node) *Node {
+	var sum *Node
+	for _, d := range deps {
+		e := upcast(Reshape(SliceAxis(Reshape(d, -1), 0, AxisRange(0, 1))))
+		if sum == nil {
+			sum = e
+		} else {
+			sum = Add(sum, e)
+		}
+	}
+	g := x.Graph()
+	tiny := Where(IsFinite(sum), ScalarZero(g, sum.DType()), Scalar(g, sum.DType(), 1e-30))
+	return Add(x, toDType(tiny, x.DType()))
+}
