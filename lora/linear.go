@@ -37,38 +37,57 @@ func IsAdapterVariable(name string) bool { return strings.Contains(name, ".lora.
 // y = base(x) + Σ_k scale_k·B_k·(A_k·x), a slot's B adding to its rows only
 // (zero rows around it are built in the graph, so they are not weights and
 // get no updates). Layers without slots are untouched, so the same wrapper
-// serves any mix of adapted and plain layers.
+// serves any mix of adapted and plain layers. A layer computed in chunks of
+// rows (flux2.Weights.LinearSplit) shares one A_k·x and gives each chunk the
+// rows of B_k that fall in it; chunks outside a slot's rows get nothing.
 func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 	if base == nil {
 		base = flux2.DenseLinear
 	}
-	return func(w flux2.Weights, module string, x *Node) *Node {
-		y := base(w, module, x)
+	return func(w flux2.Weights, module string, x *Node, sizes []int) []*Node {
+		ys := base(w, module, x, sizes)
+		out := 0
+		for _, y := range ys {
+			out += y.Shape().Dim(-1)
+		}
+		chunks := flux2.RowChunks(sizes, out)
 		for k := 0; w.Has(slotName(module, k, "down")); k++ {
 			down := w.Get(slotName(module, k, "down"))
 			up := w.Get(slotName(module, k, "up"))
 			scale := w.Get(slotName(module, k, "scale"))
-			if rows, out := up.Shape().Dim(0), y.Shape().Dim(-1); rows != out {
-				offset := 0
-				if w.Has(slotName(module, k, "offset")) {
-					offset = w.Get(slotName(module, k, "offset")).Shape().Dim(0)
-				}
-				up = padRows(up, offset, out)
+			offset := 0
+			if w.Has(slotName(module, k, "offset")) {
+				offset = w.Get(slotName(module, k, "offset")).Shape().Dim(0)
+			}
+			rows := up.Shape().Dim(0)
+			if offset < 0 || offset+rows > out {
+				panic(fmt.Errorf("lora: slot rows [%d,%d) do not fit the layer's %d output rows", offset, offset+rows, out))
 			}
 			h := flux2.LinearApply(x, down) // [..., rank]
-			d := flux2.LinearApply(h, up)   // [..., out]
-			y = Add(y, Mul(d, ConvertDType(scale, d.DType())))
+			for i, c := range chunks {
+				from, to := max(c[0], offset), min(c[1], offset+rows)
+				if from >= to {
+					continue // the slot adapts none of this chunk's rows
+				}
+				b := up
+				if from != offset || to != offset+rows {
+					b = SliceAxis(up, 0, AxisRange(from-offset, to-offset))
+				}
+				b = padRows(b, from-c[0], c[1]-c[0]) // [chunk rows, rank]
+				d := flux2.LinearApply(h, b)         // [..., chunk rows]
+				ys[i] = Add(ys[i], Mul(d, ConvertDType(scale, d.DType())))
+			}
 		}
-		return y
+		return ys
 	}
 }
 
 // padRows places up [rows, rank] at rows [offset, offset+rows) of a zero
-// matrix [out, rank].
+// matrix [out, rank] (up itself when it fills all out rows).
 func padRows(up *Node, offset, out int) *Node {
 	rows, rank := up.Shape().Dim(0), up.Shape().Dim(1)
-	if offset < 0 || offset+rows > out {
-		panic(fmt.Errorf("lora: slot rows [%d,%d) do not fit the layer's %d output rows", offset, offset+rows, out))
+	if offset == 0 && rows == out {
+		return up
 	}
 	var parts []*Node
 	if offset > 0 {

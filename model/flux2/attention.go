@@ -43,8 +43,3 @@ func chunk(x *Node, n, i int) *Node {
 	size := x.Shape().Dim(-1) / n
 	return SliceAxis(x, -1, AxisRange(i*size, (i+1)*size))
 }
-
-// sliceLast returns x[..., from:to].
-func sliceLast(x *Node, from, to int) *Node {
-	return SliceAxis(x, -1, AxisRange(from, to))
-}

@@ -41,10 +41,11 @@ func (c Config) DoubleStreamBlock(w Weights, img, txt, modImg, modTxt, cos, sin 
 // layer ([Q | K | V] rows, heads contiguous) and applies the QK RMSNorm.
 // Queries and keys end in v's dtype, as in the reference.
 func (c Config) streamQKV(w Weights, x *Node) (q, k, v *Node) {
-	qkv := w.Linear("qkv", x) // [B, T, 3D]
-	q = splitHeads(chunk(qkv, 3, 0), c.NumHeads)
-	k = splitHeads(chunk(qkv, 3, 1), c.NumHeads)
-	v = splitHeads(chunk(qkv, 3, 2), c.NumHeads)
+	d := c.Hidden
+	qkv := w.LinearSplit("qkv", x, d, d, d) // 3 × [B, T, D]
+	q = splitHeads(qkv[0], c.NumHeads)
+	k = splitHeads(qkv[1], c.NumHeads)
+	v = splitHeads(qkv[2], c.NumHeads)
 	hd := c.HeadDim()
 	q = QKNorm(q, w.GetShaped("norm.query_norm.scale", hd))
 	k = QKNorm(k, w.GetShaped("norm.key_norm.scale", hd))
@@ -54,10 +55,12 @@ func (c Config) streamQKV(w Weights, x *Node) (q, k, v *Node) {
 // mlp is the SwiGLU MLP of a double-block stream: "0" projects to [gate | up]
 // (2M), SiLU(gate)·up, then "2" projects back to D.
 func (c Config) mlp(w Weights, x *Node) *Node {
-	return w.Linear("2", swiGLU(w.Linear("0", x)))
+	m := c.MLPHidden()
+	gateUp := w.LinearSplit("0", x, m, m)
+	return w.Linear("2", swiGLU(gateUp[0], gateUp[1]))
 }
 
-// swiGLU computes SiLU(first half)·(second half) over the last axis.
-func swiGLU(x *Node) *Node {
-	return Mul(silu(chunk(x, 2, 0)), chunk(x, 2, 1))
+// swiGLU computes SiLU(gate)·up.
+func swiGLU(gate, up *Node) *Node {
+	return Mul(silu(gate), up)
 }

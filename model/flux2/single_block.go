@@ -17,16 +17,17 @@ func (c Config) SingleStreamBlock(w Weights, x, mod, cos, sin *Node) *Node {
 	assertDims("single block mod", mod, b, 3*d)
 	mods := splitModulation(mod, 1)[0]
 
-	u := w.Linear("linear1", modulate(x, mods)) // [B, T, 3D + 2M]
-	assertDims("single block linear1 out", u, b, t, 3*d+2*m)
-	q := splitHeads(sliceLast(u, 0, d), c.NumHeads)
-	k := splitHeads(sliceLast(u, d, 2*d), c.NumHeads)
-	v := splitHeads(sliceLast(u, 2*d, 3*d), c.NumHeads)
+	// linear1 computes [q | k | v | gate | up] ([B, T, 3D + 2M]) chunk by chunk.
+	u := w.LinearSplit("linear1", modulate(x, mods), d, d, d, m, m)
+	assertDims("single block linear1 gate", u[3], b, t, m)
+	q := splitHeads(u[0], c.NumHeads)
+	k := splitHeads(u[1], c.NumHeads)
+	v := splitHeads(u[2], c.NumHeads)
 	hd := c.HeadDim()
 	q = cast(QKNorm(q, w.GetShaped("norm.query_norm.scale", hd)), v)
 	k = cast(QKNorm(k, w.GetShaped("norm.key_norm.scale", hd)), v)
 	attn := Attention(q, k, v, cos, sin, w.AttentionOptions()) // [B, T, D]
-	mlp := swiGLU(sliceLast(u, 3*d, 3*d+2*m))
+	mlp := swiGLU(u[3], u[4])
 	out := w.Linear("linear2", Concatenate([]*Node{attn, mlp}, -1))
 	x = gated(x, out, mods)
 	assertDims("single block out", x, b, t, d)

@@ -35,9 +35,14 @@ type weightSource struct {
 type WeightDecoder func(w Weights, module string, dtype dtypes.DType) *Node
 
 // LinearFunc computes the linear layer `module` (a name relative to w, e.g.
-// "img_attn.qkv") of x [..., in] → [..., out]. Implementations read their
-// parameters through w (w.Path(module) is the full official module path).
-type LinearFunc func(w Weights, module string, x *Node) *Node
+// "img_attn.qkv") of x [..., in] → [..., out], returned as consecutive
+// chunks of the output rows with the given sizes (nil: one chunk of all
+// rows; see RowChunks). Each chunk is computed from its own rows of the
+// weights (LinearChunks), never by slicing the whole output: the gradient of
+// such a slice is a zero-padded [..., out] tensor per chunk, summed.
+// Implementations read their parameters through w (w.Path(module) is the
+// full official module path).
+type LinearFunc func(w Weights, module string, x *Node, sizes []int) []*Node
 
 // NewWeights returns Weights resolving full official names with lookup
 // (nil when a name is absent), linear layers with linear (nil means
@@ -98,7 +103,21 @@ func (w Weights) GetShaped(name string, dims ...int) *Node {
 }
 
 // Linear applies the linear layer `module` to x.
-func (w Weights) Linear(module string, x *Node) *Node { return w.src.linear(w, module, x) }
+func (w Weights) Linear(module string, x *Node) *Node { return w.src.linear(w, module, x, nil)[0] }
+
+// LinearSplit applies the fused linear layer `module` to x and returns its
+// output as consecutive chunks of the given sizes along the last axis (they
+// must add up to the layer's output rows): q, k, v of a fused qkv layer.
+// The chunks are computed separately from slices of the weights, so the
+// backward sums thin per-chunk products instead of zero-padded full-width
+// cotangents.
+func (w Weights) LinearSplit(module string, x *Node, sizes ...int) []*Node {
+	out := w.src.linear(w, module, x, sizes)
+	if len(out) != len(sizes) {
+		panicf("flux2: linear %q returned %d chunks, want %d", w.prefix+module, len(out), len(sizes))
+	}
+	return out
+}
 
 // Matrix returns the weight [out, in] of linear layer `module` as dtype:
 // the plain "module.weight" tensor, or one the decoder materialises from
@@ -122,9 +141,46 @@ func (w Weights) Matrix(module string, dtype dtypes.DType) *Node {
 
 // DenseLinear is the plain FLUX.2 linear layer: y = x·Wᵀ with W the layer's
 // weight [out, in] (PyTorch layout, no bias anywhere in the transformer),
-// cast to x's dtype. x [..., in] → [..., out].
-func DenseLinear(w Weights, module string, x *Node) *Node {
-	return LinearApply(x, w.Matrix(module, x.DType()))
+// cast to x's dtype. x [..., in] → [..., out], in chunks of sizes rows.
+func DenseLinear(w Weights, module string, x *Node, sizes []int) []*Node {
+	return LinearChunks(x, w.Matrix(module, x.DType()), sizes)
+}
+
+// RowChunks returns the row ranges [from, to) of consecutive chunks of the
+// given sizes over out rows; nil sizes is one chunk of all rows. Sizes that
+// are not positive or do not add up to out panic (a graph-building error).
+func RowChunks(sizes []int, out int) [][2]int {
+	if sizes == nil {
+		return [][2]int{{0, out}}
+	}
+	ranges := make([][2]int, len(sizes))
+	from := 0
+	for i, n := range sizes {
+		if n <= 0 {
+			panicf("flux2: chunk sizes %v of a linear layer must be positive", sizes)
+		}
+		ranges[i] = [2]int{from, from + n}
+		from += n
+	}
+	if from != out {
+		panicf("flux2: chunk sizes %v add up to %d, the layer has %d output rows", sizes, from, out)
+	}
+	return ranges
+}
+
+// LinearChunks computes x·Wᵀ for W [out, in] in chunks of sizes output
+// rows (RowChunks), each with its own rows of W: x [..., in] → one
+// [..., size] per chunk.
+func LinearChunks(x, weight *Node, sizes []int) []*Node {
+	ranges := RowChunks(sizes, weight.Shape().Dim(0))
+	if len(ranges) == 1 {
+		return []*Node{LinearApply(x, weight)}
+	}
+	out := make([]*Node, len(ranges))
+	for i, r := range ranges {
+		out[i] = LinearApply(x, SliceAxis(weight, 0, AxisRange(r[0], r[1])))
+	}
+	return out
 }
 
 // LinearApply computes x·Wᵀ for W [out, in]: x [..., in] → [..., out],
