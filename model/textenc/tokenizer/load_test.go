@@ -128,6 +128,8 @@ func TestParseTekkenRejectsBadFiles(t *testing.T) {
 		{`{"config":{"pattern":"\\s+|\\S+","default_vocab_size":300},"vocab":[{"rank":0,"token_bytes":"AQ=="}]}`, "must be the single byte 0"},
 		{`{"config":{"pattern":"\\s+|\\S+","default_vocab_size":300},"vocab":[{"rank":3,"token_bytes":"Aw=="},{"rank":2,"token_bytes":"Ag=="}]}`, "not increasing"},
 		{`{"config":{"pattern":"(?<=a)b","default_vocab_size":300},"vocab":[]}`, "lookbehind"},
+		{`{"config":{"pattern":"\\s+|\\S+","default_num_special_tokens":2000000},"vocab":[]}`, "default_num_special_tokens 2000000 is above the limit of 65536"},
+		{`{"config":{"pattern":"\\s+|\\S+","default_num_special_tokens":3},"vocab":[]}`, "default_num_special_tokens 3 is below the 20 listed"},
 	}
 	for _, c := range cases {
 		_, err := ParseTekken([]byte(c.json))

@@ -133,6 +133,10 @@ func ParseTekken(data []byte) (*Tokenizer, error) {
 	}, nil
 }
 
+// maxTekkenSpecialTokens bounds default_num_special_tokens: each one becomes an added token,
+// so a small file asking for millions would take gigabytes to load.
+const maxTekkenSpecialTokens = 1 << 16
+
 // tekkenSpecials returns the control-token strings in id order, padded with <SPECIAL_i>
 // fillers up to default_num_special_tokens, following mistral-common.
 func tekkenSpecials(f *tekkenFile) ([]string, error) {
@@ -161,8 +165,11 @@ func tekkenSpecials(f *tekkenFile) ([]string, error) {
 	if f.Config.DefaultNumSpecialTokens != nil {
 		num = *f.Config.DefaultNumSpecialTokens
 	}
-	if num < len(names) || num > maxTokenID {
+	if num < len(names) {
 		return nil, fmt.Errorf("tekken.json: default_num_special_tokens %d is below the %d listed special tokens", num, len(names))
+	}
+	if num > maxTekkenSpecialTokens {
+		return nil, fmt.Errorf("tekken.json: default_num_special_tokens %d is above the limit of %d (Mistral's files have 1000)", num, maxTekkenSpecialTokens)
 	}
 	for i := len(names); i < num; i++ {
 		names = append(names, "<SPECIAL_"+strconv.Itoa(i)+">")
