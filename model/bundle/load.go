@@ -62,7 +62,7 @@ func fixFor(setting, def, what string) string {
 // calls it before anything loads; commands call it to refuse a bad flag
 // before any other work.
 func CheckVariant(path, variant string) error {
-	if variant == "" || variant == "auto" {
+	if variant == "" || variant == flux2.VariantAuto {
 		return nil
 	}
 	if IsEmbedded(path) {
@@ -95,7 +95,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		return nil, err
 	}
 	lo := flux2.LoadOptions{DType: opts.DType}
-	if opts.Variant != "" && opts.Variant != "auto" {
+	if opts.Variant != "" && opts.Variant != flux2.VariantAuto {
 		lo.Variant = opts.Variant
 	}
 	if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
