@@ -96,12 +96,12 @@ func gemmGradients(lhs, rhs, v *Node, lc, lb, rc, rb []int) []*Node {
 
 	// d/dlhs: contract v's rhs-free axes with rhs's free axes. The result is
 	// [batch…, lhs free…, rhs contracting axes in increasing order].
-	dl := DotGeneral(v, vRF, vBatch, rhs, rf, rb)
+	dl := dotGeneralCanonical(v, vRF, vBatch, rhs, rf, rb)
 	dl = reorder(dl, lhs.Rank(), lb, lf, pairedAxes(rc, lc))
 
 	// d/drhs: contract v's lhs-free axes with lhs's free axes. The result is
 	// [batch…, rhs free…, lhs contracting axes in increasing order].
-	dr := DotGeneral(v, vLF, vBatch, lhs, lf, lb)
+	dr := dotGeneralCanonical(v, vLF, vBatch, lhs, lf, lb)
 	dr = reorder(dr, rhs.Rank(), rb, rf, pairedAxes(lc, rc))
 	return []*Node{dl, dr}
 }

@@ -51,6 +51,15 @@ func TestGEMMGradients(t *testing.T) {
 		{"attention-out", func(x, y *Node) *Node { return Einsum("bhqk,bkhd->bqhd", x, y) }, []int{2, 2, 3, 5}, []int{2, 5, 2, 4}},
 		{"two-contract", func(x, y *Node) *Node { return Einsum("abcd,cdb->ab", x, y) }, []int{2, 3, 4, 2}, []int{4, 2, 3}},
 		{"crossed-contract", func(x, y *Node) *Node { return DotGeneral(x, []int{0, 2}, []int{1}, y, []int{2, 0}, []int{1}) }, []int{3, 2, 4}, []int{4, 2, 3}},
+		// Shapes whose gradients go through dotGeneralCanonical's squeeze and
+		// merge: a batch-1 linear, a batch-2 linear (two contracting axes
+		// merged), size-1 contracting and batch axes, a batch axis after the
+		// contracting run.
+		{"linear-b1", func(x, y *Node) *Node { return DotGeneral(x, []int{2}, nil, y, []int{1}, nil) }, []int{1, 3, 4}, []int{5, 4}},
+		{"linear-b2", func(x, y *Node) *Node { return DotGeneral(x, []int{2}, nil, y, []int{1}, nil) }, []int{2, 3, 4}, []int{5, 4}},
+		{"size1-contract", func(x, y *Node) *Node { return DotGeneral(x, []int{1, 2}, nil, y, []int{0, 1}, nil) }, []int{3, 1, 4}, []int{1, 4, 5}},
+		{"size1-batch", func(x, y *Node) *Node { return DotGeneral(x, []int{2}, []int{0}, y, []int{1}, []int{0}) }, []int{1, 3, 4}, []int{1, 4, 2}},
+		{"batch-after-contract", func(x, y *Node) *Node { return DotGeneral(x, []int{0, 1}, []int{2}, y, []int{1, 2}, []int{0}) }, []int{3, 4, 2}, []int{2, 3, 4}},
 		{"dot-2d", func(x, y *Node) *Node { return Dot(x, y) }, []int{3, 4}, []int{4, 2}},
 		{"dot-2d-1d", func(x, y *Node) *Node { return Dot(x, y) }, []int{3, 4}, []int{4}},
 		{"dot-1d", func(x, y *Node) *Node { return Dot(x, y) }, []int{4}, []int{4}},
