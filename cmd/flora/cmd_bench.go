@@ -153,15 +153,20 @@ func init() {
 				}
 				warm := time.Since(t0)
 				t1 := time.Now()
+				var fastest time.Duration
 				for i := 0; i < *steps; i++ {
+					ts := time.Now()
 					if err := step(); err != nil {
 						return err
+					}
+					if d := time.Since(ts); i == 0 || d < fastest {
+						fastest = d
 					}
 				}
 				per := time.Since(t1) / time.Duration(*steps)
 				r := benchResult{Variant: v.Name, Mode: *mode, Backend: info.Name, DType: dtype.String(), Quantize: string(q),
 					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
-					FirstStepMS: ms(warm), MSPerStep: ms(per), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS(), Attention: string(attn.KernelName())}
+					FirstStepMS: ms(warm), MSPerStep: ms(per), MinStepMS: ms(fastest), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS(), Attention: string(attn.KernelName())}
 				attnDesc := "plain attention"
 				if attn.KernelName() == flux2.AttentionBlocked {
 					r.AttentionBlock = attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen)
@@ -181,8 +186,8 @@ func init() {
 				}
 				fmt.Fprintf(cliOut, "%s %s: batch %d, %d image + %d text tokens, %s, base %s%s, %s\n", v.Name, *mode, *batch, n, *textLen, dtype, q,
 					map[bool]string{true: ", checkpointing", false: ""}[r.Checkpointing], attnDesc)
-				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s)\n  peak host memory: %s\n",
-					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), r.GFLOPS, humanBytes(r.PeakRSSBytes))
+				fmt.Fprintf(cliOut, "  first step (compile + run): %s\n  per step: %s  (%.3f steps/s, %.1f GFLOP/s; fastest step %s)\n  peak host memory: %s\n",
+					warm.Round(time.Millisecond), per.Round(time.Microsecond), 1/per.Seconds(), r.GFLOPS, fastest.Round(time.Microsecond), humanBytes(r.PeakRSSBytes))
 				if r.GPUMemoryBytes > 0 {
 					fmt.Fprintf(cliOut, "  GPU memory in use (nvidia-smi): %s\n", humanBytes(r.GPUMemoryBytes))
 				}
@@ -211,6 +216,9 @@ type benchResult struct {
 	Steps          int     `json:"steps"`
 	FirstStepMS    float64 `json:"first_step_ms"`
 	MSPerStep      float64 `json:"ms_per_step"`
+	// MinStepMS is the fastest measured step: on a machine shared with
+	// other work it moves less than the mean (use it for A/B comparisons).
+	MinStepMS      float64 `json:"min_step_ms,omitempty"`
 	GFLOPS         float64 `json:"gflop_per_s,omitempty"`
 	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
 	GPUMemoryBytes int64   `json:"gpu_memory_bytes,omitempty"`

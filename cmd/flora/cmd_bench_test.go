@@ -36,14 +36,14 @@ func TestBenchJSON(t *testing.T) {
 			want := benchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
 				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2, Attention: "blocked"}
 			got := r
-			got.FirstStepMS, got.MSPerStep, got.GFLOPS, got.PeakRSSBytes, got.AttentionBlock = 0, 0, 0, 0, 0
+			got.FirstStepMS, got.MSPerStep, got.MinStepMS, got.GFLOPS, got.PeakRSSBytes, got.AttentionBlock = 0, 0, 0, 0, 0, 0
 			if r.AttentionBlock < 1 || r.AttentionBlock > 12 {
 				t.Errorf("attention block %d not in [1, 12] (12 tokens)", r.AttentionBlock)
 			}
 			if got != want {
 				t.Errorf("got %+v, want %+v", got, want)
 			}
-			if r.MSPerStep <= 0 || r.FirstStepMS <= 0 || r.GFLOPS <= 0 || r.PeakRSSBytes < 1<<20 {
+			if r.MSPerStep <= 0 || r.MinStepMS <= 0 || r.MinStepMS > r.MSPerStep*float64(r.Steps) || r.FirstStepMS <= 0 || r.GFLOPS <= 0 || r.PeakRSSBytes < 1<<20 {
 				t.Errorf("measurements not filled in: %+v", r)
 			}
 		})

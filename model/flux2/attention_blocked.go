@@ -48,9 +48,19 @@ func blockedAttention(q, k, v *Node, blockQ int) *Node {
 	})
 }
 
-// attnHeads holds q, k, v head-major [B, H, L, hd] and the query blocks.
+// attnHeads holds q, k, v head-major [B, H, L, hd], k transposed
+// [B, H, hd, L] and the query blocks.
+//
+// Every block product is written in the layout XLA's CPU dot takes without
+// copying an operand: lhs [.., M, K] · rhs [.., K, N]. A product whose lhs
+// contracts its row axis, or (batched) whose rhs contracts its last axis,
+// makes XLA transpose that operand on every block: measured on the attention
+// shapes of the small bench config, 1.3–2.5 ms per product instead of ~1.1 ms
+// (PERF.md §10). So kᵀ, qᵀ and dOᵀ are transposed once per attention, not
+// once per block.
 type attnHeads struct {
 	q, k, v *Node
+	kT      *Node // [B, H, hd, L]
 	dtype   dtypes.DType
 	scale   float64
 	blocks  [][2]int // [start, end) query rows
@@ -58,7 +68,8 @@ type attnHeads struct {
 
 func newAttnHeads(q, k, v *Node, blockQ int) *attnHeads {
 	l, hd := q.Shape().Dim(1), q.Shape().Dim(3)
-	a := &attnHeads{q: toHeadMajor(q), k: toHeadMajor(k), v: toHeadMajor(v), dtype: v.DType(), scale: 1 / math.Sqrt(float64(hd))}
+	a := &attnHeads{q: toHeadMajor(q), k: toHeadMajor(k), v: toHeadMajor(v), kT: TransposeAllDims(k, 0, 2, 3, 1),
+		dtype: v.DType(), scale: 1 / math.Sqrt(float64(hd))}
 	for start := 0; start < l; start += blockQ {
 		a.blocks = append(a.blocks, [2]int{start, min(start+blockQ, l)})
 	}
@@ -80,12 +91,28 @@ func rows(x *Node, blk [2]int) *Node {
 	return SliceAxis(x, 2, AxisRange(blk[0], blk[1]))
 }
 
+// cols returns x[:, :, :, start:end] of a transposed head-major tensor
+// [B, H, hd, L] (x itself for the whole sequence).
+func cols(x *Node, blk [2]int) *Node {
+	if blk[0] == 0 && blk[1] == x.Shape().Dim(3) {
+		return x
+	}
+	return SliceAxis(x, 3, AxisRange(blk[0], blk[1]))
+}
+
+// transposeLast swaps the last two axes of a rank-4 tensor.
+func transposeLast(x *Node) *Node { return TransposeAllDims(x, 0, 1, 3, 2) }
+
 // concatBlocks joins per-block head-major tensors along the row axis.
 func concatBlocks(parts []*Node) *Node {
+	return concatAxis(parts, 2)
+}
+
+func concatAxis(parts []*Node, axis int) *Node {
 	if len(parts) == 1 {
 		return parts[0]
 	}
-	return Concatenate(parts, 2)
+	return Concatenate(parts, axis)
 }
 
 // toDType converts x to dtype when it differs.
@@ -107,7 +134,7 @@ func (a *attnHeads) forward() (out, lse *Node) {
 			qi = after(qi, outs[i-1], lses[i-1])
 		}
 		// Logits [B, H, n, L] in the compute dtype, then float32 (as the reference).
-		s := MulScalar(upcast(DotGeneral(qi, []int{3}, []int{0, 1}, a.k, []int{3}, []int{0, 1})), a.scale)
+		s := MulScalar(upcast(DotGeneral(qi, []int{3}, []int{0, 1}, a.kT, []int{2}, []int{0, 1})), a.scale)
 		mx := ReduceAndKeep(s, ReduceMax, -1)
 		e := Exp(Sub(s, mx))
 		den := ReduceAndKeep(e, ReduceSum, -1)
@@ -123,27 +150,30 @@ func (a *attnHeads) forward() (out, lse *Node) {
 func (a *attnHeads) backward(dOut, out, lse *Node) (dq, dk, dv *Node) {
 	// Δ = rowsum(dO∘O) = rowsum(dP∘P), [B, H, L] float32.
 	delta := ReduceSum(Mul(upcast(dOut), upcast(out)), -1)
-	dqs := make([]*Node, len(a.blocks))
+	qT, dOutT := transposeLast(a.q), transposeLast(dOut) // [B, H, hd, L]
+	dqTs := make([]*Node, len(a.blocks))                 // dqᵀ blocks [B, H, hd, n]
 	for i, blk := range a.blocks {
-		qi, dOi := rows(a.q, blk), rows(dOut, blk) // [B, H, n, hd]
+		qi, dOi := rows(a.q, blk), rows(dOut, blk)   // [B, H, n, hd]
+		qiT, dOiT := cols(qT, blk), cols(dOutT, blk) // [B, H, hd, n]
 		if i == 0 {
 			// Not before the cotangent exists: the recomputed logits
 			// depend on q and k only, and XLA would compute every
 			// attention's first block early and keep it.
-			qi = after(qi, dOut)
+			qiT = after(qiT, dOut)
 		} else {
-			qi, dOi = after(qi, dqs[i-1], dk, dv), after(dOi, dqs[i-1], dk, dv)
+			qi, dOi = after(qi, dqTs[i-1], dk, dv), after(dOi, dqTs[i-1], dk, dv)
+			qiT, dOiT = after(qiT, dqTs[i-1], dk, dv), after(dOiT, dqTs[i-1], dk, dv)
 		}
 		// Per-query statistics as [B, H, 1, n], to broadcast over the key axis.
 		lseT := InsertAxes(rows(lse, blk), 2)
 		deltaT := InsertAxes(rows(delta, blk), 2)
 		// Transposed logits and probabilities [B, H, L, n].
-		sT := MulScalar(upcast(DotGeneral(a.k, []int{3}, []int{0, 1}, qi, []int{3}, []int{0, 1})), a.scale)
+		sT := MulScalar(upcast(DotGeneral(a.k, []int{3}, []int{0, 1}, qiT, []int{2}, []int{0, 1})), a.scale)
 		pT := Exp(Sub(sT, lseT))
 		dvi := DotGeneral(toDType(pT, a.dtype), []int{3}, []int{0, 1}, dOi, []int{2}, []int{0, 1}) // [B, H, L, hd]
-		dpT := upcast(DotGeneral(a.v, []int{3}, []int{0, 1}, dOi, []int{3}, []int{0, 1}))          // [B, H, L, n]
+		dpT := upcast(DotGeneral(a.v, []int{3}, []int{0, 1}, dOiT, []int{2}, []int{0, 1}))         // [B, H, L, n]
 		dsT := toDType(MulScalar(Mul(pT, Sub(dpT, deltaT)), a.scale), a.dtype)                     // dS/√hd
-		dqs[i] = DotGeneral(dsT, []int{2}, []int{0, 1}, a.k, []int{2}, []int{0, 1})                // [B, H, n, hd]
+		dqTs[i] = DotGeneral(a.kT, []int{3}, []int{0, 1}, dsT, []int{2}, []int{0, 1})              // [B, H, hd, n]
 		dki := DotGeneral(dsT, []int{3}, []int{0, 1}, qi, []int{2}, []int{0, 1})                   // [B, H, L, hd]
 		if i == 0 {
 			dk, dv = upcast(dki), upcast(dvi)
@@ -151,7 +181,7 @@ func (a *attnHeads) backward(dOut, out, lse *Node) (dq, dk, dv *Node) {
 			dk, dv = Add(dk, upcast(dki)), Add(dv, upcast(dvi))
 		}
 	}
-	return concatBlocks(dqs), toDType(dk, a.dtype), toDType(dv, a.dtype)
+	return transposeLast(concatAxis(dqTs, 3)), toDType(dk, a.dtype), toDType(dv, a.dtype)
 }
 
 // after returns x, unchanged in value, with a data dependency on deps: XLA
