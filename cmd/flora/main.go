@@ -74,6 +74,7 @@ func (e *exitError) Error() string { return e.msg }
 var cliOut, cliErr io.Writer = os.Stdout, os.Stderr
 
 func main() {
+	reexecWithMallocTunables()
 	setMemoryLimit()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -13,9 +13,10 @@ import (
 // rounding.
 //
 // Forward: for each block of blockQ query rows, the logits [B, H, blockQ, L]
-// get an exact row softmax in float32, the block's output is P·V, and the
-// per-row log-sum-exp LSE = max + log Σ exp(s − max) is kept. Only the output
-// and LSE [B, H, L] outlive a block.
+// get an exact row softmax in float32 (normalised after the product with V),
+// the block's output is P·V, and the per-row log-sum-exp
+// LSE = max + log Σ exp(s − max) is kept. Only the output and LSE [B, H, L]
+// outlive a block.
 //
 // Backward (withCustomVJP, so GoMLX's autodiff never sees the blocks): with
 // Δ = rowsum(dO∘O), for each block the probabilities are recomputed as
@@ -137,10 +138,12 @@ func (a *attnHeads) forward() (out, lse *Node) {
 		s := MulScalar(upcast(DotGeneral(qi, []int{3}, []int{0, 1}, a.kT, []int{2}, []int{0, 1})), a.scale)
 		mx := ReduceAndKeep(s, ReduceMax, -1)
 		e := Exp(Sub(s, mx))
-		den := ReduceAndKeep(e, ReduceSum, -1)
-		p := toDType(Div(e, den), a.dtype)
-		outs[i] = DotGeneral(p, []int{3}, []int{0, 1}, a.v, []int{2}, []int{0, 1}) // [B, H, n, hd]
-		lses[i] = Squeeze(Add(mx, Log(den)), -1)                                   // [B, H, n]
+		den := ReduceAndKeep(e, ReduceSum, -1) // [B, H, n, 1]
+		// P·V = (e·V)/den: normalising the [n, hd] product instead of the
+		// [n, L] probabilities saves one pass over the block's logits.
+		ev := DotGeneral(toDType(e, a.dtype), []int{3}, []int{0, 1}, a.v, []int{2}, []int{0, 1}) // [B, H, n, hd]
+		outs[i] = toDType(Div(upcast(ev), den), a.dtype)
+		lses[i] = Squeeze(Add(mx, Log(den)), -1) // [B, H, n]
 	}
 	return concatBlocks(outs), concatBlocks(lses)
 }
