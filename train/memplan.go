@@ -33,12 +33,17 @@ type MemoryPlan struct {
 // Per-token activation widths saved for the backward pass, in multiples of
 // the hidden size D, counted from the block code (norm outputs, projections,
 // q/k after norm and RoPE, attention output, MLP intermediates, residuals):
-// a double block keeps ~27·D per token and stream, a single block ~28·D. The
-// attention probabilities add H·T² per block (float32 logits + compute-dtype
-// probabilities).
+// a double block keeps ~27·D per token and stream, a single block ~28·D.
+//
+// Attention keeps no [H, T, T] probabilities (flux2's blocked attention):
+// per block it saves the float32 log-sum-exp [B, H, T], and while it runs, a
+// query block's float32 logits [B, H, rows, T] exist a few times over
+// (logits, probabilities and, in the backward, dP and dS):
+// attnBlockTensors of them, with rows as the GPU budget chooses.
 const (
 	doubleActPerToken = 27
 	singleActPerToken = 28
+	attnBlockTensors  = 4
 )
 
 // EstimateMemory estimates the device memory of a LoRA training step.
@@ -92,17 +97,21 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	t := n + int64(in.TextTokens)
 	b := int64(max(1, in.Batch))
 	d := int64(c.Hidden)
-	attn := b * int64(c.NumHeads) * t * t * (4 + cb)
-	double := b*t*d*doubleActPerToken*cb + attn
-	single := b*t*d*singleActPerToken*cb + attn
+	h := int64(c.NumHeads)
+	lse := b * h * t * 4 // saved per block
+	rows := int64(flux2.AttentionBlockRows(flux2.AttentionBudgetGPU, int(b), c.NumHeads, int(t)))
+	attnBlock := attnBlockTensors * b * h * rows * t * 4 // live while one attention runs
+	double := b*t*d*doubleActPerToken*cb + lse
+	single := b*t*d*singleActPerToken*cb + lse
 	if in.Checkpointing {
 		saved := b * t * d * cb * int64(c.Depth+c.DepthSingle+1)
-		p.Activations = saved + max(double, single)
-		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s + one block's activations (%s, of which attention %s)",
-			c.Depth+c.DepthSingle+1, human(b*t*d*cb), human(max(double, single)), human(attn)))
+		p.Activations = saved + max(double, single) + attnBlock
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s + one block's activations (%s) + one attention query block (%d rows: %s)",
+			c.Depth+c.DepthSingle+1, human(b*t*d*cb), human(max(double, single)), rows, human(attnBlock)))
 	} else {
-		p.Activations = int64(c.Depth)*double + int64(c.DepthSingle)*single
-		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each, attention %s)", c.Depth+c.DepthSingle, human(single), human(attn)))
+		p.Activations = int64(c.Depth)*double + int64(c.DepthSingle)*single + attnBlock
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)",
+			c.Depth+c.DepthSingle, human(single), rows, human(attnBlock)))
 	}
 	// Workspace: the largest dequantized weight, compiler temporaries (~10%
 	// of activations) and the runtime's fixed context.

@@ -105,6 +105,16 @@ func budgetFor(name, description string) int64 {
 	return attentionBudgetXLACPU
 }
 
+// AttentionBudgetGPU is the automatic blocked attention's budget for one
+// query block's float32 logits on GPUs, in bytes: what a training-memory plan
+// for a GPU assumes (see AttentionBlockRows).
+const AttentionBudgetGPU = attentionBudgetGPU
+
+// AttentionBlockRows returns the query rows per block the automatic choice
+// takes for batch b, h heads and s tokens under a per-block logits budget in
+// bytes (AttentionBudgetGPU for GPUs): the same rule as QueryBlock.
+func AttentionBlockRows(budget int64, b, h, s int) int { return autoQueryBlock(budget, b, h, s) }
+
 // QueryBlock returns the number of query rows per block for an attention
 // over batch b, h heads and s tokens on backend be: BlockQ when set (capped
 // at s), else the automatic choice described above. The last block may be
