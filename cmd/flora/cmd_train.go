@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/train"
 )
 
 type trainFlags struct {
@@ -110,6 +112,7 @@ func runTrain(f *trainFlags) error {
 		if plan.textEncoder > 0 {
 			fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.textEncoderName, float64(plan.textEncoder)/(1<<30))
 		}
+		printPlanGrid(plan, budget)
 		if budget > 0 {
 			fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
 			if plan.textEncoder > 0 {
@@ -197,4 +200,23 @@ func deviceBudget(info backend.Info, flagGiB float64) int64 {
 		return backend.GPUMemory()
 	}
 	return 0
+}
+
+// printPlanGrid prints the job's plan at the usual resolutions and every base
+// scheme, marking what fits the budget, so one dry run shows the options.
+func printPlanGrid(p *plannedJob, budget int64) {
+	res := train.GridResolutions
+	if !slices.Contains(res, p.input.Resolution) {
+		res = append(slices.Clone(res), p.input.Resolution)
+		slices.Sort(res)
+	}
+	ckpt := "off"
+	if p.input.Checkpointing {
+		ckpt = "on"
+	}
+	fmt.Fprintf(cliOut, "planned device memory of this job at other resolutions and base schemes (checkpointing %s", ckpt)
+	if budget > 0 {
+		fmt.Fprintf(cliOut, "; ✓ fits %.3g GiB", float64(budget)/(1<<30))
+	}
+	fmt.Fprintf(cliOut, "):\n%s", train.FormatPlanGrid(train.PlanGrid(p.input, res, train.GridSchemes), res, train.GridSchemes, budget))
 }

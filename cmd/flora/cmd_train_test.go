@@ -113,6 +113,16 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 		!strings.Contains(stderr, "the job does not fit the device budget") {
 		t.Errorf("--dry-run: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The grid of other resolutions and schemes: the job's own 64² row
+	// among the usual ones, one column per scheme, nothing fits 0.001 GiB.
+	for _, want := range []string{"| resolution | none | int8 | fp8 | nf4 |", "\n| 64² |", "\n| 512² |", "\n| 1024² |"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--dry-run grid lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "GiB ✓") {
+		t.Errorf("--dry-run grid marks a fit under 0.001 GiB:\n%s", stdout)
+	}
 }
 
 // TestDataCache: flora data cache builds a job's caches and reuses them.

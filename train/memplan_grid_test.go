@@ -1,0 +1,41 @@
+package train
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/flora-ml/flora/model/quant"
+)
+
+// TestPlanGrid: every cell is the plan of that resolution and scheme, the
+// table shows each in GiB, and ✓ marks exactly the cells within the budget.
+func TestPlanGrid(t *testing.T) {
+	in := planFor(t, "dev", quant.NF4, 1024, true)
+	res, schemes := []int{512, 1024}, []quant.Scheme{quant.None, quant.NF4}
+	grid := PlanGrid(in, res, schemes)
+	const budget = 24 << 30
+	for i, r := range res {
+		for j, s := range schemes {
+			c := in
+			c.Resolution, c.Quant.Scheme = r, s
+			if want := EstimateMemory(c).Total; grid[i][j].Total != want {
+				t.Errorf("%d² %s: grid %d bytes, plan %d", r, s, grid[i][j].Total, want)
+			}
+		}
+	}
+	// dev: bf16 (64 GB of weights) never fits 24 GiB; NF4 at 512² does and at 1024² does not.
+	if grid[0][0].Total <= budget || grid[0][1].Total > budget || grid[1][1].Total <= budget {
+		t.Fatalf("unexpected dev plans: %v", grid)
+	}
+	table := FormatPlanGrid(grid, res, schemes, budget)
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 4 || lines[0] != "| resolution | none | nf4 |" {
+		t.Fatalf("table:\n%s", table)
+	}
+	if strings.Count(table, "✓") != 1 || !strings.Contains(lines[2], "✓") || !strings.HasPrefix(lines[2], "| 512² |") {
+		t.Errorf("fit marks wrong:\n%s", table)
+	}
+	if strings.Contains(FormatPlanGrid(grid, res, schemes, 0), "✓") {
+		t.Error("no budget, yet cells marked")
+	}
+}
