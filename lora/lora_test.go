@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/tensorrand"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -24,17 +26,7 @@ func tinyRandomModel(t *testing.T, seed uint64) *flux2.Model {
 func tinyBatch(t *testing.T, m *flux2.Model) *flux2.Batch {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(5, 5))
-	rnd := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	rnd := func(dims ...int) *tensors.Tensor { return tensorrand.Normal(rng, dims...) }
 	c := m.Config
 	b, err := m.NewBatch(rnd(2, 6, c.InChannels), rnd(2, 5, c.ContextDim),
 		tensors.FromFlatDataAndDimensions([]float32{0.3, 0.8}, 2), tensors.FromFlatDataAndDimensions([]float32{3.5, 1}, 2),

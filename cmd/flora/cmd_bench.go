@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flora-ml/flora/internal/tensorrand"
+
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -270,17 +272,7 @@ func randomBenchModel(b backends.Backend, cfg flux2.Config, dtype dtypes.DType, 
 func benchBatch(m *flux2.Model, b, h, l int) (*flux2.Batch, error) {
 	c := m.Config
 	rng := rand.New(rand.NewPCG(2, 2))
-	rnd := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	rnd := func(dims ...int) *tensors.Tensor { return tensorrand.Normal(rng, dims...) }
 	ts := make([]float32, b)
 	for i := range ts {
 		ts[i] = 0.5

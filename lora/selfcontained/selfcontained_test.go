@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/tensorrand"
+
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -49,17 +51,7 @@ func TestLoRAGradientsOnOwnBackend(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	rnd := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	rnd := func(dims ...int) *tensors.Tensor { return tensorrand.Normal(rng, dims...) }
 	const h, w, l = 2, 3, 4
 	batch, err := m.NewBatch(rnd(1, h*w, cfg.InChannels), rnd(1, l, cfg.ContextDim), tensors.FromFlatDataAndDimensions([]float32{0.5}, 1),
 		tensors.FromFlatDataAndDimensions([]float32{3}, 1), flux2.TextIDs(1, l), flux2.ImageIDs(1, h, w, 0))

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/tensorrand"
+
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -31,17 +33,7 @@ func randomModel(tb testing.TB, cfg Config, seed uint64) *Model {
 func randomBatch(tb testing.TB, m *Model, b, h, w, l int, seed uint64) *TrainBatch {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(seed, 9))
-	rnd := func(dims ...int) *tensors.Tensor {
-		n := 1
-		for _, d := range dims {
-			n *= d
-		}
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(rng.NormFloat64())
-		}
-		return tensors.FromFlatDataAndDimensions(v, dims...)
-	}
+	rnd := func(dims ...int) *tensors.Tensor { return tensorrand.Normal(rng, dims...) }
 	c := m.Config
 	ts := make([]float32, b)
 	gs := make([]float32, b)

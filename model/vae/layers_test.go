@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/tensorrand"
+
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -12,17 +14,7 @@ import (
 )
 
 // randTensor returns a float32 tensor of normal values.
-func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32(rng.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(v, dims...)
-}
+func randTensor(rng *rand.Rand, dims ...int) *tensors.Tensor { return tensorrand.Normal(rng, dims...) }
 
 // convReference is a direct float64 convolution: x [B, I, H, W], k [O, I, kh, kw].
 func convReference(x, k, bias []float32, b, in, h, w, out, kh, kw, stride int, pad [2][2]int) ([]float64, int, int) {
