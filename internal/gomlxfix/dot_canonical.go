@@ -43,11 +43,11 @@ func dotGeneralCanonical(a *Node, ac, ab []int, b *Node, bc, bb []int) *Node {
 		}
 		return ka, kb
 	}
-	ac2, bc2 := keepPairs(ac, bc)
-	ab2, bb2 := keepPairs(ab, bb)
-	if len(ac2) == len(ac) && len(ab2) == len(ab) && !hasSizeOne(aDims) && !hasSizeOne(bDims) && !mergeable(ac, bc) {
+	if !hasSizeOne(aDims) && !hasSizeOne(bDims) && !mergeable(ac, bc) {
 		return DotGeneral(a, ac, ab, b, bc, bb)
 	}
+	ac2, bc2 := keepPairs(ac, bc)
+	ab2, bb2 := keepPairs(ab, bb)
 
 	// squeeze drops every size-1 axis of x and renumbers the kept axes.
 	squeeze := func(x *Node) (*Node, map[int]int) {
