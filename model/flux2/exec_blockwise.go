@@ -25,6 +25,7 @@ type stageWeights struct {
 	prefix    string
 	rel       []string // all variable names relative to prefix, sorted
 	trainable []string // the trainable subset, relative
+	onHost    bool     // a block whose weights block swap keeps on the host
 }
 
 // stagePrefixes are the module prefixes that are not part of the embedding stage.
@@ -56,6 +57,7 @@ func (m *Model) stageOf(prefix string) stageWeights {
 		}
 	}
 	sort.Strings(s.rel)
+	s.onHost = prefix != "" && m.onHost(prefix)
 	return s
 }
 
@@ -73,7 +75,9 @@ func (m *Model) stageArgs(s stageWeights) ([]*tensors.Tensor, error) {
 
 // runStage compiles (once per signature) and runs a stage program whose
 // arguments are the activation tensors `in` followed by the stage weights.
-func (m *Model) runStage(kind string, s stageWeights, extraSig string, in []*tensors.Tensor,
+// The weights of a stage kept on the host are copied to the device first
+// (or awaited, when str prefetched them) and dropped from it after.
+func (m *Model) runStage(str *streamer, kind string, s stageWeights, extraSig string, in []*tensors.Tensor,
 	build func(in []*Node, w Weights, trainable []*Node) []*Node) ([]*tensors.Tensor, error) {
 	nIn := len(in)
 	sig := kind + "|" + extraSig + "|" + s.signature()
@@ -94,9 +98,25 @@ func (m *Model) runStage(kind string, s stageWeights, extraSig string, in []*ten
 	if err != nil {
 		return nil, err
 	}
+	if s.onHost {
+		str.prefetch(s) // a no-op when already started
+		if err := str.wait(s); err != nil {
+			return nil, err
+		}
+	}
 	outs, err := exec.Exec(toAny(append(append([]*tensors.Tensor{}, in...), weights...))...)
 	if err != nil {
 		return nil, fmt.Errorf("flux2 %s: %w", kind, err)
+	}
+	if s.onHost {
+		for i, r := range s.rel {
+			if !m.streamed(s.prefix + r) {
+				continue
+			}
+			if err := toHost(weights[i]); err != nil {
+				return nil, fmt.Errorf("flux2 %s: dropping the device copy of %s%s: %w", kind, s.prefix, r, err)
+			}
+		}
 	}
 	return outs, nil
 }
@@ -115,19 +135,203 @@ func toF32(nodes []*Node) []*Node {
 	return out
 }
 
+// stages are the programs of the block-wise execution, in forward order.
+type stages struct {
+	embed, final     stageWeights
+	doubles, singles []stageWeights
+}
+
+// stagesOf lists the model's stages.
+func (m *Model) stagesOf() stages {
+	c := m.Config
+	st := stages{embed: m.stageOf(""), final: m.stageOf("final_layer."),
+		doubles: make([]stageWeights, c.Depth), singles: make([]stageWeights, c.DepthSingle)}
+	for i := range st.doubles {
+		st.doubles[i] = m.stageOf(doubleBlockName(i) + ".")
+	}
+	for i := range st.singles {
+		st.singles[i] = m.stageOf(singleBlockName(i) + ".")
+	}
+	return st
+}
+
+// blocks returns the transformer blocks in forward order.
+func (st stages) blocks() []stageWeights {
+	return append(append([]stageWeights{}, st.doubles...), st.singles...)
+}
+
+// after returns the block after forward position k (the zero stageWeights
+// after the last: nothing to prefetch).
+func (st stages) after(k int) stageWeights {
+	if b := st.blocks(); k+1 < len(b) {
+		return b[k+1]
+	}
+	return stageWeights{}
+}
+
+// before returns the block before forward position k (the zero
+// stageWeights before the first).
+func (st stages) before(k int) stageWeights {
+	if k > 0 {
+		return st.blocks()[k-1]
+	}
+	return stageWeights{}
+}
+
+// forwardState is what the block-wise forward pass leaves for the head and
+// the backward pass.
+type forwardState struct {
+	// h [B, L+N, D] is the last single block's output.
+	h *tensors.Tensor
+	// vec [B, D] and the modulations are the embedding's other outputs.
+	vec, modImg, modTxt, modSingle *tensors.Tensor
+	// numTxt is the number of text tokens L.
+	numTxt int
+	// savedImg, savedTxt (per double block) and savedH (per single block)
+	// are the block inputs, when the forward pass keeps them.
+	savedImg, savedTxt, savedH []*tensors.Tensor
+}
+
+// release frees every tensor the state still holds.
+func (f *forwardState) release() {
+	release(f.h, f.vec, f.modImg, f.modTxt, f.modSingle)
+	release(f.savedImg...)
+	release(f.savedTxt...)
+	release(f.savedH...)
+}
+
+// forwardBlockwise runs the embedding, the double blocks, the join and the
+// single blocks as separate programs. With keep, each block's input is
+// kept for the backward pass (in host memory when the model offloads
+// activations); otherwise it is released once the block has run. Block
+// swap's copies go through str.
+func (m *Model) forwardBlockwise(str *streamer, st stages, b *Batch, dtype dtypes.DType, keep bool) (_ *forwardState, err error) {
+	c := m.Config
+	dt := dtype.String()
+	hasGuidance := b.Guidance != nil
+	batchIn := []*tensors.Tensor{b.X, b.Ctx, b.T}
+	if hasGuidance {
+		batchIn = append(batchIn, b.Guidance)
+	}
+	f := &forwardState{}
+	if keep {
+		f.savedImg, f.savedTxt, f.savedH = make([]*tensors.Tensor, c.Depth), make([]*tensors.Tensor, c.Depth), make([]*tensors.Tensor, c.DepthSingle)
+	}
+	var img, txt *tensors.Tensor
+	defer func() {
+		if err != nil {
+			release(img, txt)
+			f.release()
+		}
+	}()
+	// done disposes of a block input once its block has run.
+	done := func(ts ...*tensors.Tensor) error {
+		switch {
+		case !keep:
+			release(ts...)
+		case m.Memory.OffloadActivations:
+			for _, t := range ts {
+				if err := toHost(t); err != nil {
+					return fmt.Errorf("flux2: moving a saved activation to host memory: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+
+	emb, err := m.runStage(str, "embed", st.embed, fmt.Sprintf("%s|%v", dt, hasGuidance), batchIn,
+		func(in []*Node, w Weights, _ []*Node) []*Node {
+			var g *Node
+			if hasGuidance {
+				g = in[3]
+			}
+			e := c.Embed(w, ConvertDType(in[0], dtype), in[1], in[2], g)
+			return []*Node{e.Img, e.Txt, e.Vec, e.ModImg, e.ModTxt, e.ModSingle}
+		})
+	if err != nil {
+		return nil, err
+	}
+	img, txt = emb[0], emb[1]
+	f.vec, f.modImg, f.modTxt, f.modSingle = emb[2], emb[3], emb[4], emb[5]
+	cos, sin := b.RoPECos, b.RoPESin
+
+	for i := range st.doubles {
+		if keep {
+			f.savedImg[i], f.savedTxt[i] = img, txt
+		}
+		str.prefetch(st.after(i))
+		outs, err := m.runStage(str, "double", st.doubles[i], dt, []*tensors.Tensor{img, txt, f.modImg, f.modTxt, cos, sin},
+			func(in []*Node, w Weights, _ []*Node) []*Node {
+				a, b := c.DoubleStreamBlock(w, in[0], in[1], in[2], in[3], in[4], in[5])
+				return []*Node{a, b}
+			})
+		if err != nil {
+			return nil, err
+		}
+		in0, in1 := img, txt
+		img, txt = outs[0], outs[1]
+		if err := done(in0, in1); err != nil {
+			return nil, err
+		}
+	}
+	f.numTxt = txt.Shape().Dim(1)
+	joined, err := m.runStage(str, "join", stageWeights{}, dt, []*tensors.Tensor{txt, img},
+		func(in []*Node, _ Weights, _ []*Node) []*Node { return []*Node{JoinStreams(in[0], in[1])} })
+	if err != nil {
+		return nil, err
+	}
+	release(img, txt) // saved nowhere: the last double block's outputs, or the embedding's
+	img, txt = nil, nil
+	f.h = joined[0]
+
+	for i := range st.singles {
+		if keep {
+			f.savedH[i] = f.h
+		}
+		str.prefetch(st.after(c.Depth + i))
+		outs, err := m.runStage(str, "single", st.singles[i], dt, []*tensors.Tensor{f.h, f.modSingle, cos, sin},
+			func(in []*Node, w Weights, _ []*Node) []*Node {
+				return []*Node{c.SingleStreamBlock(w, in[0], in[1], in[2], in[3])}
+			})
+		if err != nil {
+			return nil, err
+		}
+		in := f.h
+		f.h = outs[0]
+		if err := done(in); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// forwardStreamed is Forward for a model that streams blocks from host
+// memory (block swap): the same computation as separate programs, so that
+// only the blocks in use need device memory.
+func (m *Model) forwardStreamed(b *Batch, dtype dtypes.DType) (*tensors.Tensor, error) {
+	st := m.stagesOf()
+	str := &streamer{m: m, pending: map[string]chan error{}}
+	f, err := m.forwardBlockwise(str, st, b, dtype, false)
+	if err != nil {
+		return nil, err
+	}
+	defer f.release()
+	numTxt := f.numTxt
+	out, err := m.runStage(str, "final", st.final, fmt.Sprintf("%s|%d", dtype, numTxt), []*tensors.Tensor{f.h, f.vec},
+		func(in []*Node, w Weights, _ []*Node) []*Node {
+			return []*Node{ConvertDType(m.Config.FinalLayer(w, ImageTokens(in[0], numTxt), in[1]), dtypes.Float32)}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
 func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*Gradients, error) {
 	c := m.Config
 	hasGuidance, hasWeight := tb.Guidance != nil, tb.Weight != nil
-	embed := m.stageOf("")
-	doubles := make([]stageWeights, c.Depth)
-	singles := make([]stageWeights, c.DepthSingle)
-	for i := range doubles {
-		doubles[i] = m.stageOf(doubleBlockName(i) + ".")
-	}
-	for i := range singles {
-		singles[i] = m.stageOf(singleBlockName(i) + ".")
-	}
-	final := m.stageOf("final_layer.")
+	st := m.stagesOf()
+	embed, doubles, singles, final := st.embed, st.doubles, st.singles, st.final
 	needEmbed := len(embed.trainable) > 0 // gradients must reach vec and the modulations
 	// The backward pass can stop below the lowest stage with trainables.
 	lowestDouble, lowestSingle := c.Depth, c.DepthSingle
@@ -158,64 +362,30 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 			res.Grads[s.prefix+n] = grads[i]
 		}
 	}
-
-	// Forward: embedding.
-	emb, err := m.runStage("embed", embed, fmt.Sprintf("%s|%v", dt, hasGuidance), batchIn,
-		func(in []*Node, w Weights, _ []*Node) []*Node {
-			var g *Node
-			if hasGuidance {
-				g = in[3]
-			}
-			e := c.Embed(w, ConvertDType(in[0], dtype), in[1], in[2], g)
-			return []*Node{e.Img, e.Txt, e.Vec, e.ModImg, e.ModTxt, e.ModSingle}
-		})
+	str := &streamer{m: m, pending: map[string]chan error{}}
+	f, err := m.forwardBlockwise(str, st, tb.Batch, dtype, true)
 	if err != nil {
 		return nil, err
 	}
-	img, txt, vec, modImg, modTxt, modSingle := emb[0], emb[1], emb[2], emb[3], emb[4], emb[5]
+	// Every intermediate tensor is released as soon as the step is done
+	// with it; whatever is left (on an error, or below the lowest trainable
+	// block) goes when the step returns.
+	defer f.release()
+	h, vec, modImg, modTxt, modSingle, numTxt := f.h, f.vec, f.modImg, f.modTxt, f.modSingle, f.numTxt
+	savedImg, savedTxt, savedH := f.savedImg, f.savedTxt, f.savedH
+	blocks := st.blocks()
 
-	// Forward: double blocks, saving their inputs.
-	savedImg, savedTxt := make([]*tensors.Tensor, c.Depth), make([]*tensors.Tensor, c.Depth)
-	for i := range doubles {
-		savedImg[i], savedTxt[i] = img, txt
-		outs, err := m.runStage("double", doubles[i], dt, []*tensors.Tensor{img, txt, modImg, modTxt, cos, sin},
-			func(in []*Node, w Weights, _ []*Node) []*Node {
-				a, b := c.DoubleStreamBlock(w, in[0], in[1], in[2], in[3], in[4], in[5])
-				return []*Node{a, b}
-			})
-		if err != nil {
-			return nil, err
-		}
-		img, txt = outs[0], outs[1]
+	// Head: final layer, loss, and the first cotangents. The backward pass
+	// starts with the last block (when any block trains): its weights are
+	// copied back while the head runs.
+	if n := len(blocks); n > 0 && (lowestSingle < c.DepthSingle || (c.DepthSingle == 0 && lowestDouble < c.Depth)) {
+		str.prefetch(blocks[n-1])
 	}
-	numTxt := txt.Shape().Dim(1)
-	joined, err := m.runStage("join", stageWeights{}, dt, []*tensors.Tensor{txt, img},
-		func(in []*Node, _ Weights, _ []*Node) []*Node { return []*Node{JoinStreams(in[0], in[1])} })
-	if err != nil {
-		return nil, err
-	}
-	h := joined[0]
-
-	// Forward: single blocks.
-	savedH := make([]*tensors.Tensor, c.DepthSingle)
-	for i := range singles {
-		savedH[i] = h
-		outs, err := m.runStage("single", singles[i], dt, []*tensors.Tensor{h, modSingle, cos, sin},
-			func(in []*Node, w Weights, _ []*Node) []*Node {
-				return []*Node{c.SingleStreamBlock(w, in[0], in[1], in[2], in[3])}
-			})
-		if err != nil {
-			return nil, err
-		}
-		h = outs[0]
-	}
-
-	// Head: final layer, loss, and the first cotangents.
 	headIn := []*tensors.Tensor{h, vec, tb.Target}
 	if hasWeight {
 		headIn = append(headIn, tb.Weight)
 	}
-	head, err := m.runStage("head", final, fmt.Sprintf("%s|%v|%v|%d", dt, hasWeight, needEmbed, numTxt), headIn,
+	head, err := m.runStage(str, "head", final, fmt.Sprintf("%s|%v|%v|%d", dt, hasWeight, needEmbed, numTxt), headIn,
 		func(in []*Node, w Weights, tr []*Node) []*Node {
 			var weight *Node
 			if hasWeight {
@@ -233,7 +403,10 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 	if err != nil {
 		return nil, err
 	}
+	release(f.h) // the last block's output: the head was its only reader
+	f.h = nil
 	res.Loss = tensors.ToScalar[float32](head[0])
+	release(head[0])
 	gH := head[1]
 	rest := head[2:]
 	var gVec *tensors.Tensor
@@ -253,7 +426,10 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 		if needEmbed {
 			in = append(in, gModSingle)
 		}
-		outs, err := m.runStage("single-bwd", singles[i], fmt.Sprintf("%s|%v", dt, needEmbed), in,
+		if i > lowestSingle || lowestDouble < c.Depth {
+			str.prefetch(st.before(c.Depth + i))
+		}
+		outs, err := m.runStage(str, "single-bwd", singles[i], fmt.Sprintf("%s|%v", dt, needEmbed), in,
 			func(in []*Node, w Weights, tr []*Node) []*Node {
 				out := c.SingleStreamBlock(w, in[0], in[1], in[2], in[3])
 				wrt := []*Node{in[0]}
@@ -266,6 +442,8 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 				}
 				return grads
 			})
+		release(savedH[i], gH, gModSingle)
+		savedH[i], gH, gModSingle = nil, nil, nil
 		if err != nil {
 			return nil, err
 		}
@@ -276,14 +454,16 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 		record(singles[i], outs)
 	}
 	if lowestDouble >= c.Depth {
+		release(gH, gVec, gModSingle, gModImg, gModTxt)
 		return res, nil
 	}
 
 	// Backward through the join: split the cotangent into text and image parts.
-	split, err := m.runStage("split", stageWeights{}, fmt.Sprintf("%d", numTxt), []*tensors.Tensor{gH},
+	split, err := m.runStage(str, "split", stageWeights{}, fmt.Sprintf("%d", numTxt), []*tensors.Tensor{gH},
 		func(in []*Node, _ Weights, _ []*Node) []*Node {
 			return []*Node{SliceAxis(in[0], 1, AxisRange(0, numTxt)), ImageTokens(in[0], numTxt)}
 		})
+	release(gH)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +475,10 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 		if needEmbed {
 			in = append(in, gModImg, gModTxt)
 		}
-		outs, err := m.runStage("double-bwd", doubles[i], fmt.Sprintf("%s|%v", dt, needEmbed), in,
+		if i > lowestDouble {
+			str.prefetch(st.before(i))
+		}
+		outs, err := m.runStage(str, "double-bwd", doubles[i], fmt.Sprintf("%s|%v", dt, needEmbed), in,
 			func(in []*Node, w Weights, tr []*Node) []*Node {
 				a, b := c.DoubleStreamBlock(w, in[0], in[1], in[2], in[3], in[4], in[5])
 				s := Add(dotWith(a, in[6]), dotWith(b, in[7]))
@@ -310,6 +493,8 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 				}
 				return grads
 			})
+		release(savedImg[i], savedTxt[i], gImg, gTxt, gModImg, gModTxt)
+		savedImg[i], savedTxt[i], gImg, gTxt, gModImg, gModTxt = nil, nil, nil, nil, nil, nil
 		if err != nil {
 			return nil, err
 		}
@@ -320,13 +505,14 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 		record(doubles[i], outs)
 	}
 	if !needEmbed {
+		release(gImg, gTxt)
 		return res, nil
 	}
 
 	// Backward: embedding.
 	in := append(append([]*tensors.Tensor{}, batchIn...), gImg, gTxt, gVec, gModImg, gModTxt, gModSingle)
 	nb := len(batchIn)
-	outs, err := m.runStage("embed-bwd", embed, fmt.Sprintf("%s|%v", dt, hasGuidance), in,
+	outs, err := m.runStage(str, "embed-bwd", embed, fmt.Sprintf("%s|%v", dt, hasGuidance), in,
 		func(in []*Node, w Weights, tr []*Node) []*Node {
 			var g *Node
 			if hasGuidance {
@@ -340,6 +526,7 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 			}
 			return toF32(Gradient(s, tr...))
 		})
+	release(in[nb:]...)
 	if err != nil {
 		return nil, err
 	}

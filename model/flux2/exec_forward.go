@@ -66,13 +66,19 @@ func splitBatchNodes(inputs []*Node, hasGuidance bool) (batchNodes, []*Node) {
 	return b, inputs[2:]
 }
 
-// weightArgs returns the current values of the named variables.
+// weightArgs returns the current values of the named variables, each
+// resident one placed on the device (see residency.go).
 func (m *Model) weightArgs(names []string) ([]*tensors.Tensor, error) {
 	out := make([]*tensors.Tensor, len(names))
 	for i, n := range names {
 		t, err := m.value(n)
 		if err != nil {
 			return nil, err
+		}
+		if !m.streamed(n) {
+			if err := m.place(t); err != nil {
+				return nil, fmt.Errorf("flux2: moving %s to the device: %w", n, err)
+			}
 		}
 		out[i] = t
 	}
@@ -108,10 +114,17 @@ func (m *Model) program(signature string, build func() (*Exec, error)) (*Exec, e
 
 // Forward runs the whole transformer in one program and returns the
 // predicted velocity [B, N, InChannels] in float32. Activations use dtype
-// (Float32 or BFloat16).
+// (Float32 or BFloat16). With block swap (Memory.BlocksOnHost) it runs
+// block by block instead, streaming the host-held blocks.
 func (m *Model) Forward(b *Batch, dtype dtypes.DType) (*tensors.Tensor, error) {
 	if missing := m.MissingWeights(); len(missing) > 0 {
 		return nil, fmt.Errorf("flux2: %d weights missing, e.g. %s", len(missing), missing[0])
+	}
+	if err := m.Memory.Validate(m.Config); err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	if m.Memory.BlocksOnHost > 0 {
+		return m.forwardStreamed(b, dtype)
 	}
 	names := m.VariableNames()
 	hasGuidance := b.Guidance != nil

@@ -23,7 +23,8 @@ type Gradients struct {
 // the model runs as a sequence of per-block programs and the backward pass
 // recomputes each block from its saved input (memory for one block's
 // activations); without it, one program holds the whole graph. Both give the
-// same numbers up to float rounding.
+// same numbers up to float rounding. Block swap and activation offload (see
+// Model.Memory) run the block-wise programs whatever checkpointing says.
 func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointing bool) (*Gradients, error) {
 	if missing := m.MissingWeights(); len(missing) > 0 {
 		return nil, fmt.Errorf("flux2: %d weights missing, e.g. %s", len(missing), missing[0])
@@ -31,7 +32,10 @@ func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointi
 	if len(m.TrainableNames()) == 0 {
 		return nil, fmt.Errorf("flux2: no trainable variables")
 	}
-	if checkpointing {
+	if err := m.Memory.Validate(m.Config); err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	if checkpointing || m.Memory.Streams() {
 		return m.lossAndGradientsBlockwise(tb, dtype)
 	}
 	return m.lossAndGradientsWhole(tb, dtype)

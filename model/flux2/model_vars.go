@@ -34,6 +34,10 @@ type Model struct {
 	// Attention chooses the attention kernel and its block size; the zero
 	// value (blocked, automatic blocks) is right almost always.
 	Attention AttentionOptions
+	// Memory moves weights (block swap) and saved activations to host
+	// memory during a training step; the zero value keeps them on the
+	// device.
+	Memory MemoryOptions
 
 	backend backends.Backend
 	ctx     *context.Context
