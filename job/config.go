@@ -51,6 +51,11 @@ type ModelConfig struct {
 	// fp8 or nf4 while captions are encoded (Mistral Small 3.1 for dev is
 	// 48 GB in bf16: int8 or nf4 on a 24 GB card).
 	TextEncoderQuantize string `yaml:"text_encoder_quantize"`
+	// BlocksOnHost is block swap: the number of transformer blocks whose
+	// (quantized) weights stay in host memory and are copied to the device
+	// for each use, or auto (as many as the memory plan needs to fit the
+	// device; none when its memory is unknown).
+	BlocksOnHost string `yaml:"blocks_on_host"`
 	// DType is the compute dtype: bf16 or f32.
 	DType string `yaml:"dtype"`
 	// Backend is auto, go, xla:cpu or xla:cuda (see `flora help`).
@@ -160,6 +165,10 @@ type TrainConfig struct {
 	Guidance float64 `yaml:"guidance"`
 	// GradientCheckpointing is auto, on or off (auto: on for large variants).
 	GradientCheckpointing string `yaml:"gradient_checkpointing"`
+	// OffloadActivations moves the block inputs saved for the backward pass
+	// to host memory: auto (when the memory plan needs it to fit the
+	// device), on or off.
+	OffloadActivations string `yaml:"offload_activations"`
 	// EMADecay enables an exponential moving average of the adapter when > 0.
 	EMADecay float64 `yaml:"ema_decay"`
 	Seed     int64   `yaml:"seed"`

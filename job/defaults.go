@@ -13,6 +13,7 @@ func Default() *Config {
 			TextEncoderQuantize: "none",
 			DType:               "bf16",
 			Backend:             "auto",
+			BlocksOnHost:        "auto",
 		},
 		Adapter: AdapterConfig{
 			Type:    "lora",
@@ -45,6 +46,7 @@ func Default() *Config {
 			LossWeighting:         "none",
 			Guidance:              1.0,
 			GradientCheckpointing: "auto",
+			OffloadActivations:    "auto",
 			Seed:                  42,
 			SaveEvery:             250,
 			KeepLast:              3,

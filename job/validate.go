@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ var (
 	Schedules         = []string{"constant", "linear", "cosine"}
 	TimestepSamplings = []string{"flux2_shift", "uniform", "logit_normal", "sigmoid", "weighted"}
 	LossWeightings    = []string{"none", "sigma_sqrt", "cosmap"}
-	CheckpointModes   = []string{"auto", "on", "off"}
+	AutoOnOff         = []string{"auto", "on", "off"}
 	CropModes         = []string{"center", "random"}
 	ExportFormats     = []string{"comfy", "diffusers", "kohya"}
 )
@@ -50,6 +51,9 @@ func (c *Config) Validate() error {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
 			ps.add(fmt.Sprintf("model.quantize_keep.%d", i), "must be a module pattern like \"final_layer.*\" (path.Match syntax), got %q", p)
 		}
+	}
+	if n, err := strconv.Atoi(m.BlocksOnHost); m.BlocksOnHost != "auto" && (err != nil || n < 0) {
+		ps.add("model.blocks_on_host", "must be auto or a number of blocks >= 0 (0 keeps every block on the device), got %q", m.BlocksOnHost)
 	}
 	v.oneOf("model.dtype", m.DType, ComputeDTypes)
 	if !validBackend(m.Backend) {
@@ -116,7 +120,8 @@ func (c *Config) Validate() error {
 	}
 	v.oneOf("train.timesteps", t.Timesteps, TimestepSamplings)
 	v.oneOf("train.loss_weighting", t.LossWeighting, LossWeightings)
-	v.oneOf("train.gradient_checkpointing", t.GradientCheckpointing, CheckpointModes)
+	v.oneOf("train.gradient_checkpointing", t.GradientCheckpointing, AutoOnOff)
+	v.oneOf("train.offload_activations", t.OffloadActivations, AutoOnOff)
 	if t.SaveEvery < 0 {
 		ps.add("train.save_every", "must be >= 0 (0 = only at the end), got %d", t.SaveEvery)
 	}

@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/flora-ml/flora/lora"
@@ -21,11 +22,23 @@ type MemoryPlanInput struct {
 	// Resolution is the image side (square); TextTokens the context length.
 	Resolution, TextTokens, Batch int
 	Checkpointing                 bool
+	// OffloadActivations and BlocksOnHost are the step's host-memory
+	// options (flux2.MemoryOptions); either implies checkpointing.
+	OffloadActivations bool
+	BlocksOnHost       int
+}
+
+// MemoryOptions returns the model options the input plans for.
+func (in MemoryPlanInput) MemoryOptions() flux2.MemoryOptions {
+	return flux2.MemoryOptions{OffloadActivations: in.OffloadActivations, BlocksOnHost: in.BlocksOnHost}
 }
 
 // MemoryPlan is an estimate of device memory, in bytes.
 type MemoryPlan struct {
 	BaseWeights, Adapter, Optimizer, Activations, Workspace, Total int64
+	// Host is what block swap and activation offload hold in host memory
+	// instead (not part of Total).
+	Host int64
 	// Detail lists how each number was formed.
 	Detail []string
 }
@@ -46,6 +59,30 @@ const (
 	attnBlockTensors  = 4
 )
 
+// storedBytes returns the bytes a base weight takes as stored: quantized
+// per the scheme, or in compute-dtype floats.
+func (in MemoryPlanInput) storedBytes(name string, dims []int, cb int64) (bytes int64, quantized bool) {
+	n := int64(1)
+	for _, d := range dims {
+		n *= int64(d)
+	}
+	if !in.Quant.Quantizes(name, dims) {
+		return n * cb, false
+	}
+	switch in.Quant.Scheme {
+	case quant.Int8, quant.FP8:
+		return n + 4*int64(dims[0]), true
+	case quant.NF4:
+		scales := (n + quant.NF4Block - 1) / quant.NF4Block
+		scaleBytes := 4 * scales
+		if in.Quant.DoubleQuant {
+			scaleBytes = scales + 4*((scales+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4 // int8 codes, float32 scales, offset
+		}
+		return n/2 + scaleBytes, true
+	}
+	return n * cb, false
+}
+
 // EstimateMemory estimates the device memory of a LoRA training step.
 func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	c := in.Config
@@ -54,32 +91,40 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	if cb == 0 {
 		cb = 2
 	}
-	// Base weights.
+	// Base weights, and those of the blocks block swap keeps on the host.
+	hostBlocks := c.HostBlockPrefixes(in.BlocksOnHost)
+	perHostBlock := map[string]int64{}
 	var quantized, plain int64
 	for name, dims := range c.ParamShapes() {
-		n := int64(1)
-		for _, d := range dims {
-			n *= int64(d)
-		}
-		if in.Quant.Quantizes(name, dims) {
-			switch in.Quant.Scheme {
-			case quant.Int8, quant.FP8:
-				quantized += n + 4*int64(dims[0])
-			case quant.NF4:
-				scales := (n + quant.NF4Block - 1) / quant.NF4Block
-				scaleBytes := 4 * scales
-				if in.Quant.DoubleQuant {
-					scaleBytes = scales + 4*((scales+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4 // int8 codes, float32 scales, offset
-				}
-				quantized += n/2 + scaleBytes
-			}
+		b, q := in.storedBytes(name, dims, cb)
+		if q {
+			quantized += b
 		} else {
-			plain += n * cb
+			plain += b
+		}
+		for _, pre := range hostBlocks {
+			if strings.HasPrefix(name, pre) {
+				perHostBlock[pre] += b
+			}
 		}
 	}
 	p.BaseWeights = quantized + plain
 	p.Detail = append(p.Detail, fmt.Sprintf("base weights: %s quantized (%s) + %s in %d-byte floats",
 		human(quantized), orNone(string(in.Quant.Scheme)), human(plain), cb))
+	if len(hostBlocks) > 0 {
+		var onHost, largest int64
+		for _, b := range perHostBlock {
+			onHost += b
+			largest = max(largest, b)
+		}
+		// On the device: the resident blocks, the block running and the
+		// next one being copied in.
+		inFlight := int64(min(len(hostBlocks), 2)) * largest
+		p.BaseWeights += inFlight - onHost
+		p.Host += onHost
+		p.Detail = append(p.Detail, fmt.Sprintf("block swap: %d blocks (%s) in host memory, %d of them (%s) on the device at a time",
+			len(hostBlocks), human(onHost), min(len(hostBlocks), 2), human(inFlight)))
+	}
 	// Adapter: float32 weights + float32 gradients.
 	var loraParams int64
 	for _, t := range in.Targets {
@@ -103,11 +148,19 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	attnBlock := attnBlockTensors * b * h * rows * t * 4 // live while one attention runs
 	double := b*t*d*doubleActPerToken*cb + lse
 	single := b*t*d*singleActPerToken*cb + lse
-	if in.Checkpointing {
-		saved := b * t * d * cb * int64(c.Depth+c.DepthSingle+1)
-		p.Activations = saved + max(double, single) + attnBlock
-		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s + one block's activations (%s) + one attention query block (%d rows: %s)",
-			c.Depth+c.DepthSingle+1, human(b*t*d*cb), human(max(double, single)), rows, human(attnBlock)))
+	if in.Checkpointing || in.OffloadActivations || in.BlocksOnHost > 0 {
+		boundary := b * t * d * cb
+		inputs := int64(c.Depth + c.DepthSingle + 1)
+		where := ""
+		if in.OffloadActivations {
+			// The input of the block running and the one being copied.
+			p.Host += boundary * (inputs - 2)
+			inputs = 2
+			where = " (the others in host memory)"
+		}
+		p.Activations = boundary*inputs + max(double, single) + attnBlock
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s%s + one block's activations (%s) + one attention query block (%d rows: %s)",
+			inputs, human(boundary), where, human(max(double, single)), rows, human(attnBlock)))
 	} else {
 		p.Activations = int64(c.Depth)*double + int64(c.DepthSingle)*single + attnBlock
 		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)",
@@ -124,7 +177,63 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	p.Workspace = 2*largest + p.Activations/10 + 1<<30
 	p.Detail = append(p.Detail, fmt.Sprintf("workspace: 2× largest weight in compute dtype (%s) + 10%% of activations + 1 GiB runtime", human(largest)))
 	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
+	if p.Host > 0 {
+		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))
+	}
 	return p
+}
+
+// MemoryModes are a job's host-memory settings as written:
+// train.offload_activations (auto, on or off) and model.blocks_on_host
+// (auto or a number of blocks).
+type MemoryModes struct {
+	Offload, BlocksOnHost string
+}
+
+// Fit resolves the modes for a plan input against a device budget in bytes
+// (0: unknown). "auto" turns activation offload on only when the plan
+// without it does not fit, then swaps as few blocks as make it fit (all of
+// them when nothing does: the fit check then reports it); without a budget
+// "auto" is off. Explicit settings are kept as given.
+func (mm MemoryModes) Fit(in MemoryPlanInput, budget int64) (MemoryPlanInput, error) {
+	nBlocks := in.Config.Depth + in.Config.DepthSingle
+	autoBlocks := mm.BlocksOnHost == "" || mm.BlocksOnHost == "auto"
+	if !autoBlocks {
+		n, err := strconv.Atoi(mm.BlocksOnHost)
+		if err != nil || n < 0 || n > nBlocks {
+			return in, fmt.Errorf("model.blocks_on_host: %q must be auto or a number of blocks from 0 to the model's %d", mm.BlocksOnHost, nBlocks)
+		}
+		in.BlocksOnHost = n
+	}
+	fits := func(c MemoryPlanInput) bool { return budget > 0 && EstimateMemory(c).Total <= budget }
+	switch mm.Offload {
+	case "on":
+		in.OffloadActivations = true
+	case "off":
+		in.OffloadActivations = false
+	case "", "auto":
+		in.OffloadActivations = false
+		if budget > 0 && !fits(in) {
+			in.OffloadActivations = true
+		}
+	default:
+		return in, fmt.Errorf("train.offload_activations: %q must be auto, on or off", mm.Offload)
+	}
+	if autoBlocks {
+		in.BlocksOnHost = 0
+		if budget > 0 && !fits(in) {
+			in.BlocksOnHost = nBlocks
+			for n := 1; n < nBlocks; n++ {
+				c := in
+				c.BlocksOnHost = n
+				if fits(c) {
+					in.BlocksOnHost = n
+					break
+				}
+			}
+		}
+	}
+	return in, nil
 }
 
 func orNone(s string) string {
@@ -174,6 +283,18 @@ func Suggest(in MemoryPlanInput, budget int64) []string {
 	}
 	if !in.Checkpointing {
 		try("turn gradient checkpointing on (train.gradient_checkpointing: on)", func(c *MemoryPlanInput) { c.Checkpointing = true })
+	}
+	if !in.OffloadActivations {
+		try("offload the saved activations to host memory (train.offload_activations: on)", func(c *MemoryPlanInput) { c.OffloadActivations = true })
+	}
+	for n := in.BlocksOnHost + 1; n <= in.Config.Depth+in.Config.DepthSingle; n++ {
+		c := in
+		c.BlocksOnHost, c.OffloadActivations = n, true
+		if pl := EstimateMemory(c); pl.Total <= budget {
+			out = append(out, fmt.Sprintf("keep %d blocks in host memory and offload activations (model.blocks_on_host: %d, train.offload_activations: on; "+
+				"each swapped block is copied to the device twice per step) (estimated %s)", n, n, human(pl.Total)))
+			break
+		}
 	}
 	for _, s := range []quant.Scheme{quant.FP8, quant.NF4} {
 		if in.Quant.Scheme != s && (in.Quant.Scheme == quant.None || in.Quant.Scheme == "" || s == quant.NF4) {

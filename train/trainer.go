@@ -31,6 +31,9 @@ type Options struct {
 	// Checkpointing runs the model block by block, recomputing activations
 	// in the backward pass (memory for one block's activations).
 	Checkpointing bool
+	// Memory is what the step keeps in host memory (activation offload,
+	// block swap); either runs the model block by block.
+	Memory flux2.MemoryOptions
 	// EMADecay keeps an exponential moving average of the trainable
 	// weights when > 0.
 	EMADecay float64
@@ -91,6 +94,10 @@ func NewTrainer(model *flux2.Model, src BatchSource, opts Options) (*Trainer, er
 	if opts.DType == dtypes.InvalidDType {
 		opts.DType = dtypes.Float32
 	}
+	if err := opts.Memory.Validate(model.Config); err != nil {
+		return nil, err
+	}
+	model.Memory = opts.Memory
 	names := model.TrainableNames()
 	if len(names) == 0 {
 		return nil, errors.New("the model has no trainable variables (attach an adapter first)")

@@ -99,11 +99,11 @@ func runTrain(f *trainFlags) error {
 		return err
 	}
 	fmt.Fprintln(cliErr, info)
-	plan, err := memoryPlan(cfg)
+	budget := deviceBudget(info, f.memBudget)
+	plan, err := memoryPlan(cfg, budget)
 	if err != nil {
 		return err
 	}
-	budget := deviceBudget(info, f.memBudget)
 	if f.dryRun {
 		fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.plan)
 		if len(previous) > 0 {
@@ -112,7 +112,9 @@ func runTrain(f *trainFlags) error {
 		if plan.textEncoder > 0 {
 			fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.textEncoderName, float64(plan.textEncoder)/(1<<30))
 		}
-		printPlanGrid(plan, budget)
+		if err := printPlanGrid(plan, budget); err != nil {
+			return err
+		}
 		if budget > 0 {
 			fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
 			if plan.textEncoder > 0 {
@@ -137,6 +139,7 @@ func runTrain(f *trainFlags) error {
 		return err
 	}
 	how.backend = info.Name
+	how.memory = plan.input.MemoryOptions()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := setupRun(cfg, be, how)
@@ -204,7 +207,7 @@ func deviceBudget(info backend.Info, flagGiB float64) int64 {
 
 // printPlanGrid prints the job's plan at the usual resolutions and every base
 // scheme, marking what fits the budget, so one dry run shows the options.
-func printPlanGrid(p *plannedJob, budget int64) {
+func printPlanGrid(p *plannedJob, budget int64) error {
 	res := train.GridResolutions
 	if !slices.Contains(res, p.input.Resolution) {
 		res = append(slices.Clone(res), p.input.Resolution)
@@ -218,5 +221,10 @@ func printPlanGrid(p *plannedJob, budget int64) {
 	if budget > 0 {
 		fmt.Fprintf(cliOut, "; ✓ fits %.3g GiB", float64(budget)/(1<<30))
 	}
-	fmt.Fprintf(cliOut, "):\n%s", train.FormatPlanGrid(train.PlanGrid(p.input, res, train.GridSchemes), res, train.GridSchemes, budget))
+	grid, err := train.PlanGrid(p.input, p.modes, budget, res, train.GridSchemes)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cliOut, "):\n%s", train.FormatPlanGrid(grid, res, train.GridSchemes, budget))
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -52,6 +53,9 @@ type runStart struct {
 	candidates []string
 	// backend names the resolved compute backend.
 	backend string
+	// memory is what the step keeps in host memory, as the memory plan
+	// resolved the job's settings.
+	memory flux2.MemoryOptions
 }
 
 // resumeCandidates checks --resume before any heavy work and lists the

@@ -34,7 +34,10 @@ func isEmbeddedPath(p string) bool { return bundle.IsEmbedded(p) }
 type plannedJob struct {
 	variant flux2.Variant
 	input   train.MemoryPlanInput
-	plan    train.MemoryPlan
+	// modes are the job's host-memory settings as written (input holds
+	// them resolved).
+	modes train.MemoryModes
+	plan  train.MemoryPlan
 	// textEncoder is the estimated device memory of caching the captions
 	// (before training, in its own phase); textEncoderName names it.
 	textEncoder     int64
@@ -47,7 +50,10 @@ func jobVariant(cfg *job.Config) (flux2.Variant, error) {
 	return bundle.InspectVariant(cfg.Model.Path, cfg.Model.Variant)
 }
 
-func memoryPlan(cfg *job.Config) (*plannedJob, error) {
+// memoryPlan plans the job's device memory, resolving its automatic
+// host-memory settings (activation offload, block swap) against the device
+// budget in bytes (0: unknown).
+func memoryPlan(cfg *job.Config, budget int64) (*plannedJob, error) {
 	v, err := jobVariant(cfg)
 	if err != nil {
 		return nil, err
@@ -74,13 +80,37 @@ func memoryPlan(cfg *job.Config) (*plannedJob, error) {
 	}
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
 		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
-	pj := &plannedJob{variant: v, input: in, plan: train.EstimateMemory(in)}
+	modes := memoryModes(cfg)
+	if in, err = modes.Fit(in, budget); err != nil {
+		return nil, err
+	}
+	pj := &plannedJob{variant: v, input: in, modes: modes, plan: train.EstimateMemory(in)}
 	if spec, err := textenc.SpecForVariant(v.Name); err == nil && !bundle.IsEmbedded(cfg.Model.Path) {
 		tq := quant.Scheme(cfg.Model.TextEncoderQuantize)
 		pj.textEncoder = spec.EncodeBytes(tq, cb, 8, spec.MaxLength)
 		pj.textEncoderName = fmt.Sprintf("%s, %s", spec.Name, orNoneScheme(tq))
 	}
 	return pj, nil
+}
+
+// hostMemoryNote describes what the step keeps in host memory, if anything.
+func hostMemoryNote(m flux2.MemoryOptions) string {
+	var parts []string
+	if m.OffloadActivations {
+		parts = append(parts, "saved activations offloaded to host memory")
+	}
+	if m.BlocksOnHost > 0 {
+		parts = append(parts, fmt.Sprintf("%d blocks streamed from host memory (block swap)", m.BlocksOnHost))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
+// memoryModes are the job's host-memory settings.
+func memoryModes(cfg *job.Config) train.MemoryModes {
+	return train.MemoryModes{Offload: cfg.Train.OffloadActivations, BlocksOnHost: cfg.Model.BlocksOnHost}
 }
 
 func orNoneScheme(s quant.Scheme) string {
@@ -259,6 +289,7 @@ func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRu
 		return nil, err
 	}
 	opts.Backend = start.backend
+	opts.Memory = start.memory
 	tr, err := train.NewTrainer(m, src, opts)
 	if err != nil {
 		return nil, err
@@ -270,8 +301,8 @@ func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRu
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "adapter: %d layers, %d parameters (rank %d, alpha %g, targets %s); %d steps, checkpointing %v, %s compute\n",
-		len(targets), adapter.NumParams(), cfg.Adapter.Rank, targets[0].Alpha, cfg.Adapter.Targets, opts.Steps, opts.Checkpointing, opts.DType)
+	fmt.Fprintf(out, "adapter: %d layers, %d parameters (rank %d, alpha %g, targets %s); %d steps, checkpointing %v, %s compute%s\n",
+		len(targets), adapter.NumParams(), cfg.Adapter.Rank, targets[0].Alpha, cfg.Adapter.Targets, opts.Steps, opts.Checkpointing, opts.DType, hostMemoryNote(opts.Memory))
 	if err := eval.WriteRunInfo(cfg.Output.Dir, eval.RunInfo{Name: cfg.Name, Variant: variant.Name, Rank: cfg.Adapter.Rank,
 		Alpha: targets[0].Alpha, Targets: len(targets), AdapterParams: adapter.NumParams(), Steps: cfg.Train.Steps, LR: cfg.Train.LR,
 		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path}); err != nil {
