@@ -72,6 +72,15 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "host-memory settings",
+			yaml: minimal,
+			sets: []string{"model.blocks_on_host=lots", "train.offload_activations=yes"},
+			want: []string{
+				`model.blocks_on_host: must be auto or a number of blocks >= 0 (0 keeps every block on the device), got "lots"`,
+				`train.offload_activations: must be one of auto, on, off, got "yes"`,
+			},
+		},
+		{
 			name: "missing required",
 			yaml: "name: x\n",
 			want: []string{"model.path: is required", "dataset.folders: needs at least one folder"},

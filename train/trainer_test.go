@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -167,6 +168,47 @@ func TestCheckpointingGradientsMatch(t *testing.T) {
 		if math.Abs(ra.Loss-rb.Loss) > 1e-5*ra.Loss || math.Abs(ra.GradNorm-rb.GradNorm) > 1e-4*ra.GradNorm {
 			t.Errorf("step %d: whole loss %.8g norm %.8g, block-wise %.8g %.8g", i+1, ra.Loss, ra.GradNorm, rb.Loss, rb.GradNorm)
 		}
+	}
+}
+
+// TestHostMemoryOptionsMatch: training with the saved activations
+// offloaded and blocks streamed from host memory gives the same losses and
+// adapter, step for step, as block-wise training with everything on the
+// device; the trainer hands the options to the model.
+func TestHostMemoryOptionsMatch(t *testing.T) {
+	a, am := newTestTrainer(t, testOptions(3), true)
+	opts := testOptions(3)
+	opts.Memory = flux2.MemoryOptions{OffloadActivations: true, BlocksOnHost: 2}
+	b, bm := newTestTrainer(t, opts, false)
+	if bm.Memory != opts.Memory {
+		t.Fatalf("model memory options %+v, want %+v", bm.Memory, opts.Memory)
+	}
+	for i := 0; i < 3; i++ {
+		ra, err := a.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rb, err := b.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ra.Loss != rb.Loss || ra.GradNorm != rb.GradNorm {
+			t.Errorf("step %d: on device loss %.9g norm %.9g, streamed %.9g %.9g", i+1, ra.Loss, ra.GradNorm, rb.Loss, rb.GradNorm)
+		}
+	}
+	wa, wb := adapterValues(t, am), adapterValues(t, bm)
+	for n := range wa {
+		if !slices.Equal(wa[n], wb[n]) {
+			t.Errorf("adapter %s differs after 3 steps", n)
+		}
+	}
+	opts.Memory.BlocksOnHost = 99
+	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewTrainer(m, nil, opts); err == nil || !strings.Contains(err.Error(), "blocks on host 99") {
+		t.Errorf("NewTrainer with 99 blocks on host: %v", err)
 	}
 }
 

@@ -241,6 +241,30 @@ func TestTrainInitFromUnfusedLoRA(t *testing.T) {
 	}
 }
 
+// TestTrainHostMemorySettings: train.offload_activations and
+// model.blocks_on_host reach the training step (the run log says what moves
+// to host memory), and a block count the model does not have is refused
+// before any work, naming the key.
+func TestTrainHostMemorySettings(t *testing.T) {
+	dir := t.TempDir()
+	args := func(blocks string) []string {
+		return []string{"train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir=" + filepath.Join(dir, "run-"+blocks),
+			"--set", "dataset.cache_dir=" + filepath.Join(dir, "cache"), "--set", "train.steps=2", "--set", "train.warmup_steps=0",
+			"--set", "sample.every=0", "--set", "train.offload_activations=on", "--set", "model.blocks_on_host=" + blocks}
+	}
+	code, stdout, stderr := runCLI(t, args("2")...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if want := "saved activations offloaded to host memory, 2 blocks streamed from host memory (block swap)"; !strings.Contains(stdout+stderr, want) {
+		t.Errorf("the run log lacks %q:\n%s%s", want, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, args("99")...)
+	if code == 0 || !strings.Contains(stderr, "model.blocks_on_host") || !strings.Contains(stderr, "number of blocks from 0 to the model's") {
+		t.Errorf("99 blocks on host: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
 // sparseCheckpoint writes a bf16 safetensors file with a variant's official
 // tensor names and shapes whose data is a hole (a sparse file: no disk
 // space), for commands that read only headers. It is named after the
