@@ -8,6 +8,7 @@ import (
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/gomlx/gomlx/backends"
 )
 
 // MemoryPlanInput describes a training run for memory estimation.
@@ -26,6 +27,48 @@ type MemoryPlanInput struct {
 	// options (flux2.MemoryOptions); either implies checkpointing.
 	OffloadActivations bool
 	BlocksOnHost       int
+	// Device describes the device the plan is for; the zero value is a GPU.
+	Device PlanDevice
+}
+
+// PlanDevice is what a memory plan assumes about the device.
+type PlanDevice struct {
+	// AttentionBudget is the bytes of one attention query block's float32
+	// logits the automatic block choice allows there
+	// (flux2.AttentionBudget); 0 means flux2.AttentionBudgetGPU.
+	AttentionBudget int64
+	// Runtime is the runtime's fixed memory beyond what the plan lists
+	// (CUDA context, cuBLAS/cuDNN workspaces, compiled programs); 0 means
+	// the GPU default, DefaultGPURuntime.
+	Runtime int64
+	// ActivationSlack is the allocator's slack as a fraction of the
+	// activations: memory freed between programs that the C heap keeps
+	// (CPU backends; GPU allocators pool it).
+	ActivationSlack float64
+}
+
+// DefaultGPURuntime is the fixed device memory of XLA's CUDA runtime that a
+// GPU plan reserves.
+const DefaultGPURuntime = 1 << 30
+
+// What a CPU backend's training step adds to the process beyond the
+// device's share, measured on XLA CPU (PERF.md §11): the compiled step
+// programs and the runtime (117–330 MiB across the measured configurations,
+// after returning compile memory to the system), and C-heap slack of about
+// a quarter of the activations (program outputs and parameters below
+// glibc's mmap threshold, freed between programs but kept by malloc).
+const (
+	hostRuntime         = 256 << 20
+	hostActivationSlack = 0.25
+)
+
+// PlanDeviceFor describes the device of a backend: a GPU's, or the host's
+// for the CPU backends (their attention block budget, no CUDA context).
+func PlanDeviceFor(b backends.Backend) PlanDevice {
+	if flux2.OnAccelerator(b) {
+		return PlanDevice{}
+	}
+	return PlanDevice{AttentionBudget: flux2.AttentionBudget(b), Runtime: hostRuntime, ActivationSlack: hostActivationSlack}
 }
 
 // MemoryOptions returns the model options the input plans for.
@@ -144,7 +187,11 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	d := int64(c.Hidden)
 	h := int64(c.NumHeads)
 	lse := b * h * t * 4 // saved per block
-	rows := int64(flux2.AttentionBlockRows(flux2.AttentionBudgetGPU, int(b), c.NumHeads, int(t)))
+	budget := in.Device.AttentionBudget
+	if budget == 0 {
+		budget = flux2.AttentionBudgetGPU
+	}
+	rows := int64(flux2.AttentionBlockRows(budget, int(b), c.NumHeads, int(t)))
 	attnBlock := attnBlockTensors * b * h * rows * t * 4 // live while one attention runs
 	double := b*t*d*doubleActPerToken*cb + lse
 	single := b*t*d*singleActPerToken*cb + lse
@@ -166,16 +213,44 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)",
 			c.Depth+c.DepthSingle, human(single), rows, human(attnBlock)))
 	}
-	// Workspace: the largest dequantized weight, compiler temporaries (~10%
-	// of activations) and the runtime's fixed context.
+	// Workspace. Weights in compute dtype: with a quantized base, XLA
+	// dequantizes each weight of a block once per program and keeps it for
+	// the backward pass (measured on XLA CPU: the dev-width double block's
+	// backward program held all of its dequantized weights), so the largest
+	// block's dequantized weights, plus one weight's transposed copy for the
+	// backward products; unquantized weights need copies of the largest
+	// only. Then compiler temporaries (~10% of activations), the
+	// allocator's slack on CPUs, and the runtime's fixed memory.
 	var largest int64
-	for _, dims := range c.ParamShapes() {
-		if len(dims) == 2 {
-			largest = max(largest, int64(dims[0])*int64(dims[1])*cb)
+	dequant := map[string]int64{}
+	for name, dims := range c.ParamShapes() {
+		if len(dims) != 2 {
+			continue
+		}
+		n := int64(dims[0]) * int64(dims[1]) * cb
+		largest = max(largest, n)
+		if _, q := in.storedBytes(name, dims, cb); q {
+			dequant[blockOf(name)] += n
 		}
 	}
-	p.Workspace = 2*largest + p.Activations/10 + 1<<30
-	p.Detail = append(p.Detail, fmt.Sprintf("workspace: 2× largest weight in compute dtype (%s) + 10%% of activations + 1 GiB runtime", human(largest)))
+	var blockDequant int64
+	for _, b := range dequant {
+		blockDequant = max(blockDequant, b)
+	}
+	runtime := in.Device.Runtime
+	if runtime == 0 {
+		runtime = DefaultGPURuntime
+	}
+	slack := int64(float64(p.Activations) * in.Device.ActivationSlack)
+	if blockDequant > 0 {
+		p.Workspace = blockDequant + largest
+		p.Detail = append(p.Detail, fmt.Sprintf("workspace: one block's dequantized weights (%s) + the largest weight's copy (%s) in compute dtype", human(blockDequant), human(largest)))
+	} else {
+		p.Workspace = 2 * largest
+		p.Detail = append(p.Detail, fmt.Sprintf("workspace: 2× largest weight in compute dtype (%s)", human(largest)))
+	}
+	p.Workspace += p.Activations/10 + slack + runtime
+	p.Detail = append(p.Detail, fmt.Sprintf("  + 10%% of activations + %s allocator slack + %s runtime", human(slack), human(runtime)))
 	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
 	if p.Host > 0 {
 		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))
@@ -241,6 +316,16 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// blockOf returns the block prefix of a parameter name ("double_blocks.3"),
+// or "" for parameters outside the blocks.
+func blockOf(name string) string {
+	parts := strings.SplitN(name, ".", 3)
+	if len(parts) == 3 && (parts[0] == "double_blocks" || parts[0] == "single_blocks") {
+		return parts[0] + "." + parts[1]
+	}
+	return ""
 }
 
 // human formats bytes as GiB/MiB.

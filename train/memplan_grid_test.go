@@ -12,7 +12,7 @@ import (
 func TestPlanGrid(t *testing.T) {
 	in := planFor(t, "dev", quant.NF4, 1024, true)
 	res, schemes := []int{512, 1024}, []quant.Scheme{quant.None, quant.NF4}
-	const budget = 24 << 30
+	const budget = 26 << 30
 	off := MemoryModes{Offload: "off", BlocksOnHost: "0"}
 	grid, err := PlanGrid(in, off, budget, res, schemes)
 	if err != nil {
@@ -28,7 +28,7 @@ func TestPlanGrid(t *testing.T) {
 		}
 	}
 	// dev with everything on the device: bf16 (64 GB of weights) never
-	// fits 24 GiB; NF4 at 512² does and at 1024² does not.
+	// fits 26 GiB; NF4 at 512² does and at 1024² does not.
 	if grid[0][0].Plan.Total <= budget || grid[0][1].Plan.Total > budget || grid[1][1].Plan.Total <= budget {
 		t.Fatalf("unexpected dev plans: %v", grid)
 	}

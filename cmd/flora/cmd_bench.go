@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/memtrim"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
@@ -44,6 +45,10 @@ func init() {
 			asJSON := fs.Bool("json", false, "print one JSON line (machine-readable, e.g. for scripts/bench-vs-torch.sh) instead of text")
 			attnKernel := fs.String("attention", "blocked", "attention kernel: blocked (memory-efficient, default) or plain (reference, [S,S] probabilities)")
 			attnBlock := fs.Int("attention-block", 0, "query rows per attention block (0 = automatic per backend and shape)")
+			doubles := fs.Int("double-blocks", -1, "number of double blocks (-1: the variant's), for reduced configurations of a variant's width")
+			singles := fs.Int("single-blocks", -1, "number of single blocks (-1: the variant's)")
+			offload := fs.Bool("offload-activations", false, "move the block inputs saved for the backward pass to host memory (train mode; implies block-wise execution)")
+			blocksOnHost := fs.Int("blocks-on-host", 0, "block swap: keep this many blocks' weights in host memory, streamed to the device per use")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)
@@ -57,6 +62,7 @@ func init() {
 					return err
 				}
 				fmt.Fprintln(cliErr, info)
+				baseline := currentRSS() // the process with its backend, before any model
 				dtype, err := computeDType(*dtypeName, info)
 				if err != nil {
 					return usageErrorf("%v", err)
@@ -64,6 +70,18 @@ func init() {
 				v, err := benchVariant(*variant)
 				if err != nil {
 					return usageErrorf("%v", err)
+				}
+				if *doubles >= 0 || *singles >= 0 {
+					if *doubles >= 0 {
+						v.Config.Depth = *doubles
+					}
+					if *singles >= 0 {
+						v.Config.DepthSingle = *singles
+					}
+					v.Name = fmt.Sprintf("%s-%d+%d", v.Name, v.Config.Depth, v.Config.DepthSingle)
+					if err := v.Config.Validate(); err != nil {
+						return usageErrorf("--double-blocks/--single-blocks: %v", err)
+					}
 				}
 				if *res%16 != 0 || *res < 16 || *steps < 1 || *batch < 1 {
 					return usageErrorf("--res must be a multiple of 16, --steps and --batch >= 1")
@@ -92,6 +110,10 @@ func init() {
 					return err
 				}
 				m.Attention = attn
+				m.Memory = flux2.MemoryOptions{OffloadActivations: *offload, BlocksOnHost: *blocksOnHost}
+				if err := m.Memory.Validate(v.Config); err != nil {
+					return usageErrorf("--blocks-on-host: %v", err)
+				}
 				fmt.Fprintf(cliErr, "random %s weights (%d parameters, %s, base %s) in %s\n", v.Name, v.Config.NumParams(), dtype, q,
 					time.Since(start).Round(time.Millisecond))
 				h := *res / 16
@@ -140,7 +162,7 @@ func init() {
 					tr, err := train.NewTrainer(m, src, train.Options{Steps: *steps + 1, GradAccum: 1,
 						Timesteps: train.TimestepSampler{Kind: "uniform"}, LR: train.LRSchedule{Kind: "constant", Base: 1e-4, Total: *steps + 1},
 						Optimizer: train.AdamWConfig{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, MaxGradNorm: 1}, Guidance: 1, DType: dtype,
-						Checkpointing: *ckpt, Seed: 1})
+						Checkpointing: *ckpt, Memory: m.Memory, Seed: 1})
 					if err != nil {
 						return err
 					}
@@ -154,6 +176,12 @@ func init() {
 					return err
 				}
 				warm := time.Since(t0)
+				// The measured steps' peak: construction garbage (random
+				// weights' float copies) is returned to the system first and
+				// the peak counter restarts from what is resident now.
+				memtrim.Release()
+				warmRSS := currentRSS()
+				peakReset := resetPeakRSS() == nil
 				t1 := time.Now()
 				var fastest time.Duration
 				for i := 0; i < *steps; i++ {
@@ -168,7 +196,11 @@ func init() {
 				per := time.Since(t1) / time.Duration(*steps)
 				r := benchResult{Variant: v.Name, Mode: *mode, Backend: info.Name, DType: dtype.String(), Quantize: string(q),
 					Batch: *batch, ImageTokens: n, TextTokens: *textLen, Parameters: v.Config.NumParams(), Checkpointing: *ckpt && *mode == "train", Steps: *steps,
-					FirstStepMS: ms(warm), MSPerStep: ms(per), MinStepMS: ms(fastest), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS(), Attention: string(attn.KernelName())}
+					FirstStepMS: ms(warm), MSPerStep: ms(per), MinStepMS: ms(fastest), GFLOPS: flops / per.Seconds() / 1e9, PeakRSSBytes: peakRSS(), Attention: string(attn.KernelName()),
+					BaselineRSSBytes: baseline, WarmRSSBytes: warmRSS, OffloadActivations: m.Memory.OffloadActivations, BlocksOnHost: m.Memory.BlocksOnHost}
+				if peakReset {
+					r.StepPeakRSSBytes = r.PeakRSSBytes
+				}
 				attnDesc := "plain attention"
 				if attn.KernelName() == flux2.AttentionBlocked {
 					r.AttentionBlock = attn.QueryBlock(b, *batch, v.Config.NumHeads, n+*textLen)
@@ -179,6 +211,10 @@ func init() {
 					for _, t := range targets {
 						r.LoRAParameters += int64(t.Rank * (t.In + t.Out))
 					}
+					in := train.MemoryPlanInput{Config: v.Config, Quant: quant.Options{Scheme: q, DoubleQuant: q == quant.NF4}, ComputeBytes: dtype.Size(),
+						Targets: targets, Resolution: *res, TextTokens: *textLen, Batch: *batch, Checkpointing: *ckpt,
+						OffloadActivations: *offload, BlocksOnHost: *blocksOnHost, Device: train.PlanDeviceFor(b)}
+					r.PlanBytes = train.EstimateMemory(in).Total
 				}
 				if info.Name == "xla:cuda" {
 					r.GPUMemoryBytes = backend.GPUMemoryUsed()
@@ -228,6 +264,24 @@ type benchResult struct {
 	// the query rows per block of the blocked kernel.
 	Attention      string `json:"attention,omitempty"`
 	AttentionBlock int    `json:"attention_block,omitempty"`
+	// OffloadActivations and BlocksOnHost are the step's host-memory
+	// options (train mode).
+	OffloadActivations bool `json:"offload_activations,omitempty"`
+	BlocksOnHost       int  `json:"blocks_on_host,omitempty"`
+	// BaselineRSSBytes is the process's resident memory before the model
+	// was built; StepPeakRSSBytes the peak over the measured steps (the
+	// peak counter reset after the warm-up step, construction garbage
+	// released), when the system allows the reset. StepPeakRSSBytes −
+	// BaselineRSSBytes is what the model and its training step hold.
+	BaselineRSSBytes int64 `json:"baseline_rss_bytes,omitempty"`
+	// WarmRSSBytes is the resident memory after the warm-up step (programs
+	// compiled, freed memory returned): the model, the optimizer state and
+	// the compiled programs.
+	WarmRSSBytes     int64 `json:"warm_rss_bytes,omitempty"`
+	StepPeakRSSBytes int64 `json:"step_peak_rss_bytes,omitempty"`
+	// PlanBytes is the memory plan's total for this run on this backend
+	// (train mode; train.EstimateMemory with train.PlanDeviceFor).
+	PlanBytes int64 `json:"plan_bytes,omitempty"`
 }
 
 // ms converts a duration to float milliseconds.
@@ -308,6 +362,10 @@ func benchVAE(b backends.Backend, res, steps int) (benchResult, error) {
 	return benchResult{Mode: "vae-decode", Batch: 1, Res: res, Steps: steps, FirstStepMS: ms(warm), MSPerStep: ms(per),
 		PeakRSSBytes: peakRSS()}, nil
 }
+
+// resetPeakRSS restarts the process's peak resident memory counter (VmHWM)
+// from the current resident memory (Linux 4.0+).
+func resetPeakRSS() error { return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
 // peakRSS reads the process's peak resident memory (VmHWM) from /proc.
 func peakRSS() int64 { return procStatusBytes("VmHWM:") }

@@ -81,9 +81,10 @@ const (
 	attentionBlockAlign   = 64 // rows
 )
 
-// attentionBudget returns the byte budget of one query block's logits on a
-// backend, identified by its name and description.
-func attentionBudget(b backends.Backend) int64 {
+// AttentionBudget returns the byte budget of one query block's logits the
+// automatic block choice uses on a backend, identified by its name and
+// description (for memory plans of that backend).
+func AttentionBudget(b backends.Backend) int64 {
 	if b == nil {
 		return attentionBudgetGo
 	}
@@ -93,16 +94,31 @@ func attentionBudget(b backends.Backend) int64 {
 // budgetFor picks the budget from a backend's name ("xla" for XLA, with
 // the PJRT plugin in the description) and description.
 func budgetFor(name, description string) int64 {
-	if !strings.Contains(strings.ToLower(name), "xla") {
+	switch {
+	case !strings.Contains(strings.ToLower(name), "xla"):
 		return attentionBudgetGo
+	case onAccelerator(description):
+		return attentionBudgetGPU
 	}
+	return attentionBudgetXLACPU
+}
+
+// onAccelerator reports whether an XLA backend's description names a GPU or
+// TPU plugin.
+func onAccelerator(description string) bool {
 	d := strings.ToLower(description)
 	for _, accel := range []string{"cuda", "rocm", "gpu", "tpu"} {
 		if strings.Contains(d, accel) {
-			return attentionBudgetGPU
+			return true
 		}
 	}
-	return attentionBudgetXLACPU
+	return false
+}
+
+// OnAccelerator reports whether the backend runs on a GPU or TPU (its
+// memory is not the host's).
+func OnAccelerator(b backends.Backend) bool {
+	return b != nil && strings.Contains(strings.ToLower(b.Name()), "xla") && onAccelerator(b.Description())
 }
 
 // AttentionBudgetGPU is the automatic blocked attention's budget for one
@@ -123,7 +139,7 @@ func (o AttentionOptions) QueryBlock(be backends.Backend, b, h, s int) int {
 	if o.BlockQ > 0 {
 		return min(o.BlockQ, s)
 	}
-	return autoQueryBlock(attentionBudget(be), b, h, s)
+	return autoQueryBlock(AttentionBudget(be), b, h, s)
 }
 
 // autoQueryBlock splits s query rows into blocks whose float32 logits
