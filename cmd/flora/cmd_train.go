@@ -44,7 +44,8 @@ func init() {
 			fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder, or \"auto\" for the newest in the run's output")
 			fs.BoolVar(&f.overwrite, "overwrite", false, "replace an earlier run in output.dir (its checkpoints, previews, metrics and adapter; the caches stay)")
 			fs.StringVar(&f.backend, "backend", "", "override model.backend: auto, go, xla:cpu, xla:cuda")
-			floatFlag(fs, &f.memBudget, "memory-budget", 0, memoryBudgetRange, "device memory budget in GiB for the fit check (default: the device's, when known)")
+			gibFlag(fs, &f.memBudget, []string{"memory-budget", "gpu-memory"}, 0, memoryBudgetRange,
+				"device memory in GiB to plan for, e.g. 16 or 16GiB (default: the device's, when known); the plan resolves offload and block swap against it")
 			return func(args []string) error {
 				if len(args) != 0 {
 					return usageErrorf("unexpected arguments %q", args)

@@ -241,6 +241,35 @@ func TestTrainInitFromUnfusedLoRA(t *testing.T) {
 	}
 }
 
+// TestDryRunGPUMemory: `--dry-run --gpu-memory 16GiB` on the dev preset
+// plans for a 16 GiB card: the job's automatic offload and block swap make
+// it fit, the plan says what moves, and a size it cannot read is a usage
+// error naming the flag.
+func TestDryRunGPUMemory(t *testing.T) {
+	data, err := filepath.Abs("../../examples/tiny/data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := flux2.VariantByName("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := sparseCheckpoint(t, v)
+	args := func(size string) []string {
+		return []string{"train", "--config", "../../configs/flux2-dev-style-r16.yaml", "--dry-run", "--gpu-memory", size, "--backend", "go",
+			"--set", "dataset.folders.0.path=" + data, "--set", "model.path=" + model}
+	}
+	code, stdout, stderr := runCLI(t, args("16GiB")...)
+	if code != 0 || !strings.Contains(stdout, "device budget: 16.0 GiB — training fits") || !strings.Contains(stdout, "block swap: ") ||
+		!strings.Contains(stdout, "(the others in host memory)") || !strings.Contains(stdout, "(offload, swap ") {
+		t.Errorf("dev on 16 GiB: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, args("16XB")...)
+	if code != 2 || !strings.Contains(stderr, `"16XB" is not a number`) || !strings.Contains(stderr, "--gpu-memory") {
+		t.Errorf("--gpu-memory 16XB: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
 // TestTrainHostMemorySettings: train.offload_activations and
 // model.blocks_on_host reach the training step (the run log says what moves
 // to host memory), and a block count the model does not have is refused

@@ -57,6 +57,40 @@ func floatFlag(fs *pflag.FlagSet, p *float64, name string, def float64, r job.Fl
 	}
 }
 
+// gibValue is a floatValue in GiB that also takes a unit suffix: "16",
+// "16GiB", "16G" and "16GB" all mean 16 GiB (cards sold as "24 GB" hold
+// 24 GiB).
+type gibValue struct{ floatValue }
+
+func (v *gibValue) Set(s string) error {
+	t := strings.TrimSpace(s)
+	for _, unit := range []string{"gib", "gb", "g"} {
+		if len(t) > len(unit) && strings.EqualFold(t[len(t)-len(unit):], unit) {
+			t = t[:len(t)-len(unit)]
+			break
+		}
+	}
+	return v.floatValue.Set(t)
+}
+
+func (v *gibValue) Type() string { return "GiB" }
+
+// gibFlag defines a GiB flag (see gibValue) under each of names, all
+// setting p.
+func gibFlag(fs *pflag.FlagSet, p *float64, names []string, def float64, r job.FloatRange, usage string) {
+	*p = def
+	for i, name := range names {
+		u := usage
+		if i > 0 {
+			u = "the same as --" + names[0]
+		}
+		fs.Var(&gibValue{floatValue{p: p, r: r}}, name, u)
+		if !r.Contains(def) || def == 0 {
+			fs.Lookup(name).DefValue = ""
+		}
+	}
+}
+
 // intValue is a pflag.Value holding an int checked by a function.
 type intValue struct {
 	p     *int
