@@ -230,7 +230,7 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		n := int64(dims[0]) * int64(dims[1]) * cb
 		largest = max(largest, n)
 		if _, q := in.storedBytes(name, dims, cb); q {
-			dequant[blockOf(name)] += n
+			dequant[flux2.BlockOf(name)] += n
 		}
 	}
 	var blockDequant int64
@@ -316,16 +316,6 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
-}
-
-// blockOf returns the block prefix of a parameter name ("double_blocks.3"),
-// or "" for parameters outside the blocks.
-func blockOf(name string) string {
-	parts := strings.SplitN(name, ".", 3)
-	if len(parts) == 3 && (parts[0] == "double_blocks" || parts[0] == "single_blocks") {
-		return parts[0] + "." + parts[1]
-	}
-	return ""
 }
 
 // human formats bytes as GiB/MiB.
