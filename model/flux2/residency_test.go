@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // TestMemoryOptionsSameResults runs two block-wise training steps of the
@@ -126,5 +127,34 @@ func TestMemoryOptionsValidate(t *testing.T) {
 	tb := randomBatch(t, m, 1, 2, 2, 3, 1)
 	if _, err := m.LossAndGradients(tb, dtypes.Float32, true); err == nil || !strings.Contains(err.Error(), "blocks on host") {
 		t.Errorf("LossAndGradients with too many blocks on host: error %v", err)
+	}
+}
+
+// TestSavedActivationsInComputeDType: the block inputs the block-wise step
+// keeps for the backward pass are in the compute dtype (bf16 halves them),
+// and with offload they are held on the host only.
+func TestSavedActivationsInComputeDType(t *testing.T) {
+	for _, offload := range []bool{false, true} {
+		m := randomModel(t, TinyConfig(), 3)
+		m.Memory = MemoryOptions{OffloadActivations: offload}
+		tb := randomBatch(t, m, 1, 3, 5, 4, 4)
+		str := &streamer{m: m, pending: map[string]chan error{}}
+		f, err := m.forwardBlockwise(str, m.stagesOf(), tb.Batch, dtypes.BFloat16, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		saved := append(append(append([]*tensors.Tensor{}, f.savedImg...), f.savedTxt...), f.savedH...)
+		if len(saved) != 2*m.Config.Depth+m.Config.DepthSingle {
+			t.Fatalf("%d saved inputs", len(saved))
+		}
+		for i, s := range saved {
+			if s.DType() != dtypes.BFloat16 {
+				t.Errorf("saved input %d is %s, want bfloat16", i, s.DType())
+			}
+			if onDevice := s.IsOnAnyDevice() && !s.IsShared(); offload && onDevice {
+				t.Errorf("offload: saved input %d still has a device copy", i)
+			}
+		}
+		f.release()
 	}
 }
