@@ -3,8 +3,9 @@
 // Hugging Face metadata.jsonl, kohya-style repeats in folder names. Scan
 // checks every file and reports problems (unreadable, too small, missing or
 // orphan captions, bad UTF-8, duplicates); Plan fixes a deterministic,
-// resumable order of aspect-bucketed batches; Loader decodes, crops, resizes
-// and flips them on background goroutines.
+// resumable order of aspect-bucketed batches; Dataset.Pixels decodes, crops,
+// resizes and flips one sample (data/cache and data/feed run it in parallel
+// and keep the results).
 package data
 
 import (

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -179,14 +178,6 @@ func (m *Model) value(official string) (*tensors.Tensor, error) {
 	return v.Value()
 }
 
-// WeightDType returns the dtype of the base weights (of img_in), or Float32.
-func (m *Model) WeightDType() dtypes.DType {
-	if v, ok := m.vars["img_in.weight"]; ok {
-		return v.DType()
-	}
-	return dtypes.Float32
-}
-
 // WrapLinear installs a wrapper around the model's linear layers once per
 // tag (idempotent): LoRA adds its slots with tag "lora", quantization its
 // dequantizing layers with tag "quant". Wrappers compose in install order.
@@ -205,6 +196,3 @@ func (m *Model) WrapLinear(tag string, wrap func(LinearFunc) LinearFunc) {
 	m.Linear = wrap(base)
 	m.programs = map[string]any{}
 }
-
-// HasLinearWrapper reports whether a wrapper with this tag is installed.
-func (m *Model) HasLinearWrapper(tag string) bool { return m.linearTags[tag] }
