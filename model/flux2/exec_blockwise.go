@@ -209,10 +209,7 @@ func (m *Model) forwardBlockwise(str *streamer, st stages, b *Batch, dtype dtype
 	c := m.Config
 	dt := dtype.String()
 	hasGuidance := b.Guidance != nil
-	batchIn := []*tensors.Tensor{b.X, b.Ctx, b.T}
-	if hasGuidance {
-		batchIn = append(batchIn, b.Guidance)
-	}
+	batchIn := b.embedInputs()
 	f := &forwardState{}
 	if keep {
 		f.savedImg, f.savedTxt, f.savedH = make([]*tensors.Tensor, c.Depth), make([]*tensors.Tensor, c.Depth), make([]*tensors.Tensor, c.DepthSingle)
@@ -351,10 +348,7 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 		lowestSingle = 0
 	}
 	dt := dtype.String()
-	batchIn := []*tensors.Tensor{tb.X, tb.Ctx, tb.T}
-	if hasGuidance {
-		batchIn = append(batchIn, tb.Guidance)
-	}
+	batchIn := tb.embedInputs()
 	cos, sin := tb.RoPECos, tb.RoPESin
 	res := &Gradients{Grads: map[string]*tensors.Tensor{}}
 	record := func(s stageWeights, grads []*tensors.Tensor) {

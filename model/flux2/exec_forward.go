@@ -38,14 +38,20 @@ func (m *Model) NewBatch(x, ctx, t, guidance *tensors.Tensor, txtIDs, imgIDs [][
 	return &Batch{X: x, Ctx: ctx, T: t, Guidance: guidance, RoPECos: cos, RoPESin: sin}, nil
 }
 
-// inputs returns the batch tensors in program-argument order and whether a
-// guidance tensor is among them.
+// inputs returns the batch tensors in program-argument order: the
+// embedding's inputs, then the RoPE tables.
 func (b *Batch) inputs() []*tensors.Tensor {
+	return append(b.embedInputs(), b.RoPECos, b.RoPESin)
+}
+
+// embedInputs returns what the embedding reads: x, context, t and guidance
+// (when the batch has one).
+func (b *Batch) embedInputs() []*tensors.Tensor {
 	in := []*tensors.Tensor{b.X, b.Ctx, b.T}
 	if b.Guidance != nil {
 		in = append(in, b.Guidance)
 	}
-	return append(in, b.RoPECos, b.RoPESin)
+	return in
 }
 
 // batchNodes are the program parameters of a Batch.
