@@ -187,19 +187,21 @@ func TestNumberFlagsRefuseNonFinite(t *testing.T) {
 		fs := pflag.NewFlagSet(p, pflag.ContinueOnError)
 		c.setup(fs)
 		fs.VisitAll(func(f *pflag.Flag) {
-			if f.Value.Type() != "float" && f.Value.Type() != "float64" && f.Value.Type() != "float32" {
+			switch f.Value.Type() {
+			case "float", "float64", "float32", "GiB":
+			default:
 				return
 			}
 			n++
-			for _, bad := range []string{"NaN", "Inf", "-Inf", "1e400"} {
+			for _, bad := range []string{"NaN", "Inf", "-Inf", "1e400", "NaNGiB"} {
 				if err := f.Value.Set(bad); err == nil {
 					t.Errorf("flora %s --%s %s accepted", p, f.Name, bad)
 				}
 			}
 		})
 	}
-	if n < 4 {
-		t.Errorf("checked %d float flags, want >= 4 (sample --guidance, train --memory-budget, data check --max-aspect/--max-upscale)", n)
+	if n < 5 {
+		t.Errorf("checked %d float flags, want >= 5 (sample --guidance, train --memory-budget/--gpu-memory, data check --max-aspect/--max-upscale)", n)
 	}
 }
 

@@ -37,6 +37,13 @@ func TestBenchJSON(t *testing.T) {
 				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2, Attention: "blocked"}
 			got := r
 			got.FirstStepMS, got.MSPerStep, got.MinStepMS, got.GFLOPS, got.PeakRSSBytes, got.AttentionBlock = 0, 0, 0, 0, 0, 0
+			got.BaselineRSSBytes, got.WarmRSSBytes, got.StepPeakRSSBytes, got.PlanBytes = 0, 0, 0, 0
+			if r.BaselineRSSBytes < 1<<20 || r.WarmRSSBytes < 1<<20 || (r.StepPeakRSSBytes != 0 && r.StepPeakRSSBytes != r.PeakRSSBytes) {
+				t.Errorf("memory: baseline %d, warm-up %d, step peak %d (peak %d) bytes", r.BaselineRSSBytes, r.WarmRSSBytes, r.StepPeakRSSBytes, r.PeakRSSBytes)
+			}
+			if (r.PlanBytes > 0) != (tc.mode == "train") {
+				t.Errorf("%s: plan %d bytes (a plan is made for training steps only)", tc.mode, r.PlanBytes)
+			}
 			if r.AttentionBlock < 1 || r.AttentionBlock > 12 {
 				t.Errorf("attention block %d not in [1, 12] (12 tokens)", r.AttentionBlock)
 			}
