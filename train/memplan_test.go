@@ -7,7 +7,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
@@ -130,43 +129,6 @@ func TestFitMemoryTargets(t *testing.T) {
 	boundary := int64(4096+512) * 6144 * 2
 	if moved := a.Activations - b.Activations; moved != 55*boundary || b.Host != 55*boundary {
 		t.Errorf("offload moved %d bytes (host %d), want 55 block inputs of %d", moved, b.Host, boundary)
-	}
-}
-
-// TestQuantizeKeep: model.quantize_keep reaches the quantization options,
-// and keeping more layers in bf16 raises the planned base-weight memory by
-// exactly their size difference.
-func TestQuantizeKeep(t *testing.T) {
-	cfg := job.Default()
-	cfg.Model.Quantize = "nf4"
-	def, err := QuantOptions(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Model.QuantizeKeep = append(append([]string(nil), quant.DefaultKeep...), "single_blocks.*.linear2")
-	keep, err := QuantOptions(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if def.Keep != nil || len(keep.Keep) != len(quant.DefaultKeep)+1 {
-		t.Fatalf("keep patterns: default %v, configured %v", def.Keep, keep.Keep)
-	}
-	in := planFor(t, "klein-base-4b", quant.NF4, 512, true)
-	in.Quant = def
-	a := EstimateMemory(in).BaseWeights
-	in.Quant = keep
-	b := EstimateMemory(in).BaseWeights
-	c := in.Config
-	var extra int64
-	for name, dims := range c.ParamShapes() {
-		if def.Quantizes(name, dims) && !keep.Quantizes(name, dims) {
-			n := int64(dims[0]) * int64(dims[1])
-			blocks := n / quant.NF4Block
-			extra += 2*n - (n/2 + blocks + 4*((blocks+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4)
-		}
-	}
-	if extra == 0 || b-a != extra {
-		t.Errorf("keeping linear2 unquantized added %d bytes, want %d", b-a, extra)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/pipeline"
 )
 
 // dataCacheCommand fills a job's latent and caption caches ahead of
@@ -50,7 +51,7 @@ func runDataCache(cfg *job.Config) error {
 		return err
 	}
 	fmt.Fprintln(cliErr, info)
-	ds, problems, err := data.Scan(data.FromJob(cfg.Dataset))
+	ds, problems, err := data.Scan(pipeline.DatasetConfig(cfg.Dataset))
 	if err != nil {
 		return err
 	}

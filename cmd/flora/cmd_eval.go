@@ -18,6 +18,7 @@ import (
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/pipeline"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -176,7 +177,7 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 // dataset as cached latents and caption embeddings (the text encoder is
 // released afterwards).
 func validationSamples(cfg *job.Config, b backends.Backend) ([]train.Sample, *bundle.Components, error) {
-	ds, problems, err := data.Scan(data.FromJob(cfg.Dataset))
+	ds, problems, err := data.Scan(pipeline.DatasetConfig(cfg.Dataset))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -208,7 +209,7 @@ func validationSamples(cfg *job.Config, b backends.Backend) ([]train.Sample, *bu
 	textID := text.Identity()
 	comps.Text.Release()
 	if comps.Transformer == nil { // loaded after the text encoder is gone
-		q, err := train.QuantOptions(cfg)
+		q, err := pipeline.QuantOptions(cfg)
 		if err != nil {
 			return nil, nil, err
 		}

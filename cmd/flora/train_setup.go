@@ -24,6 +24,7 @@ import (
 	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/vae"
+	"github.com/flora-ml/flora/pipeline"
 	"github.com/flora-ml/flora/sample"
 	"github.com/flora-ml/flora/train"
 )
@@ -58,15 +59,15 @@ func memoryPlan(cfg *job.Config, budget int64) (*plannedJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := train.AdapterSpec(cfg).Plan(v.Config)
+	targets, err := pipeline.AdapterSpec(cfg).Plan(v.Config)
 	if err != nil {
 		return nil, fmt.Errorf("adapter: %w", err)
 	}
-	q, err := train.QuantOptions(cfg)
+	q, err := pipeline.QuantOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
-	opts, err := train.OptionsFromJob(cfg, v)
+	opts, err := pipeline.TrainOptions(cfg, v)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func memoryPlan(cfg *job.Config, budget int64) (*plannedJob, error) {
 	}
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
 		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
-	modes := memoryModes(cfg)
+	modes := pipeline.MemoryModes(cfg)
 	if in, err = modes.Fit(in, budget); err != nil {
 		return nil, err
 	}
@@ -106,11 +107,6 @@ func hostMemoryNote(m flux2.MemoryOptions) string {
 		return ""
 	}
 	return "; " + strings.Join(parts, ", ")
-}
-
-// memoryModes are the job's host-memory settings.
-func memoryModes(cfg *job.Config) train.MemoryModes {
-	return train.MemoryModes{Offload: cfg.Train.OffloadActivations, BlocksOnHost: cfg.Model.BlocksOnHost}
 }
 
 func orNoneScheme(s quant.Scheme) string {
@@ -157,7 +153,7 @@ func computeDTypeOf(cfg *job.Config) dtypes.DType {
 // adapter, trainer (resumed when asked), previews and exports.
 func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRun, error) {
 	out := cliErr
-	dcfg := data.FromJob(cfg.Dataset)
+	dcfg := pipeline.DatasetConfig(cfg.Dataset)
 	ds, problems, err := data.Scan(dcfg)
 	if err != nil {
 		return nil, err
@@ -174,7 +170,7 @@ func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRu
 	if err := ds.WriteBucketTable(out); err != nil {
 		return nil, err
 	}
-	q, err := train.QuantOptions(cfg)
+	q, err := pipeline.QuantOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +260,7 @@ func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRu
 		return nil, err
 	}
 	// Adapter.
-	spec := train.AdapterSpec(cfg)
+	spec := pipeline.AdapterSpec(cfg)
 	targets, err := spec.Plan(m.Config)
 	if err != nil {
 		return nil, fmt.Errorf("adapter: %w", err)
@@ -284,7 +280,7 @@ func setupRun(cfg *job.Config, be backends.Backend, start runStart) (*preparedRu
 	if err := lora.Attach(m, adapter, 1, true); err != nil {
 		return nil, err
 	}
-	opts, err := train.OptionsFromJob(cfg, variant)
+	opts, err := pipeline.TrainOptions(cfg, variant)
 	if err != nil {
 		return nil, err
 	}

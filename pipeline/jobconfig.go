@@ -1,0 +1,101 @@
+// Package pipeline runs Flora's jobs for Go programs and the CLI: it turns a
+// job config (package job) into the options of the packages that do the
+// work (data, lora, quant, train), so that none of them depends on job.
+// The run wiring (load, encode captions, train, sample, evaluate) moves here
+// next (issue 16).
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/train"
+)
+
+// TrainOptions converts a validated job config into trainer options for a
+// model of the given variant. The host-memory options (Memory) come from the
+// memory plan (MemoryModes), not from here.
+func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
+	t := cfg.Train
+	dtype := dtypes.BFloat16
+	if cfg.Model.DType == "f32" {
+		dtype = dtypes.Float32
+	}
+	ckpt := t.GradientCheckpointing == "on"
+	if t.GradientCheckpointing == "auto" {
+		// On for the published sizes, where activations dominate memory.
+		ckpt = v.Config.Hidden >= 3072
+	}
+	return train.Options{
+		Steps:     t.Steps,
+		GradAccum: t.GradAccum,
+		Timesteps: train.TimestepSampler{Kind: t.Timesteps, LogitMean: t.LogitMean, LogitStd: t.LogitStd,
+			SigmoidScale: t.SigmoidScale, LossWeighting: t.LossWeighting},
+		LR: train.LRSchedule{Kind: t.Schedule, Base: t.LR, Min: t.MinLR, Warmup: t.WarmupSteps, Total: t.Steps},
+		Optimizer: train.AdamWConfig{Beta1: t.Beta1, Beta2: t.Beta2, Epsilon: t.Epsilon, WeightDecay: t.WeightDecay,
+			MaxGradNorm: t.MaxGradNorm, EightBit: t.Optimizer == "adamw8bit"},
+		Guidance:      t.Guidance,
+		DType:         dtype,
+		Checkpointing: ckpt,
+		EMADecay:      t.EMADecay,
+		Seed:          uint64(t.Seed),
+	}, nil
+}
+
+// AdapterSpec converts the job's adapter section.
+func AdapterSpec(cfg *job.Config) lora.Spec {
+	a := cfg.Adapter
+	s := lora.Spec{Preset: a.Targets, Rank: a.Rank, Alpha: a.Alpha, Include: a.Include, Exclude: a.Exclude}
+	for _, o := range a.Overrides {
+		s.Overrides = append(s.Overrides, lora.Override{Pattern: o.Pattern, Rank: o.Rank, Alpha: o.Alpha})
+	}
+	return s
+}
+
+// QuantOptions converts the job's model.quantize setting.
+func QuantOptions(cfg *job.Config) (quant.Options, error) {
+	s, err := quant.ParseScheme(cfg.Model.Quantize)
+	if err != nil {
+		return quant.Options{}, fmt.Errorf("model.quantize: %w", err)
+	}
+	o := quant.Options{Scheme: s, DoubleQuant: s == quant.NF4}
+	if len(cfg.Model.QuantizeKeep) > 0 {
+		o.Keep = append([]string(nil), cfg.Model.QuantizeKeep...)
+	}
+	return o, nil
+}
+
+// DatasetConfig converts the dataset section of a job config into a
+// data.Config: the
+// job's fields map one to one; settings the job does not have keep their
+// DefaultConfig values. Folder paths are used as given (job.Load resolves
+// them).
+func DatasetConfig(d job.DatasetConfig) data.Config {
+	c := data.DefaultConfig()
+	for _, f := range d.Folders {
+		c.Folders = append(c.Folders, data.Folder{Path: f.Path, Repeats: f.Repeats, DefaultCaption: f.DefaultCaption})
+	}
+	c.Trigger = d.Trigger
+	c.DefaultCaption = d.DefaultCaption
+	c.CaptionDropout = d.CaptionDropout
+	c.ShuffleTags = d.ShuffleTags
+	c.KeepTokens = d.KeepTokens
+	c.Resolutions = append([]int(nil), d.Resolutions...)
+	c.MinSide = d.MinSide
+	c.Crop = data.CropMode(d.Crop)
+	c.Flip = d.Flip
+	c.Background = d.Background
+	return c
+}
+
+// MemoryModes returns the job's host-memory settings (activation offload,
+// block swap) as the memory plan resolves them.
+func MemoryModes(cfg *job.Config) train.MemoryModes {
+	return train.MemoryModes{Offload: cfg.Train.OffloadActivations, BlocksOnHost: cfg.Model.BlocksOnHost}
+}

@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/train"
+)
+
+// Every field of job.DatasetConfig (except CacheDir, used by the cache) is
+// carried over, and the job defaults give a valid Config equal to ours.
+func TestDatasetConfig(t *testing.T) {
+	d := job.DatasetConfig{
+		Folders:        []job.DatasetFolder{{Path: "a", Repeats: 3, DefaultCaption: "x"}, {Path: "b"}},
+		Trigger:        "ohwx",
+		DefaultCaption: "d",
+		CaptionDropout: 0.1,
+		ShuffleTags:    true,
+		KeepTokens:     2,
+		Resolutions:    []int{512, 1024},
+		MinSide:        128,
+		Crop:           "random",
+		Flip:           true,
+		Background:     "#102030",
+		CacheDir:       "cache",
+	}
+	got := DatasetConfig(d)
+	want := data.DefaultConfig()
+	want.Folders = []data.Folder{{Path: "a", Repeats: 3, DefaultCaption: "x"}, {Path: "b"}}
+	want.Trigger, want.DefaultCaption, want.CaptionDropout = "ohwx", "d", 0.1
+	want.ShuffleTags, want.KeepTokens, want.Resolutions, want.MinSide = true, 2, []int{512, 1024}, 128
+	want.Crop, want.Flip, want.Background = data.CropRandom, true, "#102030"
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("DatasetConfig:\n got %+v\nwant %+v", got, want)
+	}
+	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 12 {
+		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
+	}
+	def := job.Default().Dataset
+	def.Folders = []job.DatasetFolder{{Path: "p"}}
+	c := DatasetConfig(def)
+	if err := c.Validate(); err != nil {
+		t.Errorf("job defaults: %v", err)
+	}
+	base := data.DefaultConfig()
+	base.Folders = []data.Folder{{Path: "p"}}
+	if !reflect.DeepEqual(c, base) {
+		t.Errorf("job defaults differ from data defaults:\n job %+v\ndata %+v", c, base)
+	}
+}
+
+// TestQuantizeKeep: model.quantize_keep reaches the quantization options,
+// and keeping more layers in bf16 raises the planned base-weight memory by
+// exactly their size difference.
+func TestQuantizeKeep(t *testing.T) {
+	cfg := job.Default()
+	cfg.Model.Quantize = "nf4"
+	def, err := QuantOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Model.QuantizeKeep = append(append([]string(nil), quant.DefaultKeep...), "single_blocks.*.linear2")
+	keep, err := QuantOptions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Keep != nil || len(keep.Keep) != len(quant.DefaultKeep)+1 {
+		t.Fatalf("keep patterns: default %v, configured %v", def.Keep, keep.Keep)
+	}
+	v, err := flux2.VariantByName("klein-base-4b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := train.MemoryPlanInput{Config: v.Config, Quant: def, ComputeBytes: 2, Resolution: 512, TextTokens: 512, Batch: 1, Checkpointing: true}
+	a := train.EstimateMemory(in).BaseWeights
+	in.Quant = keep
+	b := train.EstimateMemory(in).BaseWeights
+	c := in.Config
+	var extra int64
+	for name, dims := range c.ParamShapes() {
+		if def.Quantizes(name, dims) && !keep.Quantizes(name, dims) {
+			n := int64(dims[0]) * int64(dims[1])
+			blocks := n / quant.NF4Block
+			extra += 2*n - (n/2 + blocks + 4*((blocks+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4)
+		}
+	}
+	if extra == 0 || b-a != extra {
+		t.Errorf("keeping linear2 unquantized added %d bytes, want %d", b-a, extra)
+	}
+}
