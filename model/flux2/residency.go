@@ -76,12 +76,8 @@ func (m *Model) streamed(name string) bool {
 // onHost reports whether the name (a variable or a stage prefix) belongs to
 // a block whose weights block swap keeps on the host.
 func (m *Model) onHost(name string) bool {
-	for _, p := range m.Config.HostBlockPrefixes(m.Memory.BlocksOnHost) {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
+	pos, ok := m.Config.blockPosition(name)
+	return ok && pos >= m.Config.Depth+m.Config.DepthSingle-m.Memory.BlocksOnHost
 }
 
 // place moves a resident weight to the device and drops its host copy. A
