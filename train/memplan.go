@@ -298,13 +298,8 @@ func (mm MemoryModes) Fit(in MemoryPlanInput, budget int64) (MemoryPlanInput, er
 		in.BlocksOnHost = 0
 		if budget > 0 && !fits(in) {
 			in.BlocksOnHost = nBlocks
-			for n := 1; n < nBlocks; n++ {
-				c := in
-				c.BlocksOnHost = n
-				if fits(c) {
-					in.BlocksOnHost = n
-					break
-				}
+			if n, ok := fewestBlocksOnHost(in, 1, budget); ok {
+				in.BlocksOnHost = n
 			}
 		}
 	}
@@ -342,6 +337,18 @@ func (p MemoryPlan) String() string {
 	return s.String()
 }
 
+// fewestBlocksOnHost returns the smallest block-swap count from `from` up
+// to all blocks with which in fits budget bytes, and whether there is one.
+func fewestBlocksOnHost(in MemoryPlanInput, from int, budget int64) (int, bool) {
+	for n := from; n <= in.Config.Depth+in.Config.DepthSingle; n++ {
+		in.BlocksOnHost = n
+		if EstimateMemory(in).Total <= budget {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
 // Suggest returns changes that bring the plan under budget bytes, cheapest
 // first, or nil if it already fits.
 func Suggest(in MemoryPlanInput, budget int64) []string {
@@ -362,14 +369,12 @@ func Suggest(in MemoryPlanInput, budget int64) []string {
 	if !in.OffloadActivations {
 		try("offload the saved activations to host memory (train.offload_activations: on)", func(c *MemoryPlanInput) { c.OffloadActivations = true })
 	}
-	for n := in.BlocksOnHost + 1; n <= in.Config.Depth+in.Config.DepthSingle; n++ {
-		c := in
-		c.BlocksOnHost, c.OffloadActivations = n, true
-		if pl := EstimateMemory(c); pl.Total <= budget {
-			out = append(out, fmt.Sprintf("keep %d blocks in host memory and offload activations (model.blocks_on_host: %d, train.offload_activations: on; "+
-				"each swapped block is copied to the device twice per step) (estimated %s)", n, n, human(pl.Total)))
-			break
-		}
+	offloaded := in
+	offloaded.OffloadActivations = true
+	if n, ok := fewestBlocksOnHost(offloaded, in.BlocksOnHost+1, budget); ok {
+		offloaded.BlocksOnHost = n
+		out = append(out, fmt.Sprintf("keep %d blocks in host memory and offload activations (model.blocks_on_host: %d, train.offload_activations: on; "+
+			"each swapped block is copied to the device twice per step) (estimated %s)", n, n, human(EstimateMemory(offloaded).Total)))
 	}
 	for _, s := range []quant.Scheme{quant.FP8, quant.NF4} {
 		if in.Quant.Scheme != s && (in.Quant.Scheme == quant.None || in.Quant.Scheme == "" || s == quant.NF4) {
