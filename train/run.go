@@ -43,6 +43,12 @@ type Runner struct {
 	ExportBytes int64
 	// Out receives progress and messages.
 	Out io.Writer
+	// OnStep, OnCheckpoint and OnPreview, when set, are told of every
+	// finished step, saved checkpoint (its folder) and written preview (its
+	// file), for callers that follow a run other than by reading Out.
+	OnStep       func(res *StepResult)
+	OnCheckpoint func(step int, dir string)
+	OnPreview    func(step int, path string)
 }
 
 // RunSummary describes a finished (or stopped) run.
@@ -130,6 +136,9 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 				filepath.Join(ckptRoot, CheckpointName(t.StepsDone())), err, spaceNote(ckptRoot))
 		}
 		sum.LastCheckpoint = dir
+		if r.OnCheckpoint != nil {
+			r.OnCheckpoint(t.StepsDone(), dir)
+		}
 		if err := PruneCheckpoints(ckptRoot, r.KeepLast); err != nil {
 			prog.Printf("warning: %v\n", err)
 		}
@@ -155,6 +164,9 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 		}
 		losses = append(losses, res.Loss)
 		prog.Step(res)
+		if r.OnStep != nil {
+			r.OnStep(res)
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		if err := metrics.Write(MetricsRecord{Step: res.Step, Loss: res.Loss, LossSmooth: res.LossSmooth, LR: res.LR, GradNorm: res.GradNorm,
@@ -172,6 +184,9 @@ func (r *Runner) Run(ctx context.Context) (*RunSummary, error) {
 				prog.Printf("warning: preview at step %d: %v\n", res.Step, err)
 			} else {
 				prog.Printf("preview: %s\n", path)
+				if r.OnPreview != nil {
+					r.OnPreview(res.Step, path)
+				}
 			}
 		}
 	}

@@ -173,7 +173,7 @@ func TestParseLoRASpec(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got.path != tc.path || got.scale != tc.scale || math.IsNaN(got.scale) {
+		if err != nil || got.Path != tc.path || got.Scale != tc.scale || math.IsNaN(got.Scale) {
 			t.Errorf("%q: got %+v, %v; want %s at %g", tc.spec, got, err, tc.path, tc.scale)
 		}
 	}

@@ -63,9 +63,9 @@ func init() {
 				}
 				fmt.Fprintln(cliErr, info)
 				baseline := currentRSS() // the process with its backend, before any model
-				dtype, err := computeDType(*dtypeName, info)
+				dtype, err := info.ComputeDType(*dtypeName)
 				if err != nil {
-					return usageErrorf("%v", err)
+					return usageErrorf("--%v", err)
 				}
 				v, err := benchVariant(*variant)
 				if err != nil {

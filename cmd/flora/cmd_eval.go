@@ -1,25 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
-	"github.com/gomlx/gomlx/backends"
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/pflag"
 
-	"github.com/flora-ml/flora/data"
-	"github.com/flora-ml/flora/data/cache"
-	"github.com/flora-ml/flora/data/feed"
 	"github.com/flora-ml/flora/eval"
-	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/plot"
 	"github.com/flora-ml/flora/job"
-	"github.com/flora-ml/flora/lora"
-	"github.com/flora-ml/flora/model/bundle"
-	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/pipeline"
-	"github.com/flora-ml/flora/train"
 )
 
 func init() {
@@ -97,60 +89,20 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		// Validation is deterministic: every caption as written, center crops.
-		cfg.Dataset.CaptionDropout, cfg.Dataset.ShuffleTags, cfg.Dataset.Flip, cfg.Dataset.Crop = 0, false, false, "center"
-		if *be != "" {
-			cfg.Model.Backend = *be
-		}
-		b, info, err := backend.Select(cfg.Model.Backend)
+		res, err := pipeline.EvalLoss(context.Background(), cfg, pipeline.EvalOptions{Backend: *be, Adapters: specs, Seed: *seed,
+			Reporter: pipeline.Reporter{Log: cliErr}})
 		if err != nil {
 			return err
-		}
-		fmt.Fprintln(cliErr, info)
-		samples, comps, err := validationSamples(cfg, b)
-		if err != nil {
-			return err
-		}
-		m := comps.Transformer
-		dtype := computeDTypeOf(cfg)
-		times := train.DefaultValidationTimes
-		type row struct {
-			name    string
-			perTime []float64
-			mean    float64
-		}
-		var rows []row
-		measure := func(name string) error {
-			per, mean, err := train.ValidationLoss(m, samples, times, *seed, cfg.Train.Guidance, dtype)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, row{name, per, mean})
-			return nil
-		}
-		if err := measure("base"); err != nil {
-			return err
-		}
-		for i := range specs {
-			if err := lora.Detach(m); err != nil {
-				return err
-			}
-			if err := attachLoRAs(m, specs[i:i+1]); err != nil {
-				return err
-			}
-			if err := measure((*adapters)[i]); err != nil {
-				return err
-			}
 		}
 		t := tablewriter.NewWriter(cliOut)
 		header := []string{"model", "mean"}
-		for _, tt := range times {
+		for _, tt := range res.Times {
 			header = append(header, fmt.Sprintf("t=%.2f", tt))
 		}
 		t.Header(header)
-		for _, r := range rows {
-			cells := []string{r.name, fmt.Sprintf("%.5f", r.mean)}
-			for _, v := range r.perTime {
+		for _, r := range res.Rows {
+			cells := []string{r.Name, fmt.Sprintf("%.5f", r.Mean)}
+			for _, v := range r.PerTime {
 				cells = append(cells, fmt.Sprintf("%.4f", v))
 			}
 			t.Append(cells)
@@ -158,11 +110,11 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		fmt.Fprintf(cliOut, "%d validation samples, %d timesteps, noise seed %d\n", len(samples), len(times), *seed)
+		fmt.Fprintf(cliOut, "%d validation samples, %d timesteps, noise seed %d\n", res.Samples, len(res.Times), *seed)
 		if *plotPath != "" {
 			c := &plot.Chart{Title: "validation loss by timestep", XLabel: "t", YLabel: "loss"}
-			for _, r := range rows {
-				c.Series = append(c.Series, plot.Series{Name: r.name, X: times, Y: r.perTime})
+			for _, r := range res.Rows {
+				c.Series = append(c.Series, plot.Series{Name: r.Name, X: res.Times, Y: r.PerTime})
 			}
 			if err := c.WritePNG(*plotPath); err != nil {
 				return err
@@ -171,70 +123,4 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		}
 		return nil
 	}
-}
-
-// validationSamples loads the job's model and returns one epoch of its
-// dataset as cached latents and caption embeddings (the text encoder is
-// released afterwards).
-func validationSamples(cfg *job.Config, b backends.Backend) ([]train.Sample, *bundle.Components, error) {
-	ds, problems, err := data.Scan(pipeline.DatasetConfig(cfg.Dataset))
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := problems.Err(); err != nil {
-		return nil, nil, fmt.Errorf("dataset: %w", err)
-	}
-	comps, err := bundle.Load(b, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
-		Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg), TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
-		SkipTransformer: true})
-	if err != nil {
-		return nil, nil, err
-	}
-	cacheDir := cfg.Dataset.CacheDir
-	if cacheDir == "" {
-		cacheDir = cfg.Output.Dir + "/cache"
-	}
-	store, err := cache.Open(cacheDir, cache.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	lat := &vaeLatents{v: comps.VAE, id: comps.VAEID}
-	text := &promptEmbeddings{p: comps.Text}
-	if _, err := cache.BuildLatents(store, ds, lat, cache.BuildOptions{BatchSize: 4}); err != nil {
-		return nil, nil, err
-	}
-	if _, err := cache.BuildText(store, ds, text, cache.BuildOptions{BatchSize: 8}); err != nil {
-		return nil, nil, err
-	}
-	textID := text.Identity()
-	comps.Text.Release()
-	if comps.Transformer == nil { // loaded after the text encoder is gone
-		q, err := pipeline.QuantOptions(cfg)
-		if err != nil {
-			return nil, nil, err
-		}
-		tc, err := bundle.Load(b, bundle.Options{Path: cfg.Model.Path, Variant: cfg.Model.Variant, DType: computeDTypeOf(cfg),
-			Quant: q, SkipVAE: true, SkipText: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		comps.Transformer = tc.Transformer
-	}
-	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: 1, BatchSize: 1})
-	if err != nil {
-		return nil, nil, err
-	}
-	src, err := feed.New(ds, plan, store, feed.Options{LatentIdentity: lat.Identity(), TextIdentity: textID})
-	if err != nil {
-		return nil, nil, err
-	}
-	var samples []train.Sample
-	for i := 0; i < plan.BatchesPerEpoch(); i++ {
-		batch, err := src.Next()
-		if err != nil {
-			return nil, nil, err
-		}
-		samples = append(samples, batch...)
-	}
-	return samples, comps, nil
 }

@@ -345,7 +345,7 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 			}
 		}
 		for _, spec := range specs {
-			p, scale := spec.path, spec.scale
+			p, scale := spec.Path, spec.Scale
 			a, _, warnings, err := lora.Load(p, &m.Config)
 			if err != nil {
 				return err

@@ -218,14 +218,7 @@ func formatShape(s []int) string {
 }
 
 // shorten cuts s to at most n runes on one line, marking the cut.
-func shorten(s string, n int) string {
-	s = strings.ReplaceAll(s, "\n", `\n`)
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + fmt.Sprintf("… (%d characters)", len(r))
-}
+func shorten(s string, n int) string { return fsutil.Shorten(s, n) }
 
 // humanBytes formats a byte count with binary units, e.g. "3.6 MiB".
 func humanBytes(n int64) string { return fsutil.HumanBytes(n) }

@@ -2,20 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
-	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/job"
-	"github.com/flora-ml/flora/train"
+	"github.com/flora-ml/flora/pipeline"
 )
 
 type trainFlags struct {
@@ -82,150 +79,56 @@ func runTrain(f *trainFlags) error {
 		fmt.Fprint(cliOut, text)
 		return nil
 	}
-	if err := preflight(cfg); err != nil {
-		return err
-	}
-	how := runStart{resume: f.resume}
-	if how.candidates, err = resumeCandidates(cfg.Output.Dir, f.resume); err != nil {
-		return err
-	}
-	var previous []string
-	if f.resume == "" {
-		if previous, err = checkPreviousRun(cfg, f.overwrite); err != nil {
-			return err
-		}
-	}
-	be, info, err := backend.Select(cfg.Model.Backend)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(cliErr, info)
-	budget := deviceBudget(info, f.memBudget)
-	plan, err := memoryPlan(cfg, budget)
+	opts := pipeline.RunOptions{MemoryBudget: int64(f.memBudget * (1 << 30)), Resume: f.resume, Overwrite: f.overwrite,
+		Reporter: pipeline.Reporter{Log: cliErr}}
+	p, err := pipeline.Prepare(cfg, opts)
 	if err != nil {
 		return err
 	}
 	if f.dryRun {
-		fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.plan)
-		if len(previous) > 0 {
-			fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(previous, ", "))
-		}
-		if plan.textEncoder > 0 {
-			fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.textEncoderName, float64(plan.textEncoder)/(1<<30))
-		}
-		if err := printPlanGrid(plan, budget); err != nil {
-			return err
-		}
-		if budget > 0 {
-			fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(budget)/(1<<30), fitVerdict(plan, budget))
-			if plan.textEncoder > 0 {
-				fmt.Fprintf(cliOut, "  caption caching %s\n", textEncoderVerdict(plan, budget))
-			}
-			if plan.plan.Total > budget || plan.textEncoder > budget {
-				// A real run refuses such a job: so does its dry run.
-				return &exitError{code: 1, msg: "the job does not fit the device budget (see above)"}
-			}
-		}
-		return nil
+		return printDryRun(cfg, p)
 	}
-	if budget > 0 && plan.plan.Total > budget {
-		return fmt.Errorf("the job needs an estimated %.1f GiB but the device has %.1f GiB; %s",
-			float64(plan.plan.Total)/(1<<30), float64(budget)/(1<<30), fitVerdict(plan, budget))
-	}
-	if budget > 0 && plan.textEncoder > budget {
-		return fmt.Errorf("caching the captions with %s needs an estimated %.1f GiB but the device has %.1f GiB: %s",
-			plan.textEncoderName, float64(plan.textEncoder)/(1<<30), float64(budget)/(1<<30), textEncoderVerdict(plan, budget))
-	}
-	if err := clearPreviousRun(previous); err != nil {
-		return err
-	}
-	how.backend = info.Name
-	how.memory = plan.input.MemoryOptions()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := setupRun(cfg, be, how)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	sum, err := r.runner.Run(ctx)
-	if sum != nil {
-		sum.PrintSummary(cliOut)
+	res, err := p.Train(ctx)
+	if res != nil && res.Summary != nil {
+		res.Summary.PrintSummary(cliOut)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", r.outDir, time.Since(start).Round(time.Second))
-	if errors.Is(ctx.Err(), context.Canceled) {
+	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", res.OutDir, time.Since(start).Round(time.Second))
+	if res.Interrupted {
 		return &exitError{code: 130, msg: "interrupted; resume with --resume auto"}
 	}
 	return nil
 }
 
-// preflight checks what can be checked before any heavy work: input paths
-// exist, the output folder lies outside the dataset and is writable.
-func preflight(cfg *job.Config) error {
-	ps := &job.Problems{Source: "job"}
-	var list []job.Problem
-	if !isEmbeddedPath(cfg.Model.Path) {
-		if _, err := os.Stat(cfg.Model.Path); err != nil {
-			list = append(list, job.Problem{Path: "model.path", Msg: fmt.Sprintf("%v", err)})
-		}
+// printDryRun prints a prepared job's memory plan, what --overwrite would
+// remove, and whether the job fits the device budget; a job that does not
+// fit fails, as its real run would.
+func printDryRun(cfg *job.Config, p *pipeline.Prepared) error {
+	plan := p.Plan
+	fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.Variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.Memory)
+	if len(p.Previous) > 0 {
+		fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(p.Previous, ", "))
 	}
-	for i, d := range cfg.Dataset.Folders {
-		st, err := os.Stat(d.Path)
-		if err != nil || !st.IsDir() {
-			list = append(list, job.Problem{Path: fmt.Sprintf("dataset.folders.%d.path", i), Msg: fmt.Sprintf("%s is not a folder", d.Path)})
-		}
+	if plan.TextEncoderBytes > 0 {
+		fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.TextEncoderName, float64(plan.TextEncoderBytes)/(1<<30))
 	}
-	if inData := outputInDataset(cfg); len(inData) > 0 {
-		list = append(list, inData...)
-	} else if err := os.MkdirAll(cfg.Output.Dir, 0o755); err != nil {
-		list = append(list, job.Problem{Path: "output.dir", Msg: err.Error()})
-	} else if probe, err := os.CreateTemp(cfg.Output.Dir, ".write-test.tmp-*"); err != nil {
-		list = append(list, job.Problem{Path: "output.dir", Msg: "not writable: " + err.Error()})
-	} else {
-		probe.Close()
-		os.Remove(probe.Name())
-	}
-	if len(list) > 0 {
-		ps.List = list
-		return ps
-	}
-	return nil
-}
-
-// deviceBudget is the memory the job may use, in bytes (0: unknown).
-func deviceBudget(info backend.Info, flagGiB float64) int64 {
-	if flagGiB > 0 {
-		return int64(flagGiB * (1 << 30))
-	}
-	if info.Name == "xla:cuda" {
-		return backend.GPUMemory()
-	}
-	return 0
-}
-
-// printPlanGrid prints the job's plan at the usual resolutions and every base
-// scheme, marking what fits the budget, so one dry run shows the options.
-func printPlanGrid(p *plannedJob, budget int64) error {
-	res := train.GridResolutions
-	if !slices.Contains(res, p.input.Resolution) {
-		res = append(slices.Clone(res), p.input.Resolution)
-		slices.Sort(res)
-	}
-	ckpt := "off"
-	if p.input.Checkpointing {
-		ckpt = "on"
-	}
-	fmt.Fprintf(cliOut, "planned device memory of this job at other resolutions and base schemes (checkpointing %s", ckpt)
-	if budget > 0 {
-		fmt.Fprintf(cliOut, "; ✓ fits %.3g GiB", float64(budget)/(1<<30))
-	}
-	grid, err := train.PlanGrid(p.input, p.modes, budget, res, train.GridSchemes)
-	if err != nil {
+	if err := plan.WriteGrid(cliOut); err != nil {
 		return err
 	}
-	fmt.Fprintf(cliOut, "):\n%s", train.FormatPlanGrid(grid, res, train.GridSchemes, budget))
+	if plan.Budget > 0 {
+		fmt.Fprintf(cliOut, "device budget: %.1f GiB — training %s\n", float64(plan.Budget)/(1<<30), plan.TrainingVerdict())
+		if plan.TextEncoderBytes > 0 {
+			fmt.Fprintf(cliOut, "  caption caching %s\n", plan.TextEncoderVerdict())
+		}
+		if !plan.Fits() {
+			// A real run refuses such a job: so does its dry run.
+			return &exitError{code: 1, msg: "the job does not fit the device budget (see above)"}
+		}
+	}
 	return nil
 }

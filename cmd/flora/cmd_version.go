@@ -6,11 +6,9 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/pflag"
-)
 
-// version is the release version; release builds set it with
-// -ldflags "-X main.version=v1.2.3".
-var version = "0.1.0-dev"
+	"github.com/flora-ml/flora/internal/version"
+)
 
 func init() {
 	register(&command{
@@ -22,7 +20,7 @@ func init() {
 				if len(args) > 0 {
 					return usageErrorf("version takes no arguments, got %q", args)
 				}
-				fmt.Fprintf(cliOut, "flora %s\n", version)
+				fmt.Fprintln(cliOut, version.Software())
 				fmt.Fprintf(cliOut, "go %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 				if bi, ok := debug.ReadBuildInfo(); ok {
 					for _, dep := range bi.Deps {

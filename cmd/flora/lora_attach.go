@@ -8,8 +8,7 @@ import (
 	"strings"
 
 	"github.com/flora-ml/flora/job"
-	"github.com/flora-ml/flora/lora"
-	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/pipeline"
 )
 
 // loraScaleRange bounds the scale of FILE:SCALE adapter values: negative
@@ -18,10 +17,7 @@ import (
 var loraScaleRange = job.FloatRange{Min: -10, Max: 10, Hint: "1 applies the adapter as trained"}
 
 // loraSpec is one parsed FILE[:SCALE] adapter value.
-type loraSpec struct {
-	path  string
-	scale float64
-}
+type loraSpec = pipeline.LoRA
 
 // parseLoRASpec parses FILE[:SCALE]: the scale is the part after the last
 // colon and must be a finite number in loraScaleRange (a value that names an
@@ -33,10 +29,10 @@ func parseLoRASpec(flag, spec string) (loraSpec, error) {
 		return loraSpec{}, fmt.Errorf("%s needs a value: FILE or FILE:SCALE", flag)
 	}
 	if i < 0 {
-		return loraSpec{path: spec, scale: 1}, nil
+		return loraSpec{Path: spec, Scale: 1}, nil
 	}
 	if _, err := os.Stat(spec); err == nil {
-		return loraSpec{path: spec, scale: 1}, nil
+		return loraSpec{Path: spec, Scale: 1}, nil
 	}
 	path, scaleText := spec[:i], spec[i+1:]
 	switch {
@@ -51,7 +47,7 @@ func parseLoRASpec(flag, spec string) (loraSpec, error) {
 	if err != nil {
 		return loraSpec{}, fmt.Errorf("%s %s: the scale %v", flag, spec, err)
 	}
-	return loraSpec{path: path, scale: scale}, nil
+	return loraSpec{Path: path, Scale: scale}, nil
 }
 
 // parseLoRASpecs parses every FILE[:SCALE] value of a flag and checks that
@@ -63,33 +59,14 @@ func parseLoRASpecs(flag string, specs []string) ([]loraSpec, error) {
 		if err != nil {
 			return nil, usageErrorf("%v", err)
 		}
-		if st, err := os.Stat(spec.path); errors.Is(err, fs.ErrNotExist) {
-			return nil, usageErrorf("%s %s: adapter file %s does not exist", flag, s, spec.path)
+		if st, err := os.Stat(spec.Path); errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErrorf("%s %s: adapter file %s does not exist", flag, s, spec.Path)
 		} else if err != nil {
 			return nil, usageErrorf("%s %s: %v", flag, s, err)
 		} else if st.IsDir() {
-			return nil, usageErrorf("%s %s: %s is a folder; give the adapter's .safetensors file", flag, s, spec.path)
+			return nil, usageErrorf("%s %s: %s is a folder; give the adapter's .safetensors file", flag, s, spec.Path)
 		}
 		out = append(out, spec)
 	}
 	return out, nil
-}
-
-// attachLoRAs applies adapters to the model, unmerged, each with its own
-// scale, printing any warnings.
-func attachLoRAs(m *flux2.Model, specs []loraSpec) error {
-	for _, s := range specs {
-		a, format, warnings, err := lora.Load(s.path, &m.Config)
-		if err != nil {
-			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s: %s\n", s.path, w)
-		}
-		if err := lora.Attach(m, a, s.scale, false); err != nil {
-			return fmt.Errorf("%s: %w", s.path, err)
-		}
-		fmt.Fprintf(cliErr, "lora %s (%s, %d layers) at scale %g\n", s.path, format, len(a.Layers), s.scale)
-	}
-	return nil
 }

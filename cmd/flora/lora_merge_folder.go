@@ -46,7 +46,7 @@ func diffusersMergeFolder(base, out string) (string, error) {
 func checkMergeOutput(base, out string, loras []loraSpec) error {
 	inputs := modelInputs(base)
 	for _, spec := range loras {
-		inputs = append(inputs, spec.path)
+		inputs = append(inputs, spec.Path)
 	}
 	outs := []string{out}
 	if !strings.HasSuffix(out, ".safetensors") {

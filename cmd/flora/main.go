@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/flora-ml/flora/internal/version"
 	"github.com/spf13/pflag"
 )
 
@@ -259,7 +260,7 @@ func printGroupUsage(w io.Writer, path string, group *command) {
 }
 
 func printUsage(w io.Writer) {
-	fmt.Fprintf(w, "flora %s: LoRA training for the FLUX.2 image models\n\nUsage: flora <command> [flags]\n\nCommands:\n", version)
+	fmt.Fprintf(w, "%s: LoRA training for the FLUX.2 image models\n\nUsage: flora <command> [flags]\n\nCommands:\n", version.Software())
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)

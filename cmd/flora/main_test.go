@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/version"
 )
 
 // runCLI runs one flora command line in-process and returns its exit code
@@ -32,8 +34,8 @@ func TestCLIExitCodes(t *testing.T) {
 	}{
 		{args: nil, code: 2, wantErr: "Usage: flora <command>"},
 		{args: []string{"bogus"}, code: 2, wantErr: `flora: unknown command "bogus"`},
-		{args: []string{"version"}, code: 0, wantOut: "flora " + version},
-		{args: []string{"--version"}, code: 0, wantOut: "flora " + version},
+		{args: []string{"version"}, code: 0, wantOut: version.Software()},
+		{args: []string{"--version"}, code: 0, wantOut: version.Software()},
 		{args: []string{"version", "--bogus"}, code: 2, wantErr: "unknown flag: --bogus"},
 		{args: []string{"version", "--help"}, code: 0, wantOut: "Usage: flora version"},
 		{args: []string{"help"}, code: 0, wantOut: "Commands:"},

@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/backends/xla"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
 	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26.0 gap fixes.
 )
@@ -273,4 +274,22 @@ func GPUMemoryUsed() int64 {
 		return 0
 	}
 	return mib << 20
+}
+
+// ComputeDType resolves a compute dtype setting: "auto" is bf16 on GPUs
+// (xla:cuda) and f32 elsewhere (CPUs have no fast bf16 arithmetic); "bf16"
+// and "f32" are themselves.
+func (i Info) ComputeDType(setting string) (dtypes.DType, error) {
+	switch setting {
+	case "f32":
+		return dtypes.Float32, nil
+	case "bf16":
+		return dtypes.BFloat16, nil
+	case "auto":
+		if i.Name == "xla:cuda" {
+			return dtypes.BFloat16, nil
+		}
+		return dtypes.Float32, nil
+	}
+	return dtypes.InvalidDType, fmt.Errorf("dtype must be auto, bf16 or f32, got %q", setting)
 }

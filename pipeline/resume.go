@@ -1,4 +1,4 @@
-package main
+package pipeline
 
 import (
 	"errors"
@@ -11,7 +11,6 @@ import (
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
-	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -19,11 +18,12 @@ import (
 // against the dataset and an earlier run, --resume against what it names,
 // and a damaged newest checkpoint falls back to an intact one.
 
+// checkpointsDir is the folder of a run's checkpoints.
 func checkpointsDir(outDir string) string { return filepath.Join(outDir, "checkpoints") }
 
-// exportPath is where a run's adapter is exported in a format: NAME.safetensors
+// ExportPath is where a run's adapter is exported in a format: NAME.safetensors
 // for ComfyUI (the default), NAME.FORMAT.safetensors for the others.
-func exportPath(dir, name string, format lora.Format) string {
+func ExportPath(dir, name string, format lora.Format) string {
 	if format == lora.FormatComfy {
 		return filepath.Join(dir, name+".safetensors")
 	}
@@ -53,9 +53,6 @@ type runStart struct {
 	candidates []string
 	// backend names the resolved compute backend.
 	backend string
-	// memory is what the step keeps in host memory, as the memory plan
-	// resolved the job's settings.
-	memory flux2.MemoryOptions
 }
 
 // resumeCandidates checks --resume before any heavy work and lists the
@@ -109,7 +106,7 @@ func previousRun(cfg *job.Config) []string {
 		found = append(found, fmt.Sprintf("metrics.jsonl (%d steps)", len(recs)))
 	}
 	for _, f := range job.ExportFormats {
-		if p := exportPath(dir, cfg.Name, lora.Format(f)); fileExists(p) {
+		if p := ExportPath(dir, cfg.Name, lora.Format(f)); fileExists(p) {
 			found = append(found, p)
 		}
 	}
@@ -137,14 +134,14 @@ func checkPreviousRun(cfg *job.Config, overwrite bool) ([]string, error) {
 }
 
 // clearPreviousRun removes what checkPreviousRun listed.
-func clearPreviousRun(paths []string) error {
+func clearPreviousRun(paths []string, rep Reporter) error {
 	for _, p := range paths {
 		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("--overwrite: removing the earlier run's %s: %w", p, err)
 		}
 	}
 	if len(paths) > 0 {
-		fmt.Fprintf(cliErr, "--overwrite: removed the earlier run's outputs: %s\n", strings.Join(paths, ", "))
+		rep.printf("--overwrite: removed the earlier run's outputs: %s", strings.Join(paths, ", "))
 	}
 	return nil
 }
@@ -156,7 +153,7 @@ func runOutputs(cfg *job.Config) []string {
 	paths := []string{checkpointsDir(dir), filepath.Join(dir, "previews"), filepath.Join(dir, "metrics.jsonl"),
 		filepath.Join(dir, "loss.png"), filepath.Join(dir, "run.json")}
 	for _, f := range job.ExportFormats {
-		paths = append(paths, exportPath(dir, cfg.Name, lora.Format(f)))
+		paths = append(paths, ExportPath(dir, cfg.Name, lora.Format(f)))
 	}
 	var out []string
 	for _, p := range paths {
@@ -173,19 +170,19 @@ func runOutputs(cfg *job.Config) []string {
 // naming it and the one used instead; a checkpoint of another adapter or
 // dataset is an error, never skipped. Settings that changed since the
 // checkpoint are listed.
-func resumeTrainer(tr *train.Trainer, cfg *job.Config, start runStart) error {
+func resumeTrainer(tr *train.Trainer, cfg *job.Config, start runStart, rep Reporter) error {
 	if start.resume == "" {
 		return nil
 	}
 	if len(start.candidates) == 0 {
-		fmt.Fprintf(cliErr, "no checkpoint in %s: starting from step 0\n", checkpointsDir(cfg.Output.Dir))
+		rep.printf("no checkpoint in %s: starting from step 0", checkpointsDir(cfg.Output.Dir))
 		return nil
 	}
 	for i, dir := range start.candidates {
 		err := tr.LoadCheckpoint(dir)
 		if err == nil {
-			fmt.Fprintf(cliErr, "resumed from %s at step %d\n", dir, tr.StepsDone())
-			warnChangedSettings(dir, cfg, start.backend)
+			rep.printf("resumed from %s at step %d", dir, tr.StepsDone())
+			warnChangedSettings(dir, cfg, start.backend, rep)
 			return nil
 		}
 		if start.resume != "auto" || errors.Is(err, train.ErrIncompatible) {
@@ -202,7 +199,7 @@ func resumeTrainer(tr *train.Trainer, cfg *job.Config, start runStart) error {
 		if rerr := os.Rename(dir, aside); rerr != nil {
 			return fmt.Errorf("checkpoint %s is damaged (%v) and could not be moved aside: %w", dir, err, rerr)
 		}
-		fmt.Fprintf(cliErr, "warning: the newest checkpoint %s is damaged (%v); moved it to %s and resuming from %s instead\n",
+		rep.printf("warning: the newest checkpoint %s is damaged (%v); moved it to %s and resuming from %s instead",
 			dir, err, aside, start.candidates[i+1])
 	}
 	return nil
@@ -210,7 +207,7 @@ func resumeTrainer(tr *train.Trainer, cfg *job.Config, start runStart) error {
 
 // warnChangedSettings lists the optimisation settings and the backend that
 // differ between the checkpoint's run and this one.
-func warnChangedSettings(dir string, cfg *job.Config, backend string) {
+func warnChangedSettings(dir string, cfg *job.Config, backend string, rep Reporter) {
 	info, err := train.ReadCheckpointInfo(dir)
 	if err != nil {
 		return
@@ -227,7 +224,7 @@ func warnChangedSettings(dir string, cfg *job.Config, backend string) {
 		changes = append(changes, fmt.Sprintf("backend: %s → %s", info.Backend, backend))
 	}
 	if len(changes) > 0 {
-		fmt.Fprintf(cliErr, "warning: resuming with settings changed since the checkpoint (the run continues with the new ones):\n  %s\n",
+		rep.printf("warning: resuming with settings changed since the checkpoint (the run continues with the new ones):\n  %s",
 			strings.Join(changes, "\n  "))
 	}
 }

@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/cache"
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/quant"
+)
+
+// ComputeDType is the dtype a job computes in (model.dtype).
+func ComputeDType(cfg *job.Config) dtypes.DType {
+	if cfg.Model.DType == "f32" {
+		return dtypes.Float32
+	}
+	return dtypes.BFloat16
+}
+
+// CacheDir is the folder of a job's latent and caption caches:
+// dataset.cache_dir, else OUTPUT/cache.
+func CacheDir(cfg *job.Config) string {
+	if cfg.Dataset.CacheDir != "" {
+		return cfg.Dataset.CacheDir
+	}
+	return filepath.Join(cfg.Output.Dir, "cache")
+}
+
+// scanDataset reads the job's dataset, reporting every problem; any problem
+// that makes an image unusable, or an empty dataset, is an error.
+func scanDataset(cfg *job.Config, rep Reporter) (*data.Dataset, error) {
+	ds, problems, err := data.Scan(DatasetConfig(cfg.Dataset))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range problems {
+		rep.printf("%s", p)
+	}
+	if err := problems.Err(); err != nil {
+		return nil, fmt.Errorf("dataset: %w (fix or remove the files; `flora data check` lists them)", err)
+	}
+	if len(ds.Items) == 0 {
+		return nil, fmt.Errorf("dataset: no usable images in %d folder(s)", len(cfg.Dataset.Folders))
+	}
+	return ds, nil
+}
+
+// loadEncoders loads a job's autoencoder and text encoder, and its
+// transformer only where the checkpoint holds all three at once (the
+// embedded model): caches are filled and the text encoder released before
+// loadTransformer, so the two never share memory (Mistral Small 3.1 alone
+// is 48 GB in bf16).
+func loadEncoders(cfg *job.Config, be backends.Backend) (*bundle.Components, error) {
+	q, err := QuantOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return bundle.Load(be, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
+		Variant: cfg.Model.Variant, DType: ComputeDType(cfg), Quant: q, TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
+		SkipTransformer: true})
+}
+
+// loadTransformer loads the job's transformer into comps (once the text
+// encoder is released), unless loadEncoders already did.
+func loadTransformer(cfg *job.Config, be backends.Backend, comps *bundle.Components) (*flux2.Model, error) {
+	if comps.Transformer != nil {
+		return comps.Transformer, nil
+	}
+	q, err := QuantOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := bundle.Load(be, bundle.Options{Path: cfg.Model.Path, Variant: cfg.Model.Variant, DType: ComputeDType(cfg), Quant: q,
+		SkipVAE: true, SkipText: true})
+	if err != nil {
+		return nil, err
+	}
+	comps.Transformer = tc.Transformer
+	return comps.Transformer, nil
+}
+
+// cachedData is a dataset whose latents and caption embeddings are in its
+// cache, with the identities of the encoders that filled it.
+type cachedData struct {
+	ds               *data.Dataset
+	store            *cache.Store
+	dir              string
+	latentID, textID string
+	latents, text    cache.BuildStats
+}
+
+// fillCaches encodes what the job's cache lacks: VAE latents of every image
+// and text embeddings of every caption. The text encoder stays loaded (the
+// caller releases it).
+func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, rep Reporter) (*cachedData, error) {
+	c := &cachedData{ds: ds, dir: CacheDir(cfg)}
+	var err error
+	if c.store, err = cache.Open(c.dir, cache.Options{}); err != nil {
+		return nil, err
+	}
+	lat := &vaeLatents{v: comps.VAE, id: comps.VAEID}
+	text := &promptEmbeddings{p: comps.Text}
+	if c.latents, err = cache.BuildLatents(c.store, ds, lat, cache.BuildOptions{BatchSize: 4, Progress: rep.progress("latents")}); err != nil {
+		return nil, err
+	}
+	if c.text, err = cache.BuildText(c.store, ds, text, cache.BuildOptions{BatchSize: 8, Progress: rep.progress("captions")}); err != nil {
+		return nil, err
+	}
+	c.latentID, c.textID = lat.Identity(), text.Identity()
+	return c, nil
+}
+
+// releaseText frees the text encoder's device memory and says how much.
+func releaseText(comps *bundle.Components, rep Reporter) {
+	freed := comps.Text.Release()
+	rep.printf("text encoder released (%s freed)", fsutil.HumanBytes(int64(freed)))
+}
+
+// CacheResult says what FillCaches did.
+type CacheResult struct {
+	// Dir is the cache folder.
+	Dir string
+	// Latents and Captions count what was encoded and what was found.
+	Latents, Captions cache.BuildStats
+}
+
+// FillCaches encodes a job's images (VAE latents) and captions (text
+// embeddings) into its cache ahead of training, e.g. on a machine where
+// the text encoder fits. backendSpec overrides model.backend when not "".
+func FillCaches(cfg *job.Config, backendSpec string, rep Reporter) (*CacheResult, error) {
+	be, _, err := selectBackend(cfg, backendSpec, rep)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := scanDataset(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := loadEncoders(cfg, be)
+	if err != nil {
+		return nil, err
+	}
+	c, err := fillCaches(cfg, ds, comps, rep)
+	if err != nil {
+		return nil, err
+	}
+	releaseText(comps, rep)
+	return &CacheResult{Dir: c.dir, Latents: c.latents, Captions: c.text}, nil
+}

@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/feed"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/train"
+)
+
+// EvalOptions say how EvalLoss measures.
+type EvalOptions struct {
+	// Backend overrides model.backend.
+	Backend string
+	// Adapters are measured one at a time after the base model.
+	Adapters []LoRA
+	// Seed fixes the noise, so numbers are comparable between calls.
+	Seed uint64
+	// Times are the flow times measured (nil: train.DefaultValidationTimes).
+	Times []float64
+	// Reporter receives progress.
+	Reporter
+}
+
+// EvalRow is one model's validation loss.
+type EvalRow struct {
+	// Name is "base" or the adapter (FILE[:SCALE]).
+	Name string
+	// PerTime is the mean loss at each of EvalResult.Times; Mean their mean.
+	PerTime []float64
+	Mean    float64
+}
+
+// EvalResult is the validation loss of the base model and each adapter.
+type EvalResult struct {
+	Times []float64
+	Rows  []EvalRow
+	// Samples counts the validation samples (one epoch of the dataset).
+	Samples int
+}
+
+// EvalLoss measures the validation loss of the job's base model and of each
+// adapter on the job's dataset, at fixed timesteps and noise. Validation is
+// deterministic: every caption as written, center crops (cfg is not
+// changed). Cancelling ctx stops between models.
+func EvalLoss(ctx context.Context, cfg *job.Config, opts EvalOptions) (*EvalResult, error) {
+	c := *cfg
+	c.Dataset.CaptionDropout, c.Dataset.ShuffleTags, c.Dataset.Flip, c.Dataset.Crop = 0, false, false, "center"
+	cfg = &c
+	rep := opts.Reporter
+	be, _, err := selectBackend(cfg, opts.Backend, rep)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := scanDataset(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	comps, err := loadEncoders(cfg, be)
+	if err != nil {
+		return nil, err
+	}
+	cached, err := fillCaches(cfg, ds, comps, rep)
+	if err != nil {
+		return nil, err
+	}
+	releaseText(comps, rep)
+	m, err := loadTransformer(cfg, be, comps)
+	if err != nil {
+		return nil, err
+	}
+	samples, err := oneEpoch(cached)
+	if err != nil {
+		return nil, err
+	}
+	res := &EvalResult{Times: opts.Times, Samples: len(samples)}
+	if res.Times == nil {
+		res.Times = train.DefaultValidationTimes
+	}
+	measure := func(name string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		per, mean, err := train.ValidationLoss(m, samples, res.Times, opts.Seed, cfg.Train.Guidance, ComputeDType(cfg))
+		if err != nil {
+			return err
+		}
+		res.Rows = append(res.Rows, EvalRow{Name: name, PerTime: per, Mean: mean})
+		return nil
+	}
+	if err := measure("base"); err != nil {
+		return nil, err
+	}
+	for _, a := range opts.Adapters {
+		if err := lora.Detach(m); err != nil {
+			return nil, err
+		}
+		if err := AttachLoRAs(m, []LoRA{a}, rep); err != nil {
+			return nil, err
+		}
+		if err := measure(a.String()); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// oneEpoch returns one epoch of a cached dataset in a fixed order.
+func oneEpoch(c *cachedData) ([]train.Sample, error) {
+	plan, err := data.NewPlan(c.ds, data.PlanOptions{Seed: 1, BatchSize: 1})
+	if err != nil {
+		return nil, err
+	}
+	src, err := feed.New(c.ds, plan, c.store, feed.Options{LatentIdentity: c.latentID, TextIdentity: c.textID})
+	if err != nil {
+		return nil, err
+	}
+	var samples []train.Sample
+	for range plan.BatchesPerEpoch() {
+		batch, err := src.Next()
+		if err != nil {
+			return nil, err
+		}
+		samples = append(samples, batch...)
+	}
+	return samples, nil
+}

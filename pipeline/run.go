@@ -1,0 +1,159 @@
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/feed"
+	"github.com/flora-ml/flora/eval"
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/train"
+)
+
+// newRun loads everything a run needs — dataset, model components, caches,
+// adapter, trainer (resumed when asked), previews and exports — in the
+// order that keeps the text encoder and the transformer apart in memory.
+func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.MemoryOptions, rep Reporter) (*train.Runner, error) {
+	ds, err := scanDataset(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := ds.WriteBucketTable(rep.log()); err != nil {
+		return nil, err
+	}
+	comps, err := loadEncoders(cfg, be)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("text encoder: %s (%s)", comps.Text.Encoder.Spec().Name, fsutil.HumanBytes(int64(comps.Text.Encoder.MemoryBytes())))
+	cached, err := fillCaches(cfg, ds, comps, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("latent cache: %s", cached.latents)
+	rep.printf("text cache: %s", cached.text)
+	previews, err := encodePreviewPrompts(cfg, comps)
+	if err != nil {
+		return nil, err
+	}
+	releaseText(comps, rep)
+	m, err := loadTransformer(cfg, be, comps)
+	if err != nil {
+		return nil, err
+	}
+	q, err := QuantOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("model: FLUX.2 %s, %d parameters (%s storage)", comps.Variant.Name, m.Config.NumParams(), q.Scheme)
+
+	seed := uint64(cfg.Train.Seed)
+	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: seed, BatchSize: cfg.Train.BatchSize})
+	if err != nil {
+		return nil, err
+	}
+	src, err := feed.New(ds, plan, cached.store, feed.Options{LatentIdentity: cached.latentID, TextIdentity: cached.textID})
+	if err != nil {
+		return nil, err
+	}
+	adapter, targets, err := newAdapter(cfg, m, seed, rep)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := TrainOptions(cfg, comps.Variant)
+	if err != nil {
+		return nil, err
+	}
+	opts.Backend = start.backend
+	opts.Memory = memory
+	tr, err := train.NewTrainer(m, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := resumeTrainer(tr, cfg, start, rep); err != nil {
+		return nil, err
+	}
+	yaml, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("adapter: %d layers, %d parameters (rank %d, alpha %g, targets %s); %d steps, checkpointing %v, %s compute%s",
+		len(targets), adapter.NumParams(), cfg.Adapter.Rank, targets[0].Alpha, cfg.Adapter.Targets, opts.Steps, opts.Checkpointing, opts.DType, hostMemoryNote(opts.Memory))
+	if err := eval.WriteRunInfo(cfg.Output.Dir, eval.RunInfo{Name: cfg.Name, Variant: comps.Variant.Name, Rank: cfg.Adapter.Rank,
+		Alpha: targets[0].Alpha, Targets: len(targets), AdapterParams: adapter.NumParams(), Steps: cfg.Train.Steps, LR: cfg.Train.LR,
+		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path}); err != nil {
+		return nil, err
+	}
+	meta := lora.Meta{Variant: comps.Variant, BaseHash: comps.TransformerID, Trigger: cfg.Dataset.Trigger, Targets: cfg.Adapter.Targets,
+		Config: yaml, Title: cfg.Name}
+	runner := &train.Runner{
+		Trainer: tr, OutDir: cfg.Output.Dir, SaveEvery: cfg.Train.SaveEvery, PreviewEvery: cfg.Sample.Every,
+		KeepLast: cfg.Train.KeepLast, Config: yaml, Out: rep.log(),
+		ExportBytes: int64(len(cfg.Output.Formats)) * (4*adapter.NumParams() + 64<<10), // float32 factors + header
+		Export:      exporter(cfg, m, meta),
+		OnStep:      func(res *train.StepResult) { rep.emit(Event{Kind: EventStep, Step: res.Step, Result: res}) },
+		OnCheckpoint: func(step int, dir string) {
+			rep.emit(Event{Kind: EventCheckpoint, Step: step, Path: dir})
+		},
+		OnPreview: func(step int, path string) { rep.emit(Event{Kind: EventPreview, Step: step, Path: path}) },
+	}
+	if cfg.Sample.Every > 0 {
+		runner.Preview = previews.render(cfg, m, comps.VAE, opts.DType)
+	}
+	return runner, nil
+}
+
+// newAdapter creates the job's adapter (or loads adapter.init_from) and
+// attaches it to the model for training.
+func newAdapter(cfg *job.Config, m *flux2.Model, seed uint64, rep Reporter) (*lora.Adapter, []lora.Target, error) {
+	targets, err := AdapterSpec(cfg).Plan(m.Config)
+	if err != nil {
+		return nil, nil, fmt.Errorf("adapter: %w", err)
+	}
+	adapter := lora.NewAdapter(targets, seed)
+	if from := cfg.Adapter.InitFrom; from != "" {
+		var format lora.Format
+		var warnings []string
+		if adapter, format, warnings, err = lora.Load(from, &m.Config); err != nil {
+			return nil, nil, fmt.Errorf("adapter.init_from: %w", err)
+		}
+		for _, w := range warnings {
+			rep.printf("warning: adapter.init_from %s: %s", from, w)
+		}
+		rep.printf("adapter.init_from %s (%s): %d layers, %d parameters", from, format, len(adapter.Layers), adapter.NumParams())
+	}
+	if err := lora.Attach(m, adapter, 1, true); err != nil {
+		return nil, nil, err
+	}
+	return adapter, targets, nil
+}
+
+// exporter writes the model's trained adapter in every output format of
+// the job into a folder, with the run's metadata.
+func exporter(cfg *job.Config, m *flux2.Model, meta lora.Meta) func(dir string, step int) ([]string, error) {
+	return func(dir string, step int) ([]string, error) {
+		a, err := lora.Extract(m)
+		if err != nil {
+			return nil, err
+		}
+		meta.Steps = step
+		var files []string
+		for _, f := range cfg.Output.Formats {
+			format, err := lora.ParseFormat(f)
+			if err != nil {
+				return nil, err
+			}
+			p := ExportPath(dir, cfg.Name, format)
+			if err := lora.Save(p, a, format, meta); err != nil {
+				return nil, err
+			}
+			files = append(files, p)
+		}
+		return files, nil
+	}
+}

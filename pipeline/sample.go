@@ -1,0 +1,361 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/internal/backend"
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/internal/version"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/sample"
+)
+
+// SampleOptions say what Sample generates. Zero values take the defaults
+// noted; Validate checks the rest.
+type SampleOptions struct {
+	// Model is embedded:tiny, an official .safetensors file, or a diffusers
+	// model folder; VAE and TextEncoder override where those are found.
+	Model, VAE, TextEncoder string
+	// Variant names the FLUX.2 variant ("" or "auto": resolved from the
+	// checkpoint).
+	Variant string
+	// Quantize and TextEncoderQuantize hold the transformer and the text
+	// encoder as none (""), int8, fp8 or nf4.
+	Quantize, TextEncoderQuantize quant.Scheme
+	// DType is the compute dtype: auto ("": bf16 on GPUs, f32 otherwise),
+	// bf16 or f32.
+	DType string
+	// Backend is auto (""), go, xla:cpu or xla:cuda.
+	Backend string
+	// LoRAs are applied unmerged, each at its scale.
+	LoRAs []LoRA
+	// Prompts are encoded by the model's text encoder, unless Embeddings
+	// names a safetensors file with ctx [N, L, D] (one row per prompt;
+	// Prompts then only label the rows) and optional negative [1, L, D].
+	Prompts    []string
+	Embeddings string
+	// Negative is the negative prompt (classifier-free guidance).
+	Negative string
+	// Steps and Guidance default to the variant's (0, and below 0).
+	Steps    int
+	Guidance float64
+	// CFG is auto ("": on for undistilled models without a guidance
+	// input), on or off.
+	CFG string
+	// Seed is the first image's seed; image k of a prompt uses Seed+k.
+	Seed uint64
+	// Count is the number of images per prompt (0: 1).
+	Count int
+	// Width and Height are the image size in pixels (0: 1024).
+	Width, Height int
+	// Out is the output folder, or a .png file for a single image.
+	Out string
+	// Grid also writes OUT/grid.png (prompts × seeds).
+	Grid bool
+	// VAESetting and TextEncoderSetting name where the caller gives the VAE
+	// and text-encoder paths, for messages (e.g. "--vae").
+	VAESetting, TextEncoderSetting string
+	// Reporter receives progress: messages, sampling steps, images.
+	Reporter
+}
+
+// LoRA is an adapter file applied at a scale (1: as trained).
+type LoRA struct {
+	Path  string
+	Scale float64
+}
+
+// String is FILE, or FILE:SCALE when the scale is not 1.
+func (l LoRA) String() string {
+	if l.Scale == 1 {
+		return l.Path
+	}
+	return fmt.Sprintf("%s:%g", l.Path, l.Scale)
+}
+
+// withDefaults fills the zero values.
+func (o SampleOptions) withDefaults() SampleOptions {
+	if o.Count == 0 {
+		o.Count = 1
+	}
+	if o.Width == 0 {
+		o.Width = 1024
+	}
+	if o.Height == 0 {
+		o.Height = 1024
+	}
+	if o.CFG == "" {
+		o.CFG = "auto"
+	}
+	if o.DType == "" {
+		o.DType = "auto"
+	}
+	if o.Out == "" {
+		o.Out = "samples"
+	}
+	return o
+}
+
+// single reports whether Out names one PNG file rather than a folder.
+func (o SampleOptions) single() bool { return strings.HasSuffix(strings.ToLower(o.Out), ".png") }
+
+// Validate checks the options before anything loads; errors name the
+// option and the fix.
+func (o SampleOptions) Validate() error {
+	o = o.withDefaults()
+	switch {
+	case o.Model == "":
+		return fmt.Errorf("model: required (embedded:tiny, a .safetensors file or a diffusers folder)")
+	case len(o.Prompts) == 0 && o.Embeddings == "":
+		return fmt.Errorf("prompts: give a prompt or precomputed embeddings")
+	case !slices.Contains([]string{"auto", "on", "off"}, o.CFG):
+		return fmt.Errorf("cfg must be auto, on or off, got %q", o.CFG)
+	case o.Steps < 0 || o.Steps > job.MaxSampleSteps:
+		return fmt.Errorf("steps must be 1 to %d, got %d", job.MaxSampleSteps, o.Steps)
+	case o.Count < 1:
+		return fmt.Errorf("count must be at least 1, got %d", o.Count)
+	}
+	if _, err := (backend.Info{}).ComputeDType(o.DType); err != nil {
+		return err
+	}
+	if err := bundle.CheckVariant(o.Model, o.Variant); err != nil {
+		return fmt.Errorf("variant: %w", err)
+	}
+	if err := job.CheckImageSide(o.Width); err != nil {
+		return fmt.Errorf("width %w", err)
+	}
+	if err := job.CheckImageSide(o.Height); err != nil {
+		return fmt.Errorf("height %w", err)
+	}
+	ext := strings.ToLower(filepath.Ext(o.Out))
+	if ext != ".png" && data.IsImageName(o.Out) {
+		return fmt.Errorf("out %s: sample writes PNG images; for one image name it %s.png, for several give a folder name without an image extension",
+			o.Out, strings.TrimSuffix(o.Out, filepath.Ext(o.Out)))
+	}
+	if !o.single() {
+		return nil
+	}
+	if o.Embeddings == "" && len(o.Prompts)*o.Count > 1 {
+		return fmt.Errorf("out %s is one file but %d images are requested; give a folder", o.Out, len(o.Prompts)*o.Count)
+	}
+	inputs := []string{o.Embeddings, o.Model, o.VAE}
+	for _, l := range o.LoRAs {
+		inputs = append(inputs, l.Path)
+	}
+	if err := fsutil.CheckOutput(o.Out, inputs...); err != nil {
+		return fmt.Errorf("out %w", err)
+	}
+	return nil
+}
+
+// SampleResult lists what Sample wrote.
+type SampleResult struct {
+	// Files are the images written (and grid.png), in order.
+	Files []string
+}
+
+// Sample generates images: every prompt at Count seeds, with the adapters
+// applied. The text encoder runs first and is released before the
+// transformer loads, so the two never share memory (FLUX.2 dev's Mistral is
+// 24B parameters). Cancelling ctx stops between images.
+func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	rep := o.Reporter
+	be, info, err := selectBackend(nil, o.Backend, rep)
+	if err != nil {
+		return nil, err
+	}
+	dtype, err := info.ComputeDType(o.DType)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	comps, err := bundle.Load(be, bundle.Options{Path: o.Model, VAE: o.VAE, TextEncoder: o.TextEncoder, Variant: o.Variant,
+		TextQuant: o.TextEncoderQuantize, DType: dtype, SkipText: o.Embeddings != "", SkipTransformer: true,
+		VAESetting: o.VAESetting, TextEncoderSetting: o.TextEncoderSetting})
+	if err != nil {
+		return nil, err
+	}
+	useCFG := o.CFG == "on" || o.CFG == "auto" && comps.Variant.UsesCFG()
+	var prompts []fixedText
+	if o.Embeddings == "" {
+		if prompts, err = encodePrompts(comps, o.Prompts, o.Negative, useCFG, rep); err != nil {
+			return nil, err
+		}
+	}
+	if comps.Transformer == nil {
+		tc, err := bundle.Load(be, bundle.Options{Path: o.Model, Variant: o.Variant, DType: dtype, SkipVAE: true, SkipText: true,
+			Quant: quant.Options{Scheme: o.Quantize, DoubleQuant: o.Quantize == quant.NF4}})
+		if err != nil {
+			return nil, err
+		}
+		comps.Transformer = tc.Transformer
+	}
+	m := comps.Transformer
+	rep.printf("loaded FLUX.2 %s (%d parameters) in %s", comps.Variant.Name, m.Config.NumParams(), time.Since(start).Round(time.Millisecond))
+	if err := AttachLoRAs(m, o.LoRAs, rep); err != nil {
+		return nil, err
+	}
+	labels := o.Prompts
+	if o.Embeddings != "" {
+		if labels, prompts, err = loadEmbeddings(o.Embeddings, o.Prompts, m.Config.ContextDim, useCFG); err != nil {
+			return nil, err
+		}
+		if o.single() && len(labels)*o.Count > 1 {
+			return nil, fmt.Errorf("out %s is one file but %d images are requested; give a folder", o.Out, len(labels)*o.Count)
+		}
+	}
+	steps, guidance := o.Steps, o.Guidance
+	if steps == 0 {
+		steps = max(comps.Variant.DefaultSteps, 1)
+	}
+	if guidance < 0 {
+		guidance = comps.Variant.DefaultGuidance
+	}
+	per, _ := comps.VAE.Config.PixelsPerLatent()
+	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{comps.VAE}, DType: dtype, PixelsPerLatent: per, OnStep: rep.progress("step")}
+	res := &SampleResult{}
+	var rows [][]image.Image
+	for pi, label := range labels {
+		var row []image.Image
+		for k := 0; k < o.Count; k++ {
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			req := sample.Request{Prompt: label, Negative: o.Negative, Seed: o.Seed + uint64(k), Steps: steps, Guidance: guidance,
+				CFG: useCFG, Width: o.Width, Height: o.Height}
+			smp.Text = prompts[pi]
+			rep.printf("image %d/%d: %q seed %d, %dx%d, %d steps", pi*o.Count+k+1, len(labels)*o.Count, fsutil.Shorten(label, 60), req.Seed, req.Width, req.Height, steps)
+			img, err := smp.Generate(req)
+			if err != nil {
+				return res, err
+			}
+			path := o.Out
+			if !o.single() {
+				path = filepath.Join(o.Out, fmt.Sprintf("%02d-seed%d.png", pi, req.Seed))
+			}
+			if err := writeSamplePNG(path, img, m.Variant.Name, o); err != nil {
+				return res, err
+			}
+			res.Files = append(res.Files, path)
+			rep.emit(Event{Kind: EventImage, Path: path})
+			row = append(row, img.Image)
+		}
+		rows = append(rows, row)
+	}
+	if o.Grid && !o.single() {
+		path := filepath.Join(o.Out, "grid.png")
+		g := sample.Grid(rows, 4, color.White)
+		if err := fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, g, nil) }); err != nil {
+			return res, err
+		}
+		res.Files = append(res.Files, path)
+		rep.emit(Event{Kind: EventImage, Path: path})
+	}
+	return res, nil
+}
+
+// encodePrompts encodes each prompt (and the negative prompt, for
+// classifier-free guidance), then releases the text encoder.
+func encodePrompts(comps *bundle.Components, prompts []string, negative string, useCFG bool, rep Reporter) ([]fixedText, error) {
+	var neg *tensors.Tensor
+	var err error
+	if useCFG {
+		if neg, err = comps.Text.Encode([]string{negative}); err != nil {
+			return nil, fmt.Errorf("encoding the negative prompt: %w", err)
+		}
+	}
+	var out []fixedText
+	for _, p := range prompts {
+		ctx, err := comps.Text.Encode([]string{p})
+		if err != nil {
+			return nil, fmt.Errorf("encoding prompt %q: %w", fsutil.Shorten(p, 60), err)
+		}
+		out = append(out, fixedText{ctx: ctx, negative: neg})
+	}
+	freed := comps.Text.Release()
+	rep.printf("encoded %d prompt(s) with %s; text encoder released (%s)", len(prompts), comps.Text.Encoder.Spec().Name, fsutil.HumanBytes(int64(freed)))
+	return out, nil
+}
+
+// loadEmbeddings reads precomputed embeddings: ctx [N, L, contextDim] (one
+// row per image prompt) and optional negative [1, L, contextDim]. Rows are
+// labelled by prompts where given, else FILE#i.
+func loadEmbeddings(path string, prompts []string, contextDim int, useCFG bool) ([]string, []fixedText, error) {
+	file, err := weights.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer file.Close()
+	ctx, err := file.TensorAs("ctx", dtypes.Float32)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w (the file needs a ctx tensor [N, L, D])", path, err)
+	}
+	if ctx.Rank() != 3 || ctx.Shape().Dim(2) != contextDim {
+		return nil, nil, fmt.Errorf("%s: ctx has shape %v, want [N, L, %d] for this model", path, ctx.Shape().Dimensions, contextDim)
+	}
+	var negative *tensors.Tensor
+	if _, ok := file.Info("negative"); ok {
+		if negative, err = file.TensorAs("negative", dtypes.Float32); err != nil {
+			return nil, nil, err
+		}
+		if want := []int{1, ctx.Shape().Dim(1), ctx.Shape().Dim(2)}; !slices.Equal(negative.Shape().Dimensions, want) {
+			return nil, nil, fmt.Errorf("%s: negative has shape %v, want %v", path, negative.Shape().Dimensions, want)
+		}
+	}
+	if useCFG && negative == nil {
+		return nil, nil, fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", path)
+	}
+	n := ctx.Shape().Dim(0)
+	labels := make([]string, n)
+	rows := make([]fixedText, n)
+	for i := range n {
+		labels[i] = fmt.Sprintf("%s#%d", filepath.Base(path), i)
+		if i < len(prompts) {
+			labels[i] = prompts[i]
+		}
+		rows[i] = fixedText{ctx: rowOf(ctx, i), negative: negative}
+	}
+	return labels, rows, nil
+}
+
+// writeSamplePNG writes an image with text chunks recording how it was made.
+func writeSamplePNG(path string, res *sample.Result, variant string, o SampleOptions) error {
+	r := res.Request
+	loras := make([]string, len(o.LoRAs))
+	for i, l := range o.LoRAs {
+		loras[i] = l.String()
+	}
+	text := []sample.TextChunk{
+		{Key: "prompt", Value: r.Prompt},
+		{Key: "negative_prompt", Value: r.Negative},
+		{Key: "seed", Value: fmt.Sprint(r.Seed)},
+		{Key: "steps", Value: fmt.Sprint(r.Steps)},
+		{Key: "guidance", Value: fmt.Sprint(r.Guidance)},
+		{Key: "cfg", Value: fmt.Sprint(r.CFG)},
+		{Key: "size", Value: fmt.Sprintf("%dx%d", r.Width, r.Height)},
+		{Key: "model", Value: fmt.Sprintf("FLUX.2 %s (%s)", variant, o.Model)},
+		{Key: "loras", Value: strings.Join(loras, ", ")},
+		{Key: "sampler", Value: "flora euler (official FLUX.2 schedule)"},
+		{Key: "software", Value: version.Software()},
+	}
+	return fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, res.Image, text) })
+}
