@@ -96,8 +96,9 @@ func (m *Model) disposeInputs(f *forwardState, k int, inputs []*tensors.Tensor, 
 }
 
 // runForwardStage runs one stage's program on the activations a and stores
-// its outputs there. The final layer's output leaves the program in
-// float32, as Forward returns it.
+// its outputs there. Its stream inputs (the replaced reads) leave a: the
+// caller, which took them before, disposes of them. The final layer's
+// output leaves the program in float32, as Forward returns it.
 func (m *Model) runForwardStage(str *streamer, ps plannedStage, dtype dtypes.DType, a *activations[*tensors.Tensor]) error {
 	io := ps.kind.io()
 	reads, numTxt := a.present(io.reads), a.numTxt
@@ -112,6 +113,9 @@ func (m *Model) runForwardStage(str *streamer, ps plannedStage, dtype dtypes.DTy
 		})
 	if err != nil {
 		return err
+	}
+	for _, s := range io.replaced {
+		*a.at(s) = nil
 	}
 	a.set(io.writes, outs)
 	return nil

@@ -80,14 +80,15 @@ func (a *activations[T]) at(s slot) *T {
 	return nil
 }
 
-// get returns the values of slots, in order, leaving out absent (zero)
-// ones: a batch without guidance has none.
+// get returns the values of slots, in order. Each must be there (see
+// present for optional ones): a missing value would shift the program
+// arguments that follow it.
 func (a *activations[T]) get(slots []slot) []T {
 	var zero T
-	out := make([]T, 0, len(slots))
-	for _, s := range slots {
-		if v := *a.at(s); v != zero {
-			out = append(out, v)
+	out := make([]T, len(slots))
+	for i, s := range slots {
+		if out[i] = *a.at(s); out[i] == zero {
+			panicf("flux2: activation slot %d has no value", s)
 		}
 	}
 	return out
@@ -103,7 +104,8 @@ func (a *activations[T]) set(slots []slot, values []T) {
 	}
 }
 
-// present returns the slots of which a holds a value.
+// present returns the slots of which a holds a value: a batch without
+// guidance has none.
 func (a *activations[T]) present(slots []slot) []slot {
 	var zero T
 	var out []slot

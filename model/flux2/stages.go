@@ -67,8 +67,8 @@ func (s stage) scope(w Weights) Weights {
 
 // forward computes the stage inside the caller's graph: it reads its inputs
 // from a and stores its outputs there (see stageIO for which are which). w
-// are the stage's weights (see scope). Shapes are asserted by the graph
-// functions it calls, at every block boundary.
+// are the stage's weights (see scope). Shapes are asserted at every stage
+// boundary: by the graph functions it calls, and here for the join.
 func (s stage) forward(c Config, w Weights, a *activations[*Node]) {
 	switch s.kind {
 	case embedStage:
@@ -78,9 +78,11 @@ func (s stage) forward(c Config, w Weights, a *activations[*Node]) {
 	case doubleStage:
 		a.img, a.txt = c.DoubleStreamBlock(w, a.img, a.txt, a.modImg, a.modTxt, a.cos, a.sin)
 	case joinStage:
-		a.numTxt = a.txt.Shape().Dim(1)
+		b, l, n := a.txt.Shape().Dim(0), a.txt.Shape().Dim(1), a.img.Shape().Dim(1)
+		a.numTxt = l
 		a.h = JoinStreams(a.txt, a.img)
 		a.img, a.txt = nil, nil
+		assertDims("joint stream", a.h, b, l+n, c.Hidden)
 	case singleStage:
 		a.h = c.SingleStreamBlock(w, a.h, a.modSingle, a.cos, a.sin)
 	case finalStage:
