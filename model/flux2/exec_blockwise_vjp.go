@@ -21,9 +21,12 @@ func (bp *backwardPass) recompute(k int) error {
 	inputs.set(io.replaced, bp.fwd.saved[k]) // and this stage's saved ones
 	reads := inputs.present(io.reads)
 	wrt, sums := bp.gradientSlots(reads, io.replaced)
-	for _, s := range sums {
-		if *bp.cot.at(s) == nil { // the first stage from the top that reads it
-			*bp.cot.at(s) = zerosLike(*bp.fwd.acts.at(s))
+	for _, s := range append(append([]slot{}, sums...), io.writes...) {
+		// A shared activation no stage above read (yet) has a zero
+		// cotangent: the modulations before the first block from the top
+		// that reads them, or for good in a model without that block kind.
+		if v := *bp.fwd.acts.at(s); v != nil && *bp.cot.at(s) == nil {
+			*bp.cot.at(s) = zerosLike(v)
 		}
 	}
 	args := append(append(inputs.get(reads), bp.cot.get(io.writes)...), bp.cot.get(sums)...)
