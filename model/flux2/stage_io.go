@@ -5,9 +5,9 @@ package flux2
 // one stage program to the next (T = *tensors.Tensor). The block-wise
 // backward pass keeps the cotangents of the same values in one, too.
 type activations[T comparable] struct {
-	// x [B, N, InChannels] (latent tokens, in the compute dtype), ctx
-	// [B, L, ContextDim], t [B] and guidance [B] (zero without a guidance
-	// embedder) are the batch inputs of the embedding.
+	// x [B, N, InChannels] (latent tokens; inside a graph in the compute
+	// dtype), ctx [B, L, ContextDim], t [B] and guidance [B] (nil without a
+	// guidance embedder) are the batch inputs of the embedding.
 	x, ctx, t, guidance T
 	// cos, sin [B, L+N, hd/2] are the RoPE tables of the joint sequence.
 	cos, sin T
@@ -20,7 +20,8 @@ type activations[T comparable] struct {
 	h T
 	// out [B, N, InChannels] is the predicted velocity.
 	out T
-	// numTxt is the number of text tokens L (set by the join).
+	// numTxt is the number of text tokens L: set by the join inside one
+	// graph, from the batch in the block-wise executor.
 	numTxt int
 }
 

@@ -15,18 +15,11 @@ import (
 type stageKind string
 
 const (
-	// embedStage projects the batch into the two token streams and computes
-	// the conditioning vector and the shared modulations (Config.Embed).
-	embedStage stageKind = "embed"
-	// doubleStage is one double-stream block (Config.DoubleStreamBlock).
-	doubleStage stageKind = "double"
-	// joinStage concatenates the text and image streams (JoinStreams).
-	joinStage stageKind = "join"
-	// singleStage is one single-stream block (Config.SingleStreamBlock).
-	singleStage stageKind = "single"
-	// finalStage keeps the image tokens and applies the final layer
-	// (Config.FinalLayer).
-	finalStage stageKind = "final"
+	embedStage  stageKind = "embed"  // Config.Embed: the two streams, vec and the modulations
+	doubleStage stageKind = "double" // one Config.DoubleStreamBlock
+	joinStage   stageKind = "join"   // JoinStreams: text, then image tokens
+	singleStage stageKind = "single" // one Config.SingleStreamBlock
+	finalStage  stageKind = "final"  // ImageTokens, then Config.FinalLayer
 )
 
 // stage is one step of the forward pass.
