@@ -3,6 +3,7 @@ package train
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -56,27 +57,52 @@ func testOptions(steps int) Options {
 // newTestTrainer builds a tiny random model with a rank-2 adapter.
 func newTestTrainer(t *testing.T, opts Options, checkpointing bool) (*Trainer, *flux2.Model) {
 	t.Helper()
+	opts.Checkpointing = checkpointing
+	return newAdapterTrainer(t, opts, lora.Spec{Preset: lora.PresetBlocks, Rank: 2}, 0)
+}
+
+// newAdapterTrainer builds a tiny random model with the adapter spec
+// selects. The adapter's up matrices start at zero, as in training, or
+// with upScale ≠ 0 random in [−upScale, upScale), so that the down
+// matrices' gradients are not all zero either.
+func newAdapterTrainer(t *testing.T, opts Options, spec lora.Spec, upScale float32) (*Trainer, *flux2.Model) {
+	t.Helper()
 	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(m.Config)
+	targets, err := spec.Plan(m.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lora.Attach(m, lora.NewAdapter(targets, 11), 1, true); err != nil {
+	adapter := lora.NewAdapter(targets, 11)
+	if upScale != 0 {
+		randomUp(adapter, upScale)
+	}
+	if err := lora.Attach(m, adapter, 1, true); err != nil {
 		t.Fatal(err)
 	}
 	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Checkpointing = checkpointing
 	tr, err := NewTrainer(m, src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tr, m
+}
+
+// randomUp fills the adapter's up matrices with values in [−scale, scale).
+func randomUp(a *lora.Adapter, scale float32) {
+	rng := rand.New(rand.NewPCG(13, 1))
+	for _, module := range slices.Sorted(maps.Keys(a.Layers)) {
+		for _, p := range a.Layers[module] {
+			for i := range p.Up {
+				p.Up[i] = scale * (2*rng.Float32() - 1)
+			}
+		}
+	}
 }
 
 func adapterValues(t *testing.T, m *flux2.Model) map[string][]float32 {
@@ -152,11 +178,83 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 }
 
 // TestCheckpointingGradientsMatch: block-wise execution with recomputation
-// gives the same training trajectory as one whole program.
+// gives the same gradients and training trajectory as one whole program,
+// for every adapter preset (the preset decides where the backward pass
+// stops: "all" trains the embedding and the final layer, so gradients must
+// reach the modulations; an adapter on the single blocks alone stops above
+// the join) and every mode that runs block-wise: checkpointing, activation
+// offload, block swap of some and of all blocks.
 func TestCheckpointingGradientsMatch(t *testing.T) {
-	a, _ := newTestTrainer(t, testOptions(3), false)
-	b, _ := newTestTrainer(t, testOptions(3), true)
-	stepsMatch(t, a, b, 3, 1e-5, 1e-4)
+	specs := map[string]lora.Spec{"single blocks only": {Preset: lora.PresetBlocks, Rank: 2, Include: []string{"single_blocks.*"}}}
+	for _, p := range lora.Presets {
+		specs[p] = lora.Spec{Preset: p, Rank: 2}
+	}
+	blocks := flux2.TinyConfig().Depth + flux2.TinyConfig().DepthSingle
+	modes := []struct {
+		name          string
+		checkpointing bool
+		memory        flux2.MemoryOptions
+	}{
+		{"checkpointing", true, flux2.MemoryOptions{}},
+		{"offload", false, flux2.MemoryOptions{OffloadActivations: true}},
+		{"swap", false, flux2.MemoryOptions{BlocksOnHost: 1}},
+		{"swap all+offload+checkpointing", true, flux2.MemoryOptions{BlocksOnHost: blocks, OffloadActivations: true}},
+	}
+	for _, name := range slices.Sorted(maps.Keys(specs)) {
+		for _, mode := range modes {
+			t.Run(name+"/"+mode.name, func(t *testing.T) {
+				whole, wm := newAdapterTrainer(t, testOptions(3), specs[name], 0.1)
+				opts := testOptions(3)
+				opts.Checkpointing, opts.Memory = mode.checkpointing, mode.memory
+				blockwise, bm := newAdapterTrainer(t, opts, specs[name], 0.1)
+				gradientsMatch(t, whole, blockwise, wm, bm, 1e-5, 1e-4)
+				stepsMatch(t, whole, blockwise, 3, 1e-5, 1e-4)
+			})
+		}
+	}
+}
+
+// gradientsMatch draws a batch from a and b each (keeping them in step),
+// computes the loss and gradients of a's batch with both models (each in
+// its trainer's mode) and checks that they agree within relative
+// tolerances: the loss, and each gradient in relative L2 norm.
+func gradientsMatch(t *testing.T, a, b *Trainer, am, bm *flux2.Model, lossTol, gradTol float64) {
+	t.Helper()
+	tb, _, err := a.nextBatch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.nextBatch(); err != nil {
+		t.Fatal(err)
+	}
+	ga, err := am.LossAndGradients(tb, a.opts.DType, a.opts.Checkpointing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := bm.LossAndGradients(tb, b.opts.DType, b.opts.Checkpointing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(ga.Loss-gb.Loss)) > lossTol*float64(ga.Loss) || len(ga.Grads) != len(gb.Grads) {
+		t.Fatalf("loss %.9g (%d gradients), other %.9g (%d)", ga.Loss, len(ga.Grads), gb.Loss, len(gb.Grads))
+	}
+	for n, g := range ga.Grads {
+		if gb.Grads[n] == nil {
+			t.Fatalf("no gradient for %s", n)
+		}
+		want, got := tensors.MustCopyFlatData[float32](g), tensors.MustCopyFlatData[float32](gb.Grads[n])
+		var diff, norm float64
+		for i := range want {
+			diff += math.Pow(float64(got[i]-want[i]), 2)
+			norm += math.Pow(float64(want[i]), 2)
+		}
+		if norm == 0 {
+			t.Fatalf("gradient %s is zero: nothing to compare", n)
+		}
+		if math.Sqrt(diff) > gradTol*math.Sqrt(norm) {
+			t.Errorf("gradient %s: relative L2 error %.3g", n, math.Sqrt(diff/norm))
+		}
+	}
 }
 
 // stepsMatch runs n steps of a and b in turn and checks that their losses

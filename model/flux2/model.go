@@ -63,16 +63,12 @@ func ImageTokens(h *Node, numTxt int) *Node {
 // [B, N, InChannels] for latent tokens x [B, N, InChannels], text embeddings
 // ctx [B, L, ContextDim], times t [B], guidance [B] (or nil) and the RoPE
 // tables cos, sin [B, L+N, hd/2] of the joint sequence (see RoPETables).
+// It runs the stages (stages.go) in order; the block-wise executor runs the
+// same ones as separate programs.
 func (c Config) Forward(w Weights, x, ctx, t, guidance, cos, sin *Node) *Node {
-	e := c.Embed(w, x, ctx, t, guidance)
-	img, txt := e.Img, e.Txt
-	for i := 0; i < c.Depth; i++ {
-		img, txt = c.DoubleStreamBlock(w.In(doubleBlockName(i)), img, txt, e.ModImg, e.ModTxt, cos, sin)
+	a := &activations[*Node]{x: x, ctx: ctx, t: t, guidance: guidance, cos: cos, sin: sin}
+	for _, s := range c.stages() {
+		s.forward(c, s.scope(w), a)
 	}
-	numTxt := txt.Shape().Dim(1)
-	h := JoinStreams(txt, img)
-	for i := 0; i < c.DepthSingle; i++ {
-		h = c.SingleStreamBlock(w.In(singleBlockName(i)), h, e.ModSingle, cos, sin)
-	}
-	return c.FinalLayer(w.In("final_layer"), ImageTokens(h, numTxt), e.Vec)
+	return a.out
 }

@@ -121,6 +121,11 @@ type streamer struct {
 	pending map[string]chan error
 }
 
+// newStreamer returns a streamer with no copy under way.
+func newStreamer(m *Model) *streamer {
+	return &streamer{m: m, pending: map[string]chan error{}}
+}
+
 // prefetch starts the upload of a host-held stage's weights; stages kept on
 // the device are ignored.
 func (s *streamer) prefetch(st stageWeights) {

@@ -138,12 +138,14 @@ func TestSavedActivationsInComputeDType(t *testing.T) {
 		m := randomModel(t, TinyConfig(), 3)
 		m.Memory = MemoryOptions{OffloadActivations: offload}
 		tb := randomBatch(t, m, 1, 3, 5, 4, 4)
-		str := &streamer{m: m, pending: map[string]chan error{}}
-		f, err := m.forwardBlockwise(str, m.stagesOf(), tb.Batch, dtypes.BFloat16, true)
+		f, err := m.forwardBlockwise(newStreamer(m), m.blockwisePlan(), tb.Batch, dtypes.BFloat16, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		saved := append(append(append([]*tensors.Tensor{}, f.savedImg...), f.savedTxt...), f.savedH...)
+		var saved []*tensors.Tensor
+		for _, s := range f.saved {
+			saved = append(saved, s...)
+		}
 		if len(saved) != 2*m.Config.Depth+m.Config.DepthSingle {
 			t.Fatalf("%d saved inputs", len(saved))
 		}
