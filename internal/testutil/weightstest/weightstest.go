@@ -16,6 +16,28 @@ import (
 // index, or a Hugging Face folder) as float32; other dtypes are left out.
 func ReadF32(tb testing.TB, path string) map[string]*tensors.Tensor {
 	tb.Helper()
+	return read(tb, path, false)
+}
+
+// ReadAllF32 reads every tensor of a checkpoint converted to float32,
+// integer ones included.
+func ReadAllF32(tb testing.TB, path string) map[string]*tensors.Tensor {
+	tb.Helper()
+	return read(tb, path, true)
+}
+
+// ReadAllF32Flat is ReadAllF32 with each tensor's values copied out flat.
+func ReadAllF32Flat(tb testing.TB, path string) map[string][]float32 {
+	tb.Helper()
+	out := map[string][]float32{}
+	for n, v := range ReadAllF32(tb, path) {
+		out[n] = tensors.MustCopyFlatData[float32](v)
+	}
+	return out
+}
+
+func read(tb testing.TB, path string, all bool) map[string]*tensors.Tensor {
+	tb.Helper()
 	ck, err := weights.OpenCheckpoint(path)
 	if err != nil {
 		tb.Fatal(err)
@@ -23,8 +45,7 @@ func ReadF32(tb testing.TB, path string) map[string]*tensors.Tensor {
 	defer ck.Close()
 	out := map[string]*tensors.Tensor{}
 	for _, n := range ck.Names() {
-		info, _ := ck.Info(n)
-		if !info.DType.IsFloat() {
+		if info, _ := ck.Info(n); !all && !info.DType.IsFloat() {
 			continue
 		}
 		v, err := ck.TensorAs(n, dtypes.Float32)
@@ -32,16 +53,6 @@ func ReadF32(tb testing.TB, path string) map[string]*tensors.Tensor {
 			tb.Fatal(err)
 		}
 		out[n] = v
-	}
-	return out
-}
-
-// ReadF32Flat is ReadF32 with each tensor's values copied out flat.
-func ReadF32Flat(tb testing.TB, path string) map[string][]float32 {
-	tb.Helper()
-	out := map[string][]float32{}
-	for n, v := range ReadF32(tb, path) {
-		out[n] = tensors.MustCopyFlatData[float32](v)
 	}
 	return out
 }
