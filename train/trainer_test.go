@@ -56,6 +56,18 @@ func testOptions(steps int) Options {
 // newTestTrainer builds a tiny random model with a rank-2 adapter.
 func newTestTrainer(t *testing.T, opts Options, checkpointing bool) (*Trainer, *flux2.Model) {
 	t.Helper()
+	m, a, _ := tinyModelAndAdapter(t)
+	if err := lora.Attach(m, a, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	opts.Checkpointing = checkpointing
+	return newMemoryTrainer(t, m, opts), m
+}
+
+// tinyModelAndAdapter returns the tiny random model (seed 3) and a rank-2
+// adapter (seed 11) of its blocks, not yet attached, with its targets.
+func tinyModelAndAdapter(t *testing.T) (*flux2.Model, *lora.Adapter, []lora.Target) {
+	t.Helper()
 	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
@@ -64,19 +76,21 @@ func newTestTrainer(t *testing.T, opts Options, checkpointing bool) (*Trainer, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := lora.Attach(m, lora.NewAdapter(targets, 11), 1, true); err != nil {
-		t.Fatal(err)
-	}
+	return m, lora.NewAdapter(targets, 11), targets
+}
+
+// newMemoryTrainer trains m on six random samples of its config (batch 2).
+func newMemoryTrainer(t *testing.T, m *flux2.Model, opts Options) *Trainer {
+	t.Helper()
 	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Checkpointing = checkpointing
 	tr, err := NewTrainer(m, src, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr, m
+	return tr
 }
 
 func adapterValues(t *testing.T, m *flux2.Model) map[string][]float32 {
@@ -351,14 +365,7 @@ func TestLoRAOnQuantizedBase(t *testing.T) {
 			t.Fatalf("base variable %s is trainable", n)
 		}
 	}
-	src, err := NewMemorySource(testSamples(cfg, 6), 2, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(m, src, testOptions(30))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newMemoryTrainer(t, m, testOptions(30))
 	var losses []float64
 	for !tr.Done() {
 		r, err := tr.Step()
@@ -387,15 +394,7 @@ func TestStepTrainsEverySlot(t *testing.T) {
 }
 
 func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
-	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(m.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := lora.NewAdapter(targets, 11)
+	m, a, targets := tinyModelAndAdapter(t)
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, parts := range a.Layers {
 		for _, p := range parts {
@@ -422,16 +421,9 @@ func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
 		t.Fatal(err)
 	}
 	before := adapterValues(t, m)
-	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := testOptions(2)
 	opts.Checkpointing = checkpointing
-	tr, err := NewTrainer(m, src, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newMemoryTrainer(t, m, opts)
 	if _, err := tr.Step(); err != nil {
 		t.Fatal(err)
 	}
