@@ -58,6 +58,22 @@ func Split(w, h int, l, r color.NRGBA) *image.NRGBA {
 	return img
 }
 
+// Split16 is Split as a 16-bit image: each 8-bit value v is stored as
+// v·0x101, the 16-bit value that maps back to exactly v.
+func Split16(w, h int, l, r color.NRGBA) *image.NRGBA64 {
+	img := image.NewNRGBA64(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := l
+			if x >= w/2 {
+				c = r
+			}
+			img.SetNRGBA64(x, y, color.NRGBA64{uint16(c.R) * 0x101, uint16(c.G) * 0x101, uint16(c.B) * 0x101, 0xFFFF})
+		}
+	}
+	return img
+}
+
 // Pattern returns a w×h image whose pixels all differ: (10+20x, 10+20y, 99).
 func Pattern(w, h int) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
