@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"testing"
@@ -58,19 +59,12 @@ func Split(w, h int, l, r color.NRGBA) *image.NRGBA {
 	return img
 }
 
-// Split16 is Split as a 16-bit image: each 8-bit value v is stored as
+// Split16 is Split as a 16-bit image: an opaque 8-bit value v becomes
 // v·0x101, the 16-bit value that maps back to exactly v.
 func Split16(w, h int, l, r color.NRGBA) *image.NRGBA64 {
-	img := image.NewNRGBA64(image.Rect(0, 0, w, h))
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			c := l
-			if x >= w/2 {
-				c = r
-			}
-			img.SetNRGBA64(x, y, color.NRGBA64{uint16(c.R) * 0x101, uint16(c.G) * 0x101, uint16(c.B) * 0x101, 0xFFFF})
-		}
-	}
+	src := Split(w, h, l, r)
+	img := image.NewNRGBA64(src.Bounds())
+	draw.Draw(img, img.Bounds(), src, image.Point{}, draw.Src)
 	return img
 }
 
