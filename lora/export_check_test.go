@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -211,8 +212,8 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := readIO(t, filepath.Join(modelDir, "io.safetensors"))
-	batch, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+	io := weightstest.ReadAllF32(t, filepath.Join(modelDir, "io.safetensors"))
+	batch, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +273,7 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 		}
 		t.Skipf("wrote %s; now run: /tmp/refenv/bin/python tools/reference/flux2_lora.py check %s", exportCheckDir, filepath.Join("testdata", "diffusers", "flux2-tiny-dev-lora", "flora-export"))
 	}
-	committedOuts := readIO(t, outPath)
+	committedOuts := weightstest.ReadAllF32(t, outPath)
 	raw, err := os.ReadFile(filepath.Join(exportCheckDir, "diffusers_check.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +284,7 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 	}
 	for _, c := range cases {
 		got, want := tensors.MustCopyFlatData[float32](outs[c.name]), tensors.MustCopyFlatData[float32](committedOuts[c.name])
-		if e := relL2(got, want); e > 1e-6 {
+		if e := testutil.RelL2(got, want); e > 1e-6 {
 			t.Errorf("%s: Flora's output moved by %.3g from the one diffusers was compared with", c.name, e)
 		}
 		res, ok := check.Cases[c.name]

@@ -1,7 +1,6 @@
 package lora
 
 import (
-	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,52 +9,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
-
-func readIO(t *testing.T, path string) map[string]*tensors.Tensor {
-	t.Helper()
-	f, err := weights.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]*tensors.Tensor{}
-	for _, n := range f.Names() {
-		v, err := f.TensorAs(n, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = v
-	}
-	return out
-}
-
-func idsOf(t *tensors.Tensor) [][][4]float64 {
-	d := t.Shape().Dimensions
-	flat := tensors.MustCopyFlatData[float32](t)
-	out := make([][][4]float64, d[0])
-	for b := range out {
-		out[b] = make([][4]float64, d[1])
-		for l := range out[b] {
-			for k := 0; k < 4; k++ {
-				out[b][l][k] = float64(flat[(b*d[1]+l)*4+k])
-			}
-		}
-	}
-	return out
-}
-
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range got {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
-}
 
 // forwardWith loads a transformer, attaches a LoRA file and runs the io inputs.
 func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
@@ -71,8 +28,8 @@ func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 	if err := Attach(m, a, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	io := readIO(t, ioPath)
-	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+	io := weightstest.ReadAllF32(t, ioPath)
+	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +45,8 @@ func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 func TestOfficialReferenceLoRA(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
 	got := forwardWith(t, filepath.Join(dir, "transformer.safetensors"), filepath.Join(dir, "lora.safetensors"), filepath.Join(dir, "transformer_io.safetensors"))
-	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "lora_io.safetensors"))["out_lora"])
-	e := relL2(got, want)
-	t.Logf("LoRA forward relative L2 error vs official: %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("relative L2 error %.3g > 1e-4", e)
-	}
+	want := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, filepath.Join(dir, "lora_io.safetensors"))["out_lora"])
+	testutil.CheckRelL2(t, "LoRA forward vs official", got, want, 1e-4)
 	a, format, warnings, err := Load(filepath.Join(dir, "lora.safetensors"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -128,12 +81,8 @@ func TestDiffusersPEFTParity(t *testing.T) {
 		t.Errorf("format %s warnings %v (independent q/k/v A must be reported)", format, warnings)
 	}
 	got := forwardWith(t, model, lp, filepath.Join(model, "io.safetensors"))
-	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
-	e := relL2(got, want)
-	t.Logf("PEFT LoRA relative L2 error vs diffusers: %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("relative L2 error %.3g > 1e-4", e)
-	}
+	want := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
+	testutil.CheckRelL2(t, "PEFT LoRA vs diffusers", got, want, 1e-4)
 }
 
 // TestFormatRoundTrips: comfy → diffusers → comfy and comfy → kohya → comfy
@@ -174,7 +123,7 @@ func TestFormatRoundTrips(t *testing.T) {
 		if err := Save(back, b, FormatComfy, meta); err != nil {
 			t.Fatal(err)
 		}
-		x, y := readIO(t, comfy), readIO(t, back)
+		x, y := weightstest.ReadAllF32(t, comfy), weightstest.ReadAllF32(t, back)
 		if len(x) != len(y) {
 			t.Fatalf("%s round trip: %d tensors, want %d", via, len(y), len(x))
 		}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -179,12 +181,8 @@ func TestDiffusersSharedAParity(t *testing.T) {
 		}
 	}
 	got := forwardWith(t, model, lp, filepath.Join(model, "io.safetensors"))
-	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora_shared"])
-	e := relL2(got, want)
-	t.Logf("shared-A rsLoRA relative L2 error vs diffusers: %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("relative L2 error %.3g > 1e-4", e)
-	}
+	want := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora_shared"])
+	testutil.CheckRelL2(t, "shared-A rsLoRA vs diffusers", got, want, 1e-4)
 }
 
 // TestInferConfigFromDiffusersFile: without a model, the architecture of the
@@ -214,14 +212,14 @@ func TestDiffusersImportExportsExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := tensors.MustCopyFlatData[float32](readIO(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
+	want := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, filepath.Join(dir, "flux2-tiny-dev-lora", "io.safetensors"))["out_lora"])
 	for _, format := range []Format{FormatComfy, FormatKohya, FormatDiffusers} {
 		path := filepath.Join(t.TempDir(), string(format)+".safetensors")
 		if err := Save(path, a, format, Meta{}); err != nil {
 			t.Fatal(err)
 		}
 		got := forwardWith(t, model, path, filepath.Join(model, "io.safetensors"))
-		if e := relL2(got, want); e > 1e-4 {
+		if e := testutil.RelL2(got, want); e > 1e-4 {
 			t.Errorf("%s: relative L2 error %.3g > 1e-4 vs diffusers", format, e)
 		}
 	}

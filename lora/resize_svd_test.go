@@ -55,15 +55,8 @@ func topSingularValue(m []float64, rows, cols int) float64 {
 // rank-deficient layer (repeated A rows, zero B column) resizes to its own
 // rank without loss.
 func TestResizeKeepsTopSingularValues(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 8))
 	const in, out, r = 20, 12, 5
-	p := &Part{Rank: r, Alpha: 2.5, In: in, Rows: out, Down: make([]float32, r*in), Up: make([]float32, out*r)}
-	for i := range p.Down {
-		p.Down[i] = float32(rng.NormFloat64())
-	}
-	for i := range p.Up {
-		p.Up[i] = float32(rng.NormFloat64())
-	}
+	p := gaussianPart(rand.New(rand.NewPCG(7, 8)), r, 2.5, in, out)
 	module := "double_blocks.0.img_attn.proj"
 	a := &Adapter{Layers: map[string][]*Part{module: {p}}}
 	dw := denseDelta(p)

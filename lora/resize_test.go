@@ -6,19 +6,24 @@ import (
 	"testing"
 )
 
-// TestResize: resizing to the same rank is lossless (ΔW unchanged); to a
-// lower rank the error equals the dropped singular values exactly (Eckart-
-// Young) and the reported energy matches.
-func TestResize(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	const in, out, r = 20, 12, 6
-	p := &Part{Rank: r, Alpha: 3, In: in, Rows: out, Down: make([]float32, r*in), Up: make([]float32, out*r)}
+// gaussianPart is a rank-r part (in → out) with standard normal factors.
+func gaussianPart(rng *rand.Rand, r int, alpha float64, in, out int) *Part {
+	p := &Part{Rank: r, Alpha: alpha, In: in, Rows: out, Down: make([]float32, r*in), Up: make([]float32, out*r)}
 	for i := range p.Down {
 		p.Down[i] = float32(rng.NormFloat64())
 	}
 	for i := range p.Up {
 		p.Up[i] = float32(rng.NormFloat64())
 	}
+	return p
+}
+
+// TestResize: resizing to the same rank is lossless (ΔW unchanged); to a
+// lower rank the error equals the dropped singular values exactly (Eckart-
+// Young) and the reported energy matches.
+func TestResize(t *testing.T) {
+	const in, out, r = 20, 12, 6
+	p := gaussianPart(rand.New(rand.NewPCG(1, 2)), r, 3, in, out)
 	a := &Adapter{Layers: map[string][]*Part{"double_blocks.0.img_attn.proj": {p}}}
 	want := p.DeltaRows(1)
 	same, rep, err := Resize(a, r)

@@ -9,8 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
-	"github.com/flora-ml/flora/model/weights"
 )
 
 // TestOfficialReferenceSampler runs the 4-step Euler sampler of the official
@@ -22,19 +22,8 @@ func TestOfficialReferenceSampler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io, err := weights.Open(filepath.Join(dir, "transformer_io.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer io.Close()
-	get := func(name string) *tensors.Tensor {
-		v, err := io.TensorAs(name, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	sched := tensors.MustCopyFlatData[float32](get("sample_schedule"))
+	io := weightstest.ReadAllF32(t, filepath.Join(dir, "transformer_io.safetensors"))
+	sched := tensors.MustCopyFlatData[float32](io["sample_schedule"])
 	schedule := make([]float64, len(sched))
 	for i, v := range sched {
 		schedule[i] = float64(v)
@@ -46,13 +35,13 @@ func TestOfficialReferenceSampler(t *testing.T) {
 			t.Fatalf("fixture schedule %v differs from Schedule(4, 24) %v", schedule, want)
 		}
 	}
-	ctx, ctxIDs, imgIDs := get("ctx"), get("ctx_ids"), get("img_ids")
+	ctx := io["ctx"]
 	b := ctx.Shape().Dim(0)
 	g := make([]float32, b)
 	for i := range g {
 		g[i] = 3.5
 	}
-	ids, err := flux2.JointIDs(idsOf(ctxIDs), idsOf(imgIDs))
+	ids, err := flux2.JointIDs(testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +50,7 @@ func TestOfficialReferenceSampler(t *testing.T) {
 		t.Fatal(err)
 	}
 	steps := 0
-	out, err := Euler(get("sample_noise"), schedule, func(x *tensors.Tensor, tt float64) (*tensors.Tensor, error) {
+	out, err := Euler(io["sample_noise"], schedule, func(x *tensors.Tensor, tt float64) (*tensors.Tensor, error) {
 		ts := make([]float32, b)
 		for i := range ts {
 			ts[i] = float32(tt)
@@ -75,34 +64,5 @@ func TestOfficialReferenceSampler(t *testing.T) {
 	if steps != 4 {
 		t.Errorf("%d steps reported, want 4", steps)
 	}
-	e := relL2(tensors.MustCopyFlatData[float32](out), tensors.MustCopyFlatData[float32](get("sample_out")))
-	t.Logf("sampler relative L2 error vs official: %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("relative L2 error %.3g > 1e-4", e)
-	}
-}
-
-func idsOf(t *tensors.Tensor) [][][4]float64 {
-	dims := t.Shape().Dimensions
-	flat := tensors.MustCopyFlatData[float32](t)
-	out := make([][][4]float64, dims[0])
-	for b := range out {
-		out[b] = make([][4]float64, dims[1])
-		for l := range out[b] {
-			for k := 0; k < 4; k++ {
-				out[b][l][k] = float64(flat[(b*dims[1]+l)*4+k])
-			}
-		}
-	}
-	return out
-}
-
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range got {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
+	testutil.CheckRelL2Tensors(t, "sampler vs official", out, io["sample_out"], 1e-4)
 }

@@ -67,6 +67,20 @@ func newTestTrainer(t *testing.T, opts Options, checkpointing bool) (*Trainer, *
 // matrices' gradients are not all zero either.
 func newAdapterTrainer(t *testing.T, opts Options, spec lora.Spec, upScale float32) (*Trainer, *flux2.Model) {
 	t.Helper()
+	m, adapter, _ := tinyModelAndAdapter(t, spec)
+	if upScale != 0 {
+		randomUp(adapter, upScale)
+	}
+	if err := lora.Attach(m, adapter, 1, true); err != nil {
+		t.Fatal(err)
+	}
+	return newMemoryTrainer(t, m, opts), m
+}
+
+// tinyModelAndAdapter returns the tiny random model (seed 3) and an adapter
+// (seed 11) of spec, not yet attached, with its targets.
+func tinyModelAndAdapter(t *testing.T, spec lora.Spec) (*flux2.Model, *lora.Adapter, []lora.Target) {
+	t.Helper()
 	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
@@ -75,13 +89,12 @@ func newAdapterTrainer(t *testing.T, opts Options, spec lora.Spec, upScale float
 	if err != nil {
 		t.Fatal(err)
 	}
-	adapter := lora.NewAdapter(targets, 11)
-	if upScale != 0 {
-		randomUp(adapter, upScale)
-	}
-	if err := lora.Attach(m, adapter, 1, true); err != nil {
-		t.Fatal(err)
-	}
+	return m, lora.NewAdapter(targets, 11), targets
+}
+
+// newMemoryTrainer trains m on six random samples of its config (batch 2).
+func newMemoryTrainer(t *testing.T, m *flux2.Model, opts Options) *Trainer {
+	t.Helper()
 	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +103,7 @@ func newAdapterTrainer(t *testing.T, opts Options, spec lora.Spec, upScale float
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tr, m
+	return tr
 }
 
 // randomUp fills the adapter's up matrices with values in [−scale, scale).
@@ -449,14 +462,7 @@ func TestLoRAOnQuantizedBase(t *testing.T) {
 			t.Fatalf("base variable %s is trainable", n)
 		}
 	}
-	src, err := NewMemorySource(testSamples(cfg, 6), 2, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr, err := NewTrainer(m, src, testOptions(30))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newMemoryTrainer(t, m, testOptions(30))
 	var losses []float64
 	for !tr.Done() {
 		r, err := tr.Step()
@@ -485,15 +491,7 @@ func TestStepTrainsEverySlot(t *testing.T) {
 }
 
 func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
-	m, err := flux2.NewRandomModel(testutil.Backend(t), flux2.TinyConfig(), 3, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	targets, err := lora.Spec{Preset: lora.PresetBlocks, Rank: 2}.Plan(m.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := lora.NewAdapter(targets, 11)
+	m, a, targets := tinyModelAndAdapter(t, lora.Spec{Preset: lora.PresetBlocks, Rank: 2})
 	rng := rand.New(rand.NewPCG(4, 4))
 	for _, parts := range a.Layers {
 		for _, p := range parts {
@@ -520,16 +518,9 @@ func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
 		t.Fatal(err)
 	}
 	before := adapterValues(t, m)
-	src, err := NewMemorySource(testSamples(m.Config, 6), 2, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
 	opts := testOptions(2)
 	opts.Checkpointing = checkpointing
-	tr, err := NewTrainer(m, src, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newMemoryTrainer(t, m, opts)
 	if _, err := tr.Step(); err != nil {
 		t.Fatal(err)
 	}

@@ -64,12 +64,7 @@ func TestDataCheckExitCodes(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(broken, "b.png"), []byte("not a png"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		args    []string
-		code    int
-		wantOut string
-		wantErr string
-	}{
+	tests := []cliCase{
 		{[]string{"data", "check", clean, "--resolution", "16", "--min-side", "16"}, 0, "1 usable image(s)", ""},
 		{[]string{"data", "check", clean, "--resolution", "16,32", "--resolution", "48", "--min-side", "16"}, 0, "1 warning(s)", ""}, // missing caption
 		{[]string{"data", "check", empty}, 1, "No usable images", "no images found in " + empty},
@@ -84,10 +79,7 @@ func TestDataCheckExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
-			code, out, errs := runCLI(t, tc.args...)
-			if code != tc.code || !strings.Contains(out, tc.wantOut) || !strings.Contains(errs, tc.wantErr) {
-				t.Errorf("code %d (want %d)\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
-			}
+			tc.check(t)
 		})
 	}
 }

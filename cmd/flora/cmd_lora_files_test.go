@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
@@ -19,25 +20,6 @@ import (
 
 // diffusersTestdata is the repository's diffusers-parity fixture folder.
 var diffusersTestdata = filepath.Join("..", "..", "testdata", "diffusers")
-
-// readF32File reads every tensor of a safetensors file as float32.
-func readF32File(t *testing.T, path string) map[string][]float32 {
-	t.Helper()
-	f, err := weights.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string][]float32{}
-	for _, n := range f.Names() {
-		v, err := f.TensorAs(n, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = tensors.MustCopyFlatData[float32](v)
-	}
-	return out
-}
 
 // TestLoRAMergeDiffusersLayout: merging the diffusers PEFT fixture (written
 // by diffusers' save_lora_weights) into the diffusers-layout tiny model
@@ -106,24 +88,8 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := readF32File(t, filepath.Join(base, "io.safetensors"))
-	ioT := func(name string, dims ...int) *tensors.Tensor {
-		return tensors.FromFlatDataAndDimensions(io[name], dims...)
-	}
-	ids := func(name string, l int) [][][4]float64 {
-		v := io[name]
-		res := make([][][4]float64, 2)
-		for b := range res {
-			res[b] = make([][4]float64, l)
-			for i := range res[b] {
-				for k := 0; k < 4; k++ {
-					res[b][i][k] = float64(v[(b*l+i)*4+k])
-				}
-			}
-		}
-		return res
-	}
-	b, err := m.NewBatch(ioT("img", 2, 12, 16), ioT("ctx", 2, 5, 24), ioT("timesteps", 2), ioT("guidance", 2), ids("ctx_ids", 5), ids("img_ids", 12))
+	io := weightstest.ReadAllF32(t, filepath.Join(base, "io.safetensors"))
+	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,17 +98,8 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	y := tensors.MustCopyFlatData[float32](res)
-	ref := readF32File(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
-	var num, den float64
-	for i := range y {
-		num += float64(y[i]-ref[i]) * float64(y[i]-ref[i])
-		den += float64(ref[i]) * float64(ref[i])
-	}
-	e := math.Sqrt(num / den)
-	t.Logf("merged checkpoint forward vs diffusers with the LoRA active: relative L2 %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("relative L2 error %.3g > 1e-4", e)
-	}
+	ref := weightstest.ReadAllF32Flat(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
+	testutil.CheckRelL2(t, "merged checkpoint forward vs diffusers with the LoRA active", y, ref, 1e-4)
 }
 
 // TestLoRAMergeKeepsDType: a bf16 official checkpoint merges into a bf16
@@ -155,7 +112,7 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base-bf16.safetensors")
 	var ts []weights.TensorData
-	baseF32 := readF32File(t, src)
+	baseF32 := weightstest.ReadAllF32Flat(t, src)
 	names := make([]string, 0, len(baseF32))
 	for n := range baseF32 {
 		names = append(names, n)
@@ -252,7 +209,7 @@ func TestLoRAConvertKeepsBF16(t *testing.T) {
 	src := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	bf16 := filepath.Join(dir, "bf16.safetensors")
-	vals := readF32File(t, src)
+	vals := weightstest.ReadAllF32Flat(t, src)
 	f, err := weights.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -274,35 +231,5 @@ func TestLoRAConvertKeepsBF16(t *testing.T) {
 	if err := weights.WriteFile(bf16, ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	mid, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
-	for _, args := range [][]string{{"lora", "convert", bf16, "--to", "diffusers", "--out", mid}, {"lora", "convert", mid, "--to", "comfy", "--out", back}} {
-		if code, _, errs := runCLI(t, args...); code != 0 {
-			t.Fatalf("%v: %s", args, errs)
-		}
-	}
-	x, err := weights.Open(bf16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	y, err := weights.Open(back)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer y.Close()
-	for _, n := range x.Names() {
-		if filepath.Ext(n) == ".alpha" {
-			continue
-		}
-		xi, _ := x.Info(n)
-		yi, ok := y.Info(n)
-		if !ok || yi.DType != xi.DType {
-			t.Fatalf("%s: %+v after the round trip, want %s", n, yi, xi.DType)
-		}
-		a, _ := x.Bytes(n)
-		b, _ := y.Bytes(n)
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s changed in the round trip", n)
-		}
-	}
+	checkSameStored(t, bf16, convertRoundTrip(t, bf16), func(n string) bool { return filepath.Ext(n) == ".alpha" })
 }

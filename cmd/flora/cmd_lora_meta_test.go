@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
@@ -81,7 +82,7 @@ func TestLoRAConvertResizeKeepMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ts []weights.TensorData
-	vals := readF32File(t, filepath.Join(dir, "k0.safetensors"))
+	vals := weightstest.ReadAllF32Flat(t, filepath.Join(dir, "k0.safetensors"))
 	for _, n := range f.Names() {
 		dims, _ := f.Dims(n)
 		ts = append(ts, weights.Float32Data(n, dims, vals[n]))

@@ -24,6 +24,58 @@ func needFixture(t *testing.T, name string) string {
 	return testutil.ReferenceFile(t, name)
 }
 
+// convertRoundTrip converts a LoRA file to diffusers and back to comfy with
+// the CLI and returns the path of the final file.
+func convertRoundTrip(t *testing.T, file string) string {
+	t.Helper()
+	dir := t.TempDir()
+	mid, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
+	for _, args := range [][]string{{"lora", "convert", file, "--to", "diffusers", "--out", mid}, {"lora", "convert", mid, "--to", "comfy", "--out", back}} {
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+	return back
+}
+
+// checkSameStored checks that the safetensors files a and b hold the same
+// tensors with the same dtypes, shapes and stored bytes; names that skip
+// selects are not compared.
+func checkSameStored(t *testing.T, a, b string, skip func(name string) bool) {
+	t.Helper()
+	x, err := weights.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	y, err := weights.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if len(x.Names()) != len(y.Names()) {
+		t.Fatalf("%d tensors after the round trip, want %d", len(y.Names()), len(x.Names()))
+	}
+	for _, n := range x.Names() {
+		if skip != nil && skip(n) {
+			continue
+		}
+		xi, _ := x.Info(n)
+		yi, ok := y.Info(n)
+		if !ok {
+			t.Fatalf("%s missing after the round trip", n)
+		}
+		if xi.DType != yi.DType || !slices.Equal(xi.Shape, yi.Shape) {
+			t.Errorf("%s: %s%v after the round trip, was %s%v", n, yi.DType, yi.Shape, xi.DType, xi.Shape)
+		}
+		xb, err1 := x.Bytes(n)
+		yb, err2 := y.Bytes(n)
+		if err1 != nil || err2 != nil || !bytes.Equal(xb, yb) {
+			t.Errorf("%s: stored bytes changed (%v %v)", n, err1, err2)
+		}
+	}
+}
+
 // TestLoRAInspectFixture: the official fixture is 20 targets of rank 4,
 // alpha 8, on the tiny model.
 func TestLoRAInspectFixture(t *testing.T) {
@@ -54,41 +106,7 @@ func TestLoRAInspectFixture(t *testing.T) {
 // identical tensors.
 func TestLoRAConvertRoundTrip(t *testing.T) {
 	file := needFixture(t, "lora.safetensors")
-	dir := t.TempDir()
-	diff, back := filepath.Join(dir, "d.safetensors"), filepath.Join(dir, "c.safetensors")
-	for _, args := range [][]string{{"lora", "convert", file, "--to", "diffusers", "--out", diff}, {"lora", "convert", diff, "--to", "comfy", "--out", back}} {
-		if code, _, errs := runCLI(t, args...); code != 0 {
-			t.Fatalf("%v: %s", args, errs)
-		}
-	}
-	a, err := weights.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := weights.Open(back)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if len(a.Names()) != len(b.Names()) {
-		t.Fatalf("%d tensors after round trip, want %d", len(b.Names()), len(a.Names()))
-	}
-	for _, n := range a.Names() {
-		ia, _ := a.Info(n)
-		ib, ok := b.Info(n)
-		if !ok {
-			t.Fatalf("%s missing after the round trip", n)
-		}
-		if ia.DType != ib.DType || !slices.Equal(ia.Shape, ib.Shape) {
-			t.Errorf("%s: %s%v after the round trip, was %s%v", n, ib.DType, ib.Shape, ia.DType, ia.Shape)
-		}
-		x, err1 := a.Bytes(n)
-		y, err2 := b.Bytes(n)
-		if err1 != nil || err2 != nil || !bytes.Equal(x, y) {
-			t.Errorf("%s: stored bytes changed (%v %v)", n, err1, err2)
-		}
-	}
+	checkSameStored(t, file, convertRoundTrip(t, file), nil)
 }
 
 // TestLoRAMergeAndResize: the merged checkpoint's forward equals the base

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"image"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,21 +108,6 @@ func TestSampleRefusesWrongVAE(t *testing.T) {
 	}
 }
 
-// decodePNGFile decodes a PNG written by flora sample.
-func decodePNGFile(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
-}
-
 func samePixels(a, b image.Image) bool {
 	if a.Bounds() != b.Bounds() {
 		return false
@@ -183,7 +167,7 @@ func TestSamplePlainPrompt(t *testing.T) {
 		// The embedded model's autoencoder scales by 8, not 16: the image
 		// is the size asked for and printed (it once printed 64x64 and
 		// wrote 32x32).
-		img := decodePNGFile(t, out)
+		img := testutil.DecodePNGFile(t, out)
 		if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 80 || !strings.Contains(stderr, "64x80, 2 steps") {
 			t.Fatalf("%v: wrote %dx%d, printed:\n%s", extra, b.Dx(), b.Dy(), stderr)
 		}

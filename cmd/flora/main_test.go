@@ -19,19 +19,38 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// cliCase is one command line with the exit code it must give and text its
+// stdout and stderr must contain.
+type cliCase struct {
+	args    []string
+	code    int
+	wantOut string
+	wantErr string
+}
+
+// check runs the command line and reports each expectation it misses.
+func (c cliCase) check(t *testing.T) (stdout, stderr string) {
+	t.Helper()
+	code, out, errs := runCLI(t, c.args...)
+	if code != c.code {
+		t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errs)
+	}
+	if !strings.Contains(out, c.wantOut) {
+		t.Errorf("stdout lacks %q:\n%s", c.wantOut, out)
+	}
+	if !strings.Contains(errs, c.wantErr) {
+		t.Errorf("stderr lacks %q:\n%s", c.wantErr, errs)
+	}
+	return out, errs
+}
+
 func TestCLIExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("model:\n  path: m\ntrain:\n  lr: -1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		args       []string
-		code       int
-		wantOut    string
-		wantErr    string
-		notWantErr string
-	}{
+	tests := []cliCase{
 		{args: nil, code: 2, wantErr: "Usage: flora <command>"},
 		{args: []string{"bogus"}, code: 2, wantErr: `flora: unknown command "bogus"`},
 		{args: []string{"version"}, code: 0, wantOut: version.Software()},
@@ -48,16 +67,7 @@ func TestCLIExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			code, out, errs := runCLI(t, tc.args...)
-			if code != tc.code {
-				t.Errorf("exit code %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out, errs)
-			}
-			if !strings.Contains(out, tc.wantOut) {
-				t.Errorf("stdout lacks %q:\n%s", tc.wantOut, out)
-			}
-			if !strings.Contains(errs, tc.wantErr) {
-				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, errs)
-			}
+			tc.check(t)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"testing"
@@ -55,6 +56,15 @@ func Split(w, h int, l, r color.NRGBA) *image.NRGBA {
 			img.SetNRGBA(x, y, c)
 		}
 	}
+	return img
+}
+
+// Split16 is Split as a 16-bit image: an opaque 8-bit value v becomes
+// v·0x101, the 16-bit value that maps back to exactly v.
+func Split16(w, h int, l, r color.NRGBA) *image.NRGBA64 {
+	src := Split(w, h, l, r)
+	img := image.NewNRGBA64(src.Bounds())
+	draw.Draw(img, img.Bounds(), src, image.Point{}, draw.Src)
 	return img
 }
 

@@ -62,18 +62,7 @@ func ProblemFolder(t testing.TB, dir string) (good []Good, problems []Expect) {
 	caption("alpha.txt", "an image in {trigger} style,\n with alpha ")
 	good = append(good, Good{Path: "alpha.png", Width: 48, Height: 32, At1: image.Pt(8, 16), Col1: Left, At2: image.Pt(40, 16), Col2: rightOnWhite, Repeats: 1, Caption: "an image in {trigger} style, with alpha"})
 
-	deep := image.NewNRGBA64(image.Rect(0, 0, 48, 32))
-	for y := 0; y < 32; y++ {
-		for x := 0; x < 48; x++ {
-			c := Left
-			if x >= 24 {
-				c = Right
-			}
-			// v·0x101 is the 16-bit value that maps back to exactly v.
-			deep.SetNRGBA64(x, y, color.NRGBA64{uint16(c.R) * 0x101, uint16(c.G) * 0x101, uint16(c.B) * 0x101, 0xFFFF})
-		}
-	}
-	write("deep16.png", PNG(t, deep))
+	write("deep16.png", PNG(t, Split16(48, 32, Left, Right)))
 	caption("deep16.caption", "a deep image")
 	good = append(good, Good{Path: "deep16.png", Width: 48, Height: 32, At1: image.Pt(8, 16), Col1: Left, At2: image.Pt(40, 16), Col2: Right, Repeats: 1, Caption: "a deep image"})
 

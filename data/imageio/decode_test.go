@@ -47,16 +47,7 @@ func TestDecodeFormats(t *testing.T) {
 	}
 	readFixture := func(name string) []byte { return datatest.Pillow(t, name) }
 	// 16-bit PNG: 0xC8C8 → 200 and so on, so the 8-bit result is exact.
-	png16 := image.NewNRGBA64(image.Rect(0, 0, 32, 16))
-	for y := 0; y < 16; y++ {
-		for x := 0; x < 32; x++ {
-			c := fixtureLeft
-			if x >= 16 {
-				c = fixtureRight
-			}
-			png16.SetNRGBA64(x, y, color.NRGBA64{uint16(c.R) * 0x101, uint16(c.G) * 0x101, uint16(c.B) * 0x101, 0xFFFF})
-		}
-	}
+	png16 := datatest.Split16(32, 16, fixtureLeft, fixtureRight)
 	// RGBA PNG: right half alpha 64 over white: c·64/255 + 255·191/255.
 	rgbaRight := color.NRGBA{fixtureRight.R, fixtureRight.G, fixtureRight.B, 64}
 	blendWhite := func(c color.NRGBA) color.NRGBA {

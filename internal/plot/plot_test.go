@@ -2,11 +2,11 @@ package plot
 
 import (
 	"image/color"
-	"image/png"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 func TestRenderLossCurve(t *testing.T) {
@@ -29,15 +29,7 @@ func TestRenderLossCurve(t *testing.T) {
 	if err := c.WritePNG(path); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := testutil.DecodePNGFile(t, path)
 	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 500 {
 		t.Errorf("size %v", b)
 	}

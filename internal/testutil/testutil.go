@@ -1,5 +1,8 @@
 // Package testutil holds helpers shared by Flora's tests: the backend under
-// test and the official fixture folder.
+// test, the official fixture folder, comparisons of outputs with reference
+// values (RelL2, CheckRelL2, PositionIDs), an in-memory tensor source
+// (MapSource) and PNG decoding. Reading checkpoint fixtures is in the
+// subpackage weightstest, which imports model/weights.
 package testutil
 
 import (

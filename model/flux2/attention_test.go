@@ -95,7 +95,7 @@ func TestBlockedAttentionMatchesPlain(t *testing.T) {
 			want := attnValueAndGrads(t, in, dtypes.Float32, AttentionOptions{Kernel: AttentionPlain})
 			got := attnValueAndGrads(t, in, dtypes.Float32, AttentionOptions{BlockQ: tc.blockQ})
 			for i, name := range attnOutputNames {
-				e := relL2(t, got[i], want[i])
+				e := testutil.RelL2Tensors(t, got[i], want[i])
 				t.Logf("%s relative L2 error %.3g", name, e)
 				if e > 1e-5 {
 					t.Errorf("%s relative L2 error %.3g > 1e-5", name, e)
@@ -115,7 +115,7 @@ func TestBlockedAttentionBFloat16(t *testing.T) {
 	plain := attnValueAndGrads(t, in, dtypes.BFloat16, AttentionOptions{Kernel: AttentionPlain})
 	blocked := attnValueAndGrads(t, in, dtypes.BFloat16, AttentionOptions{BlockQ: 8})
 	for i, name := range attnOutputNames {
-		eb, ep := relL2(t, blocked[i], ref[i]), relL2(t, plain[i], ref[i])
+		eb, ep := testutil.RelL2Tensors(t, blocked[i], ref[i]), testutil.RelL2Tensors(t, plain[i], ref[i])
 		t.Logf("%s relative L2 error vs f32: blocked bf16 %.3g, plain bf16 %.3g", name, eb, ep)
 		if eb > 3e-2 || eb > 2*ep+5e-3 {
 			t.Errorf("%s: blocked bf16 error %.3g (plain bf16 %.3g) exceeds 3e-2 or 2×plain+5e-3", name, eb, ep)
@@ -318,7 +318,7 @@ func TestModelAttentionKernels(t *testing.T) {
 				t.Errorf("loss %.8g, plain %.8g", got.Loss, want.Loss)
 			}
 			for n, g := range want.Grads {
-				if e := relL2(t, got.Grads[n], g); e > 1e-5 {
+				if e := testutil.RelL2Tensors(t, got.Grads[n], g); e > 1e-5 {
 					t.Errorf("grad %s relative L2 error %.3g > 1e-5", n, e)
 				}
 			}

@@ -2,9 +2,7 @@ package flux2
 
 import (
 	"errors"
-	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
@@ -12,43 +10,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/weights"
 )
-
-// mapSource is an in-memory TensorSource for tests.
-type mapSource map[string]*tensors.Tensor
-
-func (m mapSource) Names() []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (m mapSource) Dims(name string) ([]int, bool) {
-	t, ok := m[name]
-	if !ok {
-		return nil, false
-	}
-	return t.Shape().Dimensions, true
-}
-
-func (m mapSource) Tensor(name string) (*tensors.Tensor, error) {
-	return m.ReadAs(name, dtypes.InvalidDType)
-}
-
-func (m mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
-	t, ok := m[name]
-	if !ok {
-		return nil, fmt.Errorf("no tensor %q", name)
-	}
-	if dtype != dtypes.InvalidDType && dtype != t.DType() {
-		return nil, fmt.Errorf("mapSource converts nothing")
-	}
-	return t.LocalClone()
-}
 
 // TestDiffusersParity loads diffusers-layout folders written by diffusers'
 // own save_pretrained (tools/reference/flux2_transformer.py) and checks the
@@ -66,8 +30,8 @@ func TestDiffusersParity(t *testing.T) {
 			if wantGuidance := name == "flux2-tiny-dev"; m.Config.GuidanceEmbed != wantGuidance {
 				t.Errorf("GuidanceEmbed = %v, want %v", m.Config.GuidanceEmbed, wantGuidance)
 			}
-			io := readF32Safetensors(t, filepath.Join(dir, "io.safetensors"))
-			b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+			io := weightstest.ReadF32(t, filepath.Join(dir, "io.safetensors"))
+			b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,11 +39,7 @@ func TestDiffusersParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := relL2(t, out, io["out"])
-			t.Logf("diffusers parity relative L2 error: %.3g", e)
-			if e > 1e-4 {
-				t.Errorf("relative L2 error %.3g > 1e-4", e)
-			}
+			testutil.CheckRelL2Tensors(t, "diffusers parity", out, io["out"], 1e-4)
 		})
 	}
 }
@@ -101,7 +61,7 @@ func TestOfficialReferenceLoadAndInfer(t *testing.T) {
 // error naming every problem.
 func TestLoadReportsAllProblems(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
-	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")))
+	src := testutil.MapSource(weightstest.ReadF32(t, filepath.Join(dir, "transformer.safetensors")))
 	delete(src, "single_blocks.1.linear2.weight")
 	src["double_blocks.0.img_attn.proj.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 96*95), 96, 95)
 	src["vae.encoder.conv_in.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 4), 4)

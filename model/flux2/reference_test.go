@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
 // officialTinyModel loads the tiny official transformer with float32 weights.
@@ -19,7 +20,7 @@ func officialTinyModel(t *testing.T, dir string) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, v := range readF32Safetensors(t, filepath.Join(dir, "transformer.safetensors")) {
+	for name, v := range weightstest.ReadF32(t, filepath.Join(dir, "transformer.safetensors")) {
 		if err := m.SetWeight(name, v); err != nil {
 			t.Fatal(err)
 		}
@@ -39,59 +40,22 @@ func referenceBatch(t *testing.T, m *Model, io map[string]*tensors.Tensor, x, tt
 	if tt == nil {
 		tt = io["timesteps"]
 	}
-	b, err := m.NewBatch(x, io["ctx"], tt, io["guidance"], idsOf(io["ctx_ids"]), idsOf(io["img_ids"]))
+	b, err := m.NewBatch(x, io["ctx"], tt, io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-// idsOf converts a [B, L, 4] float tensor of position ids.
-func idsOf(t *tensors.Tensor) [][][4]float64 {
-	dims := t.Shape().Dimensions
-	flat := tensors.MustCopyFlatData[float32](t)
-	out := make([][][4]float64, dims[0])
-	for b := range out {
-		out[b] = make([][4]float64, dims[1])
-		for l := range out[b] {
-			for k := 0; k < 4; k++ {
-				out[b][l][k] = float64(flat[(b*dims[1]+l)*4+k])
-			}
-		}
-	}
-	return out
-}
-
-// relL2 is ‖got − want‖ / ‖want‖.
-func relL2(t *testing.T, got, want *tensors.Tensor) float64 {
-	t.Helper()
-	if !got.Shape().Equal(want.Shape()) {
-		t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
-	}
-	g := tensors.MustCopyFlatData[float32](got)
-	w := tensors.MustCopyFlatData[float32](want)
-	var num, den float64
-	for i := range g {
-		d := float64(g[i]) - float64(w[i])
-		num += d * d
-		den += float64(w[i]) * float64(w[i])
-	}
-	return math.Sqrt(num / den)
-}
-
 func TestOfficialReferenceForward(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
 	m := officialTinyModel(t, dir)
-	io := readF32Safetensors(t, filepath.Join(dir, "transformer_io.safetensors"))
+	io := weightstest.ReadF32(t, filepath.Join(dir, "transformer_io.safetensors"))
 	out, err := m.Forward(referenceBatch(t, m, io, nil, nil), dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := relL2(t, out, io["out"])
-	t.Logf("forward relative L2 error vs official: %.3g", e)
-	if e > 1e-4 {
-		t.Errorf("forward relative L2 error %.3g > 1e-4", e)
-	}
+	testutil.CheckRelL2Tensors(t, "forward vs official", out, io["out"], 1e-4)
 }
 
 // TestOfficialReferenceTrainingGradients checks the flow-matching loss and
@@ -99,7 +63,7 @@ func TestOfficialReferenceForward(t *testing.T) {
 // modes (one program, and per-block programs with recomputation).
 func TestOfficialReferenceTrainingGradients(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
-	io := readF32Safetensors(t, filepath.Join(dir, "transformer_io.safetensors"))
+	io := weightstest.ReadF32(t, filepath.Join(dir, "transformer_io.safetensors"))
 	for _, checkpointing := range []bool{false, true} {
 		name := "whole"
 		if checkpointing {
@@ -129,7 +93,7 @@ func TestOfficialReferenceTrainingGradients(t *testing.T) {
 				t.Errorf("loss %.8g, want %.8g (rel %.3g)", res.Loss, wantLoss, d)
 			}
 			for _, w := range gradNames {
-				e := relL2(t, res.Grads[w], io["fm_grad_"+w])
+				e := testutil.RelL2Tensors(t, res.Grads[w], io["fm_grad_"+w])
 				t.Logf("grad %s relative L2 error %.3g", w, e)
 				if e > 1e-4 {
 					t.Errorf("grad %s relative L2 error %.3g > 1e-4", w, e)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
@@ -52,7 +53,7 @@ func TestMemoryOptionsSameResults(t *testing.T) {
 					t.Fatalf("step %d: loss %.9g (%d grads), on device %.9g (%d grads)", step, got.Loss, len(got.Grads), want.Loss, len(want.Grads))
 				}
 				for n, g := range want.Grads {
-					if e := relL2(t, got.Grads[n], g); e != 0 {
+					if e := testutil.RelL2Tensors(t, got.Grads[n], g); e != 0 {
 						t.Errorf("step %d: grad %s differs (relative L2 %.3g)", step, n, e)
 					}
 				}
@@ -86,7 +87,7 @@ func TestMemoryOptionsSameResults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relL2(t, got, want); e > 1e-6 {
+			if e := testutil.RelL2Tensors(t, got, want); e > 1e-6 {
 				t.Errorf("streamed Forward: relative L2 error %.3g > 1e-6", e)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 )
 
@@ -71,7 +72,7 @@ func TestBlockwiseWithoutABlockKind(t *testing.T) {
 				}
 				// NaN (0/0) only when both are exactly zero: the
 				// modulations of a block kind the model lacks.
-				if e := relL2(t, got.Grads[n], g); e > 1e-5 {
+				if e := testutil.RelL2Tensors(t, got.Grads[n], g); e > 1e-5 {
 					t.Errorf("grad %s: relative L2 error %.3g", n, e)
 				}
 			}

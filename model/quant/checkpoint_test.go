@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -124,10 +125,10 @@ func TestComfyFP8ScaledImport(t *testing.T) {
 	}
 	b := tinyBatch(t, m)
 	got, exact, float := forwardFlat(t, m, b), forwardFlat(t, dequant, b), forwardFlat(t, floatModel, b)
-	if e := relL2(got, exact); e > 1e-6 {
+	if e := testutil.RelL2(got, exact); e > 1e-6 {
 		t.Errorf("fp8 import differs from the dequantized weights by %.3g", e)
 	}
-	e := relL2(got, float)
+	e := testutil.RelL2(got, float)
 	t.Logf("fp8-scaled model output relative L2 error vs float: %.4f", e)
 	if e > 0.05 || e == 0 {
 		t.Errorf("fp8-scaled output error %.4f not in (0, 0.05]", e)
@@ -151,34 +152,8 @@ func TestOfficialReferenceQuantizedOutput(t *testing.T) {
 		return m
 	}
 	ref := load(nil)
-	io, err := weights.Open(filepath.Join(dir, "transformer_io.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer io.Close()
-	get := func(n string) *tensors.Tensor {
-		v, err := io.TensorAs(n, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	ids := func(n string) [][][4]float64 {
-		v := get(n)
-		d := v.Shape().Dimensions
-		f := tensors.MustCopyFlatData[float32](v)
-		out := make([][][4]float64, d[0])
-		for b := range out {
-			out[b] = make([][4]float64, d[1])
-			for l := range out[b] {
-				for k := 0; k < 4; k++ {
-					out[b][l][k] = float64(f[(b*d[1]+l)*4+k])
-				}
-			}
-		}
-		return out
-	}
-	batch, err := ref.NewBatch(get("img"), get("ctx"), get("timesteps"), get("guidance"), ids("ctx_ids"), ids("img_ids"))
+	io := weightstest.ReadAllF32(t, filepath.Join(dir, "transformer_io.safetensors"))
+	batch, err := ref.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +163,7 @@ func TestOfficialReferenceQuantizedOutput(t *testing.T) {
 		bound float64
 	}{{Options{Scheme: Int8}, 0.01}, {Options{Scheme: FP8}, 0.05}, {Options{Scheme: NF4}, 0.15}, {Options{Scheme: NF4, DoubleQuant: true}, 0.15}} {
 		got := forwardFlat(t, load(&tc.opts), batch)
-		e := relL2(got, want)
+		e := testutil.RelL2(got, want)
 		t.Logf("%s double=%v: official tiny model output relative L2 error %.4f", tc.opts.Scheme, tc.opts.DoubleQuant, e)
 		if e > tc.bound || e == 0 {
 			t.Errorf("%s: error %.4f not in (0, %.2f]", tc.opts.Scheme, e, tc.bound)

@@ -22,16 +22,6 @@ func gaussian(n int, seed uint64) []float32 {
 	return w
 }
 
-func relL2(got, want []float32) float64 {
-	var num, den float64
-	for i := range got {
-		d := float64(got[i]) - float64(want[i])
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	return math.Sqrt(num / den)
-}
-
 // TestRoundTripBounds quantizes Gaussian weights [768, 3072] and bounds the
 // relative L2 reconstruction error of each scheme. The bounds follow from the
 // formats: int8 has a uniform step Δ = max|row|/127 ≈ 4.2σ/127 for 3072
@@ -61,7 +51,7 @@ func TestRoundTripBounds(t *testing.T) {
 		{"nf4+double", DequantizeNF4(nf, DequantizeAbsmax(dqCodes, dqScales, dqOff), len(w)), 0.115},
 	}
 	for _, tc := range tests {
-		e := relL2(tc.got, w)
+		e := testutil.RelL2(tc.got, w)
 		t.Logf("%s: relative L2 error %.4f (bound %.3f)", tc.name, e, tc.bound)
 		if e > tc.bound {
 			t.Errorf("%s: relative error %.4f > %.3f", tc.name, e, tc.bound)
@@ -186,7 +176,7 @@ func TestQuantizedModelOutput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := relL2(tensors.MustCopyFlatData[float32](got), wf)
+		e := testutil.RelL2(tensors.MustCopyFlatData[float32](got), wf)
 		t.Logf("%s double=%v: output relative L2 error %.4f", tc.opts.Scheme, tc.opts.DoubleQuant, e)
 		if e > tc.bound || e == 0 {
 			t.Errorf("%s: output error %.4f not in (0, %.2f]", tc.opts.Scheme, e, tc.bound)

@@ -1,7 +1,6 @@
 package textenc
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -26,7 +25,7 @@ func BenchmarkEncodeTiny(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			src := &mapSource{tensors: readF32Folder(b, filepath.Join(fixtureDir, bc.folder))}
+			src := fixtureSource(b, bc.folder)
 			e, err := Load(testutil.Backend(b), src, bc.folder, spec, LoadOptions{DType: bc.dtype})
 			if err != nil {
 				b.Fatal(err)

@@ -2,7 +2,6 @@ package textenc
 
 import (
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +18,7 @@ func tinyQwen3(tb testing.TB) (Spec, *mapSource) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return spec, &mapSource{tensors: readF32Folder(tb, filepath.Join(fixtureDir, "qwen3-tiny"))}
+	return spec, fixtureSource(tb, "qwen3-tiny")
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {
@@ -50,7 +49,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 
 func TestLoadWrongModel(t *testing.T) {
 	spec, _ := tinyQwen3(t)
-	mistral := &mapSource{tensors: readF32Folder(t, filepath.Join(fixtureDir, "mistral3-tiny"))}
+	mistral := fixtureSource(t, "mistral3-tiny")
 	_, err := Load(testutil.Backend(t), mistral, "mistral3-tiny", spec, LoadOptions{DType: dtypes.Float32})
 	if err == nil || !strings.Contains(err.Error(), "q_norm.weight") || !strings.Contains(err.Error(), "wrong shape") {
 		t.Errorf("loading a Mistral checkpoint as Qwen3: %v", err)

@@ -1,51 +1,24 @@
 package textenc
 
 import (
-	"math"
-
 	"fmt"
-	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
+	"math"
+	"path/filepath"
 	"sort"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
-// readF32Safetensors reads every float tensor of a safetensors file as float32.
-func readF32Safetensors(t testing.TB, path string) map[string]*tensors.Tensor {
-	t.Helper()
-	return readF32Checkpoint(t, path)
-}
-
-// readF32Folder reads a Hugging Face folder (one file or sharded with an index).
-func readF32Folder(t testing.TB, dir string) map[string]*tensors.Tensor {
-	t.Helper()
-	return readF32Checkpoint(t, dir)
-}
-
-func readF32Checkpoint(t testing.TB, path string) map[string]*tensors.Tensor {
-	t.Helper()
-	ck, err := weights.OpenCheckpoint(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	out := map[string]*tensors.Tensor{}
-	for _, n := range ck.Names() {
-		info, _ := ck.Info(n)
-		if !info.DType.IsFloat() {
-			continue
-		}
-		v, err := ck.TensorAs(n, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = v
-	}
-	return out
+// fixtureSource is a mapSource over the float tensors of a model folder
+// under fixtureDir.
+func fixtureSource(tb testing.TB, folder string) *mapSource {
+	tb.Helper()
+	return &mapSource{tensors: weightstest.ReadF32(tb, filepath.Join(fixtureDir, folder))}
 }
 
 // mapSource is a TensorSource over float32 host tensors that records reads.

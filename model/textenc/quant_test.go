@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/quant"
 )
 
@@ -58,7 +59,7 @@ func TestQuantizedEncoder(t *testing.T) {
 	}
 	for _, name := range []string{"qwen3_tiny", "mistral3_tiny", "qwen3_deep_klein"} {
 		c := findCase(t, cases, name)
-		stored := readF32Folder(t, filepath.Join(fixtureDir, c.Model))
+		stored := weightstest.ReadF32(t, filepath.Join(fixtureDir, c.Model))
 		spec := fixtureSpec(t, c)
 		floatEnc, err := Load(testutil.Backend(t), &mapSource{tensors: stored}, c.Model, spec, LoadOptions{DType: dtypes.Float32})
 		if err != nil {
@@ -124,7 +125,7 @@ func TestWeightBytes(t *testing.T) {
 	cases, _ := loadCases(t)
 	for _, name := range []string{"qwen3_tiny", "mistral3_tiny"} {
 		c := findCase(t, cases, name)
-		stored := readF32Folder(t, filepath.Join(fixtureDir, c.Model))
+		stored := weightstest.ReadF32(t, filepath.Join(fixtureDir, c.Model))
 		spec := fixtureSpec(t, c)
 		for _, s := range []quant.Scheme{quant.None, quant.Int8, quant.FP8, quant.NF4} {
 			enc, err := Load(testutil.Backend(t), &mapSource{tensors: stored}, c.Model, spec, LoadOptions{DType: dtypes.Float32, Quantize: s})

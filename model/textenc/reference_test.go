@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
 // fixtureDir holds the fixtures written by tools/reference/textenc.py.
@@ -41,7 +42,7 @@ func loadCases(t *testing.T) ([]refCase, map[string]*tensors.Tensor) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
-	return f.Cases, readF32Safetensors(t, filepath.Join(fixtureDir, "outputs.safetensors"))
+	return f.Cases, weightstest.ReadF32(t, filepath.Join(fixtureDir, "outputs.safetensors"))
 }
 
 func findCase(t *testing.T, cases []refCase, name string) refCase {
@@ -104,7 +105,7 @@ func TestReferenceParity(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			spec := fixtureSpec(t, c)
-			out, enc := encodeCase(t, spec, &mapSource{tensors: readF32Folder(t, filepath.Join(fixtureDir, c.Model))}, c, dtypes.Float32)
+			out, enc := encodeCase(t, spec, fixtureSource(t, c.Model), c, dtypes.Float32)
 			defer enc.Release()
 			relL2, relMax := relErrors(t, out, outputs[c.Output])
 			t.Logf("%s: rel L2 %.2e, max abs err / max abs %.2e", c.Name, relL2, relMax)
@@ -126,7 +127,7 @@ func TestReferenceParityBF16(t *testing.T) {
 		}
 		t.Run(c.Name, func(t *testing.T) {
 			spec := fixtureSpec(t, c)
-			out, enc := encodeCase(t, spec, &mapSource{tensors: readF32Folder(t, filepath.Join(fixtureDir, c.Model))}, c, dtypes.BFloat16)
+			out, enc := encodeCase(t, spec, fixtureSource(t, c.Model), c, dtypes.BFloat16)
 			defer enc.Release()
 			relL2, _ := relErrors(t, out, outputs[c.OutputBF16])
 			ref32, _ := relErrors(t, outputs[c.OutputBF16], outputs[c.Output])
@@ -170,7 +171,7 @@ func toNewMistral3Names(n string) string {
 func TestMistral3Namings(t *testing.T) {
 	cases, outputs := loadCases(t)
 	c := findCase(t, cases, "mistral3_tiny")
-	stored := readF32Folder(t, filepath.Join(fixtureDir, c.Model))
+	stored := weightstest.ReadF32(t, filepath.Join(fixtureDir, c.Model))
 	for _, tc := range []struct {
 		name   string
 		src    *mapSource
@@ -224,7 +225,7 @@ func TestDeepFixturesUseVariantLayers(t *testing.T) {
 			if spec.Config.Family != v.Config.Family || spec.PadSide != v.PadSide {
 				t.Fatalf("fixture family %s/%s, variant %s/%s", spec.Config.Family, spec.PadSide, v.Config.Family, v.PadSide)
 			}
-			src := &mapSource{tensors: readF32Folder(t, filepath.Join(fixtureDir, c.Model))}
+			src := fixtureSource(t, c.Model)
 			if _, ok := src.Dims(tc.notRead + "mlp.up_proj.weight"); !ok {
 				t.Fatalf("fixture lacks %s*, so this test proves nothing", tc.notRead)
 			}

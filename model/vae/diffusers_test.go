@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
 // loadDiffusersFolder reads a diffusers vae/ folder written by
@@ -14,7 +15,7 @@ import (
 func loadDiffusersFolder(t *testing.T, name string, useConfig bool) (*VAE, error) {
 	t.Helper()
 	dir := filepath.Join("..", "..", "testdata", "diffusers", name, "vae")
-	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "diffusion_pytorch_model.safetensors")))
+	src := testutil.MapSource(weightstest.ReadF32(t, filepath.Join(dir, "diffusion_pytorch_model.safetensors")))
 	var opts Options
 	if useConfig {
 		data, err := os.ReadFile(filepath.Join(dir, "config.json"))
@@ -53,25 +54,8 @@ func TestDiffusersParity(t *testing.T) {
 			if !v.Config.Equal(tc.want) {
 				t.Fatalf("config %+v, want %+v", v.Config, tc.want)
 			}
-			io := readF32Safetensors(t, filepath.Join("..", "..", "testdata", "diffusers", tc.name, "io.safetensors"))
-			lat, err := v.Encode(io["pixels"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := relL2(t, lat, io["latents"])
-			t.Logf("encode relative L2 error vs diffusers: %.3g", e)
-			if e > 1e-4 {
-				t.Errorf("encode relative L2 error %.3g > 1e-4", e)
-			}
-			dec, err := v.Decode(io["dec_in"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			e = relL2(t, dec, io["dec_out"])
-			t.Logf("decode relative L2 error vs diffusers: %.3g", e)
-			if e > 1e-4 {
-				t.Errorf("decode relative L2 error %.3g > 1e-4", e)
-			}
+			io := weightstest.ReadF32(t, filepath.Join("..", "..", "testdata", "diffusers", tc.name, "io.safetensors"))
+			checkEncodeDecode(t, v, io, "diffusers")
 		})
 	}
 }

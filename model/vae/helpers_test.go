@@ -1,59 +1,26 @@
 package vae
 
 import (
-	"fmt"
-	"math"
-	"sort"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
-// mapSource is an in-memory TensorSource for tests.
-type mapSource map[string]*tensors.Tensor
-
-func (m mapSource) Names() []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (m mapSource) Dims(name string) ([]int, bool) {
-	t, ok := m[name]
-	if !ok {
-		return nil, false
-	}
-	return t.Shape().Dimensions, true
-}
-
-func (m mapSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
-	t, ok := m[name]
-	if !ok {
-		return nil, fmt.Errorf("no tensor %q", name)
-	}
-	if dtype != dtypes.InvalidDType && dtype != t.DType() {
-		return nil, fmt.Errorf("mapSource converts nothing")
-	}
-	return t.LocalClone()
-}
-
-// relL2 is ‖got − want‖ / ‖want‖.
-func relL2(t testing.TB, got, want *tensors.Tensor) float64 {
+// checkEncodeDecode checks Encode(io["pixels"]) against io["latents"] and
+// Decode(io["dec_in"]) against io["dec_out"], each within relative L2 1e-4;
+// vs names the reference in the log.
+func checkEncodeDecode(t *testing.T, v *VAE, io map[string]*tensors.Tensor, vs string) {
 	t.Helper()
-	if !got.Shape().Equal(want.Shape()) {
-		t.Fatalf("shape %v, want %v", got.Shape(), want.Shape())
+	lat, err := v.Encode(io["pixels"])
+	if err != nil {
+		t.Fatal(err)
 	}
-	g := tensors.MustCopyFlatData[float32](got)
-	w := tensors.MustCopyFlatData[float32](want)
-	var num, den float64
-	for i := range g {
-		d := float64(g[i]) - float64(w[i])
-		num += d * d
-		den += float64(w[i]) * float64(w[i])
+	testutil.CheckRelL2Tensors(t, "encode vs "+vs, lat, io["latents"], 1e-4)
+	dec, err := v.Decode(io["dec_in"])
+	if err != nil {
+		t.Fatal(err)
 	}
-	return math.Sqrt(num / den)
+	testutil.CheckRelL2Tensors(t, "decode vs "+vs, dec, io["dec_out"], 1e-4)
 }

@@ -122,15 +122,24 @@ func TestGroupNorm(t *testing.T) {
 	}
 }
 
+// counting returns 0, 1, 2, … as values and as a tensor of the dimensions.
+func counting(dims ...int) ([]float32, *tensors.Tensor) {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(i)
+	}
+	return v, tensors.FromFlatDataAndDimensions(v, dims...)
+}
+
 // TestPatchify checks the channel order c·4 + pi·2 + pj of flux2-spec.md
 // §4.5 and that Unpatchify inverts it exactly.
 func TestPatchify(t *testing.T) {
 	b, c, h, w := 2, 3, 4, 6
-	v := make([]float32, b*c*h*w)
-	for i := range v {
-		v[i] = float32(i)
-	}
-	x := tensors.FromFlatDataAndDimensions(v, b, c, h, w)
+	v, x := counting(b, c, h, w)
 	outs := MustExecOnceN(testutil.Backend(t), func(x *Node) []*Node {
 		p := Patchify(x, 2, 2)
 		return []*Node{p, Unpatchify(p, 2, 2)}
@@ -176,11 +185,7 @@ func TestNearestUpsample2x(t *testing.T) {
 // TestTokens checks token r·W + c = channel vector at (r, c), host and graph.
 func TestTokens(t *testing.T) {
 	b, c, h, w := 2, 3, 2, 4
-	v := make([]float32, b*c*h*w)
-	for i := range v {
-		v[i] = float32(i)
-	}
-	lat := tensors.FromFlatDataAndDimensions(v, b, c, h, w)
+	v, lat := counting(b, c, h, w)
 	tok, err := TokensFromLatents(lat)
 	if err != nil {
 		t.Fatal(err)

@@ -10,11 +10,12 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
-func officialTinySource(t *testing.T) mapSource {
+func officialTinySource(t *testing.T) testutil.MapSource {
 	t.Helper()
-	return mapSource(readF32Safetensors(t, filepath.Join(testutil.ReferenceDir(t), "vae.safetensors")))
+	return testutil.MapSource(weightstest.ReadF32(t, filepath.Join(testutil.ReferenceDir(t), "vae.safetensors")))
 }
 
 // TestLoadRefusesWrongFiles checks that broken or foreign files are refused
@@ -23,13 +24,13 @@ func TestLoadRefusesWrongFiles(t *testing.T) {
 	published := FLUX2Config()
 	tests := []struct {
 		name string
-		edit func(src mapSource)
+		edit func(src testutil.MapSource)
 		opts Options
 		want []string
 	}{
 		{
 			name: "broken",
-			edit: func(src mapSource) {
+			edit: func(src testutil.MapSource) {
 				delete(src, "decoder.up.1.upsample.conv.bias")
 				src["encoder.mid.attn_1.q.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 64*63), 64, 63, 1, 1)
 				src["model.diffusion_model.img_in.weight"] = tensors.FromFlatDataAndDimensions(make([]float32, 4), 4)
@@ -49,14 +50,14 @@ func TestLoadRefusesWrongFiles(t *testing.T) {
 		},
 		{
 			name: "wrong BatchNorm size",
-			edit: func(src mapSource) {
+			edit: func(src testutil.MapSource) {
 				src["bn.running_mean"] = tensors.FromFlatDataAndDimensions(make([]float32, 12), 12)
 			},
 			want: []string{"BatchNorm has 12 channels, want 16"},
 		},
 		{
 			name: "transformer file",
-			edit: func(src mapSource) {
+			edit: func(src testutil.MapSource) {
 				for k := range src {
 					delete(src, k)
 				}
@@ -98,7 +99,7 @@ func ptr[T any](v T) *T { return &v }
 
 // TestLoadPrefixedOfficial loads official names behind a repackaging prefix.
 func TestLoadPrefixedOfficial(t *testing.T) {
-	src := mapSource{}
+	src := testutil.MapSource{}
 	for k, v := range officialTinySource(t) {
 		src["first_stage_model."+k] = v
 	}

@@ -8,13 +8,14 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/testutil/weightstest"
 )
 
 // loadOfficialTiny loads the official tiny fixture autoencoder.
 func loadOfficialTiny(t testing.TB, conv ConvAlgorithm) *VAE {
 	t.Helper()
 	dir := testutil.ReferenceDir(t)
-	src := mapSource(readF32Safetensors(t.(*testing.T), filepath.Join(dir, "vae.safetensors")))
+	src := testutil.MapSource(weightstest.ReadF32(t, filepath.Join(dir, "vae.safetensors")))
 	v, err := Load(testutil.Backend(t), src, "vae.safetensors", Options{Conv: conv})
 	if err != nil {
 		t.Fatal(err)
@@ -27,31 +28,14 @@ func loadOfficialTiny(t testing.TB, conv ConvAlgorithm) *VAE {
 // on the tiny fixture, with both convolution algorithms.
 func TestOfficialReferenceEncodeDecode(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
-	io := readF32Safetensors(t, filepath.Join(dir, "vae_io.safetensors"))
+	io := weightstest.ReadF32(t, filepath.Join(dir, "vae_io.safetensors"))
 	for _, conv := range []ConvAlgorithm{ConvGEMM, ConvNative} {
 		t.Run(conv.String(), func(t *testing.T) {
 			v := loadOfficialTiny(t, conv)
 			if !v.Config.Equal(OfficialTinyConfig()) {
 				t.Errorf("inferred config %+v, want %+v", v.Config, OfficialTinyConfig())
 			}
-			lat, err := v.Encode(io["pixels"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			e := relL2(t, lat, io["latents"])
-			t.Logf("encode relative L2 error vs official: %.3g", e)
-			if e > 1e-4 {
-				t.Errorf("encode relative L2 error %.3g > 1e-4", e)
-			}
-			dec, err := v.Decode(io["dec_in"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			e = relL2(t, dec, io["dec_out"])
-			t.Logf("decode relative L2 error vs official: %.3g", e)
-			if e > 1e-4 {
-				t.Errorf("decode relative L2 error %.3g > 1e-4", e)
-			}
+			checkEncodeDecode(t, v, io, "official")
 		})
 	}
 }
@@ -63,8 +47,8 @@ func TestOfficialReferenceEncodeDecode(t *testing.T) {
 // 2.5e-2 decode); the references run the autoencoder in float32.
 func TestBFloat16(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
-	io := readF32Safetensors(t, filepath.Join(dir, "vae_io.safetensors"))
-	src := mapSource(readF32Safetensors(t, filepath.Join(dir, "vae.safetensors")))
+	io := weightstest.ReadF32(t, filepath.Join(dir, "vae_io.safetensors"))
+	src := testutil.MapSource(weightstest.ReadF32(t, filepath.Join(dir, "vae.safetensors")))
 	v, err := Load(testutil.Backend(t), convertingSource{src}, "vae.safetensors", Options{DType: dtypes.BFloat16})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +67,7 @@ func TestBFloat16(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	encErr, decErr := relL2(t, lat, io["latents"]), relL2(t, dec, io["dec_out"])
+	encErr, decErr := testutil.RelL2Tensors(t, lat, io["latents"]), testutil.RelL2Tensors(t, dec, io["dec_out"])
 	t.Logf("bfloat16 relative L2 error vs official float32: encode %.3g, decode %.3g", encErr, decErr)
 	if encErr > 5e-2 || decErr > 5e-2 {
 		t.Errorf("bfloat16 errors too large: encode %.3g, decode %.3g", encErr, decErr)
@@ -91,10 +75,10 @@ func TestBFloat16(t *testing.T) {
 }
 
 // convertingSource converts dtypes on read, like a real checkpoint reader.
-type convertingSource struct{ mapSource }
+type convertingSource struct{ testutil.MapSource }
 
 func (s convertingSource) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) {
-	t, err := s.mapSource.ReadAs(name, dtypes.Float32)
+	t, err := s.MapSource.ReadAs(name, dtypes.Float32)
 	if err != nil || dtype == dtypes.Float32 {
 		return t, err
 	}

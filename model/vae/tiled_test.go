@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -64,7 +65,7 @@ func TestRunTiledBlending(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if e := relL2(t, got, whole); e > 1e-6 {
+		if e := testutil.RelL2Tensors(t, got, whole); e > 1e-6 {
 			t.Errorf("pointwise, tile %d overlap %d: relative error %.3g", tc.tile, tc.overlap, e)
 		}
 	}
@@ -89,7 +90,7 @@ func TestRunTiledBlending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relL2(t, got, whole2); e > 1e-6 {
+	if e := testutil.RelL2Tensors(t, got, whole2); e > 1e-6 {
 		t.Errorf("pooling: relative error %.3g", e)
 	}
 	// The inverse direction (1 input cell → 2×2 outputs, like decoding).
@@ -111,7 +112,7 @@ func TestRunTiledBlending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relL2(t, got, whole3); e > 1e-6 {
+	if e := testutil.RelL2Tensors(t, got, whole3); e > 1e-6 {
 		t.Errorf("upsampling: relative error %.3g", e)
 	}
 }
@@ -158,14 +159,14 @@ func TestTiledMatchesUntiled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relL2(t, one, lat); e != 0 {
+	if e := testutil.RelL2Tensors(t, one, lat); e != 0 {
 		t.Errorf("single-tile encode differs from untiled: %.3g", e)
 	}
 	oneDec, err := v.DecodeTiled(lat, TileOptions{TileSize: 96, Overlap: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := relL2(t, oneDec, dec); e != 0 {
+	if e := testutil.RelL2Tensors(t, oneDec, dec); e != 0 {
 		t.Errorf("single-tile decode differs from untiled: %.3g", e)
 	}
 	// Several tiles. The latent grid is 16×24 cells of 4×4 pixels.
@@ -185,7 +186,7 @@ func TestTiledMatchesUntiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		encErr, decErr := relL2(t, tiledLat, lat), relL2(t, tiledDec, dec)
+		encErr, decErr := testutil.RelL2Tensors(t, tiledLat, lat), testutil.RelL2Tensors(t, tiledDec, dec)
 		t.Logf("%s (overlap %d px): relative L2 vs untiled: encode %.3g, decode %.3g", tc.name, tc.opts.Overlap, encErr, decErr)
 		if encErr > tc.maxError || decErr > tc.maxError {
 			t.Errorf("%s: tiled results too far from untiled: encode %.3g, decode %.3g (bound %g)", tc.name, encErr, decErr, tc.maxError)

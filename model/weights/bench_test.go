@@ -95,23 +95,10 @@ func BenchmarkReadSequentialFile(b *testing.B) {
 
 // BenchmarkReadMmapBytes opens the file and reads every tensor through Bytes.
 func BenchmarkReadMmapBytes(b *testing.B) {
-	path, size := benchFile(b)
-	b.SetBytes(size)
-	b.ResetTimer()
-	for b.Loop() {
-		f, err := Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, name := range f.Names() {
-			p, err := f.Bytes(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			benchSink += sumBytes(p)
-		}
-		f.Close()
-	}
+	benchEachTensor(b, func(f *File, name string) (uint64, error) {
+		p, err := f.Bytes(name)
+		return sumBytes(p), err
+	})
 }
 
 // BenchmarkReadTensorNative copies every tensor into a BF16 GoMLX tensor.
@@ -126,6 +113,19 @@ func BenchmarkReadTensorAsFloat32(b *testing.B) {
 }
 
 func benchTensorAs(b *testing.B, dt dtypes.DType) {
+	benchEachTensor(b, func(f *File, name string) (uint64, error) {
+		x, err := f.TensorAs(name, dt)
+		if err != nil {
+			return 0, err
+		}
+		defer x.FinalizeAll()
+		return uint64(x.Size()), nil
+	})
+}
+
+// benchEachTensor opens the benchmark file once per iteration and reads
+// every tensor with read, adding what it returns to benchSink.
+func benchEachTensor(b *testing.B, read func(f *File, name string) (uint64, error)) {
 	path, size := benchFile(b)
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -135,12 +135,11 @@ func benchTensorAs(b *testing.B, dt dtypes.DType) {
 			b.Fatal(err)
 		}
 		for _, name := range f.Names() {
-			x, err := f.TensorAs(name, dt)
+			v, err := read(f, name)
 			if err != nil {
 				b.Fatal(err)
 			}
-			benchSink += uint64(x.Size())
-			x.FinalizeAll()
+			benchSink += v
 		}
 		f.Close()
 	}

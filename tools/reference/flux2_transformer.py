@@ -13,11 +13,12 @@ Usage: python3 tools/reference/flux2_transformer.py [OUT_DIR]
 """
 import json
 import os
-import sys
 
 import torch
 from diffusers import Flux2Transformer2DModel
 from safetensors.torch import save_file
+
+import diffusers_folders
 
 CONFIGS = {
     "flux2-tiny-dev": dict(guidance_embeds=True, shard="160KB"),
@@ -57,14 +58,9 @@ def ids(h: int, w: int, l: int):
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("testdata", "diffusers")
-    for seed, (name, opts) in enumerate(CONFIGS.items()):
-        model = build(opts["guidance_embeds"], seed)
-        folder = os.path.join(out_dir, name, "transformer")
-        os.makedirs(folder, exist_ok=True)
-        kwargs = {"max_shard_size": opts["shard"]} if opts["shard"] else {}
-        model.save_pretrained(folder, safe_serialization=True, **kwargs)
-
+    out_dir = diffusers_folders.out_dir()
+    models = diffusers_folders.saved_models(CONFIGS, lambda opts, seed: build(opts["guidance_embeds"], seed), "transformer", out_dir)
+    for seed, name, opts, model in models:
         g = torch.Generator().manual_seed(100 + seed)
         b, h, w, l = 2, 3, 4, 5
         x = torch.randn(b, h * w, 16, generator=g)

@@ -28,12 +28,13 @@ Usage: python3 tools/reference/flux2_vae.py [OUT_DIR]
 (default OUT_DIR: testdata/diffusers, relative to the repository root).
 """
 import os
-import sys
 
 import torch
 from diffusers import AutoencoderKLFlux2
 from diffusers.pipelines.flux2.pipeline_flux2 import Flux2Pipeline
 from safetensors.torch import save_file
+
+import diffusers_folders
 
 CONFIGS = {
     "flux2-tiny-vae": dict(
@@ -93,13 +94,8 @@ def bn_stats(model):
 
 
 def main():
-    out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join("testdata", "diffusers")
-    for seed, (name, opts) in enumerate(CONFIGS.items()):
-        model = build(opts["model"], seed)
-        folder = os.path.join(out_dir, name, "vae")
-        os.makedirs(folder, exist_ok=True)
-        model.save_pretrained(folder, safe_serialization=True)
-
+    out_dir = diffusers_folders.out_dir()
+    for seed, name, opts, model in diffusers_folders.saved_models(CONFIGS, lambda opts, seed: build(opts["model"], seed), "vae", out_dir):
         g = torch.Generator().manual_seed(200 + seed)
         pixels = torch.rand(*opts["pixels"], generator=g) * 2 - 1
         mean, std = bn_stats(model)

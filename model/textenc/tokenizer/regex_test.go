@@ -47,6 +47,24 @@ func TestRegexSplitsMatchOniguruma(t *testing.T) {
 	}
 }
 
+// checkMatches compiles pattern in dialect and checks the texts of all its
+// matches in text.
+func checkMatches(t *testing.T, dialect RegexDialect, pattern, text string, want []string) {
+	t.Helper()
+	re, err := CompileRegexp(pattern, dialect)
+	if err != nil {
+		t.Errorf("%q: %v", pattern, err)
+		return
+	}
+	var got []string
+	for _, m := range re.FindAllIndex(text) {
+		got = append(got, text[m[0]:m[1]])
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("dialect %d %q on %q = %q, want %q", dialect, pattern, text, got, want)
+	}
+}
+
 func TestRegexConstructs(t *testing.T) {
 	cases := []struct {
 		pattern, text string
@@ -75,18 +93,7 @@ func TestRegexConstructs(t *testing.T) {
 		{`\d+`, "a\u0663\u0664b", []string{"\u0663\u0664"}},
 	}
 	for _, c := range cases {
-		re, err := CompileRegexp(c.pattern, Oniguruma)
-		if err != nil {
-			t.Errorf("%q: %v", c.pattern, err)
-			continue
-		}
-		var got []string
-		for _, m := range re.FindAllIndex(c.text) {
-			got = append(got, c.text[m[0]:m[1]])
-		}
-		if !slices.Equal(got, c.want) {
-			t.Errorf("%q on %q = %q, want %q", c.pattern, c.text, got, c.want)
-		}
+		checkMatches(t, Oniguruma, c.pattern, c.text, c.want)
 	}
 }
 
@@ -141,17 +148,6 @@ func TestRegexDialects(t *testing.T) {
 		{FancyRegex, `\d{2,3}?`, "12345", []string{"12", "34"}},
 	}
 	for _, c := range cases {
-		re, err := CompileRegexp(c.pattern, c.dialect)
-		if err != nil {
-			t.Errorf("%q: %v", c.pattern, err)
-			continue
-		}
-		var got []string
-		for _, m := range re.FindAllIndex(c.text) {
-			got = append(got, c.text[m[0]:m[1]])
-		}
-		if !slices.Equal(got, c.want) {
-			t.Errorf("dialect %d %q on %q = %q, want %q", c.dialect, c.pattern, c.text, got, c.want)
-		}
+		checkMatches(t, c.dialect, c.pattern, c.text, c.want)
 	}
 }
