@@ -13,9 +13,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // The files Flora writes are checked by diffusers itself: lora/ writes them

@@ -9,9 +9,9 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // forwardWith loads a transformer, attaches a LoRA file and runs the io inputs.

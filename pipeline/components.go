@@ -117,10 +117,53 @@ func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, rep
 	return c, nil
 }
 
-// releaseText frees the text encoder's device memory and says how much.
-func releaseText(comps *bundle.Components, rep Reporter) {
+// loadedJob is a job's dataset with its caches filled and its model
+// loaded, the text encoder released.
+type loadedJob struct {
+	comps  *bundle.Components
+	cached *cachedData
+	// model is the transformer (nil when not asked for).
+	model *flux2.Model
+}
+
+// loadJob runs the sequence every job shares: scan the dataset, load the
+// autoencoder and text encoder, fill the caches, call beforeRelease (which
+// may still encode prompts; nil: nothing), release the text encoder, and
+// load the transformer when asked — after the release, so the text encoder
+// and the transformer never share memory.
+func loadJob(cfg *job.Config, be backends.Backend, rep Reporter, beforeRelease func(*bundle.Components) error, transformer bool) (*loadedJob, error) {
+	ds, err := scanDataset(cfg, rep)
+	if err != nil {
+		return nil, err
+	}
+	if err := ds.WriteBucketTable(rep.log()); err != nil {
+		return nil, err
+	}
+	comps, err := loadEncoders(cfg, be)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("text encoder: %s (%s)", comps.Text.Encoder.Spec().Name, fsutil.HumanBytes(int64(comps.Text.Encoder.MemoryBytes())))
+	cached, err := fillCaches(cfg, ds, comps, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.printf("latent cache: %s", cached.latents)
+	rep.printf("text cache: %s", cached.text)
+	if beforeRelease != nil {
+		if err := beforeRelease(comps); err != nil {
+			return nil, err
+		}
+	}
 	freed := comps.Text.Release()
 	rep.printf("text encoder released (%s freed)", fsutil.HumanBytes(int64(freed)))
+	l := &loadedJob{comps: comps, cached: cached}
+	if transformer {
+		if l.model, err = loadTransformer(cfg, be, comps); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
 }
 
 // CacheResult says what FillCaches did.
@@ -139,18 +182,9 @@ func FillCaches(cfg *job.Config, backendSpec string, rep Reporter) (*CacheResult
 	if err != nil {
 		return nil, err
 	}
-	ds, err := scanDataset(cfg, rep)
+	l, err := loadJob(cfg, be, rep, nil, false)
 	if err != nil {
 		return nil, err
 	}
-	comps, err := loadEncoders(cfg, be)
-	if err != nil {
-		return nil, err
-	}
-	c, err := fillCaches(cfg, ds, comps, rep)
-	if err != nil {
-		return nil, err
-	}
-	releaseText(comps, rep)
-	return &CacheResult{Dir: c.dir, Latents: c.latents, Captions: c.text}, nil
+	return &CacheResult{Dir: l.cached.dir, Latents: l.cached.latents, Captions: l.cached.text}, nil
 }

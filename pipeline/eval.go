@@ -54,24 +54,12 @@ func EvalLoss(ctx context.Context, cfg *job.Config, opts EvalOptions) (*EvalResu
 	if err != nil {
 		return nil, err
 	}
-	ds, err := scanDataset(cfg, rep)
+	l, err := loadJob(cfg, be, rep, nil, true)
 	if err != nil {
 		return nil, err
 	}
-	comps, err := loadEncoders(cfg, be)
-	if err != nil {
-		return nil, err
-	}
-	cached, err := fillCaches(cfg, ds, comps, rep)
-	if err != nil {
-		return nil, err
-	}
-	releaseText(comps, rep)
-	m, err := loadTransformer(cfg, be, comps)
-	if err != nil {
-		return nil, err
-	}
-	samples, err := oneEpoch(cached)
+	m := l.model
+	samples, err := oneEpoch(l.cached)
 	if err != nil {
 		return nil, err
 	}

@@ -8,9 +8,9 @@ import (
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/feed"
 	"github.com/flora-ml/flora/eval"
-	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/train"
 )
@@ -19,33 +19,15 @@ import (
 // adapter, trainer (resumed when asked), previews and exports — in the
 // order that keeps the text encoder and the transformer apart in memory.
 func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.MemoryOptions, rep Reporter) (*train.Runner, error) {
-	ds, err := scanDataset(cfg, rep)
+	var previews *previewPrompts
+	l, err := loadJob(cfg, be, rep, func(comps *bundle.Components) (err error) {
+		previews, err = encodePreviewPrompts(cfg, comps)
+		return err
+	}, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := ds.WriteBucketTable(rep.log()); err != nil {
-		return nil, err
-	}
-	comps, err := loadEncoders(cfg, be)
-	if err != nil {
-		return nil, err
-	}
-	rep.printf("text encoder: %s (%s)", comps.Text.Encoder.Spec().Name, fsutil.HumanBytes(int64(comps.Text.Encoder.MemoryBytes())))
-	cached, err := fillCaches(cfg, ds, comps, rep)
-	if err != nil {
-		return nil, err
-	}
-	rep.printf("latent cache: %s", cached.latents)
-	rep.printf("text cache: %s", cached.text)
-	previews, err := encodePreviewPrompts(cfg, comps)
-	if err != nil {
-		return nil, err
-	}
-	releaseText(comps, rep)
-	m, err := loadTransformer(cfg, be, comps)
-	if err != nil {
-		return nil, err
-	}
+	comps, m, cached := l.comps, l.model, l.cached
 	q, err := QuantOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -53,11 +35,11 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	rep.printf("model: FLUX.2 %s, %d parameters (%s storage)", comps.Variant.Name, m.Config.NumParams(), q.Scheme)
 
 	seed := uint64(cfg.Train.Seed)
-	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: seed, BatchSize: cfg.Train.BatchSize})
+	plan, err := data.NewPlan(cached.ds, data.PlanOptions{Seed: seed, BatchSize: cfg.Train.BatchSize})
 	if err != nil {
 		return nil, err
 	}
-	src, err := feed.New(ds, plan, cached.store, feed.Options{LatentIdentity: cached.latentID, TextIdentity: cached.textID})
+	src, err := feed.New(cached.ds, plan, cached.store, feed.Options{LatentIdentity: cached.latentID, TextIdentity: cached.textID})
 	if err != nil {
 		return nil, err
 	}

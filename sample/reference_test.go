@@ -9,8 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // TestOfficialReferenceSampler runs the 4-step Euler sampler of the official

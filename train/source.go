@@ -1,18 +1,10 @@
 package train
 
-// Sample is one training example as the trainer consumes it: a normalised
-// FLUX.2 latent and the text embedding of its caption.
-type Sample struct {
-	// Latent is [C, H, W] row-major: the VAE latent after 2×2 patchify and
-	// BatchNorm normalisation (C = transformer in-channels, H×W tokens).
-	Latent  []float32
-	C, H, W int
-	// Embedding is [L, D] row-major: the text-encoder context for the caption.
-	Embedding []float32
-	L, D      int
-	// Key identifies the example (file path) for logs.
-	Key string
-}
+import "github.com/flora-ml/flora/data/feed"
+
+// Sample is one training example as the trainer consumes it (a latent and
+// its caption's embedding); data/feed produces them from the caches.
+type Sample = feed.Sample
 
 // BatchSource yields batches of samples that share one latent size (one
 // aspect bucket). Its position is part of every checkpoint, so a resumed
@@ -25,3 +17,6 @@ type BatchSource interface {
 	// Restore returns to a position produced by State.
 	Restore(state []byte) error
 }
+
+// feed.Source is the BatchSource of real runs.
+var _ BatchSource = (*feed.Source)(nil)

@@ -12,10 +12,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // diffusersTestdata is the repository's diffusers-parity fixture folder.

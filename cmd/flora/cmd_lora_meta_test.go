@@ -6,10 +6,10 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // headerOf reads a safetensors file's metadata.

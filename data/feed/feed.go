@@ -1,7 +1,7 @@
-// Package feed connects the dataset to the trainer: Source implements
-// train.BatchSource, serving the batches of a data.Plan as cached latents
-// and caption embeddings (data/cache), with a position that checkpoints save
-// and restore.
+// Package feed connects the dataset to the trainer: Source serves the
+// batches of a data.Plan as Samples — cached latents and caption embeddings
+// (data/cache) — with a position that checkpoints save and restore (it is a
+// train.BatchSource).
 package feed
 
 import (
@@ -10,7 +10,6 @@ import (
 
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/cache"
-	"github.com/flora-ml/flora/train"
 )
 
 // Options configure a Source.
@@ -35,8 +34,6 @@ type Source struct {
 	opts  Options
 	pos   data.Position
 }
-
-var _ train.BatchSource = (*Source)(nil)
 
 // New returns a Source at the start of the plan.
 func New(ds *data.Dataset, plan *data.Plan, store *cache.Store, opts Options) (*Source, error) {
@@ -73,7 +70,7 @@ func (s *Source) Restore(state []byte) error {
 
 // Next returns the next batch. The position advances only on success, so
 // after an error the same batch is attempted again.
-func (s *Source) Next() ([]train.Sample, error) {
+func (s *Source) Next() ([]Sample, error) {
 	samples, err := s.plan.Batch(s.pos)
 	if err != nil {
 		return nil, err
@@ -86,14 +83,14 @@ func (s *Source) Next() ([]train.Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]train.Sample, len(samples))
+	out := make([]Sample, len(samples))
 	for i, smp := range samples {
 		path := s.ds.Items[smp.Item].Path
 		l, e := latents[i], embs[i]
 		if len(l.Shape) != 3 || len(e.Shape) != 2 {
 			return nil, fmt.Errorf("%s: latent shape %v (want [C, H, W]) or embedding shape %v (want [L, D])", path, l.Shape, e.Shape)
 		}
-		out[i] = train.Sample{
+		out[i] = Sample{
 			Latent: l.Data, C: l.Shape[0], H: l.Shape[1], W: l.Shape[2],
 			Embedding: e.Data, L: e.Shape[0], D: e.Shape[1],
 			Key: path,

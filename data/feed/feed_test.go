@@ -10,7 +10,6 @@ import (
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/cache"
 	"github.com/flora-ml/flora/data/datatest"
-	"github.com/flora-ml/flora/train"
 )
 
 // meanVAE encodes an image [3, H, W] to a latent [2, H/16, W/16]: channel 0
@@ -116,7 +115,7 @@ func ids() Options { return Options{LatentIdentity: "mean-vae", TextIdentity: "l
 
 // expected computes a batch independently: the plan's samples, preprocessed
 // and encoded directly.
-func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position) []train.Sample {
+func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position) []Sample {
 	t.Helper()
 	samples, err := plan.Batch(pos)
 	if err != nil {
@@ -126,10 +125,10 @@ func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]train.Sample, len(samples))
+	out := make([]Sample, len(samples))
 	for i, s := range samples {
 		l, e := meanLatent(px[i]), lenEmbedding(s.Caption)
-		out[i] = train.Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path}
+		out[i] = Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path}
 	}
 	return out
 }
@@ -146,7 +145,7 @@ func TestSourceFromCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got [][]train.Sample
+	var got [][]Sample
 	var states [][]byte
 	pos := data.Position{}
 	flips := map[bool]bool{}

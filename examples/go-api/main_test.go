@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -22,10 +21,7 @@ import (
 // files that exist, and the sample it writes is the requested size and
 // records the adapter it was made with.
 func TestExampleTrainsAndSamples(t *testing.T) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		t.Skip("no go tool to build the example with")
-	}
+	goTool := testutil.GoTool(t)
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "go-api")
 	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {

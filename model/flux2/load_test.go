@@ -10,8 +10,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // TestDiffusersParity loads diffusers-layout folders written by diffusers'

@@ -11,7 +11,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // fixtureSource is a mapSource over the float tensors of a model folder

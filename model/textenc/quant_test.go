@@ -9,8 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // hostDequantized returns w quantized and dequantized on the host with the

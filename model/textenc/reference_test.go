@@ -13,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // fixtureDir holds the fixtures written by tools/reference/textenc.py.

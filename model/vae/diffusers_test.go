@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // loadDiffusersFolder reads a diffusers vae/ folder written by

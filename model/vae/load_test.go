@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 func officialTinySource(t *testing.T) testutil.MapSource {

@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
-	"github.com/flora-ml/flora/internal/testutil/weightstest"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // loadOfficialTiny loads the official tiny fixture autoencoder.

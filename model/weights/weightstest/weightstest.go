@@ -1,6 +1,6 @@
-// Package weightstest reads checkpoint fixtures for tests. It is apart from
-// internal/testutil because it imports model/weights, whose own tests use
-// testutil.
+// Package weightstest reads checkpoint fixtures for tests (as httptest
+// does for net/http). It is apart from internal/testutil because it imports
+// model/weights, which internal packages may not.
 package weightstest
 
 import (

@@ -1,0 +1,15 @@
+package feed
+
+// Sample is one training example as the trainer consumes it: a normalised
+// FLUX.2 latent and the text embedding of its caption.
+type Sample struct {
+	// Latent is [C, H, W] row-major: the VAE latent after 2×2 patchify and
+	// BatchNorm normalisation (C = transformer in-channels, H×W tokens).
+	Latent  []float32
+	C, H, W int
+	// Embedding is [L, D] row-major: the text-encoder context for the caption.
+	Embedding []float32
+	L, D      int
+	// Key identifies the example (file path) for logs.
+	Key string
+}
