@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/flora-ml/flora/pipeline"
 )
 
 func TestBenchJSON(t *testing.T) {
@@ -29,11 +31,11 @@ func TestBenchJSON(t *testing.T) {
 			if n := strings.Count(out, "\n"); n != 1 {
 				t.Fatalf("want exactly one JSON line on stdout, got %d lines: %q", n, out)
 			}
-			var r benchResult
+			var r pipeline.BenchResult
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
 				t.Fatalf("stdout is not JSON: %v: %q", err, out)
 			}
-			want := benchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
+			want := pipeline.BenchResult{Variant: "embedded-tiny", Mode: tc.mode, Backend: "go", DType: "Float32", Quantize: "none", Batch: 1,
 				ImageTokens: 4, TextTokens: 8, Parameters: 951168, Rank: tc.wantRank, LoRATargets: tc.wantTargets, LoRAParameters: tc.wantLoRA, Steps: 2, Attention: "blocked"}
 			got := r
 			got.FirstStepMS, got.MSPerStep, got.MinStepMS, got.GFLOPS, got.PeakRSSBytes, got.AttentionBlock = 0, 0, 0, 0, 0, 0
@@ -75,8 +77,8 @@ func TestBenchAttentionFlags(t *testing.T) {
 		wantOut string
 		wantErr string
 	}{
-		{"unknown kernel", []string{"--attention", "flash"}, 2, "", `--attention/--attention-block: attention kernel "flash" is not "blocked" or "plain"`},
-		{"negative block", []string{"--attention-block", "-1"}, 2, "", "--attention/--attention-block: attention query block -1 must be >= 0"},
+		{"unknown kernel", []string{"--attention", "flash"}, 2, "", `--attention: attention kernel "flash" is not "blocked" or "plain"`},
+		{"negative block", []string{"--attention-block", "-1"}, 2, "", "--attention-block: attention query block -1 must be >= 0"},
 		{"plain", []string{"--attention", "plain"}, 0, "base none, plain attention\n", ""},
 		{"blocked, block 3 of 8 tokens", []string{"--attention-block", "3"}, 0, "blocked attention (query block 3)", ""},
 		{"default: blocked, one automatic block", nil, 0, "blocked attention (query block 8)", ""},

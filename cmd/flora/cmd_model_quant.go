@@ -11,6 +11,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/internal/rss"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 
@@ -103,7 +104,7 @@ func modelQuantizeCommand() *command {
 				in := checkpointBytes(args[0])
 				fmt.Fprintf(cliOut, "loaded %s (FLUX.2 %s, %d parameters, %s) as %s in %s; peak host memory %s, %s resident now\n",
 					args[0], c.Transformer.Variant.Name, c.Transformer.Config.NumParams(), humanBytes(in), s,
-					loaded.Round(time.Millisecond), humanBytes(peakRSS()), humanBytes(currentRSS()))
+					loaded.Round(time.Millisecond), humanBytes(rss.Peak()), humanBytes(rss.Current()))
 				if *dryRun {
 					return nil
 				}
@@ -115,7 +116,7 @@ func modelQuantizeCommand() *command {
 					return err
 				}
 				fmt.Fprintf(cliOut, "wrote %s: %s → %s with %s in %s (total); peak host memory %s\n", *out,
-					humanBytes(in), humanBytes(st.Size()), s, time.Since(start).Round(time.Millisecond), humanBytes(peakRSS()))
+					humanBytes(in), humanBytes(st.Size()), s, time.Since(start).Round(time.Millisecond), humanBytes(rss.Peak()))
 				return nil
 			}
 		},
