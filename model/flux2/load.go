@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,18 +12,15 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint: model/weights implements it). Reading converts to the asked
-// dtype while copying, so loading never holds two copies of the model.
+// checkpoint: model/weights implements it; see tensorload.Source) that can
+// also read a tensor in its stored dtype.
 type TensorSource interface {
-	// Names lists the tensor names.
-	Names() []string
-	// Dims returns a tensor's dimensions.
-	Dims(name string) ([]int, bool)
-	// ReadAs reads a tensor converted to dtype.
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
+	tensorload.Source
 	// Tensor reads a tensor in its stored dtype.
 	Tensor(name string) (*tensors.Tensor, error)
 }
@@ -213,31 +210,14 @@ type LoadOptions struct {
 
 // LoadError lists every problem found in a checkpoint at once.
 type LoadError struct {
-	Source     string
-	Missing    []string
-	Unexpected []string
-	Misshaped  []string
+	Source string
+	tensorload.Problems
 }
 
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 transformer:", e.Source)
-	list := func(what string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			b.WriteString("\n    " + it)
-		}
-	}
-	list("missing tensors", e.Missing)
-	list("unexpected tensors", e.Unexpected)
-	list("tensors with the wrong shape", e.Misshaped)
+	e.Write(&b, tensorload.DefaultLabels)
 	return b.String()
 }
 
@@ -325,7 +305,7 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 			s.Parts[i] = name
 			d, _ := src.Dims(name)
 			wantPart := append([]int{partRows}, want[1:]...)
-			if !equalDims(d, wantPart) {
+			if !slices.Equal(d, wantPart) {
 				lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, wantPart))
 				ok = false
 			}
@@ -341,10 +321,8 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 			}
 		}
 	}
-	sort.Strings(lerr.Missing)
-	sort.Strings(lerr.Unexpected)
-	sort.Strings(lerr.Misshaped)
-	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+	lerr.Sort()
+	if lerr.Any() {
 		return nil, lerr
 	}
 	return plan, nil
@@ -376,7 +354,7 @@ func concatRows(parts []*tensors.Tensor) (*tensors.Tensor, error) {
 	first := parts[0].Shape()
 	rows := 0
 	for _, p := range parts {
-		if p.DType() != first.DType || !equalDims(p.Shape().Dimensions[1:], first.Dimensions[1:]) {
+		if p.DType() != first.DType || !slices.Equal(p.Shape().Dimensions[1:], first.Dimensions[1:]) {
 			return nil, fmt.Errorf("cannot concatenate %v with %v", p.Shape(), first)
 		}
 		rows += p.Shape().Dimensions[0]
@@ -411,16 +389,4 @@ func swapRowHalves(t *tensors.Tensor) (*tensors.Tensor, error) {
 	})
 	t.FinalizeAll()
 	return out, nil
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

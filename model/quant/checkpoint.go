@@ -168,7 +168,7 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 		sort.Strings(missing)
 		return nil, fmt.Errorf("%s: %d weights missing, e.g. %s", name, len(missing), missing[0])
 	}
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return m, nil
 }
 
@@ -260,6 +260,6 @@ func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dt
 		}
 		m.MarkStored(official)
 	}
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return m, nil
 }

@@ -3,8 +3,6 @@ package quant
 import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
-
-	"github.com/flora-ml/flora/model/flux2"
 )
 
 // Variable names of a quantized weight "M.weight" (module M):
@@ -18,18 +16,8 @@ import (
 //
 // The codes' shape gives the weight's shape statically (nf4: in = 2·cols).
 
-// Decode is a flux2.WeightDecoder: it dequantizes a layer's weight inside
-// the graph to dtype, right before the matmul that uses it.
-func Decode(w flux2.Weights, module string, dtype dtypes.DType) *Node {
-	return DecodeWeight(func(name string) *Node {
-		if !w.Has(name) {
-			return nil
-		}
-		return w.Get(name)
-	}, module+".weight", dtype)
-}
-
-// DecodeWeight dequantizes the weight named base (e.g. "m.weight") stored
+// DecodeWeight is a modelgraph.Decoder (flux2.Model.Decoder, the text
+// encoders' weights): it dequantizes the weight named base (e.g. "m.weight") stored
 // under the variable names above, reading the parts with get (nil when a
 // name is absent); it returns nil when base is not stored quantized. It
 // lets any model's graph code (the text encoders too) use quantized weights.

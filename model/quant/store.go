@@ -58,7 +58,7 @@ func StoreQuantized(m *flux2.Model, official string, w []float32, rows, cols int
 		}
 	}
 	m.MarkStored(official)
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return nil
 }
 

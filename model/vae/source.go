@@ -7,22 +7,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint: model/weights implements it). Reading converts to the asked
-// dtype while copying. It is the same interface as flux2.TensorSource, so
-// one adapter serves both packages.
-type TensorSource interface {
-	// Names lists the tensor names.
-	Names() []string
-	// Dims returns a tensor's dimensions.
-	Dims(name string) ([]int, bool)
-	// ReadAs reads a tensor converted to dtype.
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
+// checkpoint: model/weights implements it); see tensorload.Source.
+type TensorSource = tensorload.Source
 
 // Layout is an autoencoder checkpoint naming scheme.
 type Layout int

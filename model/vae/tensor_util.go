@@ -65,15 +65,3 @@ func reshapeTensor(t *tensors.Tensor, dims ...int) (*tensors.Tensor, error) {
 	}
 	return out, err
 }
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
