@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -29,10 +30,9 @@ const (
 	metaVariant = "flora.flux2.variant"
 )
 
-// quantSuffixes are the variable suffixes of quantized weights.
-var quantSuffixes = []string{".int8", ".fp8", ".nf4", ".scale", ".absmax", ".absmax_q", ".absmax_scale", ".absmax_offset"}
-
-func isBaseVariable(name string) bool { return !strings.Contains(name, ".lora.") }
+// isBaseVariable reports whether a model variable is part of the base
+// model (a weight or its quantized storage), not of an adapter.
+func isBaseVariable(name string) bool { return !varname.IsAdapter(name) }
 
 // SaveCheckpoint writes the model's base variables (never adapters) to path.
 func SaveCheckpoint(m *flux2.Model, path string, scheme Scheme) error {
@@ -145,7 +145,7 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 			continue
 		}
 		found := false
-		for _, suf := range quantSuffixes {
+		for _, suf := range varname.QuantSuffixes() {
 			if !names[official+suf] {
 				continue
 			}
@@ -252,10 +252,10 @@ func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dt
 		for i := range scales {
 			scales[i] = float32(scale)
 		}
-		if err := m.SetVariable(official+".fp8", codes, false); err != nil {
+		if err := m.SetVariable(official+varname.QuantFP8, codes, false); err != nil {
 			return nil, err
 		}
-		if err := m.SetVariable(official+".scale", tensors.FromFlatDataAndDimensions(scales, rows), false); err != nil {
+		if err := m.SetVariable(official+varname.QuantScale, tensors.FromFlatDataAndDimensions(scales, rows), false); err != nil {
 			return nil, err
 		}
 		m.MarkStored(official)
