@@ -43,22 +43,15 @@ func readTensor(src TensorSource, name string, dtype dtypes.DType) (*tensors.Ten
 	return nil, fmt.Errorf("tensor %s is stored as %s, not a float type (fp8 checkpoints load through quantization: model.quantize fp8)", name, t.DType())
 }
 
-// Layout is a transformer checkpoint naming scheme.
-type Layout int
+// Layout is a transformer checkpoint naming scheme (tensorload.Layout).
+type Layout = tensorload.Layout
 
 const (
 	// LayoutOfficial is Black Forest Labs' single-file naming (flux2-dev.safetensors).
-	LayoutOfficial Layout = iota
+	LayoutOfficial = tensorload.LayoutOfficial
 	// LayoutDiffusers is the diffusers transformer folder naming.
-	LayoutDiffusers
+	LayoutDiffusers = tensorload.LayoutDiffusers
 )
-
-func (l Layout) String() string {
-	if l == LayoutDiffusers {
-		return "diffusers"
-	}
-	return "official"
-}
 
 // DetectLayout tells which naming scheme the tensor names use.
 func DetectLayout(names []string) (Layout, error) {
@@ -271,14 +264,7 @@ type loadPlan struct {
 }
 
 func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool) (*loadPlan, *LoadError) {
-	stored := map[string]string{} // canonical (prefix-stripped) → stored
-	for _, n := range src.Names() {
-		key := n
-		if layout == LayoutOfficial {
-			key = stripOfficialPrefix(n)
-		}
-		stored[key] = n
-	}
+	stored := tensorload.StoredNames(src.Names(), layout, OfficialPrefixes) // canonical → stored
 	used := map[string]bool{}
 	plan := &loadPlan{sources: map[string]diffusersSource{}}
 	lerr := &LoadError{}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -84,7 +85,7 @@ func plan(spec Spec, src TensorSource, ignoreUnexpected bool) (map[string]string
 			lerr.Unexpected = append(lerr.Unexpected, n)
 		}
 	}
-	for _, canonical := range sortedNames(needed) {
+	for _, canonical := range slices.Sorted(maps.Keys(needed)) {
 		name, ok := stored[canonical]
 		if !ok {
 			lerr.Missing = append(lerr.Missing, prefix+canonical)
@@ -134,7 +135,7 @@ func Load(backend backends.Backend, src TensorSource, sourceName string, spec Sp
 		}
 		e.quant = opts.Quantize
 	}
-	for _, canonical := range sortedNames(needed) {
+	for _, canonical := range slices.Sorted(maps.Keys(needed)) {
 		name := stored[canonical]
 		want := dtype
 		q := quantize && quantizable(canonical, needed[canonical])

@@ -14,24 +14,17 @@ import (
 // checkpoint: model/weights implements it); see tensorload.Source.
 type TensorSource = tensorload.Source
 
-// Layout is an autoencoder checkpoint naming scheme.
-type Layout int
+// Layout is an autoencoder checkpoint naming scheme (tensorload.Layout).
+type Layout = tensorload.Layout
 
 const (
 	// LayoutOfficial is Black Forest Labs' naming (ae.safetensors):
 	// encoder.down.*, decoder.up.*, bn.*.
-	LayoutOfficial Layout = iota
+	LayoutOfficial = tensorload.LayoutOfficial
 	// LayoutDiffusers is diffusers' AutoencoderKLFlux2 naming:
 	// encoder.down_blocks.*, decoder.up_blocks.*, quant_conv.*, bn.*.
-	LayoutDiffusers
+	LayoutDiffusers = tensorload.LayoutDiffusers
 )
-
-func (l Layout) String() string {
-	if l == LayoutDiffusers {
-		return "diffusers"
-	}
-	return "official"
-}
 
 // OfficialPrefixes are prefixes that repackagings put in front of official
 // autoencoder names (a VAE inside a combined checkpoint); the loader strips
@@ -40,12 +33,7 @@ var OfficialPrefixes = []string{"first_stage_model.", "vae."}
 
 // stripOfficialPrefix removes a known repackaging prefix.
 func stripOfficialPrefix(name string) string {
-	for _, p := range OfficialPrefixes {
-		if strings.HasPrefix(name, p) {
-			return name[len(p):]
-		}
-	}
-	return name
+	return tensorload.TrimFirstPrefix(name, OfficialPrefixes)
 }
 
 // ignoredTensors are stored tensors the model does not use: BatchNorm's
@@ -82,15 +70,7 @@ func DetectLayout(names []string) (Layout, error) {
 // storedNames indexes a source's tensors by their name in the layout
 // without repackaging prefixes.
 func storedNames(src TensorSource, layout Layout) map[string]string {
-	idx := map[string]string{}
-	for _, n := range src.Names() {
-		key := n
-		if layout == LayoutOfficial {
-			key = stripOfficialPrefix(n)
-		}
-		idx[key] = n
-	}
-	return idx
+	return tensorload.StoredNames(src.Names(), layout, OfficialPrefixes)
 }
 
 // nameOf returns the layout's name of an official tensor name.
