@@ -67,35 +67,16 @@ func EncodeE4M3(x float32) byte {
 // QuantizeFP8 quantizes a [rows, cols] matrix to e4m3fn codes with one
 // float32 scale per output channel: scale = max|row|/448, code = e4m3(w/scale).
 func QuantizeFP8(w []float32, rows, cols int) (codes []byte, scale []float32) {
-	codes = make([]byte, len(w))
-	scale = make([]float32, rows)
-	parallelFor(rows, cols, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			row := w[r*cols : (r+1)*cols]
-			var m float32
-			for _, x := range row {
-				m = max(m, float32(math.Abs(float64(x))))
-			}
-			scale[r] = m / FP8Max
-			if m == 0 {
-				continue
-			}
-			inv := FP8Max / m
-			for i, x := range row {
-				codes[r*cols+i] = EncodeE4M3(x * inv)
-			}
+	return quantizeRows(w, rows, cols, FP8Max, func(dst []byte, row []float32, inv float32) {
+		for i, x := range row {
+			dst[i] = EncodeE4M3(x * inv)
 		}
 	})
-	return codes, scale
 }
 
 // DequantizeFP8 inverts QuantizeFP8 on the host.
 func DequantizeFP8(codes []byte, scale []float32, rows, cols int) []float32 {
-	out := make([]float32, len(codes))
-	for i, c := range codes {
-		out[i] = DecodeE4M3(c) * scale[i/cols]
-	}
-	return out
+	return dequantizeRows(codes, scale, cols, DecodeE4M3)
 }
 
 // E4M3Table is the 256-entry decode table used by the in-graph dequantizer
