@@ -53,28 +53,22 @@ const (
 	LayoutDiffusers = tensorload.LayoutDiffusers
 )
 
-// DetectLayout tells which naming scheme the tensor names use.
-func DetectLayout(names []string) (Layout, error) {
-	var official, diffusers int
-	for _, n := range names {
-		n = stripOfficialPrefix(n)
-		switch {
-		case strings.HasPrefix(n, "double_blocks.") || strings.HasPrefix(n, "single_blocks.") || n == "img_in.weight":
-			official++
-		case strings.HasPrefix(n, "transformer_blocks.") || strings.HasPrefix(n, "single_transformer_blocks.") || n == "x_embedder.weight":
-			diffusers++
-		}
-	}
-	switch {
-	case official > 0 && diffusers == 0:
-		return LayoutOfficial, nil
-	case diffusers > 0 && official == 0:
-		return LayoutDiffusers, nil
-	case official == 0 && diffusers == 0:
-		return 0, errors.New("no FLUX.2 transformer weights found (neither official double_blocks.* nor diffusers transformer_blocks.* names)")
-	}
-	return 0, fmt.Errorf("mixed naming: %d official and %d diffusers FLUX.2 weight names", official, diffusers)
+// layoutRule tells the transformer's naming schemes apart.
+var layoutRule = tensorload.LayoutRule{
+	Part:     "FLUX.2 transformer",
+	Prefixes: OfficialPrefixes,
+	Official: func(n string) bool {
+		return strings.HasPrefix(n, "double_blocks.") || strings.HasPrefix(n, "single_blocks.") || n == "img_in.weight"
+	},
+	Diffusers: func(n string) bool {
+		return strings.HasPrefix(n, "transformer_blocks.") || strings.HasPrefix(n, "single_transformer_blocks.") || n == "x_embedder.weight"
+	},
+	OfficialHint:  "double_blocks.*",
+	DiffusersHint: "transformer_blocks.*",
 }
+
+// DetectLayout tells which naming scheme the tensor names use.
+func DetectLayout(names []string) (Layout, error) { return layoutRule.Detect(names) }
 
 var (
 	reOfficialDouble = regexp.MustCompile(`^double_blocks\.(\d+)\.`)

@@ -1,8 +1,6 @@
 package vae
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,30 +40,24 @@ func ignoredTensor(canonical string) bool {
 	return canonical == "bn.num_batches_tracked"
 }
 
-// DetectLayout tells which naming scheme the tensor names use.
-func DetectLayout(names []string) (Layout, error) {
-	var official, diffusers int
-	for _, n := range names {
-		n = stripOfficialPrefix(n)
-		switch {
-		case strings.HasPrefix(n, "encoder.down.") || strings.HasPrefix(n, "decoder.up.") ||
-			strings.HasPrefix(n, "encoder.mid.") || strings.HasPrefix(n, "decoder.mid."):
-			official++
-		case strings.HasPrefix(n, "encoder.down_blocks.") || strings.HasPrefix(n, "decoder.up_blocks.") ||
-			strings.HasPrefix(n, "encoder.mid_block.") || strings.HasPrefix(n, "decoder.mid_block."):
-			diffusers++
-		}
-	}
-	switch {
-	case official > 0 && diffusers == 0:
-		return LayoutOfficial, nil
-	case diffusers > 0 && official == 0:
-		return LayoutDiffusers, nil
-	case official == 0 && diffusers == 0:
-		return 0, errors.New("no FLUX.2 autoencoder weights found (neither official encoder.down.* nor diffusers encoder.down_blocks.* names)")
-	}
-	return 0, fmt.Errorf("mixed naming: %d official and %d diffusers autoencoder weight names", official, diffusers)
+// layoutRule tells the autoencoder's naming schemes apart.
+var layoutRule = tensorload.LayoutRule{
+	Part:     "FLUX.2 autoencoder",
+	Prefixes: OfficialPrefixes,
+	Official: func(n string) bool {
+		return strings.HasPrefix(n, "encoder.down.") || strings.HasPrefix(n, "decoder.up.") ||
+			strings.HasPrefix(n, "encoder.mid.") || strings.HasPrefix(n, "decoder.mid.")
+	},
+	Diffusers: func(n string) bool {
+		return strings.HasPrefix(n, "encoder.down_blocks.") || strings.HasPrefix(n, "decoder.up_blocks.") ||
+			strings.HasPrefix(n, "encoder.mid_block.") || strings.HasPrefix(n, "decoder.mid_block.")
+	},
+	OfficialHint:  "encoder.down.*",
+	DiffusersHint: "encoder.down_blocks.*",
 }
+
+// DetectLayout tells which naming scheme the tensor names use.
+func DetectLayout(names []string) (Layout, error) { return layoutRule.Detect(names) }
 
 // storedNames indexes a source's tensors by their name in the layout
 // without repackaging prefixes.
