@@ -1,8 +1,12 @@
 package tensorload
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
 // TestStoredNames checks that repackaging prefixes are stripped in the
@@ -37,5 +41,50 @@ func TestProblems(t *testing.T) {
 	}
 	if CountElements(map[string][]int{"s": {}, "m": {2, 3}}) != 7 {
 		t.Error("CountElements is wrong")
+	}
+}
+
+// namesOnly is a Source of names only.
+type namesOnly []string
+
+func (n namesOnly) Names() []string                                    { return n }
+func (namesOnly) Dims(string) ([]int, bool)                            { return nil, false }
+func (namesOnly) ReadAs(string, dtypes.DType) (*tensors.Tensor, error) { return nil, nil }
+
+// TestLayoutAndConfig checks detection, the given config winning over
+// inference, and errors that name the source and the part.
+func TestLayoutAndConfig(t *testing.T) {
+	rule := LayoutRule{Part: "toy", Official: func(n string) bool { return strings.HasPrefix(n, "o.") },
+		Diffusers: func(n string) bool { return strings.HasPrefix(n, "d.") }, OfficialHint: "o.*", DiffusersHint: "d.*"}
+	infer := func(src namesOnly, l Layout) (int, error) {
+		if len(src) > 1 {
+			return 0, fmt.Errorf("too many")
+		}
+		return 10 + int(l), nil
+	}
+	given := 5
+	for _, tc := range []struct {
+		names  namesOnly
+		given  *int
+		layout Layout
+		cfg    int
+		err    string
+	}{
+		{names: namesOnly{"d.x"}, layout: LayoutDiffusers, cfg: 11},
+		{names: namesOnly{"o.x"}, given: &given, cfg: 5},
+		{names: namesOnly{"o.x", "o.y"}, err: "f: inferring the toy architecture: too many"},
+		{names: namesOnly{"x"}, err: "f: no toy weights found (neither official o.* nor diffusers d.* names)"},
+		{names: namesOnly{"o.x", "d.x"}, err: "f: mixed naming: 1 official and 1 diffusers toy weight names"},
+	} {
+		l, c, err := LayoutAndConfig(tc.names, "f", rule, tc.given, infer)
+		if tc.err != "" {
+			if err == nil || err.Error() != tc.err {
+				t.Errorf("%v: error %v, want %q", tc.names, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || l != tc.layout || c != tc.cfg {
+			t.Errorf("%v: got %v, %d, %v; want %v, %d", tc.names, l, c, err, tc.layout, tc.cfg)
+		}
 	}
 }

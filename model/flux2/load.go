@@ -212,15 +212,9 @@ func (e *LoadError) Error() string {
 // one tensor at a time into frozen variables. All missing, unexpected and
 // mis-shaped tensors are reported together in a *LoadError.
 func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opts LoadOptions) (*Model, error) {
-	layout, err := DetectLayout(src.Names())
+	layout, cfg, err := tensorload.LayoutAndConfig(src, sourceName, layoutRule, opts.Config, InferConfig)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sourceName, err)
-	}
-	var cfg Config
-	if opts.Config != nil {
-		cfg = *opts.Config
-	} else if cfg, err = InferConfig(src, layout); err != nil {
-		return nil, fmt.Errorf("%s: inferring the architecture: %w", sourceName, err)
+		return nil, err
 	}
 	variant, err := ResolveVariant(cfg, opts.Variant, sourceName)
 	if err != nil {

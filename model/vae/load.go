@@ -41,15 +41,9 @@ func (e *LoadError) Error() string {
 // All missing, unexpected and mis-shaped tensors are reported together in a
 // *LoadError; bn.num_batches_tracked is ignored.
 func Load(backend backends.Backend, src TensorSource, sourceName string, opts Options) (*VAE, error) {
-	layout, err := DetectLayout(src.Names())
+	layout, cfg, err := tensorload.LayoutAndConfig(src, sourceName, layoutRule, opts.Config, InferConfig)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sourceName, err)
-	}
-	var cfg Config
-	if opts.Config != nil {
-		cfg = *opts.Config
-	} else if cfg, err = InferConfig(src, layout); err != nil {
-		return nil, fmt.Errorf("%s: inferring the autoencoder architecture: %w", sourceName, err)
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", sourceName, err)
