@@ -135,12 +135,8 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 	var missing []string
 	for _, official := range cfg.ParamNames() {
 		if names[official] {
-			t, err := readFloat(src, official, dtype)
-			if err != nil {
+			if err := setFloatWeight(m, src, official, official, dtype, name); err != nil {
 				return nil, err
-			}
-			if err := m.SetWeight(official, t); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			continue
 		}
@@ -172,11 +168,24 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 	return m, nil
 }
 
-func readFloat(src Source, n string, dtype dtypes.DType) (*tensors.Tensor, error) {
+// setFloatWeight reads the stored float tensor n as dtype (as stored when
+// dtype is InvalidDType) into the base weight official; errors of the
+// model name the file.
+func setFloatWeight(m *flux2.Model, src Source, n, official string, dtype dtypes.DType, file string) error {
+	var t *tensors.Tensor
+	var err error
 	if dtype == dtypes.InvalidDType {
-		return src.Tensor(n)
+		t, err = src.Tensor(n)
+	} else {
+		t, err = src.ReadAs(n, dtype)
 	}
-	return src.ReadAs(n, dtype)
+	if err != nil {
+		return err
+	}
+	if err := m.SetWeight(official, t); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
 }
 
 // loadComfyFP8 reads files whose transformer weights are F8_E4M3 codes with
@@ -218,12 +227,8 @@ func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dt
 		}
 		info, _ := src.Info(n)
 		if info.DType != weights.F8E4M3 {
-			t, err := readFloat(src, n, dtype)
-			if err != nil {
+			if err := setFloatWeight(m, src, n, official, dtype, name); err != nil {
 				return nil, err
-			}
-			if err := m.SetWeight(official, t); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			continue
 		}
