@@ -1,6 +1,10 @@
 package quant
 
-import "math"
+import (
+	"math"
+
+	"github.com/flora-ml/flora/model/weights"
+)
 
 // FP8 E4M3FN: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities,
 // S.1111.111 is NaN, largest finite 448, smallest subnormal 2^-9.
@@ -8,22 +12,8 @@ import "math"
 // FP8Max is the largest finite e4m3fn value.
 const FP8Max = 448
 
-// DecodeE4M3 returns the value of an e4m3fn code.
-func DecodeE4M3(c byte) float32 {
-	sign := float32(1)
-	if c&0x80 != 0 {
-		sign = -1
-	}
-	e := int(c>>3) & 0x0f
-	m := int(c & 0x07)
-	if e == 0x0f && m == 0x07 {
-		return float32(math.NaN())
-	}
-	if e == 0 {
-		return sign * float32(m) / 8 * float32(math.Ldexp(1, -6))
-	}
-	return sign * (1 + float32(m)/8) * float32(math.Ldexp(1, e-7))
-}
+// DecodeE4M3 returns the value of an e4m3fn code (weights.F8E4M3ToFloat32).
+func DecodeE4M3(c byte) float32 { return weights.F8E4M3ToFloat32(c) }
 
 // e4m3Positive lists the 127 finite non-negative values in code order
 // (codes 0x00..0x7e); they increase with the code.
