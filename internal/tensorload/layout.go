@@ -15,6 +15,7 @@ const (
 	LayoutDiffusers
 )
 
+// String names the layout: "official" or "diffusers".
 func (l Layout) String() string {
 	if l == LayoutDiffusers {
 		return "diffusers"
