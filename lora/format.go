@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -505,7 +506,7 @@ func fuseParts(parts []*Part) ([]*Part, bool) {
 	first := parts[0]
 	next := first.RowOffset
 	for _, p := range parts {
-		if p.RowOffset != next || p.Rank != first.Rank || p.Alpha != first.Alpha || !equalF32(p.Down, first.Down) {
+		if p.RowOffset != next || p.Rank != first.Rank || p.Alpha != first.Alpha || !slices.Equal(p.Down, first.Down) {
 			return parts, false
 		}
 		next += p.Rows
@@ -516,18 +517,6 @@ func fuseParts(parts []*Part) ([]*Part, bool) {
 	}
 	return []*Part{{Rank: first.Rank, Alpha: first.Alpha, In: first.In, Rows: next - first.RowOffset, RowOffset: first.RowOffset,
 		Down: first.Down, Up: up}}, true
-}
-
-func equalF32(a, b []float32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // swapRowHalves exchanges the two row halves of a [rows, cols] matrix.

@@ -3,10 +3,10 @@ package lora
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 
 	_ "github.com/flora-ml/flora/internal/gomlxfix" // GoMLX v0.26 gradient fixes this package's graphs need, whatever backend the caller made.
@@ -32,16 +32,16 @@ func Attach(m *flux2.Model, a *Adapter, strength float64, trainable bool) error 
 		k := nextSlot(m, module)
 		for _, p := range a.Layers[module] {
 			vars := []slotVar{
-				{"down", tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Down...), p.Rank, p.In), trainable},
-				{"up", tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Up...), p.Rows, p.Rank), trainable},
-				{"scale", tensors.FromScalar(float32(p.Scale() * strength)), false},
-				{"alpha", tensors.FromScalar(p.Alpha * strength), false},
+				{varname.AdapterDown, tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Down...), p.Rank, p.In), trainable},
+				{varname.AdapterUp, tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Up...), p.Rows, p.Rank), trainable},
+				{varname.AdapterScale, tensors.FromScalar(float32(p.Scale() * strength)), false},
+				{varname.AdapterAlpha, tensors.FromScalar(p.Alpha * strength), false},
 			}
 			if p.RowOffset > 0 {
-				vars = append(vars, slotVar{"offset", tensors.FromFlatDataAndDimensions(make([]float32, p.RowOffset), p.RowOffset), false})
+				vars = append(vars, slotVar{varname.AdapterOffset, tensors.FromFlatDataAndDimensions(make([]float32, p.RowOffset), p.RowOffset), false})
 			}
 			for _, v := range vars {
-				if err := m.SetVariable(slotName(module, k, v.field), v.t, v.train); err != nil {
+				if err := m.SetVariable(varname.AdapterSlot(module, k, v.field), v.t, v.train); err != nil {
 					return fmt.Errorf("attaching lora to %s: %w", module, err)
 				}
 			}
@@ -61,7 +61,7 @@ type slotVar struct {
 // nextSlot returns the first free slot index of a module.
 func nextSlot(m *flux2.Model, module string) int {
 	k := 0
-	for m.Variable(slotName(module, k, "down")) != nil {
+	for m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)) != nil {
 		k++
 	}
 	return k
@@ -70,7 +70,7 @@ func nextSlot(m *flux2.Model, module string) int {
 // Detach removes every LoRA slot from the model.
 func Detach(m *flux2.Model) error {
 	for _, n := range m.VariableNames() {
-		if IsAdapterVariable(n) {
+		if varname.IsAdapter(n) {
 			if err := m.DeleteVariable(n); err != nil {
 				return err
 			}
@@ -85,16 +85,15 @@ func Detach(m *flux2.Model) error {
 // taken as 1). What Attach attached comes back bit for bit.
 func Extract(m *flux2.Model) (*Adapter, error) {
 	a := &Adapter{Layers: map[string][]*Part{}, Metadata: map[string]string{}}
-	const first = ".lora.0.down"
 	var modules []string
 	for _, n := range m.VariableNames() {
-		if module, ok := strings.CutSuffix(n, first); ok && module != "" {
+		if module, ok := varname.FirstAdapterSlotModule(n); ok && module != "" {
 			modules = append(modules, module)
 		}
 	}
 	sort.Slice(modules, func(i, j int) bool { return moduleLess(modules[i], modules[j]) })
 	for _, module := range modules {
-		for k := 0; m.Variable(slotName(module, k, "down")) != nil; k++ {
+		for k := 0; m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)) != nil; k++ {
 			p, err := extractSlot(m, module, k)
 			if err != nil {
 				return nil, err
@@ -107,22 +106,22 @@ func Extract(m *flux2.Model) (*Adapter, error) {
 
 // extractSlot reads slot k of a module as a Part.
 func extractSlot(m *flux2.Model, module string, k int) (*Part, error) {
-	down, err := hostF32(m, slotName(module, k, "down"))
+	down, err := hostF32(m, varname.AdapterSlot(module, k, varname.AdapterDown))
 	if err != nil {
 		return nil, err
 	}
-	up, err := hostF32(m, slotName(module, k, "up"))
+	up, err := hostF32(m, varname.AdapterSlot(module, k, varname.AdapterUp))
 	if err != nil {
 		return nil, err
 	}
-	dims := m.Variable(slotName(module, k, "down")).Shape().Dimensions
+	dims := m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)).Shape().Dimensions
 	rank, in := dims[0], dims[1]
 	alpha, err := slotAlpha(m, module, k, rank)
 	if err != nil {
 		return nil, err
 	}
 	offset := 0
-	if v := m.Variable(slotName(module, k, "offset")); v != nil {
+	if v := m.Variable(varname.AdapterSlot(module, k, varname.AdapterOffset)); v != nil {
 		offset = v.Shape().Dimensions[0]
 	}
 	return &Part{Rank: rank, Alpha: alpha, In: in, Rows: len(up) / rank, RowOffset: offset,
@@ -132,14 +131,14 @@ func extractSlot(m *flux2.Model, module string, k int) (*Part, error) {
 // slotAlpha is the alpha of slot k: the exact value Attach recorded, else
 // scale·rank.
 func slotAlpha(m *flux2.Model, module string, k, rank int) (float64, error) {
-	if v := m.Variable(slotName(module, k, "alpha")); v != nil {
+	if v := m.Variable(varname.AdapterSlot(module, k, varname.AdapterAlpha)); v != nil {
 		t, err := v.Value()
 		if err != nil {
 			return 0, err
 		}
 		return tensors.ToScalar[float64](t), nil
 	}
-	scale, err := hostF32(m, slotName(module, k, "scale"))
+	scale, err := hostF32(m, varname.AdapterSlot(module, k, varname.AdapterScale))
 	if err != nil {
 		return 0, err
 	}

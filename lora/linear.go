@@ -2,11 +2,11 @@ package lora
 
 import (
 	"fmt"
-	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 )
 
@@ -24,13 +24,11 @@ import (
 //
 // In the GoMLX context they live in scope /M/lora/k, under the base layer's
 // own scope, so an adapter's variables are found next to the weight it adapts.
-func slotName(module string, k int, field string) string {
-	return fmt.Sprintf("%s.lora.%d.%s", module, k, field)
-}
+// The names are built by varname.AdapterSlot.
 
 // IsAdapterVariable reports whether an official-style variable name belongs
 // to a LoRA slot.
-func IsAdapterVariable(name string) bool { return strings.Contains(name, ".lora.") }
+func IsAdapterVariable(name string) bool { return varname.IsAdapter(name) }
 
 // Wrap returns a LinearFunc that adds every LoRA slot present on a layer to
 // the output of base (nil means flux2.DenseLinear):
@@ -51,13 +49,13 @@ func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 			out += y.Shape().Dim(-1)
 		}
 		chunks := flux2.RowChunks(sizes, out)
-		for k := 0; w.Has(slotName(module, k, "down")); k++ {
-			down := w.Get(slotName(module, k, "down"))
-			up := w.Get(slotName(module, k, "up"))
-			scale := w.Get(slotName(module, k, "scale"))
+		for k := 0; w.Has(varname.AdapterSlot(module, k, varname.AdapterDown)); k++ {
+			down := w.Get(varname.AdapterSlot(module, k, varname.AdapterDown))
+			up := w.Get(varname.AdapterSlot(module, k, varname.AdapterUp))
+			scale := w.Get(varname.AdapterSlot(module, k, varname.AdapterScale))
 			offset := 0
-			if w.Has(slotName(module, k, "offset")) {
-				offset = w.Get(slotName(module, k, "offset")).Shape().Dim(0)
+			if w.Has(varname.AdapterSlot(module, k, varname.AdapterOffset)) {
+				offset = w.Get(varname.AdapterSlot(module, k, varname.AdapterOffset)).Shape().Dim(0)
 			}
 			rows := up.Shape().Dim(0)
 			if offset < 0 || offset+rows > out {

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 )
 
@@ -37,13 +38,13 @@ func TestWrapChunksMatchWholeLayer(t *testing.T) {
 		nodes := map[string]*Node{"m.weight": random(g, out, in)}
 		var params []*Node
 		for k, s := range slots {
-			nodes[slotName("m", k, "down")] = random(g, rank, in)
-			nodes[slotName("m", k, "up")] = random(g, s.rows, rank)
-			nodes[slotName("m", k, "scale")] = Scalar(g, x.DType(), 0.5+float64(k))
+			nodes[varname.AdapterSlot("m", k, varname.AdapterDown)] = random(g, rank, in)
+			nodes[varname.AdapterSlot("m", k, varname.AdapterUp)] = random(g, s.rows, rank)
+			nodes[varname.AdapterSlot("m", k, varname.AdapterScale)] = Scalar(g, x.DType(), 0.5+float64(k))
 			if s.offset > 0 {
-				nodes[slotName("m", k, "offset")] = Zeros(g, shapes.Make(x.DType(), s.offset))
+				nodes[varname.AdapterSlot("m", k, varname.AdapterOffset)] = Zeros(g, shapes.Make(x.DType(), s.offset))
 			}
-			params = append(params, nodes[slotName("m", k, "down")], nodes[slotName("m", k, "up")])
+			params = append(params, nodes[varname.AdapterSlot("m", k, varname.AdapterDown)], nodes[varname.AdapterSlot("m", k, varname.AdapterUp)])
 		}
 		w := flux2.WeightsFromMap(nodes, Wrap(nil), nil)
 		weight := random(g, 2, 4, out) // a loss that weighs every output

@@ -114,7 +114,7 @@ func (s *Sampler) Generate(req Request) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding prompt: %w", err)
 	}
-	x := PackTokens(Noise(req.Seed, cfg.InChannels, h, w), cfg.InChannels, h, w)
+	x := flux2.PackTokens(Noise(req.Seed, cfg.InChannels, h, w), cfg.InChannels, h, w)
 	latent, err := s.Denoise(tensors.FromFlatDataAndDimensions(x, 1, n, cfg.InChannels), ctx, h, w, req)
 	if err != nil {
 		return nil, err
@@ -123,10 +123,10 @@ func (s *Sampler) Generate(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	chw := tensors.FromFlatDataAndDimensions(UnpackTokens(flat, cfg.InChannels, h, w), cfg.InChannels, h, w)
+	chw := tensors.FromFlatDataAndDimensions(flux2.UnpackTokens(flat, cfg.InChannels, h, w), cfg.InChannels, h, w)
 	res := &Result{Request: req, Latent: chw}
 	if s.Decoder != nil {
-		imgs, err := s.Decoder.Decode(tensors.FromFlatDataAndDimensions(UnpackTokens(flat, cfg.InChannels, h, w), 1, cfg.InChannels, h, w))
+		imgs, err := s.Decoder.Decode(tensors.FromFlatDataAndDimensions(flux2.UnpackTokens(flat, cfg.InChannels, h, w), 1, cfg.InChannels, h, w))
 		if err != nil {
 			return nil, fmt.Errorf("decoding latent: %w", err)
 		}
@@ -204,28 +204,4 @@ func (s *Sampler) Denoise(x, ctx *tensors.Tensor, h, w int, req Request) (*tenso
 		return CFG(uncond, cond, req.Guidance)
 	}
 	return Euler(x, schedule, velocity, s.OnStep)
-}
-
-// PackTokens converts a latent [C, H, W] to tokens [H·W, C] (token r·W + c).
-func PackTokens(chw []float32, c, h, w int) []float32 {
-	n := h * w
-	out := make([]float32, n*c)
-	for ch := 0; ch < c; ch++ {
-		for t := 0; t < n; t++ {
-			out[t*c+ch] = chw[ch*n+t]
-		}
-	}
-	return out
-}
-
-// UnpackTokens converts tokens [H·W, C] back to a latent [C, H, W].
-func UnpackTokens(tokens []float32, c, h, w int) []float32 {
-	n := h * w
-	out := make([]float32, n*c)
-	for ch := 0; ch < c; ch++ {
-		for t := 0; t < n; t++ {
-			out[ch*n+t] = tokens[t*c+ch]
-		}
-	}
-	return out
 }

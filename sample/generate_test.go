@@ -75,24 +75,6 @@ func TestGenerateDeterministicAndCFG(t *testing.T) {
 	}
 }
 
-func TestPackUnpack(t *testing.T) {
-	chw := make([]float32, 3*2*4)
-	for i := range chw {
-		chw[i] = float32(i)
-	}
-	tok := PackTokens(chw, 3, 2, 4)
-	// Token (r=1, c=2) = index 6; channel 1 → chw[1*8+6] = 14.
-	if tok[6*3+1] != 14 {
-		t.Errorf("packed value %g, want 14", tok[6*3+1])
-	}
-	back := UnpackTokens(tok, 3, 2, 4)
-	for i := range chw {
-		if back[i] != chw[i] {
-			t.Fatal("unpack(pack(x)) != x")
-		}
-	}
-}
-
 // TestGeneratePixelsPerLatent: the latent grid follows the decoder's scale,
 // so a decoder with 8 pixels per latent (Flora's embedded model) gets a
 // 64×48 image's 8×6 latent, not the 4×3 of FLUX.2's 16.

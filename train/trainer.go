@@ -247,16 +247,7 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 			return nil, nil, err
 		}
 		ts[i], tsF[i], weights[i] = tt, float32(tt), float32(w)
-		// Latent [C, H, W] → tokens [N, C] (token r·W + c).
-		for ch := 0; ch < c; ch++ {
-			for tok := 0; tok < n; tok++ {
-				x0 := s.Latent[ch*n+tok]
-				eps := float32(t.rng.NormFloat64())
-				j := (i*n+tok)*c + ch
-				xt[j] = float32((1-tt)*float64(x0) + tt*float64(eps))
-				target[j] = eps - x0
-			}
-		}
+		noisedTokens(xt[i*n*c:], target[i*n*c:], s.Latent, c, s.H, s.W, tt, t.rng)
 		copy(ctx[i*s0.L*s0.D:], s.Embedding)
 	}
 	var guidance *tensors.Tensor

@@ -36,15 +36,7 @@ func ValidationLoss(m *flux2.Model, samples []Sample, times []float64, seed uint
 		for ti, t := range times {
 			rng := rand.New(rand.NewPCG(seed, uint64(si)<<16|uint64(ti)))
 			ts[ti] = float32(t)
-			for ch := 0; ch < c; ch++ {
-				for tok := 0; tok < n; tok++ {
-					x0 := s.Latent[ch*n+tok]
-					eps := float32(rng.NormFloat64())
-					j := (ti*n+tok)*c + ch
-					xt[j] = float32((1-t)*float64(x0) + t*float64(eps))
-					target[j] = eps - x0
-				}
-			}
+			noisedTokens(xt[ti*n*c:], target[ti*n*c:], s.Latent, c, s.H, s.W, t, rng)
 			ctx = append(ctx, s.Embedding...)
 		}
 		var g *tensors.Tensor

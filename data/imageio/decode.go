@@ -204,42 +204,38 @@ func Orient(img *image.NRGBA, o Orientation) *image.NRGBA {
 	return img
 }
 
-func decodeConfigAs(f Format, data []byte) (image.Config, error) {
-	r := bytes.NewReader(data)
-	switch f {
-	case JPEG:
-		return jpeg.DecodeConfig(r)
-	case PNG:
-		return png.DecodeConfig(r)
-	case GIF:
-		return gif.DecodeConfig(r)
-	case WebP:
-		return webp.DecodeConfig(r)
-	case BMP:
-		return bmp.DecodeConfig(r)
-	case TIFF:
-		return tiff.DecodeConfig(r)
-	}
-	return image.Config{}, fmt.Errorf("no decoder for %q", f)
+// codec is the standard-library-style decoder pair of an image format.
+type codec struct {
+	decode func(io.Reader) (image.Image, error) // gif: the first frame
+	config func(io.Reader) (image.Config, error)
 }
 
-func decodeAs(f Format, data []byte) (image.Image, error) {
-	r := bytes.NewReader(data)
-	switch f {
-	case JPEG:
-		return jpeg.Decode(r)
-	case PNG:
-		return png.Decode(r)
-	case GIF:
-		return gif.Decode(r) // the first frame
-	case WebP:
-		return webp.Decode(r)
-	case BMP:
-		return bmp.Decode(r)
-	case TIFF:
-		return tiff.Decode(r)
+// codecs are the decoders of the supported formats.
+var codecs = map[Format]codec{
+	JPEG: {jpeg.Decode, jpeg.DecodeConfig},
+	PNG:  {png.Decode, png.DecodeConfig},
+	GIF:  {gif.Decode, gif.DecodeConfig},
+	WebP: {webp.Decode, webp.DecodeConfig},
+	BMP:  {bmp.Decode, bmp.DecodeConfig},
+	TIFF: {tiff.Decode, tiff.DecodeConfig},
+}
+
+// decodeConfigAs reads the size and colour model of data in format f.
+func decodeConfigAs(f Format, data []byte) (image.Config, error) {
+	c, ok := codecs[f]
+	if !ok {
+		return image.Config{}, fmt.Errorf("no decoder for %q", f)
 	}
-	return nil, fmt.Errorf("no decoder for %q", f)
+	return c.config(bytes.NewReader(data))
+}
+
+// decodeAs decodes data in format f.
+func decodeAs(f Format, data []byte) (image.Image, error) {
+	c, ok := codecs[f]
+	if !ok {
+		return nil, fmt.Errorf("no decoder for %q", f)
+	}
+	return c.decode(bytes.NewReader(data))
 }
 
 // safely runs a decoder, turning a panic inside it into an error.

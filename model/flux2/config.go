@@ -13,8 +13,11 @@ package flux2
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // Config is the architecture of one FLUX.2 transformer.
@@ -205,24 +208,10 @@ func (c Config) ParamShapes() map[string][]int {
 
 // ParamNames returns the official weight names in sorted order.
 func (c Config) ParamNames() []string {
-	shapes := c.ParamShapes()
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(c.ParamShapes()))
 }
 
 // NumParams is the total number of weights.
 func (c Config) NumParams() int64 {
-	var total int64
-	for _, s := range c.ParamShapes() {
-		n := int64(1)
-		for _, d := range s {
-			n *= int64(d)
-		}
-		total += n
-	}
-	return total
+	return tensorload.CountElements(c.ParamShapes())
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,18 +12,15 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint: model/weights implements it). Reading converts to the asked
-// dtype while copying, so loading never holds two copies of the model.
+// checkpoint: model/weights implements it; see tensorload.Source) that can
+// also read a tensor in its stored dtype.
 type TensorSource interface {
-	// Names lists the tensor names.
-	Names() []string
-	// Dims returns a tensor's dimensions.
-	Dims(name string) ([]int, bool)
-	// ReadAs reads a tensor converted to dtype.
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
+	tensorload.Source
 	// Tensor reads a tensor in its stored dtype.
 	Tensor(name string) (*tensors.Tensor, error)
 }
@@ -46,45 +43,32 @@ func readTensor(src TensorSource, name string, dtype dtypes.DType) (*tensors.Ten
 	return nil, fmt.Errorf("tensor %s is stored as %s, not a float type (fp8 checkpoints load through quantization: model.quantize fp8)", name, t.DType())
 }
 
-// Layout is a transformer checkpoint naming scheme.
-type Layout int
+// Layout is a transformer checkpoint naming scheme (tensorload.Layout).
+type Layout = tensorload.Layout
 
 const (
 	// LayoutOfficial is Black Forest Labs' single-file naming (flux2-dev.safetensors).
-	LayoutOfficial Layout = iota
+	LayoutOfficial = tensorload.LayoutOfficial
 	// LayoutDiffusers is the diffusers transformer folder naming.
-	LayoutDiffusers
+	LayoutDiffusers = tensorload.LayoutDiffusers
 )
 
-func (l Layout) String() string {
-	if l == LayoutDiffusers {
-		return "diffusers"
-	}
-	return "official"
+// layoutRule tells the transformer's naming schemes apart.
+var layoutRule = tensorload.LayoutRule{
+	Part:     "FLUX.2 transformer",
+	Prefixes: OfficialPrefixes,
+	Official: func(n string) bool {
+		return strings.HasPrefix(n, "double_blocks.") || strings.HasPrefix(n, "single_blocks.") || n == "img_in.weight"
+	},
+	Diffusers: func(n string) bool {
+		return strings.HasPrefix(n, "transformer_blocks.") || strings.HasPrefix(n, "single_transformer_blocks.") || n == "x_embedder.weight"
+	},
+	OfficialHint:  "double_blocks.*",
+	DiffusersHint: "transformer_blocks.*",
 }
 
 // DetectLayout tells which naming scheme the tensor names use.
-func DetectLayout(names []string) (Layout, error) {
-	var official, diffusers int
-	for _, n := range names {
-		n = stripOfficialPrefix(n)
-		switch {
-		case strings.HasPrefix(n, "double_blocks.") || strings.HasPrefix(n, "single_blocks.") || n == "img_in.weight":
-			official++
-		case strings.HasPrefix(n, "transformer_blocks.") || strings.HasPrefix(n, "single_transformer_blocks.") || n == "x_embedder.weight":
-			diffusers++
-		}
-	}
-	switch {
-	case official > 0 && diffusers == 0:
-		return LayoutOfficial, nil
-	case diffusers > 0 && official == 0:
-		return LayoutDiffusers, nil
-	case official == 0 && diffusers == 0:
-		return 0, errors.New("no FLUX.2 transformer weights found (neither official double_blocks.* nor diffusers transformer_blocks.* names)")
-	}
-	return 0, fmt.Errorf("mixed naming: %d official and %d diffusers FLUX.2 weight names", official, diffusers)
-}
+func DetectLayout(names []string) (Layout, error) { return layoutRule.Detect(names) }
 
 var (
 	reOfficialDouble = regexp.MustCompile(`^double_blocks\.(\d+)\.`)
@@ -213,31 +197,14 @@ type LoadOptions struct {
 
 // LoadError lists every problem found in a checkpoint at once.
 type LoadError struct {
-	Source     string
-	Missing    []string
-	Unexpected []string
-	Misshaped  []string
+	Source string
+	tensorload.Problems
 }
 
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 transformer:", e.Source)
-	list := func(what string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			b.WriteString("\n    " + it)
-		}
-	}
-	list("missing tensors", e.Missing)
-	list("unexpected tensors", e.Unexpected)
-	list("tensors with the wrong shape", e.Misshaped)
+	e.Write(&b, tensorload.DefaultLabels)
 	return b.String()
 }
 
@@ -245,15 +212,9 @@ func (e *LoadError) Error() string {
 // one tensor at a time into frozen variables. All missing, unexpected and
 // mis-shaped tensors are reported together in a *LoadError.
 func LoadFrom(backend backends.Backend, src TensorSource, sourceName string, opts LoadOptions) (*Model, error) {
-	layout, err := DetectLayout(src.Names())
+	layout, cfg, err := tensorload.LayoutAndConfig(src, sourceName, layoutRule, opts.Config, InferConfig)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sourceName, err)
-	}
-	var cfg Config
-	if opts.Config != nil {
-		cfg = *opts.Config
-	} else if cfg, err = InferConfig(src, layout); err != nil {
-		return nil, fmt.Errorf("%s: inferring the architecture: %w", sourceName, err)
+		return nil, err
 	}
 	variant, err := ResolveVariant(cfg, opts.Variant, sourceName)
 	if err != nil {
@@ -291,14 +252,7 @@ type loadPlan struct {
 }
 
 func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool) (*loadPlan, *LoadError) {
-	stored := map[string]string{} // canonical (prefix-stripped) → stored
-	for _, n := range src.Names() {
-		key := n
-		if layout == LayoutOfficial {
-			key = stripOfficialPrefix(n)
-		}
-		stored[key] = n
-	}
+	stored := tensorload.StoredNames(src.Names(), layout, OfficialPrefixes) // canonical → stored
 	used := map[string]bool{}
 	plan := &loadPlan{sources: map[string]diffusersSource{}}
 	lerr := &LoadError{}
@@ -325,7 +279,7 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 			s.Parts[i] = name
 			d, _ := src.Dims(name)
 			wantPart := append([]int{partRows}, want[1:]...)
-			if !equalDims(d, wantPart) {
+			if !slices.Equal(d, wantPart) {
 				lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, wantPart))
 				ok = false
 			}
@@ -341,10 +295,8 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 			}
 		}
 	}
-	sort.Strings(lerr.Missing)
-	sort.Strings(lerr.Unexpected)
-	sort.Strings(lerr.Misshaped)
-	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+	lerr.Sort()
+	if lerr.Any() {
 		return nil, lerr
 	}
 	return plan, nil
@@ -376,7 +328,7 @@ func concatRows(parts []*tensors.Tensor) (*tensors.Tensor, error) {
 	first := parts[0].Shape()
 	rows := 0
 	for _, p := range parts {
-		if p.DType() != first.DType || !equalDims(p.Shape().Dimensions[1:], first.Dimensions[1:]) {
+		if p.DType() != first.DType || !slices.Equal(p.Shape().Dimensions[1:], first.Dimensions[1:]) {
 			return nil, fmt.Errorf("cannot concatenate %v with %v", p.Shape(), first)
 		}
 		rows += p.Shape().Dimensions[0]
@@ -411,16 +363,4 @@ func swapRowHalves(t *tensors.Tensor) (*tensors.Tensor, error) {
 	})
 	t.FinalizeAll()
 	return out, nil
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

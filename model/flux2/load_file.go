@@ -11,6 +11,7 @@ import (
 	"github.com/flora-ml/flora/model/weights"
 
 	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // ResolveTransformerPath finds the transformer checkpoint of a model path:
@@ -150,12 +151,8 @@ func InspectCheckpoint(path, variant string) (Variant, error) {
 		}
 		cfg = *c
 	} else {
-		layout, err := DetectLayout(ck.Names())
-		if err != nil {
-			return Variant{}, fmt.Errorf("%s: %w", ckptPath, err)
-		}
-		if cfg, err = InferConfig(ck, layout); err != nil {
-			return Variant{}, fmt.Errorf("%s: inferring the architecture: %w", ckptPath, err)
+		if _, cfg, err = tensorload.LayoutAndConfig(TensorSource(ck), ckptPath, layoutRule, nil, InferConfig); err != nil {
+			return Variant{}, err
 		}
 	}
 	return ResolveVariant(cfg, variant, ckptPath)

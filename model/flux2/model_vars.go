@@ -68,9 +68,6 @@ func NewModel(backend backends.Backend, cfg Config) (*Model, error) {
 // Backend returns the backend the model's programs run on.
 func (m *Model) Backend() backends.Backend { return m.backend }
 
-// Context returns the GoMLX context holding the model's variables.
-func (m *Model) Context() *context.Context { return m.ctx }
-
 // ScopeAndName splits an official weight name into a context scope and a
 // variable name: "double_blocks.0.img_attn.qkv.weight" →
 // ("/double_blocks/0/img_attn/qkv", "weight").
@@ -179,8 +176,9 @@ func (m *Model) value(official string) (*tensors.Tensor, error) {
 }
 
 // WrapLinear installs a wrapper around the model's linear layers once per
-// tag (idempotent): LoRA adds its slots with tag "lora", quantization its
-// dequantizing layers with tag "quant". Wrappers compose in install order.
+// tag (idempotent): LoRA adds its slots with tag "lora". Wrappers compose
+// in install order. (Quantized base weights need no wrapper: Decoder
+// materialises them inside whatever Linear runs.)
 func (m *Model) WrapLinear(tag string, wrap func(LinearFunc) LinearFunc) {
 	if m.linearTags == nil {
 		m.linearTags = map[string]bool{}

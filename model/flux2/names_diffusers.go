@@ -3,7 +3,8 @@ package flux2
 import (
 	"fmt"
 	"regexp"
-	"strings"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // Diffusers stores the FLUX.2 transformer under other names, splits the fused
@@ -95,10 +96,5 @@ var OfficialPrefixes = []string{"model.diffusion_model.", "diffusion_model."}
 
 // stripOfficialPrefix removes a known repackaging prefix.
 func stripOfficialPrefix(name string) string {
-	for _, p := range OfficialPrefixes {
-		if strings.HasPrefix(name, p) {
-			return name[len(p):]
-		}
-	}
-	return name
+	return tensorload.TrimFirstPrefix(name, OfficialPrefixes)
 }

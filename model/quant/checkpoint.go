@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/weights"
 )
@@ -29,10 +30,9 @@ const (
 	metaVariant = "flora.flux2.variant"
 )
 
-// quantSuffixes are the variable suffixes of quantized weights.
-var quantSuffixes = []string{".int8", ".fp8", ".nf4", ".scale", ".absmax", ".absmax_q", ".absmax_scale", ".absmax_offset"}
-
-func isBaseVariable(name string) bool { return !strings.Contains(name, ".lora.") }
+// isBaseVariable reports whether a model variable is part of the base
+// model (a weight or its quantized storage), not of an adapter.
+func isBaseVariable(name string) bool { return !varname.IsAdapter(name) }
 
 // SaveCheckpoint writes the model's base variables (never adapters) to path.
 func SaveCheckpoint(m *flux2.Model, path string, scheme Scheme) error {
@@ -135,17 +135,13 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 	var missing []string
 	for _, official := range cfg.ParamNames() {
 		if names[official] {
-			t, err := readFloat(src, official, dtype)
-			if err != nil {
+			if err := setFloatWeight(m, src, official, official, dtype, name); err != nil {
 				return nil, err
-			}
-			if err := m.SetWeight(official, t); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			continue
 		}
 		found := false
-		for _, suf := range quantSuffixes {
+		for _, suf := range varname.QuantSuffixes() {
 			if !names[official+suf] {
 				continue
 			}
@@ -168,15 +164,28 @@ func loadFlora(backend backends.Backend, src Source, name string, variant flux2.
 		sort.Strings(missing)
 		return nil, fmt.Errorf("%s: %d weights missing, e.g. %s", name, len(missing), missing[0])
 	}
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return m, nil
 }
 
-func readFloat(src Source, n string, dtype dtypes.DType) (*tensors.Tensor, error) {
+// setFloatWeight reads the stored float tensor n as dtype (as stored when
+// dtype is InvalidDType) into the base weight official; errors of the
+// model name the file.
+func setFloatWeight(m *flux2.Model, src Source, n, official string, dtype dtypes.DType, file string) error {
+	var t *tensors.Tensor
+	var err error
 	if dtype == dtypes.InvalidDType {
-		return src.Tensor(n)
+		t, err = src.Tensor(n)
+	} else {
+		t, err = src.ReadAs(n, dtype)
 	}
-	return src.ReadAs(n, dtype)
+	if err != nil {
+		return err
+	}
+	if err := m.SetWeight(official, t); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
 }
 
 // loadComfyFP8 reads files whose transformer weights are F8_E4M3 codes with
@@ -218,12 +227,8 @@ func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dt
 		}
 		info, _ := src.Info(n)
 		if info.DType != weights.F8E4M3 {
-			t, err := readFloat(src, n, dtype)
-			if err != nil {
+			if err := setFloatWeight(m, src, n, official, dtype, name); err != nil {
 				return nil, err
-			}
-			if err := m.SetWeight(official, t); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
 			}
 			continue
 		}
@@ -252,14 +257,14 @@ func loadComfyFP8(backend backends.Backend, src Source, name, variant string, dt
 		for i := range scales {
 			scales[i] = float32(scale)
 		}
-		if err := m.SetVariable(official+".fp8", codes, false); err != nil {
+		if err := m.SetVariable(official+varname.QuantFP8, codes, false); err != nil {
 			return nil, err
 		}
-		if err := m.SetVariable(official+".scale", tensors.FromFlatDataAndDimensions(scales, rows), false); err != nil {
+		if err := m.SetVariable(official+varname.QuantScale, tensors.FromFlatDataAndDimensions(scales, rows), false); err != nil {
 			return nil, err
 		}
 		m.MarkStored(official)
 	}
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return m, nil
 }

@@ -1,6 +1,10 @@
 package quant
 
-import "math"
+import (
+	"math"
+
+	"github.com/flora-ml/flora/model/weights"
+)
 
 // FP8 E4M3FN: 1 sign, 4 exponent (bias 7), 3 mantissa bits; no infinities,
 // S.1111.111 is NaN, largest finite 448, smallest subnormal 2^-9.
@@ -8,22 +12,8 @@ import "math"
 // FP8Max is the largest finite e4m3fn value.
 const FP8Max = 448
 
-// DecodeE4M3 returns the value of an e4m3fn code.
-func DecodeE4M3(c byte) float32 {
-	sign := float32(1)
-	if c&0x80 != 0 {
-		sign = -1
-	}
-	e := int(c>>3) & 0x0f
-	m := int(c & 0x07)
-	if e == 0x0f && m == 0x07 {
-		return float32(math.NaN())
-	}
-	if e == 0 {
-		return sign * float32(m) / 8 * float32(math.Ldexp(1, -6))
-	}
-	return sign * (1 + float32(m)/8) * float32(math.Ldexp(1, e-7))
-}
+// DecodeE4M3 returns the value of an e4m3fn code (weights.F8E4M3ToFloat32).
+func DecodeE4M3(c byte) float32 { return weights.F8E4M3ToFloat32(c) }
 
 // e4m3Positive lists the 127 finite non-negative values in code order
 // (codes 0x00..0x7e); they increase with the code.
@@ -67,35 +57,16 @@ func EncodeE4M3(x float32) byte {
 // QuantizeFP8 quantizes a [rows, cols] matrix to e4m3fn codes with one
 // float32 scale per output channel: scale = max|row|/448, code = e4m3(w/scale).
 func QuantizeFP8(w []float32, rows, cols int) (codes []byte, scale []float32) {
-	codes = make([]byte, len(w))
-	scale = make([]float32, rows)
-	parallelFor(rows, cols, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			row := w[r*cols : (r+1)*cols]
-			var m float32
-			for _, x := range row {
-				m = max(m, float32(math.Abs(float64(x))))
-			}
-			scale[r] = m / FP8Max
-			if m == 0 {
-				continue
-			}
-			inv := FP8Max / m
-			for i, x := range row {
-				codes[r*cols+i] = EncodeE4M3(x * inv)
-			}
+	return quantizeRows(w, rows, cols, FP8Max, func(dst []byte, row []float32, inv float32) {
+		for i, x := range row {
+			dst[i] = EncodeE4M3(x * inv)
 		}
 	})
-	return codes, scale
 }
 
 // DequantizeFP8 inverts QuantizeFP8 on the host.
 func DequantizeFP8(codes []byte, scale []float32, rows, cols int) []float32 {
-	out := make([]float32, len(codes))
-	for i, c := range codes {
-		out[i] = DecodeE4M3(c) * scale[i/cols]
-	}
-	return out
+	return dequantizeRows(codes, scale, cols, DecodeE4M3)
 }
 
 // E4M3Table is the 256-entry decode table used by the in-graph dequantizer

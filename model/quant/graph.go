@@ -4,10 +4,11 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
 
-	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/internal/varname"
 )
 
-// Variable names of a quantized weight "M.weight" (module M):
+// Variable names of a quantized weight "M.weight" (module M; the suffixes
+// are varname.Quant*):
 //
 //	int8: M.weight.int8 [out, in] Int8, M.weight.scale [out] Float32
 //	fp8:  M.weight.fp8 [out, in] Uint8 (e4m3fn codes), M.weight.scale [out]
@@ -18,29 +19,19 @@ import (
 //
 // The codes' shape gives the weight's shape statically (nf4: in = 2·cols).
 
-// Decode is a flux2.WeightDecoder: it dequantizes a layer's weight inside
-// the graph to dtype, right before the matmul that uses it.
-func Decode(w flux2.Weights, module string, dtype dtypes.DType) *Node {
-	return DecodeWeight(func(name string) *Node {
-		if !w.Has(name) {
-			return nil
-		}
-		return w.Get(name)
-	}, module+".weight", dtype)
-}
-
-// DecodeWeight dequantizes the weight named base (e.g. "m.weight") stored
+// DecodeWeight is a modelgraph.Decoder (flux2.Model.Decoder, the text
+// encoders' weights): it dequantizes the weight named base (e.g. "m.weight") stored
 // under the variable names above, reading the parts with get (nil when a
 // name is absent); it returns nil when base is not stored quantized. It
 // lets any model's graph code (the text encoders too) use quantized weights.
 func DecodeWeight(get func(name string) *Node, base string, dtype dtypes.DType) *Node {
 	var out *Node
-	if q := get(base + ".int8"); q != nil {
-		out = Mul(ConvertDType(q, dtypes.Float32), InsertAxes(get(base+".scale"), -1))
-	} else if codes := get(base + ".fp8"); codes != nil {
+	if q := get(base + varname.QuantInt8); q != nil {
+		out = Mul(ConvertDType(q, dtypes.Float32), InsertAxes(get(base+varname.QuantScale), -1))
+	} else if codes := get(base + varname.QuantFP8); codes != nil {
 		vals := lookup(Const(codes.Graph(), E4M3Table()), ConvertDType(codes, dtypes.Int32))
-		out = Mul(vals, InsertAxes(get(base+".scale"), -1))
-	} else if packed := get(base + ".nf4"); packed != nil {
+		out = Mul(vals, InsertAxes(get(base+varname.QuantScale), -1))
+	} else if packed := get(base + varname.QuantNF4); packed != nil {
 		out = decodeNF4(packed, get, base)
 	} else {
 		return nil
@@ -74,15 +65,15 @@ func decodeNF4(packed *Node, get func(string) *Node, base string) *Node {
 
 // nf4Absmax returns the per-block scales, undoing double quantization.
 func nf4Absmax(get func(string) *Node, base string) *Node {
-	if a := get(base + ".absmax"); a != nil {
+	if a := get(base + varname.QuantAbsmax); a != nil {
 		return a
 	}
-	codes := get(base + ".absmax_q")
+	codes := get(base + varname.QuantAbsmaxQ)
 	g := codes.Graph()
 	nb := codes.Shape().Size()
 	idx := Div(Iota(g, shapesInt32(nb), 0), Scalar(g, dtypes.Int32, DoubleQuantBlock))
-	scale := lookup(get(base+".absmax_scale"), idx)
-	return Add(Mul(ConvertDType(codes, dtypes.Float32), scale), get(base+".absmax_offset"))
+	scale := lookup(get(base+varname.QuantAbsmaxScale), idx)
+	return Add(Mul(ConvertDType(codes, dtypes.Float32), scale), get(base+varname.QuantAbsmaxOffset))
 }
 
 // lookup returns table[idx] elementwise: table [k], idx int32 of any shape →

@@ -230,7 +230,7 @@ func TestGraphDequantMatchesHost(t *testing.T) {
 			for i, n := range names {
 				nodes[n] = in[i]
 			}
-			return Decode(flux2.WeightsFromMap(nodes, nil, nil), "layer", dtypes.Float32)
+			return flux2.WeightsFromMap(nodes, nil, DecodeWeight).Matrix("layer", dtypes.Float32)
 		}, args...)
 		got := tensors.MustCopyFlatData[float32](out)
 		var want []float32

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/varname"
 	"github.com/flora-ml/flora/model/flux2"
 )
 
@@ -58,7 +59,7 @@ func StoreQuantized(m *flux2.Model, official string, w []float32, rows, cols int
 		}
 	}
 	m.MarkStored(official)
-	m.Decoder = Decode
+	m.Decoder = DecodeWeight
 	return nil
 }
 
@@ -70,21 +71,22 @@ type Part struct {
 
 // QuantizeParts quantizes the float32 weight `name` (w, [rows, cols]) with
 // the scheme of opts into the tensors DecodeWeight reads back, named
-// name+".int8", name+".scale", etc. (see the list in graph.go).
+// name+varname.QuantInt8, name+varname.QuantScale, etc. (see the list in
+// graph.go).
 func QuantizeParts(name string, w []float32, rows, cols int, opts Options) ([]Part, error) {
 	if len(w) != rows*cols {
 		return nil, fmt.Errorf("quantizing %s: %d values for [%d, %d]", name, len(w), rows, cols)
 	}
-	part := func(suffix string, t *tensors.Tensor) Part { return Part{Name: name + "." + suffix, Value: t} }
+	part := func(suffix string, t *tensors.Tensor) Part { return Part{Name: name + suffix, Value: t} }
 	switch opts.Scheme {
 	case Int8:
 		q, scale := QuantizeInt8(w, rows, cols)
-		return []Part{part("int8", tensors.FromFlatDataAndDimensions(q, rows, cols)),
-			part("scale", tensors.FromFlatDataAndDimensions(scale, rows))}, nil
+		return []Part{part(varname.QuantInt8, tensors.FromFlatDataAndDimensions(q, rows, cols)),
+			part(varname.QuantScale, tensors.FromFlatDataAndDimensions(scale, rows))}, nil
 	case FP8:
 		codes, scale := QuantizeFP8(w, rows, cols)
-		return []Part{part("fp8", tensors.FromFlatDataAndDimensions(codes, rows, cols)),
-			part("scale", tensors.FromFlatDataAndDimensions(scale, rows))}, nil
+		return []Part{part(varname.QuantFP8, tensors.FromFlatDataAndDimensions(codes, rows, cols)),
+			part(varname.QuantScale, tensors.FromFlatDataAndDimensions(scale, rows))}, nil
 	case NF4:
 		if cols%2 != 0 {
 			return nil, fmt.Errorf("quantizing %s: nf4 needs an even number of columns, got %d", name, cols)
@@ -93,14 +95,14 @@ func QuantizeParts(name string, w []float32, rows, cols int, opts Options) ([]Pa
 		if err != nil {
 			return nil, fmt.Errorf("quantizing %s: %w", name, err)
 		}
-		out := []Part{part("nf4", tensors.FromFlatDataAndDimensions(packed, rows, cols/2))}
+		out := []Part{part(varname.QuantNF4, tensors.FromFlatDataAndDimensions(packed, rows, cols/2))}
 		if opts.DoubleQuant {
 			codes, scales, offset := QuantizeAbsmax(absmax)
-			return append(out, part("absmax_q", tensors.FromFlatDataAndDimensions(codes, len(codes))),
-				part("absmax_scale", tensors.FromFlatDataAndDimensions(scales, len(scales))),
-				part("absmax_offset", tensors.FromScalar(offset))), nil
+			return append(out, part(varname.QuantAbsmaxQ, tensors.FromFlatDataAndDimensions(codes, len(codes))),
+				part(varname.QuantAbsmaxScale, tensors.FromFlatDataAndDimensions(scales, len(scales))),
+				part(varname.QuantAbsmaxOffset, tensors.FromScalar(offset))), nil
 		}
-		return append(out, part("absmax", tensors.FromFlatDataAndDimensions(absmax, len(absmax)))), nil
+		return append(out, part(varname.QuantAbsmax, tensors.FromFlatDataAndDimensions(absmax, len(absmax)))), nil
 	}
 	return nil, fmt.Errorf("quantizing %s: scheme %q stores nothing", name, opts.Scheme)
 }

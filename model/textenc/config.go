@@ -3,7 +3,8 @@ package textenc
 import (
 	"errors"
 	"fmt"
-	"sort"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // Family is a text-encoder model family. It fixes the checkpoint naming and
@@ -199,23 +200,5 @@ func (c Config) NeededParamShapes(depth int, withNorm bool) map[string][]int {
 
 // NumParams is the parameter count of the whole language model.
 func (c Config) NumParams() int64 {
-	var total int64
-	for _, s := range c.ParamShapes() {
-		n := int64(1)
-		for _, d := range s {
-			n *= int64(d)
-		}
-		total += n
-	}
-	return total
-}
-
-// sortedNames returns the keys of a shape map in sorted order.
-func sortedNames(shapes map[string][]int) []string {
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return tensorload.CountElements(c.ParamShapes())
 }

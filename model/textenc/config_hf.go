@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/internal/jsonfield"
 )
 
 // hfTextConfig holds the fields of a transformers Qwen3Config / MistralConfig
@@ -91,31 +92,22 @@ func (h hfTextConfig) toConfig(family Family) (Config, error) {
 		c = Config{Family: family, VocabSize: 32000, Hidden: 4096, Intermediate: 14336, NumLayers: 32, NumHeads: 32,
 			NumKVHeads: 8, MaxPositions: 131072, RMSNormEps: 1e-6, RopeTheta: 10000, SlidingWindow: 4096}
 	}
-	setInt := func(dst *int, src *int) {
-		if src != nil {
-			*dst = *src
-		}
-	}
-	setInt(&c.VocabSize, h.VocabSize)
-	setInt(&c.Hidden, h.HiddenSize)
-	setInt(&c.Intermediate, h.Intermediate)
-	setInt(&c.NumLayers, h.NumLayers)
-	setInt(&c.NumHeads, h.NumHeads)
-	setInt(&c.MaxPositions, h.MaxPositions)
+	jsonfield.Set(&c.VocabSize, h.VocabSize)
+	jsonfield.Set(&c.Hidden, h.HiddenSize)
+	jsonfield.Set(&c.Intermediate, h.Intermediate)
+	jsonfield.Set(&c.NumLayers, h.NumLayers)
+	jsonfield.Set(&c.NumHeads, h.NumHeads)
+	jsonfield.Set(&c.MaxPositions, h.MaxPositions)
 	if family == FamilyQwen3 {
 		c.NumKVHeads = c.NumHeads // Qwen3Config: None means NumHeads
 	}
-	setInt(&c.NumKVHeads, h.NumKVHeads)
+	jsonfield.Set(&c.NumKVHeads, h.NumKVHeads)
 	if family == FamilyMistral && c.NumHeads > 0 {
 		c.HeadDim = c.Hidden / c.NumHeads // MistralConfig: None means Hidden/NumHeads
 	}
-	setInt(&c.HeadDim, h.HeadDim)
-	if h.RMSNormEps != nil {
-		c.RMSNormEps = *h.RMSNormEps
-	}
-	if h.TieEmbeddings != nil {
-		c.TieEmbeddings = *h.TieEmbeddings
-	}
+	jsonfield.Set(&c.HeadDim, h.HeadDim)
+	jsonfield.Set(&c.RMSNormEps, h.RMSNormEps)
+	jsonfield.Set(&c.TieEmbeddings, h.TieEmbeddings)
 	if h.HiddenAct != nil && *h.HiddenAct != "silu" {
 		return Config{}, fmt.Errorf("hidden_act %q is not supported (the SwiGLU MLP uses silu)", *h.HiddenAct)
 	}
@@ -137,9 +129,7 @@ func (h hfTextConfig) toConfig(family Family) (Config, error) {
 // rope reads rope_theta and the RoPE type from either the transformers ≥ 5
 // "rope_parameters" object or the older "rope_theta" + "rope_scaling" fields.
 func (h hfTextConfig) rope(c *Config) error {
-	if h.RopeTheta != nil {
-		c.RopeTheta = *h.RopeTheta
-	}
+	jsonfield.Set(&c.RopeTheta, h.RopeTheta)
 	for _, raw := range []json.RawMessage{h.RopeScaling, h.RopeParameters} {
 		if len(raw) == 0 || string(raw) == "null" {
 			continue
@@ -161,9 +151,7 @@ func (h hfTextConfig) rope(c *Config) error {
 		if typ != "default" {
 			return fmt.Errorf("RoPE type %q is not supported (only \"default\"; the FLUX.2 text encoders use no RoPE scaling)", typ)
 		}
-		if p.Theta != nil {
-			c.RopeTheta = *p.Theta
-		}
+		jsonfield.Set(&c.RopeTheta, p.Theta)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -11,20 +13,13 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/tensorload"
 	"github.com/flora-ml/flora/model/quant"
 )
 
 // TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint: model/weights implements it). Reading converts to the asked
-// dtype while copying, so loading never holds two copies of the model.
-type TensorSource interface {
-	// Names lists the tensor names.
-	Names() []string
-	// Dims returns a tensor's dimensions.
-	Dims(name string) ([]int, bool)
-	// ReadAs reads a tensor converted to dtype.
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
+// checkpoint: model/weights implements it); see tensorload.Source.
+type TensorSource = tensorload.Source
 
 // LoadOptions tune loading.
 type LoadOptions struct {
@@ -54,31 +49,18 @@ func quantizable(canonical string, dims []int) bool {
 
 // LoadError lists every problem found in a checkpoint at once.
 type LoadError struct {
-	Source     string
-	Missing    []string
-	Unexpected []string
-	Misshaped  []string
+	Source string
+	tensorload.Problems
 }
 
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is not a loadable text encoder:", e.Source)
-	list := func(what string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			b.WriteString("\n    " + it)
-		}
-	}
-	list("missing tensors", e.Missing)
-	list("unexpected tensors (set IgnoreUnexpected to skip them)", e.Unexpected)
-	list("tensors with the wrong shape (is the config right?)", e.Misshaped)
+	e.Write(&b, tensorload.Labels{
+		Missing:    "missing tensors",
+		Unexpected: "unexpected tensors (set IgnoreUnexpected to skip them)",
+		Misshaped:  "tensors with the wrong shape (is the config right?)",
+	})
 	return b.String()
 }
 
@@ -103,19 +85,19 @@ func plan(spec Spec, src TensorSource, ignoreUnexpected bool) (map[string]string
 			lerr.Unexpected = append(lerr.Unexpected, n)
 		}
 	}
-	for _, canonical := range sortedNames(needed) {
+	for _, canonical := range slices.Sorted(maps.Keys(needed)) {
 		name, ok := stored[canonical]
 		if !ok {
 			lerr.Missing = append(lerr.Missing, prefix+canonical)
 			continue
 		}
-		if d, _ := src.Dims(name); !equalDims(d, needed[canonical]) {
+		if d, _ := src.Dims(name); !slices.Equal(d, needed[canonical]) {
 			lerr.Misshaped = append(lerr.Misshaped, fmt.Sprintf("%s: %v, want %v", name, d, needed[canonical]))
 		}
 	}
 	sort.Strings(lerr.Unexpected)
 	sort.Strings(lerr.Misshaped)
-	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+	if lerr.Any() {
 		return nil, prefix, lerr
 	}
 	return stored, prefix, nil
@@ -153,7 +135,7 @@ func Load(backend backends.Backend, src TensorSource, sourceName string, spec Sp
 		}
 		e.quant = opts.Quantize
 	}
-	for _, canonical := range sortedNames(needed) {
+	for _, canonical := range slices.Sorted(maps.Keys(needed)) {
 		name := stored[canonical]
 		want := dtype
 		q := quantize && quantizable(canonical, needed[canonical])
@@ -165,7 +147,7 @@ func Load(backend backends.Backend, src TensorSource, sourceName string, spec Sp
 			e.Release()
 			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, name, err)
 		}
-		if t.DType() != want || !equalDims(t.Shape().Dimensions, needed[canonical]) {
+		if t.DType() != want || !slices.Equal(t.Shape().Dimensions, needed[canonical]) {
 			e.Release()
 			return nil, fmt.Errorf("%s: %s was read as %s, want %s%v", sourceName, name, t.Shape(), want, needed[canonical])
 		}
@@ -211,16 +193,4 @@ func addFingerprint(h interface{ Write([]byte) (int, error) }, name string, t *t
 	_ = t.ConstBytes(func(data []byte) {
 		_, _ = h.Write(data[:min(len(data), fingerprintSample)])
 	})
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/flora-ml/flora/internal/jsonfield"
 )
 
 // diffusersConfig holds the AutoencoderKLFlux2 config.json fields that shape
@@ -40,27 +42,15 @@ func ParseDiffusersConfig(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("diffusers VAE config is a %s, not an AutoencoderKLFlux2", d.ClassName)
 	}
 	c := FLUX2Config()
-	setInt := func(dst *int, v *int) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setBool := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	setInt(&c.InChannels, d.InChannels)
-	setInt(&c.OutChannels, d.OutChannels)
-	setInt(&c.NumResBlocks, d.LayersPerBlock)
-	setInt(&c.ZChannels, d.LatentChannels)
-	setInt(&c.Groups, d.NormNumGroups)
-	setBool(&c.QuantConv, d.UseQuantConv)
-	setBool(&c.PostQuantConv, d.UsePostQuantConv)
-	setBool(&c.MidAttention, d.MidBlockAddAttention)
-	if d.BatchNormEps != nil {
-		c.BatchNormEps = *d.BatchNormEps
-	}
+	jsonfield.Set(&c.InChannels, d.InChannels)
+	jsonfield.Set(&c.OutChannels, d.OutChannels)
+	jsonfield.Set(&c.NumResBlocks, d.LayersPerBlock)
+	jsonfield.Set(&c.ZChannels, d.LatentChannels)
+	jsonfield.Set(&c.Groups, d.NormNumGroups)
+	jsonfield.Set(&c.QuantConv, d.UseQuantConv)
+	jsonfield.Set(&c.PostQuantConv, d.UsePostQuantConv)
+	jsonfield.Set(&c.MidAttention, d.MidBlockAddAttention)
+	jsonfield.Set(&c.BatchNormEps, d.BatchNormEps)
 	var errs []error
 	if d.ActFn != nil && *d.ActFn != "silu" {
 		errs = append(errs, fmt.Errorf("act_fn %q is not supported (only silu)", *d.ActFn))

@@ -3,8 +3,8 @@
 // normalised, 2×2-patchified latents the transformer works on and decoding
 // them back, exact to the official implementation, with loading of both the
 // official (ae.safetensors) and the diffusers weight layouts, tiled encoding
-// and decoding for large images, and conversions between images, pixel
-// tensors and the transformer's token layout.
+// and decoding for large images, and conversions between images and pixel
+// tensors (the transformer's token layout is flux2.PackTokens).
 //
 // Shapes follow PyTorch: images and activations are NCHW ([B, C, H, W]),
 // convolution kernels OIHW ([out, in, kh, kw]) exactly as stored.
@@ -12,9 +12,8 @@
 // Typical use:
 //
 //	v, err := vae.Load(backend, src, "ae.safetensors", vae.Options{})
-//	latents, err := v.Encode(pixels)        // [B, 3, H, W] in [-1, 1] → [B, 128, H/16, W/16]
-//	tokens, err := vae.TokensFromLatents(latents) // → [B, H/16·W/16, 128] for the transformer
-//	pixels, err = v.Decode(latents)         // → [B, 3, H, W]
+//	latents, err := v.Encode(pixels) // [B, 3, H, W] in [-1, 1] → [B, 128, H/16, W/16]
+//	pixels, err = v.Decode(latents)  // → [B, 3, H, W]
 //	imgs, err := vae.ImagesFromPixels(pixels, vae.PixelRound)
 //
 // EncodeTiled and DecodeTiled bound memory for large images at the price of

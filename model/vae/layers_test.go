@@ -182,45 +182,6 @@ func TestNearestUpsample2x(t *testing.T) {
 	}
 }
 
-// TestTokens checks token r·W + c = channel vector at (r, c), host and graph.
-func TestTokens(t *testing.T) {
-	b, c, h, w := 2, 3, 2, 4
-	v, lat := counting(b, c, h, w)
-	tok, err := TokensFromLatents(lat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	graphTok := MustExecOnce(testutil.Backend(t), PackTokens, lat)
-	tv, gv := tensors.MustCopyFlatData[float32](tok), tensors.MustCopyFlatData[float32](graphTok)
-	for bi := 0; bi < b; bi++ {
-		for r := 0; r < h; r++ {
-			for col := 0; col < w; col++ {
-				for k := 0; k < c; k++ {
-					want := v[((bi*c+k)*h+r)*w+col]
-					idx := (bi*h*w+r*w+col)*c + k
-					if tv[idx] != want || gv[idx] != want {
-						t.Fatalf("token (%d, %d) channel %d = %v / %v, want %v", r, col, k, tv[idx], gv[idx], want)
-					}
-				}
-			}
-		}
-	}
-	back, err := LatentsFromTokens(tok, h, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	graphBack := MustExecOnce(testutil.Backend(t), func(x *Node) *Node { return UnpackTokens(x, h, w) }, tok)
-	bv, gb := tensors.MustCopyFlatData[float32](back), tensors.MustCopyFlatData[float32](graphBack)
-	for i := range v {
-		if bv[i] != v[i] || gb[i] != v[i] {
-			t.Fatalf("round trip [%d] = %v / %v, want %v", i, bv[i], gb[i], v[i])
-		}
-	}
-	if _, err := LatentsFromTokens(tok, 3, 3); err == nil {
-		t.Error("LatentsFromTokens accepted a 3x3 grid for 8 tokens")
-	}
-}
-
 // TestBFloat16RNE checks float32 → bfloat16 rounding to nearest, ties to even.
 func TestBFloat16RNE(t *testing.T) {
 	tests := []struct {

@@ -2,11 +2,13 @@ package vae
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // LoadError lists every problem found in a checkpoint at once.
@@ -14,11 +16,7 @@ type LoadError struct {
 	Source string
 	Layout Layout
 	Config Config
-	// Missing, Unexpected and Misshaped hold stored tensor names (the
-	// latter with found and wanted shapes).
-	Missing    []string
-	Unexpected []string
-	Misshaped  []string
+	tensorload.Problems
 	// FileConfig is the architecture inferred from the file when it differs
 	// from the one asked for (nil when unknown or equal).
 	FileConfig *Config
@@ -28,22 +26,7 @@ func (e *LoadError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 autoencoder (%s layout, architecture ch %d × %v, %d res blocks, z %d):",
 		e.Source, e.Layout, e.Config.Ch, e.Config.ChMult, e.Config.NumResBlocks, e.Config.ZChannels)
-	list := func(what string, items []string) {
-		if len(items) == 0 {
-			return
-		}
-		fmt.Fprintf(&b, "\n  %d %s:", len(items), what)
-		for i, it := range items {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n    ... and %d more", len(items)-20)
-				break
-			}
-			b.WriteString("\n    " + it)
-		}
-	}
-	list("missing tensors", e.Missing)
-	list("unexpected tensors", e.Unexpected)
-	list("tensors with the wrong shape", e.Misshaped)
+	e.Write(&b, tensorload.DefaultLabels)
 	if f := e.FileConfig; f != nil {
 		fmt.Fprintf(&b, "\n  the file holds another architecture: ch %d × %v, %d res blocks, z %d, decoder ch %d",
 			f.Ch, f.ChMult, f.NumResBlocks, f.ZChannels, f.DecoderBaseCh())
@@ -58,15 +41,9 @@ func (e *LoadError) Error() string {
 // All missing, unexpected and mis-shaped tensors are reported together in a
 // *LoadError; bn.num_batches_tracked is ignored.
 func Load(backend backends.Backend, src TensorSource, sourceName string, opts Options) (*VAE, error) {
-	layout, err := DetectLayout(src.Names())
+	layout, cfg, err := tensorload.LayoutAndConfig(src, sourceName, layoutRule, opts.Config, InferConfig)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sourceName, err)
-	}
-	var cfg Config
-	if opts.Config != nil {
-		cfg = *opts.Config
-	} else if cfg, err = InferConfig(src, layout); err != nil {
-		return nil, fmt.Errorf("%s: inferring the autoencoder architecture: %w", sourceName, err)
+		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", sourceName, err)
@@ -95,7 +72,7 @@ func Load(backend backends.Backend, src TensorSource, sourceName string, opts Op
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading %s: %w", sourceName, stored, err)
 		}
-		if want := v.shapes[official]; !equalDims(t.Shape().Dimensions, want) {
+		if want := v.shapes[official]; !slices.Equal(t.Shape().Dimensions, want) {
 			// Diffusers' 2-D attention projections.
 			if t, err = reshapeTensor(t, want...); err != nil {
 				return nil, fmt.Errorf("%s: %s: %w", sourceName, stored, err)
@@ -128,9 +105,9 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 		}
 		used[key] = true
 		d, _ := src.Dims(name)
-		okShape := equalDims(d, want)
+		okShape := slices.Equal(d, want)
 		if !okShape && layout == LayoutDiffusers && isAttentionProjection(official) {
-			okShape = equalDims(d, want[:2])
+			okShape = slices.Equal(d, want[:2])
 			if !okShape {
 				want = want[:2]
 			}
@@ -148,10 +125,8 @@ func planLoad(cfg Config, src TensorSource, layout Layout, ignoreUnexpected bool
 			}
 		}
 	}
-	sort.Strings(lerr.Missing)
-	sort.Strings(lerr.Unexpected)
-	sort.Strings(lerr.Misshaped)
-	if len(lerr.Missing)+len(lerr.Unexpected)+len(lerr.Misshaped) > 0 {
+	lerr.Sort()
+	if lerr.Any() {
 		return nil, lerr
 	}
 	return plan, nil

@@ -2,7 +2,10 @@ package vae
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // Official module paths. Encoder levels are indexed by resolution (0 = full
@@ -103,23 +106,14 @@ func (c Config) ParamShapes() map[string][]int {
 
 // ParamNames returns the official tensor names in sorted order.
 func (c Config) ParamNames() []string {
-	shapes := c.ParamShapes()
-	names := make([]string, 0, len(shapes))
-	for n := range shapes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(c.ParamShapes()))
 }
 
 // NumParams returns the number of trainable parameters (everything but the
 // BatchNorm statistics) and the number of BatchNorm statistics.
 func (c Config) NumParams() (params, stats int64) {
 	for name, s := range c.ParamShapes() {
-		n := int64(1)
-		for _, d := range s {
-			n *= int64(d)
-		}
+		n := tensorload.Elements(s)
 		if name == bnMean || name == bnVar {
 			stats += n
 		} else {

@@ -1,47 +1,28 @@
 package vae
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
 // TensorSource is a set of named tensors read one at a time (a safetensors
-// checkpoint: model/weights implements it). Reading converts to the asked
-// dtype while copying. It is the same interface as flux2.TensorSource, so
-// one adapter serves both packages.
-type TensorSource interface {
-	// Names lists the tensor names.
-	Names() []string
-	// Dims returns a tensor's dimensions.
-	Dims(name string) ([]int, bool)
-	// ReadAs reads a tensor converted to dtype.
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
+// checkpoint: model/weights implements it); see tensorload.Source.
+type TensorSource = tensorload.Source
 
-// Layout is an autoencoder checkpoint naming scheme.
-type Layout int
+// Layout is an autoencoder checkpoint naming scheme (tensorload.Layout).
+type Layout = tensorload.Layout
 
 const (
 	// LayoutOfficial is Black Forest Labs' naming (ae.safetensors):
 	// encoder.down.*, decoder.up.*, bn.*.
-	LayoutOfficial Layout = iota
+	LayoutOfficial = tensorload.LayoutOfficial
 	// LayoutDiffusers is diffusers' AutoencoderKLFlux2 naming:
 	// encoder.down_blocks.*, decoder.up_blocks.*, quant_conv.*, bn.*.
-	LayoutDiffusers
+	LayoutDiffusers = tensorload.LayoutDiffusers
 )
-
-func (l Layout) String() string {
-	if l == LayoutDiffusers {
-		return "diffusers"
-	}
-	return "official"
-}
 
 // OfficialPrefixes are prefixes that repackagings put in front of official
 // autoencoder names (a VAE inside a combined checkpoint); the loader strips
@@ -50,12 +31,7 @@ var OfficialPrefixes = []string{"first_stage_model.", "vae."}
 
 // stripOfficialPrefix removes a known repackaging prefix.
 func stripOfficialPrefix(name string) string {
-	for _, p := range OfficialPrefixes {
-		if strings.HasPrefix(name, p) {
-			return name[len(p):]
-		}
-	}
-	return name
+	return tensorload.TrimFirstPrefix(name, OfficialPrefixes)
 }
 
 // ignoredTensors are stored tensors the model does not use: BatchNorm's
@@ -64,43 +40,29 @@ func ignoredTensor(canonical string) bool {
 	return canonical == "bn.num_batches_tracked"
 }
 
-// DetectLayout tells which naming scheme the tensor names use.
-func DetectLayout(names []string) (Layout, error) {
-	var official, diffusers int
-	for _, n := range names {
-		n = stripOfficialPrefix(n)
-		switch {
-		case strings.HasPrefix(n, "encoder.down.") || strings.HasPrefix(n, "decoder.up.") ||
-			strings.HasPrefix(n, "encoder.mid.") || strings.HasPrefix(n, "decoder.mid."):
-			official++
-		case strings.HasPrefix(n, "encoder.down_blocks.") || strings.HasPrefix(n, "decoder.up_blocks.") ||
-			strings.HasPrefix(n, "encoder.mid_block.") || strings.HasPrefix(n, "decoder.mid_block."):
-			diffusers++
-		}
-	}
-	switch {
-	case official > 0 && diffusers == 0:
-		return LayoutOfficial, nil
-	case diffusers > 0 && official == 0:
-		return LayoutDiffusers, nil
-	case official == 0 && diffusers == 0:
-		return 0, errors.New("no FLUX.2 autoencoder weights found (neither official encoder.down.* nor diffusers encoder.down_blocks.* names)")
-	}
-	return 0, fmt.Errorf("mixed naming: %d official and %d diffusers autoencoder weight names", official, diffusers)
+// layoutRule tells the autoencoder's naming schemes apart.
+var layoutRule = tensorload.LayoutRule{
+	Part:     "FLUX.2 autoencoder",
+	Prefixes: OfficialPrefixes,
+	Official: func(n string) bool {
+		return strings.HasPrefix(n, "encoder.down.") || strings.HasPrefix(n, "decoder.up.") ||
+			strings.HasPrefix(n, "encoder.mid.") || strings.HasPrefix(n, "decoder.mid.")
+	},
+	Diffusers: func(n string) bool {
+		return strings.HasPrefix(n, "encoder.down_blocks.") || strings.HasPrefix(n, "decoder.up_blocks.") ||
+			strings.HasPrefix(n, "encoder.mid_block.") || strings.HasPrefix(n, "decoder.mid_block.")
+	},
+	OfficialHint:  "encoder.down.*",
+	DiffusersHint: "encoder.down_blocks.*",
 }
+
+// DetectLayout tells which naming scheme the tensor names use.
+func DetectLayout(names []string) (Layout, error) { return layoutRule.Detect(names) }
 
 // storedNames indexes a source's tensors by their name in the layout
 // without repackaging prefixes.
 func storedNames(src TensorSource, layout Layout) map[string]string {
-	idx := map[string]string{}
-	for _, n := range src.Names() {
-		key := n
-		if layout == LayoutOfficial {
-			key = stripOfficialPrefix(n)
-		}
-		idx[key] = n
-	}
-	return idx
+	return tensorload.StoredNames(src.Names(), layout, OfficialPrefixes)
 }
 
 // nameOf returns the layout's name of an official tensor name.

@@ -2,12 +2,13 @@ package vae
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/dtypes/bfloat16"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // convertTensor converts between float32 and bfloat16 on the host,
@@ -41,15 +42,9 @@ func convertTensor(t *tensors.Tensor, dtype dtypes.DType) (*tensors.Tensor, erro
 	return nil, fmt.Errorf("cannot convert %s to %s (the tensor source should read it as %s)", t.DType(), dtype, dtype)
 }
 
-// bfloat16RNE rounds a float32 to the nearest bfloat16, ties to even.
-func bfloat16RNE(f float32) bfloat16.BFloat16 {
-	bits := math.Float32bits(f)
-	if f != f { // NaN: keep it a (quiet) NaN
-		return bfloat16.FromBits(uint16(bits>>16) | 0x40)
-	}
-	bits += 0x7fff + (bits>>16)&1
-	return bfloat16.FromBits(uint16(bits >> 16))
-}
+// bfloat16RNE rounds a float32 to the nearest bfloat16, ties to even
+// (weights.Float32ToBF16).
+func bfloat16RNE(f float32) bfloat16.BFloat16 { return bfloat16.FromBits(weights.Float32ToBF16(f)) }
 
 // reshapeTensor returns a copy of t with new dimensions (same element count).
 func reshapeTensor(t *tensors.Tensor, dims ...int) (*tensors.Tensor, error) {
@@ -64,16 +59,4 @@ func reshapeTensor(t *tensors.Tensor, dims ...int) (*tensors.Tensor, error) {
 		return nil, merr
 	}
 	return out, err
-}
-
-func equalDims(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package vae
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/gomlx/gomlx/backends"
@@ -86,7 +87,7 @@ func (v *VAE) SetWeight(official string, value *tensors.Tensor) error {
 	if !ok {
 		return fmt.Errorf("%q is not a tensor of this FLUX.2 autoencoder", official)
 	}
-	if !equalDims(value.Shape().Dimensions, want) {
+	if !slices.Equal(value.Shape().Dimensions, want) {
 		return fmt.Errorf("tensor %s has shape %v, want %v", official, value.Shape().Dimensions, want)
 	}
 	dtype := v.dtype

@@ -180,17 +180,7 @@ func (f *File) Tensor(name string) (*tensors.Tensor, error) {
 	if !ok {
 		return nil, f.notFound(name)
 	}
-	b, err := f.Bytes(name)
-	if err != nil {
-		return nil, err
-	}
-	f.willNeed(info)
-	t, err := toTensor(info, b, info.DType.GoMLX())
-	f.dontNeed(info)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.path, err)
-	}
-	return t, nil
+	return f.TensorAs(name, info.DType.GoMLX())
 }
 
 // TensorAs returns the named tensor converted to dtype while copying out of

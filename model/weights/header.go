@@ -280,10 +280,19 @@ func parseMetadata(dec *json.Decoder) (map[string]string, error) {
 	return md, nil
 }
 
-func expectDelim(dec *json.Decoder, d json.Delim, where string) error {
+// nextToken reads the next JSON token; an error names where it was read.
+func nextToken(dec *json.Decoder, where string) (json.Token, error) {
 	tok, err := dec.Token()
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, jsonErr(err))
+		return nil, fmt.Errorf("%s: %w", where, jsonErr(err))
+	}
+	return tok, nil
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim, where string) error {
+	tok, err := nextToken(dec, where)
+	if err != nil {
+		return err
 	}
 	if tok != d {
 		what := "an object"
@@ -296,43 +305,41 @@ func expectDelim(dec *json.Decoder, d json.Delim, where string) error {
 }
 
 func nextKey(dec *json.Decoder, where string) (string, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", where, jsonErr(err))
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%s: expected a key, got %s", where, describeToken(tok))
-	}
-	return s, nil
+	return nextStringToken(dec, where, where+": expected a key")
 }
 
 func nextString(dec *json.Decoder, where string) (string, error) {
-	tok, err := dec.Token()
+	return nextStringToken(dec, where, where+" must be a string")
+}
+
+// nextStringToken reads a string token; any other token is an error saying
+// wrong, then what it got.
+func nextStringToken(dec *json.Decoder, where, wrong string) (string, error) {
+	tok, err := nextToken(dec, where)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", where, jsonErr(err))
+		return "", err
 	}
 	s, ok := tok.(string)
 	if !ok {
-		return "", fmt.Errorf("%s must be a string, got %s", where, describeToken(tok))
+		return "", fmt.Errorf("%s, got %s", wrong, describeToken(tok))
 	}
 	return s, nil
 }
 
 // nextIntList reads a JSON array of non-negative integers.
 func nextIntList(dec *json.Decoder, where string) ([]int64, error) {
-	tok, err := dec.Token()
+	tok, err := nextToken(dec, where)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, jsonErr(err))
+		return nil, err
 	}
 	if tok != json.Delim('[') {
 		return nil, fmt.Errorf("%s must be a list of non-negative integers, got %s", where, describeToken(tok))
 	}
 	var out []int64
 	for dec.More() {
-		tok, err := dec.Token()
+		tok, err := nextToken(dec, where)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, jsonErr(err))
+			return nil, err
 		}
 		num, ok := tok.(json.Number)
 		if !ok {
@@ -344,8 +351,8 @@ func nextIntList(dec *json.Decoder, where string) ([]int64, error) {
 		}
 		out = append(out, v)
 	}
-	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, fmt.Errorf("%s: %w", where, jsonErr(err))
+	if _, err := nextToken(dec, where); err != nil { // the closing ']'
+		return nil, err
 	}
 	return out, nil
 }

@@ -101,13 +101,7 @@ func (m *bpeModel) size() int { return len(m.vocab) }
 
 // encodeWord appends the ids of word (raw bytes of one pre-token) to dst.
 func (m *bpeModel) encodeWord(word string, dst []int) []int {
-	if out, ok := m.cache.get(word, dst); ok {
-		return out
-	}
-	start := len(dst)
-	dst = m.encodeUncached(word, dst)
-	m.cache.put(word, dst[start:])
-	return dst
+	return m.cache.encode(word, dst, m.encodeUncached)
 }
 
 func (m *bpeModel) encodeUncached(word string, dst []int) []int {

@@ -32,13 +32,7 @@ func (m *rankBPE) encodeWord(word string, dst []int) []int {
 	if r, ok := m.ranks[word]; ok {
 		return append(dst, r+m.idOffset)
 	}
-	if out, ok := m.cache.get(word, dst); ok {
-		return out
-	}
-	start := len(dst)
-	dst = m.merge(word, dst)
-	m.cache.put(word, dst[start:])
-	return dst
+	return m.cache.encode(word, dst, m.merge)
 }
 
 // merge runs the rank-based merge loop. bounds[i] is the start of part i; pairRank[i] is the

@@ -45,3 +45,15 @@ func (c *wordCache) put(word string, ids []int) {
 	c.words[word] = cp
 	c.mu.Unlock()
 }
+
+// encode appends the ids of word to dst: the cached ones, or on a miss
+// those encode appends (then cached).
+func (c *wordCache) encode(word string, dst []int, encode func(word string, dst []int) []int) []int {
+	if out, ok := c.get(word, dst); ok {
+		return out
+	}
+	start := len(dst)
+	dst = encode(word, dst)
+	c.put(word, dst[start:])
+	return dst
+}
