@@ -193,14 +193,28 @@ func fileSHA256(t *testing.T, path string) string {
 // diffusersCheck is diffusers_check.json.
 type diffusersCheck struct {
 	Diffusers string `json:"diffusers"`
-	Cases     map[string]struct {
-		SHA256 string  `json:"sha256"`
-		Loaded bool    `json:"loaded"`
-		Error  string  `json:"error"`
-		RelL2  float64 `json:"rel_l2"`
+	// Paths name the diffusers loaders each file went through (see
+	// tools/reference/flux2_lora.py LOADERS).
+	Paths []string `json:"paths"`
+	Cases map[string]struct {
+		SHA256 string `json:"sha256"`
+		// The top-level verdict is the "pipeline" path's
+		// (pipe.load_lora_weights).
+		diffusersPath
 		// FloraVsBase says how much the adapter moves the output.
-		FloraVsBase float64 `json:"flora_vs_base_rel_l2"`
+		FloraVsBase float64                  `json:"flora_vs_base_rel_l2"`
+		ByPath      map[string]diffusersPath `json:"paths"`
 	} `json:"cases"`
+}
+
+// diffusersPath is one diffusers loader's verdict on a file.
+type diffusersPath struct {
+	Loaded bool    `json:"loaded"`
+	Error  string  `json:"error"`
+	RelL2  float64 `json:"rel_l2"`
+	// LoRAModules counts the modules the loader gave a LoRA (0 after
+	// fuse_lora, which merges and unloads).
+	LoRAModules int `json:"lora_modules"`
 }
 
 // TestFloraExportsVerifiedByDiffusers: the files diffusers verified are
@@ -307,6 +321,23 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 		t.Logf("%s: diffusers %s output vs Flora's: relative L2 %.3g", c.name, check.Diffusers, res.RelL2)
 		if matches := res.RelL2 <= 1e-4; matches != c.diffusersMatches {
 			t.Errorf("%s: diffusers output relative L2 %.3g from Flora's; want match %v", c.name, res.RelL2, c.diffusersMatches)
+		}
+		if c.format != FormatDiffusers {
+			continue
+		}
+		// A diffusers-format file applies the same weights whichever way
+		// diffusers loads it, with or without reading its PEFT config
+		// (Flora folds alpha/rank into B).
+		if len(check.Paths) < 4 {
+			t.Errorf("diffusers_check.json covers the loaders %v; want all four of tools/reference/flux2_lora.py", check.Paths)
+		}
+		for _, path := range check.Paths {
+			r := res.ByPath[path]
+			t.Logf("%s via %s: relative L2 %.3g (%d LoRA modules)", c.name, path, r.RelL2, r.LoRAModules)
+			if !r.Loaded || r.RelL2 > 1e-4 || path != "fused" && r.LoRAModules == 0 {
+				t.Errorf("%s via diffusers' %s: loaded %v (%s), %d LoRA modules, relative L2 %.3g from Flora's; want a match",
+					c.name, path, r.Loaded, r.Error, r.LoRAModules, r.RelL2)
+			}
 		}
 	}
 }

@@ -254,10 +254,12 @@ func TestUpdateNorm(t *testing.T) {
 }
 
 // TestDiffusersRoundTripIdentical: diffusers' own file (independent A per
-// q/k/v, to_q alone in a block, norm_out.linear) read and written back in
-// the diffusers format has the same tensors, byte for byte: parallel parts
-// return to their own modules, untouched split modules are not invented,
-// and the final adaLN rows are swapped back.
+// q/k/v, to_q alone in a block, norm_out.linear, alpha ≠ rank) read and
+// written back in the diffusers format has the same tensor names and the
+// same A, byte for byte, and the same updates ΔW: parallel parts return to
+// their own modules, untouched split modules are not invented, the final
+// adaLN rows are swapped back, and alpha/rank is folded into B (alpha =
+// rank in the file written).
 func TestDiffusersRoundTripIdentical(t *testing.T) {
 	src := filepath.Join("..", "testdata", "diffusers", "flux2-tiny-dev-lora", "lora.safetensors")
 	a, _, _, err := Load(src, nil)
@@ -284,12 +286,29 @@ func TestDiffusersRoundTripIdentical(t *testing.T) {
 	for _, n := range x.Names() {
 		xb, _ := x.Bytes(n)
 		yb, err := y.Bytes(n)
-		if err != nil {
+		switch {
+		case err != nil:
 			t.Errorf("%s not written back", n)
+		case strings.HasSuffix(n, ".lora_A.weight") && string(xb) != string(yb):
+			t.Errorf("%s changed", n)
+		}
+	}
+	b, _, _, err := Load(out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range a.Modules() {
+		pa, pb := a.Layers[m], b.Layers[m]
+		if len(pa) != len(pb) {
+			t.Errorf("%s: %d parts read back, want %d", m, len(pb), len(pa))
 			continue
 		}
-		if string(xb) != string(yb) {
-			t.Errorf("%s changed", n)
+		for i := range pa {
+			if e := testutil.RelL2(pb[i].DeltaRows(1), pa[i].DeltaRows(1)); e > 1e-6 || pb[i].RowOffset != pa[i].RowOffset ||
+				pb[i].Alpha != float64(pb[i].Rank) {
+				t.Errorf("%s part %d: ΔW relative L2 %.3g, rows from %d (want %d), alpha %g (rank %d)",
+					m, i, e, pb[i].RowOffset, pa[i].RowOffset, pb[i].Alpha, pb[i].Rank)
+			}
 		}
 	}
 }

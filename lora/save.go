@@ -212,7 +212,10 @@ func officialParts(a *Adapter, outs map[string]int) []namedPart {
 // sharing A, and parallel parts imported from diffusers go back to their own
 // modules; several parts on one module are combined exactly (dense). Split
 // modules no part touches are not written. B rows are given in diffusers'
-// order (final adaLN halves swapped).
+// order (final adaLN halves swapped). Each part's scale alpha/rank is folded
+// into B (foldScale), so loaders that ignore the PEFT config — ComfyUI, and
+// diffusers' load_lora_adapter without use_safetensors — apply the same
+// weights as those that read it.
 func diffusersExport(a *Adapter, outs map[string]int) ([]namedPart, error) {
 	var out []namedPart
 	for _, m := range a.Modules() {
@@ -241,10 +244,28 @@ func diffusersExport(a *Adapter, outs map[string]int) ([]namedPart, error) {
 			if dp.SwapHalves {
 				up = swapRowHalves(up, dp.Rows, src.Rank)
 			}
-			out = append(out, namedPart{dp.Module, &Part{Rank: src.Rank, Alpha: src.Alpha, In: src.In, Rows: dp.Rows, Down: src.Down, Up: up}})
+			out = append(out, namedPart{dp.Module, foldScale(&Part{Rank: src.Rank, Alpha: src.Alpha, In: src.In, Rows: dp.Rows, Down: src.Down, Up: up})})
 		}
 	}
 	return out, nil
+}
+
+// foldScale returns p with its scale alpha/rank folded into B and alpha set
+// to the rank (scale 1): the same update ΔW = B·A for every loader, whether
+// it reads alpha from the file's metadata or, finding none, takes alpha =
+// rank (PEFT's default). p is not changed.
+func foldScale(p *Part) *Part {
+	if p.Alpha == float64(p.Rank) {
+		return p
+	}
+	s := float32(p.Scale())
+	up := make([]float32, len(p.Up))
+	for i, v := range p.Up {
+		up[i] = v * s
+	}
+	q := *p
+	q.Up, q.Alpha = up, float64(p.Rank)
+	return &q
 }
 
 // diffusersTensors writes diffusers names under "transformer.".

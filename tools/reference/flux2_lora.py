@@ -25,10 +25,11 @@ generate [OUT_DIR]  (default testdata/diffusers/flux2-tiny-dev-lora)
 check DIR
     Verifies files Flora wrote (see lora/export_check_test.go): for every
     DIR/<case>.safetensors listed in DIR/flora_out.safetensors, loads the LoRA
-    through diffusers' own Flux2 loader (Flux2Pipeline.lora_state_dict +
-    load_lora_into_transformer, what pipe.load_lora_weights runs) onto the
-    tiny transformer, runs the io inputs and compares with Flora's output for
-    the same adapter. Writes DIR/diffusers_check.json.
+    through every public diffusers path (LOADERS: Flux2Pipeline.lora_state_dict
+    + load_lora_into_transformer, what pipe.load_lora_weights runs; the
+    model's load_lora_adapter with and without use_safetensors; fuse_lora)
+    onto the tiny transformer, runs the io inputs and compares with Flora's
+    output for the same adapter. Writes DIR/diffusers_check.json.
 
 check-merged FOLDER LORA SCALE OUT_JSON
     Verifies a model folder written by `flora lora merge --base
@@ -140,30 +141,58 @@ def rel_l2(got, want):
     return float(torch.linalg.vector_norm(got - want) / torch.linalg.vector_norm(want))
 
 
+# The public ways diffusers applies a LoRA file to a FLUX.2 transformer.
+# "pipeline" is what pipe.load_lora_weights runs; "adapter" is the model's
+# load_lora_adapter as most scripts call it, which reads the PEFT config in
+# the file's metadata only with use_safetensors=True ("adapter_safetensors");
+# "fused" merges the pipeline-loaded LoRA into the weights (fuse_lora).
+def load_pipeline(model, path):
+    sd, md = Flux2Pipeline.lora_state_dict(path, return_lora_metadata=True)
+    Flux2Pipeline.load_lora_into_transformer(sd, transformer=model, metadata=md)
+
+
+def load_fused(model, path):
+    load_pipeline(model, path)
+    model.fuse_lora(lora_scale=1.0)
+    model.unload_lora()
+
+
+LOADERS = {
+    "pipeline": load_pipeline,
+    "adapter": lambda model, path: model.load_lora_adapter(path, prefix="transformer"),
+    "adapter_safetensors": lambda model, path: model.load_lora_adapter(path, prefix="transformer", use_safetensors=True),
+    "fused": load_fused,
+}
+
+
+def run_loader(loader, path, io, want):
+    """Loads path onto a fresh tiny transformer with loader: the entry."""
+    model = load_model()
+    try:
+        loader(model, path)
+        entry = {"loaded": True,
+                 "lora_modules": sum(1 for _, m in model.named_modules() if hasattr(m, "lora_A") and len(m.lora_A) > 0)}
+        entry["rel_l2"] = rel_l2(forward(model, io), want)
+    except Exception as e:  # recorded: a format this path cannot read
+        entry = {"loaded": False, "error": f"{type(e).__name__}: {str(e)[:300]}"}
+    return entry
+
+
 def check(folder):
     io = load_file(os.path.join(BASE, "io.safetensors"))
     flora = load_file(os.path.join(folder, "flora_out.safetensors"))
     base = forward(load_model(), io)
     result = {"diffusers": __import__("diffusers").__version__, "peft": __import__("peft").__version__,
               "torch": torch.__version__, "loader": "Flux2Pipeline.lora_state_dict + load_lora_into_transformer",
-              "cases": {}}
+              "paths": sorted(LOADERS), "cases": {}}
     for case in sorted(flora):
         path = os.path.join(folder, case + ".safetensors")
         with open(path, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         entry = {"file": case + ".safetensors", "sha256": digest,
                  "flora_vs_base_rel_l2": rel_l2(flora[case], base)}  # how much the adapter changes the output
-        model = load_model()
-        try:
-            sd, md = Flux2Pipeline.lora_state_dict(path, return_lora_metadata=True)
-            Flux2Pipeline.load_lora_into_transformer(sd, transformer=model, metadata=md)
-            entry["loaded"] = True
-            entry["lora_modules"] = sum(1 for _, m in model.named_modules() if hasattr(m, "lora_A") and len(m.lora_A) > 0)
-            out = forward(model, io)
-            entry["rel_l2"] = rel_l2(out, flora[case])
-        except Exception as e:  # recorded: a format diffusers cannot read
-            entry["loaded"] = False
-            entry["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        entry["paths"] = {name: run_loader(loader, path, io, flora[case]) for name, loader in sorted(LOADERS.items())}
+        entry.update(entry["paths"]["pipeline"])  # the top-level verdict: pipe.load_lora_weights
         result["cases"][case] = entry
         print(case, json.dumps(entry))
     with open(os.path.join(folder, "diffusers_check.json"), "w") as f:
