@@ -204,7 +204,7 @@ func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
 }
 
 // TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
-// back is bf16 with byte-identical factors.
+// back is bf16, with byte-identical A factors and the same updates.
 func TestLoRAConvertKeepsBF16(t *testing.T) {
 	src := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
@@ -231,5 +231,17 @@ func TestLoRAConvertKeepsBF16(t *testing.T) {
 	if err := weights.WriteFile(bf16, ts, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkSameStored(t, bf16, convertRoundTrip(t, bf16), func(n string) bool { return filepath.Ext(n) == ".alpha" })
+	back := convertRoundTrip(t, bf16)
+	checkSameStored(t, bf16, back, isFoldedName)
+	checkSameUpdates(t, bf16, back)
+	y, err := weights.Open(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	for _, n := range y.Names() {
+		if info, _ := y.Info(n); filepath.Ext(n) != ".alpha" && info.DType != weights.BF16 {
+			t.Errorf("%s is %s after the round trip, want BF16", n, info.DType)
+		}
+	}
 }

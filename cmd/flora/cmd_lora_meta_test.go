@@ -103,14 +103,15 @@ func TestLoRAConvertResizeKeepMetadata(t *testing.T) {
 		// ("*": any), or "" for a key that must be gone.
 		diff map[string]string
 	}{
+		// The diffusers file folds alpha/rank into B: its alpha is the rank.
 		{"trained to diffusers", trained, []string{"convert", "--to", "diffusers"},
-			map[string]string{"flora.format": "diffusers", "lora_adapter_metadata": "*"}},
+			map[string]string{"flora.format": "diffusers", "flora.alpha": "4", "ss_network_alpha": "4", "lora_adapter_metadata": "*"}},
 		{"trained to kohya", trained, []string{"convert", "--to", "kohya"}, map[string]string{"flora.format": "kohya"}},
 		{"trained resized", trained, []string{"resize", "--rank", "2"},
 			map[string]string{"flora.rank": "2", "flora.alpha": "2", "ss_network_dim": "2", "ss_network_alpha": "2"}},
 		{"official to diffusers", official, []string{"convert", "--to", "diffusers"},
-			map[string]string{"format": "pt", "flora.format": "diffusers", "flora.rank": "4", "flora.alpha": "8", "flora.layers": "20",
-				"ss_network_dim": "4", "ss_network_alpha": "8", "lora_adapter_metadata": "*"}},
+			map[string]string{"format": "pt", "alpha": "4", "flora.format": "diffusers", "flora.rank": "4", "flora.alpha": "4", "flora.layers": "20",
+				"ss_network_dim": "4", "ss_network_alpha": "4", "lora_adapter_metadata": "*"}},
 		{"official to comfy", official, []string{"convert", "--to", "comfy"},
 			map[string]string{"flora.format": "comfy", "flora.rank": "4", "flora.alpha": "8", "flora.layers": "20",
 				"ss_network_dim": "4", "ss_network_alpha": "8"}},

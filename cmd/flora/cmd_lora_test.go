@@ -103,10 +103,45 @@ func TestLoRAInspectFixture(t *testing.T) {
 }
 
 // TestLoRAConvertRoundTrip: comfy → diffusers → comfy through the CLI gives
-// identical tensors.
+// identical A factors and the same updates ΔW (the diffusers file folds
+// alpha/rank into B, so B and alpha come back as scale·B and rank).
 func TestLoRAConvertRoundTrip(t *testing.T) {
 	file := needFixture(t, "lora.safetensors")
-	checkSameStored(t, file, convertRoundTrip(t, file), nil)
+	back := convertRoundTrip(t, file)
+	checkSameStored(t, file, back, isFoldedName)
+	checkSameUpdates(t, file, back)
+}
+
+// isFoldedName selects the tensors the diffusers format rewrites (B holds
+// the scale, alpha becomes the rank).
+func isFoldedName(n string) bool {
+	return strings.HasSuffix(n, ".alpha") || strings.HasSuffix(n, ".lora_B.weight")
+}
+
+// checkSameUpdates checks that two LoRA files apply the same updates
+// ΔW = (alpha/rank)·B·A to the same modules.
+func checkSameUpdates(t *testing.T, a, b string) {
+	t.Helper()
+	x, _, _, err := lora.Load(a, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, _, err := lora.Load(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(x.Modules(), y.Modules()) {
+		t.Fatalf("modules %v, want %v", y.Modules(), x.Modules())
+	}
+	for _, m := range x.Modules() {
+		px, py := x.Layers[m], y.Layers[m]
+		if len(px) != 1 || len(py) != 1 {
+			t.Fatalf("%s: %d and %d parts", m, len(px), len(py))
+		}
+		if e := testutil.RelL2(py[0].DeltaRows(1), px[0].DeltaRows(1)); e > 1e-6 {
+			t.Errorf("%s: ΔW moved by relative L2 %.3g", m, e)
+		}
+	}
 }
 
 // TestLoRAMergeAndResize: the merged checkpoint's forward equals the base
