@@ -102,83 +102,55 @@ func (s *Source) Next() ([]Sample, error) {
 
 // latents fetches the samples' latents, encoding misses when possible.
 func (s *Source) latents(samples []data.Sample) ([]cache.Tensor, error) {
-	out := make([]cache.Tensor, len(samples))
-	var missing []int
-	for i, smp := range samples {
-		t, ok, err := s.store.Get(cache.Latent, cache.LatentKey(s.ds, smp, s.opts.LatentIdentity))
-		if err != nil {
-			return nil, err
+	f := fetch{
+		kind: cache.Latent,
+		key:  func(smp data.Sample) cache.Key { return cache.LatentKey(s.ds, smp, s.opts.LatentIdentity) },
+		absent: func(smp data.Sample) error {
+			return fmt.Errorf("the latent of %s (bucket %v, flip %v) is not in the cache %s; build the cache before training (or load the VAE to encode on the fly)",
+				s.ds.Items[smp.Item].Path, smp.Bucket, smp.Flip, s.store.Dir())
+		},
+		encoder: "latent encoder", outputs: "latents", inputs: "images",
+	}
+	if s.opts.Latents != nil {
+		f.encode = func(todo []data.Sample) ([]cache.Tensor, error) {
+			images, err := cache.Pixels(s.ds, todo)
+			if err != nil {
+				return nil, err
+			}
+			enc, err := s.opts.Latents.Encode(images)
+			if err != nil {
+				return nil, fmt.Errorf("encoding latents: %w", err)
+			}
+			return enc, nil
 		}
-		if ok {
-			out[i] = t
-		} else {
-			missing = append(missing, i)
-		}
 	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	if s.opts.Latents == nil {
-		return nil, fmt.Errorf("the latent of %s (bucket %v, flip %v) is not in the cache %s; build the cache before training (or load the VAE to encode on the fly)",
-			s.ds.Items[samples[missing[0]].Item].Path, samples[missing[0]].Bucket, samples[missing[0]].Flip, s.store.Dir())
-	}
-	todo := make([]data.Sample, len(missing))
-	for j, i := range missing {
-		todo[j] = samples[i]
-	}
-	images, err := cache.Pixels(s.ds, todo)
-	if err != nil {
-		return nil, err
-	}
-	enc, err := s.opts.Latents.Encode(images)
-	if err != nil {
-		return nil, fmt.Errorf("encoding latents: %w", err)
-	}
-	if len(enc) != len(missing) {
-		return nil, fmt.Errorf("latent encoder returned %d latents for %d images", len(enc), len(missing))
-	}
-	for j, i := range missing {
-		out[i] = enc[j]
-	}
-	return out, nil
+	return f.run(s.store, samples)
 }
 
 // embeddings fetches the samples' caption embeddings, encoding misses when
 // possible.
 func (s *Source) embeddings(samples []data.Sample) ([]cache.Tensor, error) {
-	out := make([]cache.Tensor, len(samples))
-	var missing []int
-	for i, smp := range samples {
-		t, ok, err := s.store.Get(cache.Text, cache.TextKey(smp.Caption, s.opts.TextIdentity))
-		if err != nil {
-			return nil, err
+	f := fetch{
+		kind: cache.Text,
+		key:  func(smp data.Sample) cache.Key { return cache.TextKey(smp.Caption, s.opts.TextIdentity) },
+		absent: func(smp data.Sample) error {
+			return fmt.Errorf("the embedding of caption %q (%s) is not in the cache %s; build the cache before training (or keep the text encoder loaded, which tag shuffling needs)",
+				smp.Caption, s.ds.Items[smp.Item].Path, s.store.Dir())
+		},
+		encoder: "text encoder", outputs: "embeddings", inputs: "captions",
+	}
+	if s.opts.Text != nil {
+		f.encode = func(todo []data.Sample) ([]cache.Tensor, error) {
+			captions := make([]string, len(todo))
+			for j, smp := range todo {
+				captions[j] = smp.Caption
+			}
+			enc, err := s.opts.Text.Encode(captions)
+			if err != nil {
+				return nil, fmt.Errorf("encoding captions: %w", err)
+			}
+			return enc, nil
 		}
-		if ok {
-			out[i] = t
-		} else {
-			missing = append(missing, i)
-		}
 	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	if s.opts.Text == nil {
-		return nil, fmt.Errorf("the embedding of caption %q (%s) is not in the cache %s; build the cache before training (or keep the text encoder loaded, which tag shuffling needs)",
-			samples[missing[0]].Caption, s.ds.Items[samples[missing[0]].Item].Path, s.store.Dir())
-	}
-	captions := make([]string, len(missing))
-	for j, i := range missing {
-		captions[j] = samples[i].Caption
-	}
-	enc, err := s.opts.Text.Encode(captions)
-	if err != nil {
-		return nil, fmt.Errorf("encoding captions: %w", err)
-	}
-	if len(enc) != len(missing) {
-		return nil, fmt.Errorf("text encoder returned %d embeddings for %d captions", len(enc), len(missing))
-	}
-	for j, i := range missing {
-		out[i] = enc[j]
-	}
-	return out, nil
+	return f.run(s.store, samples)
 }

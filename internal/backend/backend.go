@@ -125,23 +125,11 @@ func Select(spec string) (backends.Backend, Info, error) {
 	case spec == "auto":
 		if HasGPU() {
 			if p := FindPlugin("cuda"); p != "" {
-				// A plugin that is present but fails to load is an error,
-				// not a silent fall back to a backend 10-100x slower.
-				b, info, err := newXLA("xla:cuda", p)
-				if err != nil {
-					return nil, Info{}, fmt.Errorf("auto: %w (use --backend go or xla:cpu to run without it)", err)
-				}
-				info.Reason = "auto: GPU and CUDA plugin found"
-				return b, info, nil
+				return autoXLA("xla:cuda", p, "auto: GPU and CUDA plugin found", "use --backend go or xla:cpu to run without it")
 			}
 		}
 		if p := FindPlugin("cpu"); p != "" {
-			b, info, err := newXLA("xla:cpu", p)
-			if err != nil {
-				return nil, Info{}, fmt.Errorf("auto: %w (reinstall with scripts/install-xla-cpu.sh --force, or use --backend go)", err)
-			}
-			info.Reason = "auto: XLA CPU plugin found"
-			return b, info, nil
+			return autoXLA("xla:cpu", p, "auto: XLA CPU plugin found", "reinstall with scripts/install-xla-cpu.sh --force, or use --backend go")
 		}
 		return newGo("auto: no XLA plugin found (scripts/install-xla-cpu.sh installs the CPU one)")
 	case spec == "xla:cpu":
@@ -168,6 +156,18 @@ func Select(spec string) (backends.Backend, Info, error) {
 		return newXLA(spec, p)
 	}
 	return nil, Info{}, fmt.Errorf("unknown backend %q (auto, go, xla:cpu, xla:cuda or xla:/abs/path/plugin.so)", spec)
+}
+
+// autoXLA loads the plugin auto selection found, giving reason as
+// Info.Reason. A plugin that is present but fails to load is an error (ending
+// in hint), not a silent fall back to a backend 10-100x slower.
+func autoXLA(spec, plugin, reason, hint string) (backends.Backend, Info, error) {
+	b, info, err := newXLA(spec, plugin)
+	if err != nil {
+		return nil, Info{}, fmt.Errorf("auto: %w (%s)", err, hint)
+	}
+	info.Reason = reason
+	return b, info, nil
 }
 
 func newGo(reason string) (backends.Backend, Info, error) {

@@ -62,3 +62,12 @@ func (p *Problems) Write(b *strings.Builder, labels Labels) {
 	list(labels.Unexpected, p.Unexpected)
 	list(labels.Misshaped, p.Misshaped)
 }
+
+// Report is the message of a model package's LoadError: source "is not a
+// loadable" what, then the non-empty lists under their labels.
+func (p *Problems) Report(source, what string, labels Labels) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s is not a loadable %s:", source, what)
+	p.Write(&b, labels)
+	return b.String()
+}

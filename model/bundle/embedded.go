@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/tensorload"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/model/textenc"
@@ -101,39 +101,11 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 		TransformerID: "embedded-tiny-20261124", VAEID: "embedded-tiny-analytic-vae"}, nil
 }
 
-// memSource is an in-memory textenc.TensorSource.
-type memSource map[string]*tensors.Tensor
-
-func (s memSource) Names() []string {
-	out := make([]string, 0, len(s))
-	for n := range s {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (s memSource) Dims(n string) ([]int, bool) {
-	t, ok := s[n]
-	if !ok {
-		return nil, false
-	}
-	return t.Shape().Dimensions, true
-}
-
-func (s memSource) ReadAs(n string, dtype dtypes.DType) (*tensors.Tensor, error) {
-	t, ok := s[n]
-	if !ok {
-		return nil, fmt.Errorf("no tensor %s", n)
-	}
-	return t, nil
-}
-
 // randomTextWeights generates a Qwen3 checkpoint: N(0, 1/in) matrices,
 // embeddings N(0, 1), norms 1 + N(0, 0.1²).
-func randomTextWeights(cfg textenc.Config, seed uint64) memSource {
+func randomTextWeights(cfg textenc.Config, seed uint64) tensorload.MapSource {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	src := memSource{}
+	src := tensorload.MapSource{}
 	add := func(name string, dims ...int) {
 		n := 1
 		for _, d := range dims {

@@ -201,11 +201,9 @@ type LoadError struct {
 	tensorload.Problems
 }
 
+// Error lists the problems under the checkpoint's name.
 func (e *LoadError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s is not a loadable FLUX.2 transformer:", e.Source)
-	e.Write(&b, tensorload.DefaultLabels)
-	return b.String()
+	return e.Report(e.Source, "FLUX.2 transformer", tensorload.DefaultLabels)
 }
 
 // LoadFrom builds a Model from a tensor source in either layout, streaming

@@ -2,7 +2,8 @@ package flux2
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
@@ -125,14 +126,7 @@ func (m *Model) DeleteVariable(official string) error {
 }
 
 // VariableNames returns the official names of all variables, sorted.
-func (m *Model) VariableNames() []string {
-	names := make([]string, 0, len(m.vars))
-	for n := range m.vars {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (m *Model) VariableNames() []string { return slices.Sorted(maps.Keys(m.vars)) }
 
 // TrainableNames returns the official names of the trainable variables, sorted.
 func (m *Model) TrainableNames() []string {

@@ -53,15 +53,13 @@ type LoadError struct {
 	tensorload.Problems
 }
 
+// Error lists the problems under the checkpoint's name.
 func (e *LoadError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s is not a loadable text encoder:", e.Source)
-	e.Write(&b, tensorload.Labels{
+	return e.Report(e.Source, "text encoder", tensorload.Labels{
 		Missing:    "missing tensors",
 		Unexpected: "unexpected tensors (set IgnoreUnexpected to skip them)",
 		Misshaped:  "tensors with the wrong shape (is the config right?)",
 	})
-	return b.String()
 }
 
 // plan maps every needed canonical name to its stored name, checking shapes,

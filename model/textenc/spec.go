@@ -5,24 +5,21 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/flora-ml/flora/model/textenc/tokenizer"
 )
 
-// PadSide is where a tokenizer puts the padding of a fixed-length sequence.
-type PadSide int
+// PadSide is where a tokenizer puts the padding of a fixed-length sequence:
+// the tokenizer's own type, so a Spec and a chat template speak of the same
+// side.
+type PadSide = tokenizer.PadSide
 
 const (
 	// PadRight puts pad tokens after the prompt (Qwen2 tokenizer, klein).
-	PadRight PadSide = iota
+	PadRight = tokenizer.PadRight
 	// PadLeft puts pad tokens before the prompt (Mistral processor, dev).
-	PadLeft
+	PadLeft = tokenizer.PadLeft
 )
-
-func (p PadSide) String() string {
-	if p == PadLeft {
-		return "left"
-	}
-	return "right"
-}
 
 // Layer sets of the FLUX.2 pipelines (hidden-state indices, 0 = embeddings).
 // They belong to the model family, not to the user: the diffusers klein LoRA

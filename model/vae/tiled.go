@@ -177,28 +177,28 @@ func copyWindow(dst, src []float32, planes, srcH, srcW, r0, c0, h, w int) {
 // → normalised packed latents [B, LatentChannels, H/16, W/16]. Tiles are
 // blended in latent space.
 func (v *VAE) EncodeTiled(pixels *tensors.Tensor, opts TileOptions) (*tensors.Tensor, error) {
-	if err := v.checkPixels(pixels); err != nil {
-		return nil, err
-	}
-	tile, overlap, err := opts.cells(v.Config)
-	if err != nil {
-		return nil, fmt.Errorf("vae encode: %w", err)
-	}
 	per, _ := v.Config.PixelsPerLatent()
-	return runTiled(pixels, per, 1, tile, overlap, v.Encode)
+	return v.tiled("encode", pixels, v.checkPixels, opts, per, 1, v.Encode)
 }
 
 // DecodeTiled is Decode computed tile by tile: normalised packed latents
 // [B, LatentChannels, h, w] → images [B, OutChannels, 16h, 16w]. Tiles are
 // blended in pixel space.
 func (v *VAE) DecodeTiled(latents *tensors.Tensor, opts TileOptions) (*tensors.Tensor, error) {
-	if err := v.checkLatents(latents); err != nil {
+	per, _ := v.Config.PixelsPerLatent()
+	return v.tiled("decode", latents, v.checkLatents, opts, 1, per, v.Decode)
+}
+
+// tiled checks in, then runs fn on it tile by tile (runTiled, cells of inPer
+// values a side in, outPer out) with the tile size and overlap of opts; op
+// names the operation in errors.
+func (v *VAE) tiled(op string, in *tensors.Tensor, check func(*tensors.Tensor) error, opts TileOptions, inPer, outPer int, fn tileFunc) (*tensors.Tensor, error) {
+	if err := check(in); err != nil {
 		return nil, err
 	}
 	tile, overlap, err := opts.cells(v.Config)
 	if err != nil {
-		return nil, fmt.Errorf("vae decode: %w", err)
+		return nil, fmt.Errorf("vae %s: %w", op, err)
 	}
-	per, _ := v.Config.PixelsPerLatent()
-	return runTiled(latents, 1, per, tile, overlap, v.Decode)
+	return runTiled(in, inPer, outPer, tile, overlap, fn)
 }

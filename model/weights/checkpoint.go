@@ -180,28 +180,22 @@ func parseIndex(raw []byte) (map[string]string, error) {
 		return nil, errors.New("no weight_map")
 	}
 	dec := json.NewDecoder(bytes.NewReader(wm))
-	if err := expectDelim(dec, '{', "weight_map"); err != nil {
-		return nil, err
-	}
 	out := map[string]string{}
-	for dec.More() {
-		name, err := nextKey(dec, "weight_map")
-		if err != nil {
-			return nil, err
-		}
+	err := readObject(dec, "weight_map", func(name string) error {
 		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("weight_map lists tensor %q twice", name)
+			return fmt.Errorf("weight_map lists tensor %q twice", name)
 		}
 		shard, err := nextString(dec, fmt.Sprintf("weight_map[%q]", name))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if shard == "" || filepath.Base(shard) != shard || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`) {
-			return nil, fmt.Errorf("weight_map[%q] = %q: shard must be a file name in the index's folder", name, shard)
+			return fmt.Errorf("weight_map[%q] = %q: shard must be a file name in the index's folder", name, shard)
 		}
 		out[name] = shard
-	}
-	if err := expectDelim(dec, '}', "weight_map"); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if len(out) == 0 {

@@ -122,6 +122,9 @@ func parallelRange(n int, fn func(lo, hi int)) error {
 // decodeFloat32s converts len(dst) elements of dtype dt from src to float32.
 // Integers and float64 round to nearest float32; bools become 0 or 1.
 func decodeFloat32s(dst []float32, src []byte, dt DType) {
+	if decode64Bit(dst, src, dt) {
+		return
+	}
 	le := binary.LittleEndian
 	switch dt {
 	case F32:
@@ -148,14 +151,6 @@ func decodeFloat32s(dst []float32, src []byte, dt DType) {
 		for i := range dst {
 			dst[i] = table[src[i]]
 		}
-	case F64:
-		for i := range dst {
-			dst[i] = float32(math.Float64frombits(le.Uint64(src[8*i:])))
-		}
-	case I64:
-		for i := range dst {
-			dst[i] = float32(int64(le.Uint64(src[8*i:])))
-		}
 	case I32:
 		for i := range dst {
 			dst[i] = float32(int32(le.Uint32(src[4*i:])))
@@ -167,10 +162,6 @@ func decodeFloat32s(dst []float32, src []byte, dt DType) {
 	case I8:
 		for i := range dst {
 			dst[i] = float32(int8(src[i]))
-		}
-	case U64:
-		for i := range dst {
-			dst[i] = float32(le.Uint64(src[8*i:]))
 		}
 	case U32:
 		for i := range dst {
@@ -197,32 +188,43 @@ func decodeFloat32s(dst []float32, src []byte, dt DType) {
 // decodeFloat64s converts len(dst) elements of dtype dt from src to float64:
 // exactly for floats and for integers up to 2⁵³ in magnitude.
 func decodeFloat64s(dst []float64, src []byte, dt DType) {
+	if decode64Bit(dst, src, dt) {
+		return
+	}
+	// Every other dtype is exact in float32.
+	var buf [chunkElems]float32
+	sz := dt.Size()
+	for c := 0; c < len(dst); c += chunkElems {
+		e := min(c+chunkElems, len(dst))
+		tmp := buf[:e-c]
+		decodeFloat32s(tmp, src[c*sz:e*sz], dt)
+		for i, v := range tmp {
+			dst[c+i] = float64(v)
+		}
+	}
+}
+
+// decode64Bit converts len(dst) elements of a 64-bit dtype (F64, I64, U64)
+// from src to T, rounding to nearest, and reports whether dt was one.
+func decode64Bit[T float32 | float64](dst []T, src []byte, dt DType) bool {
 	le := binary.LittleEndian
 	switch dt {
 	case F64:
 		for i := range dst {
-			dst[i] = math.Float64frombits(le.Uint64(src[8*i:]))
+			dst[i] = T(math.Float64frombits(le.Uint64(src[8*i:])))
 		}
 	case I64:
 		for i := range dst {
-			dst[i] = float64(int64(le.Uint64(src[8*i:])))
+			dst[i] = T(int64(le.Uint64(src[8*i:])))
 		}
 	case U64:
 		for i := range dst {
-			dst[i] = float64(le.Uint64(src[8*i:]))
+			dst[i] = T(le.Uint64(src[8*i:]))
 		}
-	default: // every other dtype is exact in float32
-		var buf [chunkElems]float32
-		sz := dt.Size()
-		for c := 0; c < len(dst); c += chunkElems {
-			e := min(c+chunkElems, len(dst))
-			tmp := buf[:e-c]
-			decodeFloat32s(tmp, src[c*sz:e*sz], dt)
-			for i, v := range tmp {
-				dst[c+i] = float64(v)
-			}
-		}
+	default:
+		return false
 	}
+	return true
 }
 
 // encodeFloat32s writes src as float dtype dt into dst (len(src)·dt.Size()

@@ -213,15 +213,24 @@ func (f *File) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) 
 	return f.TensorAs(name, dtype)
 }
 
+// mappedRange returns where a tensor's data lies in the mapping, and the page
+// size; ok is false for a tensor under 1 MiB, too small to advise the kernel
+// about.
+func (f *File) mappedRange(info TensorInfo) (start, end, page int64, ok bool) {
+	if info.NumBytes() < 1<<20 {
+		return 0, 0, 0, false
+	}
+	start = int64(len(f.mapping)-len(f.data)) + info.Begin
+	return start, start + info.NumBytes(), int64(os.Getpagesize()), true
+}
+
 // willNeed asks the kernel to start reading a tensor's pages (read-ahead for
 // cold files); best effort, errors are ignored.
 func (f *File) willNeed(info TensorInfo) {
-	if info.NumBytes() < 1<<20 {
+	start, end, page, ok := f.mappedRange(info)
+	if !ok {
 		return
 	}
-	start := int64(len(f.mapping)-len(f.data)) + info.Begin
-	end := start + info.NumBytes()
-	page := int64(os.Getpagesize())
 	start -= start % page
 	_ = syscall.Madvise(f.mapping[start:end], syscall.MADV_WILLNEED)
 }
@@ -231,12 +240,10 @@ func (f *File) willNeed(info TensorInfo) {
 // what the model holds resident (the pages stay in the page cache, and a
 // later read faults them back in). Best effort, errors are ignored.
 func (f *File) dontNeed(info TensorInfo) {
-	if info.NumBytes() < 1<<20 {
+	start, end, page, ok := f.mappedRange(info)
+	if !ok {
 		return
 	}
-	start := int64(len(f.mapping)-len(f.data)) + info.Begin
-	end := start + info.NumBytes()
-	page := int64(os.Getpagesize())
 	start += (page - start%page) % page // whole pages inside the tensor only
 	end -= end % page
 	if end > start {

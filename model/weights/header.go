@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/bits"
 	"sort"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -63,35 +62,28 @@ func parseHeader(raw []byte, dataLen int64) (header, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if err := expectDelim(dec, '{', "header"); err != nil {
-		return h, err
-	}
 	seen := map[string]bool{}
-	for dec.More() {
-		name, err := nextKey(dec, "header")
-		if err != nil {
-			return h, err
-		}
+	err := readObject(dec, "header", func(name string) error {
 		if seen[name] {
 			if name == metadataKey {
-				return h, fmt.Errorf("%s appears twice", metadataKey)
+				return fmt.Errorf("%s appears twice", metadataKey)
 			}
-			return h, fmt.Errorf("tensor %q appears twice", name)
+			return fmt.Errorf("tensor %q appears twice", name)
 		}
 		seen[name] = true
 		if name == metadataKey {
-			if h.metadata, err = parseMetadata(dec); err != nil {
-				return h, err
-			}
-			continue
+			var err error
+			h.metadata, err = parseMetadata(dec)
+			return err
 		}
 		ti, err := parseEntry(dec, name)
 		if err != nil {
-			return h, err
+			return err
 		}
 		h.tensors = append(h.tensors, ti)
-	}
-	if err := expectDelim(dec, '}', "header"); err != nil {
+		return nil
+	})
+	if err != nil {
 		return h, err
 	}
 	if tok, err := dec.Token(); err != io.EOF {
@@ -111,71 +103,57 @@ func parseHeader(raw []byte, dataLen int64) (header, error) {
 func parseEntry(dec *json.Decoder, name string) (TensorInfo, error) {
 	ti := TensorInfo{Name: name}
 	where := fmt.Sprintf("tensor %q", name)
-	if err := expectDelim(dec, '{', where); err != nil {
-		return ti, err
-	}
-	var haveDType, haveShape, haveOffsets bool
-	for dec.More() {
-		field, err := nextKey(dec, where)
-		if err != nil {
-			return ti, err
+	seen := map[string]bool{}
+	err := readObject(dec, where, func(field string) error {
+		if seen[field] {
+			return fmt.Errorf("%s: field %s appears twice", where, field)
 		}
+		seen[field] = true
 		switch field {
 		case "dtype":
-			if haveDType {
-				return ti, fmt.Errorf("%s: field dtype appears twice", where)
-			}
-			haveDType = true
 			s, err := nextString(dec, where+" dtype")
 			if err != nil {
-				return ti, err
+				return err
 			}
 			ti.DType = DType(s)
 			if !ti.DType.Known() {
-				return ti, fmt.Errorf("%s: unknown dtype %q (known: %v)", where, s, allDTypes())
+				return fmt.Errorf("%s: unknown dtype %q (known: %v)", where, s, allDTypes())
 			}
 		case "shape":
-			if haveShape {
-				return ti, fmt.Errorf("%s: field shape appears twice", where)
-			}
-			haveShape = true
 			dims, err := nextIntList(dec, where+" shape")
 			if err != nil {
-				return ti, err
+				return err
 			}
 			ti.Shape = make([]int, len(dims))
 			for i, d := range dims {
 				if d > math.MaxInt {
-					return ti, fmt.Errorf("%s: dimension %d too large", where, d)
+					return fmt.Errorf("%s: dimension %d too large", where, d)
 				}
 				ti.Shape[i] = int(d)
 			}
 		case "data_offsets":
-			if haveOffsets {
-				return ti, fmt.Errorf("%s: field data_offsets appears twice", where)
-			}
-			haveOffsets = true
 			offs, err := nextIntList(dec, where+" data_offsets")
 			if err != nil {
-				return ti, err
+				return err
 			}
 			if len(offs) != 2 {
-				return ti, fmt.Errorf("%s: data_offsets must be [begin, end], got %d numbers", where, len(offs))
+				return fmt.Errorf("%s: data_offsets must be [begin, end], got %d numbers", where, len(offs))
 			}
 			ti.Begin, ti.End = offs[0], offs[1]
 		default:
-			return ti, fmt.Errorf("%s: unexpected field %q (allowed: dtype, shape, data_offsets)", where, field)
+			return fmt.Errorf("%s: unexpected field %q (allowed: dtype, shape, data_offsets)", where, field)
 		}
-	}
-	if err := expectDelim(dec, '}', where); err != nil {
+		return nil
+	})
+	if err != nil {
 		return ti, err
 	}
 	switch {
-	case !haveDType:
+	case !seen["dtype"]:
 		return ti, fmt.Errorf("%s: missing dtype", where)
-	case !haveShape:
+	case !seen["shape"]:
 		return ti, fmt.Errorf("%s: missing shape", where)
-	case !haveOffsets:
+	case !seen["data_offsets"]:
 		return ti, fmt.Errorf("%s: missing data_offsets", where)
 	case ti.Begin > ti.End:
 		return ti, fmt.Errorf("%s: data_offsets [%d, %d] end before they begin", where, ti.Begin, ti.End)
@@ -260,133 +238,19 @@ func parseMetadata(dec *json.Decoder) (map[string]string, error) {
 		return nil, fmt.Errorf("%s must be an object of strings, got %v", metadataKey, describeToken(tok))
 	}
 	md := map[string]string{}
-	for dec.More() {
-		k, err := nextKey(dec, metadataKey)
-		if err != nil {
-			return nil, err
-		}
+	err = readMembers(dec, metadataKey, func(k string) error {
 		if _, dup := md[k]; dup {
-			return nil, fmt.Errorf("%s: key %q appears twice", metadataKey, k)
+			return fmt.Errorf("%s: key %q appears twice", metadataKey, k)
 		}
 		v, err := nextString(dec, fmt.Sprintf("%s[%q]", metadataKey, k))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		md[k] = v
-	}
-	if err := expectDelim(dec, '}', metadataKey); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return md, nil
-}
-
-// nextToken reads the next JSON token; an error names where it was read.
-func nextToken(dec *json.Decoder, where string) (json.Token, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where, jsonErr(err))
-	}
-	return tok, nil
-}
-
-func expectDelim(dec *json.Decoder, d json.Delim, where string) error {
-	tok, err := nextToken(dec, where)
-	if err != nil {
-		return err
-	}
-	if tok != d {
-		what := "an object"
-		if d == '}' {
-			what = "the end of the object"
-		}
-		return fmt.Errorf("%s must be %s, got %s", where, what, describeToken(tok))
-	}
-	return nil
-}
-
-func nextKey(dec *json.Decoder, where string) (string, error) {
-	return nextStringToken(dec, where, where+": expected a key")
-}
-
-func nextString(dec *json.Decoder, where string) (string, error) {
-	return nextStringToken(dec, where, where+" must be a string")
-}
-
-// nextStringToken reads a string token; any other token is an error saying
-// wrong, then what it got.
-func nextStringToken(dec *json.Decoder, where, wrong string) (string, error) {
-	tok, err := nextToken(dec, where)
-	if err != nil {
-		return "", err
-	}
-	s, ok := tok.(string)
-	if !ok {
-		return "", fmt.Errorf("%s, got %s", wrong, describeToken(tok))
-	}
-	return s, nil
-}
-
-// nextIntList reads a JSON array of non-negative integers.
-func nextIntList(dec *json.Decoder, where string) ([]int64, error) {
-	tok, err := nextToken(dec, where)
-	if err != nil {
-		return nil, err
-	}
-	if tok != json.Delim('[') {
-		return nil, fmt.Errorf("%s must be a list of non-negative integers, got %s", where, describeToken(tok))
-	}
-	var out []int64
-	for dec.More() {
-		tok, err := nextToken(dec, where)
-		if err != nil {
-			return nil, err
-		}
-		num, ok := tok.(json.Number)
-		if !ok {
-			return nil, fmt.Errorf("%s must be a list of non-negative integers, got %s", where, describeToken(tok))
-		}
-		v, err := strconv.ParseInt(string(num), 10, 64)
-		if err != nil || v < 0 {
-			return nil, fmt.Errorf("%s: %s is not a non-negative 64-bit integer", where, num)
-		}
-		out = append(out, v)
-	}
-	if _, err := nextToken(dec, where); err != nil { // the closing ']'
-		return nil, err
-	}
-	return out, nil
-}
-
-// describeToken renders a JSON token for an error message.
-func describeToken(tok json.Token) string {
-	switch v := tok.(type) {
-	case nil:
-		return "null"
-	case json.Delim:
-		switch v {
-		case '{':
-			return "an object"
-		case '[':
-			return "a list"
-		}
-		return fmt.Sprintf("%q", string(v))
-	case string:
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return fmt.Sprintf("string %q", v)
-	case json.Number:
-		return "number " + string(v)
-	case bool:
-		return fmt.Sprintf("%v", v)
-	}
-	return fmt.Sprintf("%v", tok)
-}
-
-// jsonErr turns the decoder's io.EOF into a clearer message.
-func jsonErr(err error) error {
-	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errors.New("JSON ends early")
-	}
-	return fmt.Errorf("invalid JSON: %w", err)
 }

@@ -25,8 +25,7 @@ type mergeRule struct {
 // bpeModel is the Hugging Face "BPE" model: a vocabulary plus ranked merges of token pairs.
 // Encoding a word repeatedly applies the lowest-ranked merge available, leftmost first.
 type bpeModel struct {
-	vocab        map[string]int
-	idTok        map[int]string
+	vocabulary
 	merges       map[uint64]mergeRule
 	ignoreMerges bool
 	byteFallback bool
@@ -47,21 +46,20 @@ func pairKey(a, b int) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b))
 // byteLevel is non-nil when the pre-tokenizer maps words to the byte alphabet.
 func newBPEModel(vocab map[string]int, merges [][2]string, byteLevel *byteLevelTable) (*bpeModel, error) {
 	m := &bpeModel{
-		vocab:     vocab,
-		idTok:     make(map[int]string, len(vocab)),
-		merges:    make(map[uint64]mergeRule, len(merges)),
-		unkID:     -1,
-		byteLevel: byteLevel,
-		cache:     newWordCache(),
+		vocabulary: vocabulary{ids: vocab, tokens: make(map[int]string, len(vocab))},
+		merges:     make(map[uint64]mergeRule, len(merges)),
+		unkID:      -1,
+		byteLevel:  byteLevel,
+		cache:      newWordCache(),
 	}
 	for tok, id := range vocab {
 		if id < 0 || id > math.MaxInt32 {
 			return nil, fmt.Errorf("vocab: token %q has invalid id %d", tok, id)
 		}
-		if prev, dup := m.idTok[id]; dup {
+		if prev, dup := m.tokens[id]; dup {
 			return nil, fmt.Errorf("vocab: id %d used by both %q and %q", id, prev, tok)
 		}
-		m.idTok[id] = tok
+		m.tokens[id] = tok
 	}
 	for i, mg := range merges {
 		a, okA := vocab[mg[0]]
@@ -87,17 +85,7 @@ func newBPEModel(vocab map[string]int, merges [][2]string, byteLevel *byteLevelT
 	return m, nil
 }
 
-func (m *bpeModel) idToToken(id int) (string, bool) {
-	s, ok := m.idTok[id]
-	return s, ok
-}
-
-func (m *bpeModel) tokenToID(tok string) (int, bool) {
-	id, ok := m.vocab[tok]
-	return id, ok
-}
-
-func (m *bpeModel) size() int { return len(m.vocab) }
+func (m *bpeModel) size() int { return len(m.ids) }
 
 // encodeWord appends the ids of word (raw bytes of one pre-token) to dst.
 func (m *bpeModel) encodeWord(word string, dst []int) []int {
@@ -110,7 +98,7 @@ func (m *bpeModel) encodeUncached(word string, dst []int) []int {
 		key = m.byteLevel.encode(word)
 	}
 	if m.ignoreMerges {
-		if id, ok := m.vocab[key]; ok {
+		if id, ok := m.ids[key]; ok {
 			return append(dst, id)
 		}
 	}
@@ -140,7 +128,7 @@ func (m *bpeModel) initialSymbols(word, key string, syms []int) []int {
 		_, size := utf8.DecodeRuneInString(key[i:])
 		ch := key[i : i+size]
 		i += size
-		if id, ok := m.vocab[ch]; ok {
+		if id, ok := m.ids[ch]; ok {
 			syms = append(syms, id)
 			continue
 		}

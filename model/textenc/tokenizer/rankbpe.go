@@ -8,21 +8,11 @@ import "math"
 // token is emitted directly. Ids are rank + idOffset (Tekken reserves the first ids for
 // control tokens).
 type rankBPE struct {
-	ranks    map[string]int // raw bytes -> rank
-	tokens   map[int]string // id -> token in the GPT-2 byte alphabet (for Decode/TokenID)
-	ids      map[string]int // token in the byte alphabet -> id
+	ranks map[string]int // raw bytes -> rank
+	// vocabulary holds the tokens in the GPT-2 byte alphabet (for Decode/TokenID).
+	vocabulary
 	idOffset int
 	cache    *wordCache
-}
-
-func (m *rankBPE) idToToken(id int) (string, bool) {
-	s, ok := m.tokens[id]
-	return s, ok
-}
-
-func (m *rankBPE) tokenToID(tok string) (int, bool) {
-	id, ok := m.ids[tok]
-	return id, ok
 }
 
 func (m *rankBPE) size() int { return len(m.ranks) }

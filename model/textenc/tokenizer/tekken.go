@@ -85,9 +85,11 @@ func ParseTekken(data []byte) (*Tokenizer, error) {
 	}
 	bl := newByteLevelTable()
 	m := &rankBPE{
-		ranks:    make(map[string]int, len(f.Vocab)),
-		tokens:   make(map[int]string, len(f.Vocab)),
-		ids:      make(map[string]int, len(f.Vocab)),
+		ranks: make(map[string]int, len(f.Vocab)),
+		vocabulary: vocabulary{
+			ids:    make(map[string]int, len(f.Vocab)),
+			tokens: make(map[int]string, len(f.Vocab)),
+		},
 		idOffset: numSpecial,
 		cache:    newWordCache(),
 	}
