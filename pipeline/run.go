@@ -47,6 +47,9 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	if err != nil {
 		return nil, err
 	}
+	if err := warnIncompatibleExports(cfg, adapter, rep); err != nil {
+		return nil, err
+	}
 	opts, err := TrainOptions(cfg, comps.Variant)
 	if err != nil {
 		return nil, err
@@ -138,4 +141,21 @@ func exporter(cfg *job.Config, m *flux2.Model, meta lora.Meta) func(dir string, 
 		}
 		return files, nil
 	}
+}
+
+// warnIncompatibleExports warns before training when a client that loads
+// LoRA files is served by none of the job's output formats (it refuses them,
+// or drops some of the adapter's layers), naming the format that would.
+func warnIncompatibleExports(cfg *job.Config, a *lora.Adapter, rep Reporter) error {
+	formats := make([]lora.Format, len(cfg.Output.Formats))
+	for i, f := range cfg.Output.Formats {
+		var err error
+		if formats[i], err = lora.ParseFormat(f); err != nil {
+			return fmt.Errorf("output.formats: %w", err)
+		}
+	}
+	for _, w := range lora.CompatibilityWarnings(a, formats...) {
+		rep.printf("warning: output.formats %v: %s", cfg.Output.Formats, w)
+	}
+	return nil
 }

@@ -67,6 +67,17 @@ type loraReport struct {
 	Groups   []loraGroupReport `json:"groups"`
 	Warnings []string          `json:"warnings,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Clients says which tools load this file and which layers they drop.
+	Clients []loraClientReport `json:"clients"`
+}
+
+// loraClientReport is one row of the compatibility table (lora.Support).
+type loraClientReport struct {
+	Client  string   `json:"client"`
+	Checked bool     `json:"checked"`
+	Loads   bool     `json:"loads"`
+	Dropped []string `json:"dropped,omitempty"`
+	Note    string   `json:"note"`
 }
 
 func inspectLoRA(p string) (*loraReport, error) {
@@ -76,6 +87,9 @@ func inspectLoRA(p string) (*loraReport, error) {
 	}
 	rep := &loraReport{Path: p, Format: string(format), Targets: len(a.Layers), Params: a.NumParams(), Warnings: warnings, Metadata: map[string]string{}}
 	rep.Base = a.GuessBase()
+	for _, c := range lora.Compatibility(a, format) {
+		rep.Clients = append(rep.Clients, loraClientReport{Client: string(c.Client), Checked: c.Checked, Loads: c.Loads, Dropped: c.Dropped, Note: c.Note})
+	}
 	for k, v := range a.Metadata {
 		if k != "flora.config" && k != "lora_adapter_metadata" {
 			rep.Metadata[k] = v
@@ -145,6 +159,9 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
+		if err := writeClientTable(rep); err != nil {
+			return err
+		}
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(cliOut, "warning: %s\n", w)
 		}
@@ -209,6 +226,9 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		}
 		if err := lora.Save(*out, a, format, meta); err != nil {
 			return err
+		}
+		for _, w := range lora.CompatibilityWarnings(a, format) {
+			fmt.Fprintf(cliErr, "warning: %s: %s\n", *out, w)
 		}
 		fmt.Fprintf(cliOut, "%s (%s) → %s (%s): %d layers\n", args[0], from, *out, format, len(a.Layers))
 		return nil
@@ -376,4 +396,34 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 		fmt.Fprintf(cliOut, "wrote %s (%s layout, %d adapters merged)\n", *out, layout, len(*loras))
 		return nil
 	}
+}
+
+// writeClientTable prints which tools load the file: all its layers, some
+// (those dropped named), none, or not checked.
+func writeClientTable(rep *loraReport) error {
+	fmt.Fprintln(cliOut, "Loads in:")
+	t := tablewriter.NewWriter(cliOut)
+	t.Header([]string{"client", "layers applied", "note"})
+	for _, c := range rep.Clients {
+		applied := "—"
+		switch {
+		case !c.Checked:
+		case !c.Loads:
+			applied = "none (refused)"
+		case len(c.Dropped) == 0:
+			applied = fmt.Sprintf("all %d", rep.Targets)
+		default:
+			applied = fmt.Sprintf("%d of %d", rep.Targets-len(c.Dropped), rep.Targets)
+		}
+		t.Append([]string{c.Client, applied, c.Note})
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	for _, c := range rep.Clients {
+		if len(c.Dropped) > 0 {
+			fmt.Fprintf(cliOut, "%s drops: %s\n", c.Client, strings.Join(c.Dropped, ", "))
+		}
+	}
+	return nil
 }

@@ -1,0 +1,118 @@
+package lora
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Which of an adapter's layers the usual loaders of each file format apply,
+// as checked with the clients themselves (README "Using the adapter";
+// tools/reference/flux2_lora.py). Only what was checked is claimed: other
+// client/format pairs say so.
+
+// Client is a family of tools that load LoRA files.
+type Client string
+
+// The clients Flora's files are made for.
+const (
+	ClientComfyUI   Client = "ComfyUI"
+	ClientDiffusers Client = "diffusers"
+	ClientKohya     Client = "kohya-based tools"
+)
+
+// Clients lists the clients in report order.
+var Clients = []Client{ClientComfyUI, ClientDiffusers, ClientKohya}
+
+// Support is what one client does with a file of one format.
+type Support struct {
+	Client Client
+	// Checked is false where no check with the client backs the verdict
+	// (Loads and Dropped then describe nothing).
+	Checked bool
+	// Loads is false when the client refuses the file.
+	Loads bool
+	// Dropped lists the adapter's modules (official paths) the client's
+	// loader leaves out, with a warning at best.
+	Dropped []string
+	// Note says how the verdict was reached or what to do instead.
+	Note string
+}
+
+// kohyaDroppedByDiffusers are the official module patterns diffusers'
+// kohya converter (0.42.1) has no mapping for: it drops them with an
+// "Unsupported keys" warning and applies the rest.
+var kohyaDroppedByDiffusers = []string{"guidance_in.*", "double_stream_modulation_*.*", "single_stream_modulation.*", "final_layer.adaLN_modulation.*"}
+
+// Compatibility says, for each client, whether it loads a file of format f
+// holding a, and which of a's modules it drops.
+func Compatibility(a *Adapter, f Format) []Support {
+	out := make([]Support, 0, len(Clients))
+	for _, c := range Clients {
+		s := Support{Client: c}
+		switch {
+		case f == FormatComfy && c == ClientComfyUI, f == FormatKohya && c == ClientComfyUI:
+			s.Checked, s.Loads, s.Note = true, true, "ComfyUI's own loader: every module"
+		case f == FormatDiffusers && c == ClientDiffusers:
+			s.Checked, s.Loads, s.Note = true, true, "every module, through every diffusers path"
+		case f == FormatComfy && c == ClientDiffusers:
+			s.Checked, s.Note = true, "diffusers' converter refuses the .alpha keys: use the diffusers file"
+		case f == FormatKohya && c == ClientDiffusers:
+			s.Checked, s.Loads = true, true
+			s.Dropped = matching(a, kohyaDroppedByDiffusers)
+			s.Note = "diffusers' kohya converter"
+			if len(s.Dropped) > 0 {
+				s.Note += ": use the diffusers file for these layers"
+			}
+		case f == FormatKohya && c == ClientKohya:
+			s.Note = "the kohya/musubi naming these tools write (not run here)"
+		default:
+			s.Note = "not checked"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// matching returns a's modules that match any of the path patterns.
+func matching(a *Adapter, patterns []string) []string {
+	var out []string
+	for _, m := range a.Modules() {
+		for _, p := range patterns {
+			if ok, _ := path.Match(p, m); ok {
+				out = append(out, m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// CompatibilityWarnings are the warnings for files holding a in the given
+// formats (a run's exports, or one converted file): one per checked client
+// that no file serves whole — it refuses them, or drops some modules of
+// each. Unchecked pairs give no warning.
+func CompatibilityWarnings(a *Adapter, formats ...Format) []string {
+	var out []string
+	for i, c := range Clients {
+		var worst []string
+		served := false
+		for _, f := range formats {
+			s := Compatibility(a, f)[i]
+			switch {
+			case !s.Checked:
+			case s.Loads && len(s.Dropped) == 0:
+				served = true
+			case !s.Loads:
+				worst = append(worst, fmt.Sprintf("%s does not load %s files (%s)", c, f, s.Note))
+			default:
+				worst = append(worst, fmt.Sprintf("%s drops %d of the %d layers of a %s file (%s) — %s",
+					c, len(s.Dropped), len(a.Layers), f, strings.Join(s.Dropped, ", "), s.Note))
+			}
+		}
+		if !served {
+			out = append(out, worst...)
+		}
+	}
+	return out
+}
