@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 
@@ -36,14 +35,8 @@ func init() {
 
 // layerGroupOf names the group of a module for reports.
 func layerGroupOf(module string) string {
-	for _, g := range []struct{ pattern, name string }{
-		{"double_blocks.*.*_attn.qkv", "double qkv"}, {"double_blocks.*.*_attn.proj", "double proj"},
-		{"double_blocks.*.*_mlp.*", "double mlp"}, {"single_blocks.*.linear1", "single linear1"},
-		{"single_blocks.*.linear2", "single linear2"},
-	} {
-		if ok, _ := path.Match(g.pattern, module); ok {
-			return g.name
-		}
+	if g := flux2.LinearGroup(module); g != "" {
+		return g
 	}
 	return "global"
 }

@@ -1,6 +1,7 @@
 package flux2
 
 import (
+	"path"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,27 @@ func BlockOf(name string) string {
 	parts := strings.SplitN(name, ".", 3)
 	if len(parts) == 3 && (parts[0] == "double_blocks" || parts[0] == "single_blocks") {
 		return parts[0] + "." + parts[1]
+	}
+	return ""
+}
+
+// blockLinearGroups name the kinds of linear layer inside the blocks, by
+// official module path pattern.
+var blockLinearGroups = []struct{ pattern, name string }{
+	{"double_blocks.*.*_attn.qkv", "double qkv"}, {"double_blocks.*.*_attn.proj", "double proj"},
+	{"double_blocks.*.*_mlp.*", "double mlp"}, {"single_blocks.*.linear1", "single linear1"},
+	{"single_blocks.*.linear2", "single linear2"},
+}
+
+// LinearGroup names the kind of a block linear layer for reports ("double
+// qkv", "double proj", "double mlp", "single linear1", "single linear2")
+// from its official module path (without ".weight"); "" for every other
+// module (embedders, modulations, final layer).
+func LinearGroup(module string) string {
+	for _, g := range blockLinearGroups {
+		if ok, _ := path.Match(g.pattern, module); ok {
+			return g.name
+		}
 	}
 	return ""
 }

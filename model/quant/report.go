@@ -2,7 +2,6 @@ package quant
 
 import (
 	"math"
-	"path"
 	"sort"
 	"strings"
 
@@ -27,15 +26,8 @@ type GroupReport struct {
 
 // reportGroup names the layer group of an official weight.
 func reportGroup(name string) string {
-	module := strings.TrimSuffix(name, ".weight")
-	for _, g := range []struct{ pattern, name string }{
-		{"double_blocks.*.*_attn.qkv", "double attn qkv"}, {"double_blocks.*.*_attn.proj", "double attn proj"},
-		{"double_blocks.*.*_mlp.*", "double mlp"}, {"single_blocks.*.linear1", "single linear1"},
-		{"single_blocks.*.linear2", "single linear2"},
-	} {
-		if ok, _ := path.Match(g.pattern, module); ok {
-			return g.name
-		}
+	if g := flux2.LinearGroup(strings.TrimSuffix(name, ".weight")); g != "" {
+		return g
 	}
 	return "kept (embedders, modulation, final, norms)"
 }
