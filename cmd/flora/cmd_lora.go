@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -130,9 +129,7 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(cliOut)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rep)
+			return printJSON(cliOut, rep)
 		}
 		fmt.Fprintf(cliOut, "File:       %s\nFormat:     %s\nBase model: %s\nTargets:    %d layers\nParameters: %d (%s)\n",
 			rep.Path, rep.Format, rep.Base, rep.Targets, rep.Params, humanCount(rep.Params))
@@ -148,17 +145,7 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(cliOut, "warning: %s\n", w)
 		}
-		if len(rep.Metadata) > 0 {
-			keys := make([]string, 0, len(rep.Metadata))
-			for k := range rep.Metadata {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			fmt.Fprintln(cliOut, "Metadata:")
-			for _, k := range keys {
-				fmt.Fprintf(cliOut, "  %s: %s\n", k, shorten(rep.Metadata[k], 100))
-			}
-		}
+		printMetadata(cliOut, rep.Metadata)
 		return nil
 	}
 }
@@ -193,15 +180,9 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
-		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
-			return usageErrorf("--out %v", err)
-		}
-		a, from, warnings, err := lora.Load(args[0], nil)
+		a, from, err := loadLoRAInto(args[0], *out)
 		if err != nil {
 			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
 		meta, err := lora.RewriteMeta(args[0], a, from)
 		if err != nil {
@@ -215,6 +196,22 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 	}
 }
 
+// loadLoRAInto loads the adapter in, to be written to out: it checks that
+// out does not overwrite in and prints the loader's warnings.
+func loadLoRAInto(in, out string) (*lora.Adapter, lora.Format, error) {
+	if err := fsutil.CheckOutput(out, in); err != nil {
+		return nil, "", usageErrorf("--out %v", err)
+	}
+	a, from, warnings, err := lora.Load(in, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(cliErr, "warning: %s\n", w)
+	}
+	return a, from, nil
+}
+
 func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 	rank := fs.Int("rank", 0, "target rank (required)")
 	out := fs.String("out", "", "output file (required)")
@@ -223,15 +220,9 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if len(args) != 1 || *out == "" || *rank < 1 {
 			return usageErrorf("expected IN, --rank N >= 1 and --out")
 		}
-		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
-			return usageErrorf("--out %v", err)
-		}
-		a, from, warnings, err := lora.Load(args[0], nil)
+		a, from, err := loadLoRAInto(args[0], *out)
 		if err != nil {
 			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
 		format := from
 		if *to != "" {
