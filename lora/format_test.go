@@ -141,11 +141,7 @@ func TestFormatRoundTrips(t *testing.T) {
 		}
 	}
 	// The diffusers file carries the PEFT config diffusers reads.
-	f, err := weights.Open(filepath.Join(dir, "diffusers.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := weightstest.Open(t, filepath.Join(dir, "diffusers.safetensors"))
 	md := f.Metadata()
 	if !strings.Contains(md["lora_adapter_metadata"], `"transformer.lora_alpha": 8`) || md["ss_network_dim"] != "4" || md["ss_base_model_version"] != "flux2_tiny" {
 		t.Errorf("metadata %v", md)

@@ -268,28 +268,5 @@ func TestDiffusersRoundTripIdentical(t *testing.T) {
 	if err := Save(out, a, FormatDiffusers, Meta{}); err != nil {
 		t.Fatal(err)
 	}
-	x, err := weights.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	y, err := weights.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer y.Close()
-	if len(x.Names()) != len(y.Names()) {
-		t.Errorf("%d tensors written back, diffusers' file has %d", len(y.Names()), len(x.Names()))
-	}
-	for _, n := range x.Names() {
-		xb, _ := x.Bytes(n)
-		yb, err := y.Bytes(n)
-		if err != nil {
-			t.Errorf("%s not written back", n)
-			continue
-		}
-		if string(xb) != string(yb) {
-			t.Errorf("%s changed", n)
-		}
-	}
+	weightstest.CheckSameStored(t, src, out, nil)
 }

@@ -34,10 +34,7 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
 	}
-	merged, err := weights.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	merged := weightstest.Open(t, out)
 	baseCk, err := weights.OpenCheckpoint(filepath.Join(base, "transformer"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +56,6 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 			t.Fatalf("merged tensor %s %s, base %s %s", got[i], mi.DType, want[i], bi.DType)
 		}
 	}
-	merged.Close()
 
 	// The same merge into a diffusers model folder (transformer/ with the
 	// base's config.json), as from_pretrained loads.
@@ -111,43 +107,12 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	loraPath := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base-bf16.safetensors")
-	var ts []weights.TensorData
-	baseF32 := weightstest.ReadAllF32Flat(t, src)
-	names := make([]string, 0, len(baseF32))
-	for n := range baseF32 {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	f, err := weights.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		dims, _ := f.Dims(n)
-		td, err := weights.Float32DataAs(n, weights.BF16, dims, baseF32[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, td)
-	}
-	f.Close()
-	if err := weights.WriteFile(base, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	weightstest.WriteAs(t, src, base, func(string) weights.DType { return weights.BF16 }, nil)
 	out := filepath.Join(dir, "merged.safetensors")
 	if code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", loraPath+":0.5", "--out", out); code != 0 {
 		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
 	}
-	bf, err := weights.Open(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bf.Close()
-	mf, err := weights.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mf.Close()
+	bf, mf := weightstest.Open(t, base), weightstest.Open(t, out)
 	if l := weights.DetectLayout(mf.Names()).Kind; l != weights.LayoutFlux2Official {
 		t.Errorf("merged layout %s, want official", l)
 	}
@@ -156,7 +121,7 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range names {
+	for _, n := range bf.Names() {
 		info, ok := mf.Info(n)
 		if !ok || info.DType != weights.BF16 {
 			t.Fatalf("merged %s: %+v, want BF16", n, info)
@@ -209,27 +174,12 @@ func TestLoRAConvertKeepsBF16(t *testing.T) {
 	src := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	bf16 := filepath.Join(dir, "bf16.safetensors")
-	vals := weightstest.ReadAllF32Flat(t, src)
-	f, err := weights.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []weights.TensorData
-	for _, n := range f.Names() {
-		dims, _ := f.Dims(n)
-		dt := weights.BF16
-		if filepath.Ext(n) == ".alpha" {
-			dt = weights.F32
+	isAlpha := func(n string) bool { return filepath.Ext(n) == ".alpha" }
+	weightstest.WriteAs(t, src, bf16, func(n string) weights.DType {
+		if isAlpha(n) {
+			return weights.F32
 		}
-		td, err := weights.Float32DataAs(n, dt, dims, vals[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, td)
-	}
-	f.Close()
-	if err := weights.WriteFile(bf16, ts, nil); err != nil {
-		t.Fatal(err)
-	}
-	checkSameStored(t, bf16, convertRoundTrip(t, bf16), func(n string) bool { return filepath.Ext(n) == ".alpha" })
+		return weights.BF16
+	}, nil)
+	weightstest.CheckSameStored(t, bf16, convertRoundTrip(t, bf16), isAlpha)
 }
