@@ -52,12 +52,11 @@ func TestTrainRunSafety(t *testing.T) {
 
 	t.Run("a new run into an existing run folder is refused", func(t *testing.T) {
 		code, _, stderr := quickTrain(t, out, cache, 1)
-		for _, want := range []string{"output.dir " + out + " already holds a run (2 checkpoint(s), newest " + filepath.Join(out, "checkpoints", "step-000002"),
-			"metrics.jsonl (2 steps)", "--resume auto", "--set output.dir=", "--overwrite"} {
-			if code != 1 || !strings.Contains(stderr, want) {
-				t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
-			}
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
 		}
+		checkContains(t, "stderr", stderr, "output.dir "+out+" already holds a run (2 checkpoint(s), newest "+filepath.Join(out, "checkpoints", "step-000002"),
+			"metrics.jsonl (2 steps)", "--resume auto", "--set output.dir=", "--overwrite")
 		if strings.Contains(stderr, "latent cache") {
 			t.Errorf("refused only after the dataset work:\n%s", stderr)
 		}
@@ -84,11 +83,10 @@ func TestTrainRunSafety(t *testing.T) {
 		}
 		for _, tc := range tests {
 			code, _, stderr := quickTrain(t, out, cache, 3, "--resume", tc.resume, "--set", "dataset.folders.0.path="+empty)
-			for _, want := range tc.want {
-				if code != 1 || !strings.Contains(stderr, want) {
-					t.Errorf("--resume %s: exit %d, stderr lacks %q:\n%s", tc.resume, code, want, stderr)
-				}
+			if code != 1 {
+				t.Errorf("--resume %s: exit %d, want 1", tc.resume, code)
 			}
+			checkContains(t, "--resume "+tc.resume+": stderr", stderr, tc.want...)
 		}
 	})
 
@@ -101,14 +99,10 @@ func TestTrainRunSafety(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
-		for _, want := range []string{"warning: the newest checkpoint " + newest + " is damaged",
-			"moved it to " + newest + ".damaged and resuming from " + filepath.Join(out, "checkpoints", "step-000001"),
-			"resumed from " + filepath.Join(out, "checkpoints", "step-000001") + " at step 1",
-			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3"} {
-			if !strings.Contains(stderr, want) {
-				t.Errorf("stderr lacks %q:\n%s", want, stderr)
-			}
-		}
+		checkContains(t, "stderr", stderr, "warning: the newest checkpoint "+newest+" is damaged",
+			"moved it to "+newest+".damaged and resuming from "+filepath.Join(out, "checkpoints", "step-000001"),
+			"resumed from "+filepath.Join(out, "checkpoints", "step-000001")+" at step 1",
+			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3")
 		if got := strings.Join(checkpointNamesIn(out), ","); got != "step-000001,step-000002,step-000003" {
 			t.Errorf("checkpoints %s", got)
 		}
