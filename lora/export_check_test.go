@@ -249,9 +249,7 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 			if err := os.MkdirAll(exportCheckDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(committed, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, committed, data)
 			continue
 		}
 		if got, want := fileSHA256(t, path), fileSHA256(t, committed); got != want {

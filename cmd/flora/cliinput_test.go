@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // leafCommands lists every runnable command with its path ("lora merge").
@@ -85,10 +87,7 @@ func TestFlagUsagesNameTheirValues(t *testing.T) {
 // loaded), each message naming the flag and the rule.
 func TestSampleRefusesBadNumbers(t *testing.T) {
 	dir := t.TempDir()
-	adapter := filepath.Join(dir, "f")
-	if err := os.WriteFile(adapter, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	adapter := testutil.WriteFile(t, filepath.Join(dir, "f"), []byte("x"))
 	tests := []struct {
 		args []string
 		want string
@@ -137,10 +136,7 @@ func TestSampleRefusesBadNumbers(t *testing.T) {
 // TestParseLoRASpec: FILE[:SCALE] values.
 func TestParseLoRASpec(t *testing.T) {
 	dir := t.TempDir()
-	colon := filepath.Join(dir, "a:b.safetensors")
-	if err := os.WriteFile(colon, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	colon := testutil.WriteFile(t, filepath.Join(dir, "a:b.safetensors"), nil)
 	tests := []struct {
 		spec  string
 		path  string
@@ -202,10 +198,7 @@ func TestNumberFlagsRefuseNonFinite(t *testing.T) {
 // and the embedded model refuses another variant.
 func TestTrainRefusesBadNumbersAndVariants(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(cfg, []byte("model:\n  path: embedded:tiny\ndataset:\n  folders: [{path: d}]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := testutil.WriteFile(t, filepath.Join(dir, "job.yaml"), []byte("model:\n  path: embedded:tiny\ndataset:\n  folders: [{path: d}]\n"))
 	tests := []cliCase{
 		{args: []string{"config", "check", cfg, "--set", "train.lr=NaN"}, code: 1, wantErr: `train.lr: must be a finite number, got "NaN" (from --set)`},
 		{args: []string{"config", "check", cfg, "--set", "train.weight_decay=.inf"}, code: 1, wantErr: "train.weight_decay: must be a finite number in [0, 1], got +Inf"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/weights"
 )
 
@@ -133,13 +134,8 @@ func TestModelInspectErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(truncated, raw[:len(raw)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	garbage := filepath.Join(dir, "garbage.safetensors")
-	if err := os.WriteFile(garbage, []byte("\x05\x00\x00\x00\x00\x00\x00\x00hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, truncated, raw[:len(raw)/2])
+	garbage := testutil.WriteFile(t, filepath.Join(dir, "garbage.safetensors"), []byte("\x05\x00\x00\x00\x00\x00\x00\x00hello"))
 	missing := filepath.Join(dir, "missing.safetensors")
 	tests := []struct {
 		args []string

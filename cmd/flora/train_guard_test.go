@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -117,9 +118,7 @@ func TestTrainRunSafety(t *testing.T) {
 	t.Run("stale temporary files are removed", func(t *testing.T) {
 		stale := []string{filepath.Join(out, "checkpoints", ".step-000004.tmp-123"), filepath.Join(out, ".tiny-demo.safetensors.tmp-99")}
 		for _, p := range stale {
-			if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, p, []byte("partial"))
 		}
 		code, _, stderr := quickTrain(t, out, cache, 4, "--resume", "auto")
 		if code != 0 || !strings.Contains(stderr, "removed 2 temporary file(s) left by an interrupted run") {
@@ -170,10 +169,7 @@ func TestTrainRunSafety(t *testing.T) {
 // created there.
 func TestTrainRefusesOutputInDataset(t *testing.T) {
 	data := t.TempDir()
-	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(data, link); err != nil {
-		t.Fatal(err)
-	}
+	link := testutil.Symlink(t, data, filepath.Join(t.TempDir(), "link"))
 	for _, out := range []string{filepath.Join(data, "run"), data, filepath.Join(link, "runs", "a")} {
 		code, _, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "dataset.folders.0.path="+data,
 			"--set", "output.dir="+out)

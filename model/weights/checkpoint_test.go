@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // writeIndex writes an index file mapping names to shard files.
@@ -20,9 +22,7 @@ func writeIndex(t *testing.T, path string, weightMap map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, raw)
 }
 
 // shardedDir writes two shards: s1 holds a, b; s2 holds c.
@@ -178,9 +178,7 @@ func TestCheckpointRejects(t *testing.T) {
 		}, "is a named pipe (FIFO), not a regular file"},
 		{"symbolic link loop", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "loop.safetensors")
-			if err := os.Symlink(p, p); err != nil {
-				t.Fatal(err)
-			}
+			testutil.Symlink(t, p, p)
 			return p
 		}, "loop.safetensors: symbolic link loop"},
 	}

@@ -2,7 +2,6 @@ package weights
 
 import (
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,10 +19,7 @@ func rawFile(header string, data []byte) []byte {
 // writeTemp writes content to a new file name in a test folder.
 func writeTemp(t *testing.T, dir, name string, content []byte) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testutil.WriteFile(t, filepath.Join(dir, name), content)
 	return p
 }
 
