@@ -76,7 +76,7 @@ func TestFlagUsagesNameTheirValues(t *testing.T) {
 		})
 	}
 	_, out, _ := runCLI(t, "sample", "--help")
-	checkContains(t, "sample --help", out, "--quantize string", "--guidance float", "--steps int", "--width int")
+	testutil.CheckContains(t, "sample --help", out, "--quantize string", "--guidance float", "--steps int", "--width int")
 	if strings.Contains(out, "(default -1)") {
 		t.Errorf("sample --help shows the internal marker -1 as a default:\n%s", out)
 	}

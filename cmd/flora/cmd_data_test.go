@@ -30,7 +30,7 @@ func TestDataCheck(t *testing.T) {
 			t.Errorf("report lacks %q", line)
 		}
 	}
-	checkContains(t, "report", out, "rotated.jpg", "32x64", "cmyk.jpg", "jpeg CMYK", "deep16.png", "png RGBA 16-bit", "64:64x64", `"flora, a cmyk image"`, `"an image in flora style, with alpha"`, "Summary: 8 usable image(s)", "5 error(s)")
+	testutil.CheckContains(t, "report", out, "rotated.jpg", "32x64", "cmyk.jpg", "jpeg CMYK", "deep16.png", "png RGBA 16-bit", "64:64x64", `"flora, a cmyk image"`, `"an image in flora style, with alpha"`, "Summary: 8 usable image(s)", "5 error(s)")
 	if testing.Verbose() {
 		t.Log("\n" + out)
 	}

@@ -55,7 +55,7 @@ func TestModelInspectFixture(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr: %s", code, errs)
 	}
-	checkContains(t, "output", out,
+	testutil.CheckContains(t, "output", out,
 		"Tensors:    43\n",
 		fmt.Sprintf("Parameters: %d ", wantParams),
 		"Layout:     official FLUX.2 transformer\n",

@@ -44,17 +44,6 @@ func (c cliCase) check(t *testing.T) (stdout, stderr string) {
 	return out, errs
 }
 
-// checkContains reports each of wants that text lacks; what names text in
-// the messages.
-func checkContains(t *testing.T, what, text string, wants ...string) {
-	t.Helper()
-	for _, want := range wants {
-		if !strings.Contains(text, want) {
-			t.Errorf("%s lacks %q:\n%s", what, want, text)
-		}
-	}
-}
-
 func TestCLIExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	bad := testutil.WriteFile(t, filepath.Join(dir, "bad.yaml"), []byte("model:\n  path: m\ntrain:\n  lr: -1\n"))

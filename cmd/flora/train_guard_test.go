@@ -56,7 +56,7 @@ func TestTrainRunSafety(t *testing.T) {
 		if code != 1 {
 			t.Errorf("exit %d, want 1", code)
 		}
-		checkContains(t, "stderr", stderr, "output.dir "+out+" already holds a run (2 checkpoint(s), newest "+filepath.Join(out, "checkpoints", "step-000002"),
+		testutil.CheckContains(t, "stderr", stderr, "output.dir "+out+" already holds a run (2 checkpoint(s), newest "+filepath.Join(out, "checkpoints", "step-000002"),
 			"metrics.jsonl (2 steps)", "--resume auto", "--set output.dir=", "--overwrite")
 		if strings.Contains(stderr, "latent cache") {
 			t.Errorf("refused only after the dataset work:\n%s", stderr)
@@ -87,7 +87,7 @@ func TestTrainRunSafety(t *testing.T) {
 			if code != 1 {
 				t.Errorf("--resume %s: exit %d, want 1", tc.resume, code)
 			}
-			checkContains(t, "--resume "+tc.resume+": stderr", stderr, tc.want...)
+			testutil.CheckContains(t, "--resume "+tc.resume+": stderr", stderr, tc.want...)
 		}
 	})
 
@@ -100,7 +100,7 @@ func TestTrainRunSafety(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
-		checkContains(t, "stderr", stderr, "warning: the newest checkpoint "+newest+" is damaged",
+		testutil.CheckContains(t, "stderr", stderr, "warning: the newest checkpoint "+newest+" is damaged",
 			"moved it to "+newest+".damaged and resuming from "+filepath.Join(out, "checkpoints", "step-000001"),
 			"resumed from "+filepath.Join(out, "checkpoints", "step-000001")+" at step 1",
 			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3")

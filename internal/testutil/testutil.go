@@ -1,9 +1,9 @@
 // Package testutil holds helpers shared by Flora's tests: the backend under
 // test, the official fixture folder, comparisons of outputs with reference
 // values (RelL2, CheckRelL2, PositionIDs), an in-memory tensor source
-// (MapSource), PNG decoding and test files (WriteFile, Symlink, Link).
-// Reading checkpoint fixtures is in model/weights/weightstest (internal
-// packages import nothing above them).
+// (MapSource), PNG decoding, test files (WriteFile, Symlink, Link) and
+// CheckContains for messages. Reading checkpoint fixtures is in
+// model/weights/weightstest (internal packages import nothing above them).
 package testutil
 
 import (
