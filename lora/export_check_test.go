@@ -14,6 +14,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -212,11 +213,7 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := weightstest.ReadAllF32(t, filepath.Join(modelDir, "io.safetensors"))
-	batch, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	batch := flux2test.IOBatch(t, m, filepath.Join(modelDir, "io.safetensors"))
 	update := os.Getenv("FLORA_UPDATE_EXPORT_CHECK") != ""
 	outs := map[string]*tensors.Tensor{}
 	tmp := t.TempDir()

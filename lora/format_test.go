@@ -10,6 +10,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -28,16 +29,7 @@ func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 	if err := Attach(m, a, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	io := weightstest.ReadAllF32(t, ioPath)
-	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := m.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensors.MustCopyFlatData[float32](out)
+	return flux2test.Forward(t, m, flux2test.IOBatch(t, m, ioPath))
 }
 
 // TestOfficialReferenceLoRA applies the official fixture's ComfyUI-named

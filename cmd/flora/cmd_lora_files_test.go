@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -84,16 +84,7 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io := weightstest.ReadAllF32(t, filepath.Join(base, "io.safetensors"))
-	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := tensors.MustCopyFlatData[float32](res)
+	y := flux2test.Forward(t, m, flux2test.IOBatch(t, m, filepath.Join(base, "io.safetensors")))
 	ref := weightstest.ReadAllF32Flat(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
 	testutil.CheckRelL2(t, "merged checkpoint forward vs diffusers with the LoRA active", y, ref, 1e-4)
 }
