@@ -209,10 +209,7 @@ type diffusersCheck struct {
 // and diffusers' verdicts are the expected ones (see exportCases).
 func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 	modelDir := filepath.Join("..", "testdata", "diffusers", "flux2-tiny-dev")
-	m, err := flux2.Load(testutil.Backend(t), modelDir, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, modelDir)
 	batch := flux2test.IOBatch(t, m, filepath.Join(modelDir, "io.safetensors"))
 	update := os.Getenv("FLORA_UPDATE_EXPORT_CHECK") != ""
 	outs := map[string]*tensors.Tensor{}

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
@@ -18,10 +17,7 @@ import (
 // forwardWith loads a transformer, attaches a LoRA file and runs the io inputs.
 func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 	t.Helper()
-	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, model)
 	a, _, _, err := Load(loraPath, &m.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +57,7 @@ func TestDiffusersPEFTParity(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "diffusers")
 	model := filepath.Join(dir, "flux2-tiny-dev")
 	lp := filepath.Join(dir, "flux2-tiny-dev-lora", "lora.safetensors")
-	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, model)
 	_, format, warnings, err := Load(lp, &m.Config)
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
@@ -80,10 +78,7 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 		t.Error("the folder's weights differ from the single-file merge")
 	}
 
-	m, err := flux2.Load(testutil.Backend(t), folder, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, folder)
 	y := flux2test.Forward(t, m, flux2test.IOBatch(t, m, filepath.Join(base, "io.safetensors")))
 	ref := weightstest.ReadAllF32Flat(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
 	testutil.CheckRelL2(t, "merged checkpoint forward vs diffusers with the LoRA active", y, ref, 1e-4)

@@ -14,6 +14,16 @@ import (
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
+// Load loads the transformer at path in float32 on the backend under test.
+func Load(tb testing.TB, path string) *flux2.Model {
+	tb.Helper()
+	m, err := flux2.Load(testutil.Backend(tb), path, flux2.LoadOptions{DType: dtypes.Float32})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return m
+}
+
 // IOBatch reads the inputs of a transformer io fixture (img, ctx,
 // timesteps, guidance, ctx_ids and img_ids) as float32 and returns them as
 // a batch of m.
