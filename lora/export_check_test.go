@@ -47,12 +47,7 @@ type exportCase struct {
 // another alpha) and the txt qkv of block 1 only a part on the k rows.
 func exportAdapter(t *testing.T, cfg flux2.Config) *Adapter {
 	t.Helper()
-	targets, err := Spec{Preset: PresetAll, Rank: 3, Alpha: 5, Overrides: []Override{{Pattern: "single_blocks.*", Rank: 2, Alpha: 7}}}.Plan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAdapter(targets, 21)
-	randomizeUp(a, 22)
+	a := randomAdapter(t, Spec{Preset: PresetAll, Rank: 3, Alpha: 5, Overrides: []Override{{Pattern: "single_blocks.*", Rank: 2, Alpha: 7}}}, cfg, 21, 22)
 	d := cfg.Hidden
 	split := NewAdapter([]Target{{Layer: Layer{Module: "x", In: d, Out: d}, Rank: 3, Alpha: 5}, {Layer: Layer{Module: "y", In: d, Out: d}, Rank: 3, Alpha: 9},
 		{Layer: Layer{Module: "z", In: d, Out: d}, Rank: 3, Alpha: 5}}, 23)

@@ -81,9 +81,7 @@ func TestFormatRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Include the final layer, whose diffusers rows are half-swapped.
-	targets, _ := Spec{Preset: PresetAll, Rank: 2, Include: []string{"final_layer.*"}}.Plan(cfg)
-	extra := NewAdapter(targets, 3)
-	randomizeUp(extra, 8)
+	extra := randomAdapter(t, Spec{Preset: PresetAll, Rank: 2, Include: []string{"final_layer.*"}}, cfg, 3, 8)
 	for m, p := range extra.Layers {
 		a.Layers[m] = p
 	}

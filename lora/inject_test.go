@@ -81,12 +81,7 @@ func TestAttachExtractExact(t *testing.T) {
 			name:  "slices with alphas not exact in float32",
 			model: func(t *testing.T) *flux2.Model { return tinyRandomModel(t, 1) },
 			lora: func(t *testing.T, m *flux2.Model) *Adapter {
-				targets, err := Spec{Preset: PresetBlocks, Rank: 3, Alpha: 0.1}.Plan(m.Config)
-				if err != nil {
-					t.Fatal(err)
-				}
-				a := NewAdapter(targets, 9)
-				randomizeUp(a, 4)
+				a := randomAdapter(t, Spec{Preset: PresetBlocks, Rank: 3, Alpha: 0.1}, m.Config, 9, 4)
 				q := a.Layers["double_blocks.0.txt_attn.qkv"][0]
 				a.Layers["double_blocks.0.txt_attn.qkv"] = []*Part{
 					{Rank: 3, Alpha: 8, In: 96, Rows: 96, RowOffset: 0, Down: q.Down, Up: q.Up[:96*3]},
