@@ -45,11 +45,7 @@ func TestCheckpointSharded(t *testing.T) {
 	writeIndex(t, index, map[string]string{"a": "s1.safetensors", "b": "s1.safetensors", "c": "s2.safetensors"})
 	for _, path := range []string{index, dir} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			c, err := OpenCheckpoint(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := mustOpenCheckpoint(t, path)
 			if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 				t.Errorf("Names = %v", got)
 			}
@@ -79,19 +75,11 @@ func TestCheckpointSharded(t *testing.T) {
 
 func TestCheckpointFolderWithoutIndex(t *testing.T) {
 	dir := shardedDir(t)
-	c, err := OpenCheckpoint(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustOpenCheckpoint(t, dir)
 	if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Names = %v", got)
 	}
-	single, err := OpenCheckpoint(filepath.Join(dir, "s2.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer single.Close()
+	single := mustOpenCheckpoint(t, filepath.Join(dir, "s2.safetensors"))
 	if got := single.Names(); !slices.Equal(got, []string{"c"}) {
 		t.Errorf("single-file Names = %v", got)
 	}

@@ -19,8 +19,7 @@ func rawFile(header string, data []byte) []byte {
 // writeTemp writes content to a new file name in a test folder.
 func writeTemp(t *testing.T, dir, name string, content []byte) string {
 	t.Helper()
-	p := testutil.WriteFile(t, filepath.Join(dir, name), content)
-	return p
+	return testutil.WriteFile(t, filepath.Join(dir, name), content)
 }
 
 // mustWriteFile writes tensors with WriteFile and fails the test on error.
@@ -40,6 +39,18 @@ func mustOpen(t *testing.T, path string) *File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// mustOpenCheckpoint opens a checkpoint and closes it at the end of the
+// test.
+func mustOpenCheckpoint(t *testing.T, path string) *Checkpoint {
+	t.Helper()
+	c, err := OpenCheckpoint(path)
+	if err != nil {
+		t.Fatalf("OpenCheckpoint: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // fixture returns the path of an official tiny fixture file.

@@ -14,19 +14,14 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
-// tensorSource is the method set of flux2.TensorSource (not imported to keep
-// this package free of model packages); File and Checkpoint must satisfy it.
-type tensorSource interface {
-	Names() []string
-	Dims(name string) ([]int, bool)
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
-
+// File and Checkpoint are the sources the model loaders read.
 var (
-	_ tensorSource = (*File)(nil)
-	_ tensorSource = (*Checkpoint)(nil)
+	_ tensorload.Source = (*File)(nil)
+	_ tensorload.Source = (*Checkpoint)(nil)
 )
 
 // tensorBytes returns a copy of a GoMLX tensor's raw data.
