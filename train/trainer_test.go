@@ -165,8 +165,8 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 		}
 	}
 	// The loss fell on this fixed dataset.
-	if mean(want[15:]) >= mean(want[:5]) {
-		t.Errorf("loss did not fall: first steps %.4f, last %.4f", mean(want[:5]), mean(want[15:]))
+	if meanOf(want[15:]) >= meanOf(want[:5]) {
+		t.Errorf("loss did not fall: first steps %.4f, last %.4f", meanOf(want[:5]), meanOf(want[15:]))
 	}
 }
 
@@ -357,14 +357,6 @@ func runSteps(t *testing.T, tr *Trainer, n int) []float64 {
 	return losses
 }
 
-func mean(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
-
 func TestMemorySourceDeterministic(t *testing.T) {
 	samples := testSamples(flux2.TinyConfig(), 7)
 	a, _ := NewMemorySource(samples, 2, 9)
@@ -455,8 +447,8 @@ func TestLoRAOnQuantizedBase(t *testing.T) {
 	}
 	tr := newMemoryTrainer(t, m, testOptions(30))
 	losses := runSteps(t, tr, -1)
-	if mean(losses[25:]) >= mean(losses[:5]) {
-		t.Errorf("loss did not fall on the NF4 base: %.4f → %.4f", mean(losses[:5]), mean(losses[25:]))
+	if meanOf(losses[25:]) >= meanOf(losses[:5]) {
+		t.Errorf("loss did not fall on the NF4 base: %.4f → %.4f", meanOf(losses[:5]), meanOf(losses[25:]))
 	}
 	if v := m.Variable("double_blocks.0.img_attn.qkv.weight.nf4"); v == nil || v.DType() != dtypes.Uint8 {
 		t.Error("the base is not stored as NF4")

@@ -45,7 +45,7 @@ func TestCheckpointSharded(t *testing.T) {
 	writeIndex(t, index, map[string]string{"a": "s1.safetensors", "b": "s1.safetensors", "c": "s2.safetensors"})
 	for _, path := range []string{index, dir} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			c := mustOpenCheckpoint(t, path)
+			c := mustOpen(t, OpenCheckpoint, path)
 			if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 				t.Errorf("Names = %v", got)
 			}
@@ -75,11 +75,11 @@ func TestCheckpointSharded(t *testing.T) {
 
 func TestCheckpointFolderWithoutIndex(t *testing.T) {
 	dir := shardedDir(t)
-	c := mustOpenCheckpoint(t, dir)
+	c := mustOpen(t, OpenCheckpoint, dir)
 	if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Names = %v", got)
 	}
-	single := mustOpenCheckpoint(t, filepath.Join(dir, "s2.safetensors"))
+	single := mustOpen(t, OpenCheckpoint, filepath.Join(dir, "s2.safetensors"))
 	if got := single.Names(); !slices.Equal(got, []string{"c"}) {
 		t.Errorf("single-file Names = %v", got)
 	}
@@ -194,7 +194,7 @@ func TestCheckpointRejects(t *testing.T) {
 
 func TestOfficialFixture(t *testing.T) {
 	path := fixture(t, "transformer.safetensors")
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 	if n := len(f.Names()); n != 43 {
 		t.Errorf("%d tensors, want 43", n)
 	}
@@ -216,7 +216,7 @@ func TestOfficialFixture(t *testing.T) {
 			t.Fatalf("element %d: bf16 %#x, want %#x", i, c, Float32ToBF16(vals[i]))
 		}
 	}
-	vae := mustOpen(t, fixture(t, "vae.safetensors"))
+	vae := mustOpen(t, Open, fixture(t, "vae.safetensors"))
 	nbt, err := vae.Tensor("bn.num_batches_tracked")
 	if err != nil || nbt.DType() != dtypes.Int64 || nbt.Size() != 1 {
 		t.Errorf("bn.num_batches_tracked = %v, %v", nbt, err)

@@ -15,8 +15,8 @@ func TestFingerprint(t *testing.T) {
 		return p
 	}
 	fp := func(p string) string {
-		f := mustOpen(t, p)
-		c := mustOpenCheckpoint(t, p)
+		f := mustOpen(t, Open, p)
+		c := mustOpen(t, OpenCheckpoint, p)
 		if f.Fingerprint() != c.Fingerprint() {
 			t.Errorf("file and one-file checkpoint fingerprints differ")
 		}

@@ -30,27 +30,16 @@ func mustWriteFile(t *testing.T, path string, ts []TensorData, md map[string]str
 	}
 }
 
-// mustOpen opens a file and closes it at the end of the test.
-func mustOpen(t *testing.T, path string) *File {
+// mustOpen opens path with open (Open or OpenCheckpoint) and closes it at
+// the end of the test.
+func mustOpen[T interface{ Close() error }](t *testing.T, open func(string) (T, error), path string) T {
 	t.Helper()
-	f, err := Open(path)
+	f, err := open(path)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("opening %s: %v", path, err)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
-}
-
-// mustOpenCheckpoint opens a checkpoint and closes it at the end of the
-// test.
-func mustOpenCheckpoint(t *testing.T, path string) *Checkpoint {
-	t.Helper()
-	c, err := OpenCheckpoint(path)
-	if err != nil {
-		t.Fatalf("OpenCheckpoint: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
 }
 
 // fixture returns the path of an official tiny fixture file.
