@@ -184,11 +184,7 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
-		meta, err := lora.RewriteMeta(args[0], a, from)
-		if err != nil {
-			return err
-		}
-		if err := lora.Save(*out, a, format, meta); err != nil {
+		if err := saveRewritten(args[0], a, from, *out, a, format); err != nil {
 			return err
 		}
 		fmt.Fprintf(cliOut, "%s (%s) → %s (%s): %d layers\n", args[0], from, *out, format, len(a.Layers))
@@ -210,6 +206,17 @@ func loadLoRAInto(in, out string) (*lora.Adapter, lora.Format, error) {
 		fmt.Fprintf(cliErr, "warning: %s\n", w)
 	}
 	return a, from, nil
+}
+
+// saveRewritten writes a to out in format to, with the metadata of the
+// adapter orig read from in (format from) rewritten for it (see
+// lora.RewriteMeta).
+func saveRewritten(in string, orig *lora.Adapter, from lora.Format, out string, a *lora.Adapter, to lora.Format) error {
+	meta, err := lora.RewriteMeta(in, orig, from)
+	if err != nil {
+		return err
+	}
+	return lora.Save(out, a, to, meta)
 }
 
 func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
@@ -284,11 +291,7 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		meta, err := lora.RewriteMeta(args[0], a, from)
-		if err != nil {
-			return err
-		}
-		if err := lora.Save(*out, small, format, meta); err != nil {
+		if err := saveRewritten(args[0], a, from, *out, small, format); err != nil {
 			return err
 		}
 		ranks := fmt.Sprintf("rank %d", hi)

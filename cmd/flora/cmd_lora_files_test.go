@@ -107,6 +107,7 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	baseVals, mergedVals := weightstest.ReadAllF32Flat(t, base), weightstest.ReadAllF32Flat(t, out)
 	for _, n := range bf.Names() {
 		info, ok := mf.Info(n)
 		if !ok || info.DType != weights.BF16 {
@@ -122,8 +123,7 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 			}
 			continue
 		}
-		w := readBF16AsF32(t, bf, n)
-		got := readBF16AsF32(t, mf, n)
+		w, got := baseVals[n], mergedVals[n]
 		in := parts[0].In
 		for _, p := range parts {
 			d := p.DeltaRows(0.5)
@@ -138,20 +138,6 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 			}
 		}
 	}
-}
-
-func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
-	t.Helper()
-	info, _ := f.Info(name)
-	raw, err := f.Bytes(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := weights.DecodeFloat32(info, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 // TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
