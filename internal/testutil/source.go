@@ -2,7 +2,8 @@ package testutil
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -14,14 +15,7 @@ import (
 type MapSource map[string]*tensors.Tensor
 
 // Names lists the tensor names, sorted.
-func (m MapSource) Names() []string {
-	out := make([]string, 0, len(m))
-	for n := range m {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (m MapSource) Names() []string { return slices.Sorted(maps.Keys(m)) }
 
 // Dims returns a tensor's dimensions.
 func (m MapSource) Dims(name string) ([]int, bool) {
