@@ -5,10 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-
-	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 )
 
 // sameAdapter reports the first difference between two adapters: modules,
@@ -59,11 +57,7 @@ func TestAttachExtractExact(t *testing.T) {
 		{
 			name: "unfused diffusers file",
 			model: func(t *testing.T) *flux2.Model {
-				m, err := flux2.Load(testutil.Backend(t), filepath.Join(diffusersDir, "flux2-tiny-dev"), flux2.LoadOptions{DType: dtypes.Float32})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
+				return flux2test.Load(t, filepath.Join(diffusersDir, "flux2-tiny-dev"))
 			},
 			lora: func(t *testing.T, m *flux2.Model) *Adapter {
 				a, _, _, err := Load(filepath.Join(diffusersDir, "flux2-tiny-dev-lora", "lora.safetensors"), &m.Config)
