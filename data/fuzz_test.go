@@ -2,9 +2,10 @@ package data
 
 import (
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // FuzzCaptionInputs feeds arbitrary bytes to the caption readers (caption
@@ -21,10 +22,7 @@ func FuzzCaptionInputs(f *testing.F) {
 		if c, err := decodeCaption(b); err == nil && c != normalizeCaption(c) {
 			t.Fatalf("caption %q not normalised", c)
 		}
-		path := filepath.Join(dir, MetadataFile)
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path := testutil.WriteFile(t, filepath.Join(dir, MetadataFile), b)
 		entries, _ := readMetadata(path)
 		for _, e := range entries {
 			if e.caption != normalizeCaption(e.caption) {

@@ -10,6 +10,7 @@ import (
 	"github.com/flora-ml/flora/data/bucket"
 	"github.com/flora-ml/flora/data/datatest"
 	"github.com/flora-ml/flora/data/imageio"
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // problemConfig is the config the datatest problem folder is made for.
@@ -107,9 +108,7 @@ func writeFiles(t *testing.T, dir string, files map[string][]byte) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, p, data)
 	}
 }
 

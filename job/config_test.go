@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 const minimal = `
@@ -168,11 +170,7 @@ func TestParseProblems(t *testing.T) {
 			if !strings.HasPrefix(msg, "job.yaml: ") {
 				t.Errorf("error does not name the file: %q", msg)
 			}
-			for _, w := range tc.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("error lacks %q:\n%s", w, msg)
-				}
-			}
+			testutil.CheckContains(t, "error", msg, tc.want...)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -46,12 +47,7 @@ type exportCase struct {
 // another alpha) and the txt qkv of block 1 only a part on the k rows.
 func exportAdapter(t *testing.T, cfg flux2.Config) *Adapter {
 	t.Helper()
-	targets, err := Spec{Preset: PresetAll, Rank: 3, Alpha: 5, Overrides: []Override{{Pattern: "single_blocks.*", Rank: 2, Alpha: 7}}}.Plan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAdapter(targets, 21)
-	randomizeUp(a, 22)
+	a := randomAdapter(t, Spec{Preset: PresetAll, Rank: 3, Alpha: 5, Overrides: []Override{{Pattern: "single_blocks.*", Rank: 2, Alpha: 7}}}, cfg, 21, 22)
 	d := cfg.Hidden
 	split := NewAdapter([]Target{{Layer: Layer{Module: "x", In: d, Out: d}, Rank: 3, Alpha: 5}, {Layer: Layer{Module: "y", In: d, Out: d}, Rank: 3, Alpha: 9},
 		{Layer: Layer{Module: "z", In: d, Out: d}, Rank: 3, Alpha: 5}}, 23)
@@ -222,15 +218,8 @@ type diffusersPath struct {
 // and diffusers' verdicts are the expected ones (see exportCases).
 func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 	modelDir := filepath.Join("..", "testdata", "diffusers", "flux2-tiny-dev")
-	m, err := flux2.Load(testutil.Backend(t), modelDir, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	io := weightstest.ReadAllF32(t, filepath.Join(modelDir, "io.safetensors"))
-	batch, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, modelDir)
+	batch := flux2test.IOBatch(t, m, filepath.Join(modelDir, "io.safetensors"))
 	update := os.Getenv("FLORA_UPDATE_EXPORT_CHECK") != ""
 	outs := map[string]*tensors.Tensor{}
 	tmp := t.TempDir()
@@ -263,9 +252,7 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 			if err := os.MkdirAll(exportCheckDir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(committed, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, committed, data)
 			continue
 		}
 		if got, want := fileSHA256(t, path), fileSHA256(t, committed); got != want {

@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -17,10 +17,7 @@ import (
 // forwardWith loads a transformer, attaches a LoRA file and runs the io inputs.
 func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 	t.Helper()
-	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, model)
 	a, _, _, err := Load(loraPath, &m.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -28,16 +25,7 @@ func forwardWith(t *testing.T, model, loraPath, ioPath string) []float32 {
 	if err := Attach(m, a, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	io := weightstest.ReadAllF32(t, ioPath)
-	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := m.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensors.MustCopyFlatData[float32](out)
+	return flux2test.Forward(t, m, flux2test.IOBatch(t, m, ioPath))
 }
 
 // TestOfficialReferenceLoRA applies the official fixture's ComfyUI-named
@@ -69,10 +57,7 @@ func TestDiffusersPEFTParity(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "diffusers")
 	model := filepath.Join(dir, "flux2-tiny-dev")
 	lp := filepath.Join(dir, "flux2-tiny-dev-lora", "lora.safetensors")
-	m, err := flux2.Load(testutil.Backend(t), model, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, model)
 	_, format, warnings, err := Load(lp, &m.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -96,9 +81,7 @@ func TestFormatRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Include the final layer, whose diffusers rows are half-swapped.
-	targets, _ := Spec{Preset: PresetAll, Rank: 2, Include: []string{"final_layer.*"}}.Plan(cfg)
-	extra := NewAdapter(targets, 3)
-	randomizeUp(extra, 8)
+	extra := randomAdapter(t, Spec{Preset: PresetAll, Rank: 2, Include: []string{"final_layer.*"}}, cfg, 3, 8)
 	for m, p := range extra.Layers {
 		a.Layers[m] = p
 	}
@@ -151,11 +134,7 @@ func TestFormatRoundTrips(t *testing.T) {
 		}
 	}
 	// The diffusers file carries the PEFT config diffusers reads.
-	f, err := weights.Open(filepath.Join(dir, "diffusers.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := weightstest.Open(t, filepath.Join(dir, "diffusers.safetensors"))
 	md := f.Metadata()
 	// Scales are folded into B: alpha = rank, for PEFT and for loaders
 	// that read no config alike.

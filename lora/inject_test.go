@@ -5,10 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-
-	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 )
 
 // sameAdapter reports the first difference between two adapters: modules,
@@ -59,11 +57,7 @@ func TestAttachExtractExact(t *testing.T) {
 		{
 			name: "unfused diffusers file",
 			model: func(t *testing.T) *flux2.Model {
-				m, err := flux2.Load(testutil.Backend(t), filepath.Join(diffusersDir, "flux2-tiny-dev"), flux2.LoadOptions{DType: dtypes.Float32})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return m
+				return flux2test.Load(t, filepath.Join(diffusersDir, "flux2-tiny-dev"))
 			},
 			lora: func(t *testing.T, m *flux2.Model) *Adapter {
 				a, _, _, err := Load(filepath.Join(diffusersDir, "flux2-tiny-dev-lora", "lora.safetensors"), &m.Config)
@@ -81,12 +75,7 @@ func TestAttachExtractExact(t *testing.T) {
 			name:  "slices with alphas not exact in float32",
 			model: func(t *testing.T) *flux2.Model { return tinyRandomModel(t, 1) },
 			lora: func(t *testing.T, m *flux2.Model) *Adapter {
-				targets, err := Spec{Preset: PresetBlocks, Rank: 3, Alpha: 0.1}.Plan(m.Config)
-				if err != nil {
-					t.Fatal(err)
-				}
-				a := NewAdapter(targets, 9)
-				randomizeUp(a, 4)
+				a := randomAdapter(t, Spec{Preset: PresetBlocks, Rank: 3, Alpha: 0.1}, m.Config, 9, 4)
 				q := a.Layers["double_blocks.0.txt_attn.qkv"][0]
 				a.Layers["double_blocks.0.txt_attn.qkv"] = []*Part{
 					{Rank: 3, Alpha: 8, In: 96, Rows: 96, RowOffset: 0, Down: q.Down, Up: q.Up[:96*3]},

@@ -56,6 +56,20 @@ func maxAbsDiff(a, b []float32) float64 {
 
 // randomizeUp gives every part a non-zero B so the adapter changes the
 // output; the values depend only on the seed (modules in order).
+// randomAdapter plans spec on cfg and returns a new adapter (down factors
+// from seed) whose up factors are random too (from upSeed), so that its
+// update is not zero.
+func randomAdapter(t *testing.T, spec Spec, cfg flux2.Config, seed, upSeed uint64) *Adapter {
+	t.Helper()
+	targets, err := spec.Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAdapter(targets, seed)
+	randomizeUp(a, upSeed)
+	return a
+}
+
 func randomizeUp(a *Adapter, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, 3))
 	for _, m := range a.Modules() {
@@ -139,12 +153,7 @@ func TestFreshAdapterIsIdentity(t *testing.T) {
 // TestMergeEqualsUnmerged: running with an attached adapter at strength s
 // equals running with the adapter merged into the weights.
 func TestMergeEqualsUnmerged(t *testing.T) {
-	targets, err := Spec{Preset: PresetAll, Rank: 3, Alpha: 6}.Plan(flux2.TinyConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := NewAdapter(targets, 9)
-	randomizeUp(a, 4)
+	a := randomAdapter(t, Spec{Preset: PresetAll, Rank: 3, Alpha: 6}, flux2.TinyConfig(), 9, 4)
 	// One layer gets two parallel parts on row slices (as imported from a
 	// split layout with different A per part).
 	qkv := a.Layers["double_blocks.0.img_attn.qkv"][0]

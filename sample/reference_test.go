@@ -10,6 +10,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
@@ -18,10 +19,7 @@ import (
 // with guidance 3.5 and the transformer_io context.
 func TestOfficialReferenceSampler(t *testing.T) {
 	dir := testutil.ReferenceDir(t)
-	m, err := flux2.Load(testutil.Backend(t), filepath.Join(dir, "transformer.safetensors"), flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := flux2test.Load(t, filepath.Join(dir, "transformer.safetensors"))
 	io := weightstest.ReadAllF32(t, filepath.Join(dir, "transformer_io.safetensors"))
 	sched := tensors.MustCopyFlatData[float32](io["sample_schedule"])
 	schedule := make([]float64, len(sched))

@@ -72,11 +72,7 @@ func TestRunnerInterruptSavesAndResumes(t *testing.T) {
 func TestRunnerFullDiskKeepsPreviousCheckpoint(t *testing.T) {
 	out := t.TempDir()
 	tr, _ := newTestTrainer(t, testOptions(4), false)
-	for i := 0; i < 2; i++ {
-		if _, err := tr.Step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runSteps(t, tr, 2)
 	root := filepath.Join(out, "checkpoints")
 	good, err := tr.SaveCheckpoint(root, "")
 	if err != nil {

@@ -134,24 +134,10 @@ func adapterValues(t *testing.T, m *flux2.Model) map[string][]float32 {
 func TestResumeEqualsStraightRun(t *testing.T) {
 	const total = 20
 	straight, sm := newTestTrainer(t, testOptions(total), false)
-	var want []float64
-	for !straight.Done() {
-		r, err := straight.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want = append(want, r.Loss)
-	}
+	want := runSteps(t, straight, -1)
 
 	first, _ := newTestTrainer(t, testOptions(total), false)
-	var got []float64
-	for i := 0; i < 10; i++ {
-		r, err := first.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r.Loss)
-	}
+	got := runSteps(t, first, 10)
 	root := filepath.Join(t.TempDir(), "checkpoints")
 	dir, err := first.SaveCheckpoint(root, "name: test\n")
 	if err != nil {
@@ -164,13 +150,7 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 	if second.StepsDone() != 10 {
 		t.Fatalf("resumed at step %d", second.StepsDone())
 	}
-	for !second.Done() {
-		r, err := second.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r.Loss)
-	}
+	got = append(got, runSteps(t, second, -1)...)
 	for i := range want {
 		if math.Abs(got[i]-want[i]) > 1e-6*math.Max(1, math.Abs(want[i])) {
 			t.Errorf("step %d loss %.9g, straight run %.9g", i+1, got[i], want[i])
@@ -185,8 +165,8 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 		}
 	}
 	// The loss fell on this fixed dataset.
-	if mean(want[15:]) >= mean(want[:5]) {
-		t.Errorf("loss did not fall: first steps %.4f, last %.4f", mean(want[:5]), mean(want[15:]))
+	if meanOf(want[15:]) >= meanOf(want[:5]) {
+		t.Errorf("loss did not fall: first steps %.4f, last %.4f", meanOf(want[:5]), meanOf(want[15:]))
 	}
 }
 
@@ -362,12 +342,19 @@ func TestCheckpointListAndPrune(t *testing.T) {
 	}
 }
 
-func mean(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
+// runSteps runs n steps of tr, or all it has left when n < 0, and returns
+// their losses.
+func runSteps(t *testing.T, tr *Trainer, n int) []float64 {
+	t.Helper()
+	var losses []float64
+	for i := 0; (n < 0 || i < n) && !tr.Done(); i++ {
+		r, err := tr.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
 	}
-	return s / float64(len(x))
+	return losses
 }
 
 func TestMemorySourceDeterministic(t *testing.T) {
@@ -420,11 +407,7 @@ func TestValidationLossFallsWithTraining(t *testing.T) {
 	if again != before {
 		t.Fatalf("validation loss not reproducible: %g vs %g", before, again)
 	}
-	for !tr.Done() {
-		if _, err := tr.Step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	runSteps(t, tr, -1)
 	_, after, err := ValidationLoss(m, samples, DefaultValidationTimes, 1, 1, dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)
@@ -463,16 +446,9 @@ func TestLoRAOnQuantizedBase(t *testing.T) {
 		}
 	}
 	tr := newMemoryTrainer(t, m, testOptions(30))
-	var losses []float64
-	for !tr.Done() {
-		r, err := tr.Step()
-		if err != nil {
-			t.Fatal(err)
-		}
-		losses = append(losses, r.Loss)
-	}
-	if mean(losses[25:]) >= mean(losses[:5]) {
-		t.Errorf("loss did not fall on the NF4 base: %.4f → %.4f", mean(losses[:5]), mean(losses[25:]))
+	losses := runSteps(t, tr, -1)
+	if meanOf(losses[25:]) >= meanOf(losses[:5]) {
+		t.Errorf("loss did not fall on the NF4 base: %.4f → %.4f", meanOf(losses[:5]), meanOf(losses[25:]))
 	}
 	if v := m.Variable("double_blocks.0.img_attn.qkv.weight.nf4"); v == nil || v.DType() != dtypes.Uint8 {
 		t.Error("the base is not stored as NF4")

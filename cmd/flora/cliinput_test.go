@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // leafCommands lists every runnable command with its path ("lora merge").
@@ -74,11 +76,7 @@ func TestFlagUsagesNameTheirValues(t *testing.T) {
 		})
 	}
 	_, out, _ := runCLI(t, "sample", "--help")
-	for _, want := range []string{"--quantize string", "--guidance float", "--steps int", "--width int"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("sample --help lacks %q:\n%s", want, out)
-		}
-	}
+	testutil.CheckContains(t, "sample --help", out, "--quantize string", "--guidance float", "--steps int", "--width int")
 	if strings.Contains(out, "(default -1)") {
 		t.Errorf("sample --help shows the internal marker -1 as a default:\n%s", out)
 	}
@@ -89,10 +87,7 @@ func TestFlagUsagesNameTheirValues(t *testing.T) {
 // loaded), each message naming the flag and the rule.
 func TestSampleRefusesBadNumbers(t *testing.T) {
 	dir := t.TempDir()
-	adapter := filepath.Join(dir, "f")
-	if err := os.WriteFile(adapter, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	adapter := testutil.WriteFile(t, filepath.Join(dir, "f"), []byte("x"))
 	tests := []struct {
 		args []string
 		want string
@@ -125,10 +120,7 @@ func TestSampleRefusesBadNumbers(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append([]string{"sample", "--backend", "go", "--model", "embedded:tiny", "--prompt", "x", "--out", filepath.Join(dir, "o.png")}, tc.args...)
-			code, out, errs := runCLI(t, args...)
-			if code != 2 || !strings.Contains(errs, tc.want) {
-				t.Errorf("exit %d, want 2; stderr lacks %q:\n%s", code, tc.want, errs)
-			}
+			out, errs := cliCase{args: args, code: 2, wantErr: tc.want}.check(t)
 			if strings.Contains(errs, "loaded FLUX.2") || strings.Contains(errs, "step ") || out != "" {
 				t.Errorf("work started before the refusal:\n%s%s", out, errs)
 			}
@@ -144,10 +136,7 @@ func TestSampleRefusesBadNumbers(t *testing.T) {
 // TestParseLoRASpec: FILE[:SCALE] values.
 func TestParseLoRASpec(t *testing.T) {
 	dir := t.TempDir()
-	colon := filepath.Join(dir, "a:b.safetensors")
-	if err := os.WriteFile(colon, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	colon := testutil.WriteFile(t, filepath.Join(dir, "a:b.safetensors"), nil)
 	tests := []struct {
 		spec  string
 		path  string
@@ -209,31 +198,22 @@ func TestNumberFlagsRefuseNonFinite(t *testing.T) {
 // and the embedded model refuses another variant.
 func TestTrainRefusesBadNumbersAndVariants(t *testing.T) {
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(cfg, []byte("model:\n  path: embedded:tiny\ndataset:\n  folders: [{path: d}]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		args []string
-		code int
-		want string
-	}{
-		{[]string{"config", "check", cfg, "--set", "train.lr=NaN"}, 1, `train.lr: must be a finite number, got "NaN" (from --set)`},
-		{[]string{"config", "check", cfg, "--set", "train.weight_decay=.inf"}, 1, "train.weight_decay: must be a finite number in [0, 1], got +Inf"},
-		{[]string{"config", "check", cfg, "--set", "train.sigmoid_scale=.inf"}, 1, "train.sigmoid_scale: must be a finite number in (0, 100], got +Inf"},
-		{[]string{"config", "check", cfg, "--set", "model.variant=klein-4b"}, 1, `model.variant: must be auto for the built-in model embedded:tiny (it is its own variant), got "klein-4b"`},
-		{[]string{"config", "check", cfg, "--set", "..=5"}, 1, `--set ..=5: the key path ".." is malformed`},
-		{[]string{"train", "--config", cfg, "--memory-budget", "NaN"}, 2, `"--memory-budget" flag: must be a finite number in [0, 65536], got NaN`},
-		{[]string{"data", "check", dir, "--max-aspect", "NaN"}, 2, `"--max-aspect" flag: must be a finite number in [1, 16], got NaN`},
+	cfg := testutil.WriteFile(t, filepath.Join(dir, "job.yaml"), []byte("model:\n  path: embedded:tiny\ndataset:\n  folders: [{path: d}]\n"))
+	tests := []cliCase{
+		{args: []string{"config", "check", cfg, "--set", "train.lr=NaN"}, code: 1, wantErr: `train.lr: must be a finite number, got "NaN" (from --set)`},
+		{args: []string{"config", "check", cfg, "--set", "train.weight_decay=.inf"}, code: 1, wantErr: "train.weight_decay: must be a finite number in [0, 1], got +Inf"},
+		{args: []string{"config", "check", cfg, "--set", "train.sigmoid_scale=.inf"}, code: 1, wantErr: "train.sigmoid_scale: must be a finite number in (0, 100], got +Inf"},
+		{args: []string{"config", "check", cfg, "--set", "model.variant=klein-4b"}, code: 1, wantErr: `model.variant: must be auto for the built-in model embedded:tiny (it is its own variant), got "klein-4b"`},
+		{args: []string{"config", "check", cfg, "--set", "..=5"}, code: 1, wantErr: `--set ..=5: the key path ".." is malformed`},
+		{args: []string{"train", "--config", cfg, "--memory-budget", "NaN"}, code: 2, wantErr: `"--memory-budget" flag: must be a finite number in [0, 65536], got NaN`},
+		{args: []string{"data", "check", dir, "--max-aspect", "NaN"}, code: 2, wantErr: `"--max-aspect" flag: must be a finite number in [1, 16], got NaN`},
 	}
 	for _, tc := range tests {
-		code, _, errs := runCLI(t, tc.args...)
-		if code != tc.code || !strings.Contains(errs, tc.want) {
-			t.Errorf("%v: exit %d (want %d), stderr lacks %q:\n%s", tc.args, code, tc.code, tc.want, errs)
-		}
-		if strings.Contains(errs, "line 0") {
-			t.Errorf("%v: says line 0:\n%s", tc.args, errs)
-		}
+		t.Run(strings.Join(tc.args[:2], " ")+" "+tc.args[len(tc.args)-1], func(t *testing.T) {
+			if _, errs := tc.check(t); strings.Contains(errs, "line 0") {
+				t.Errorf("says line 0:\n%s", errs)
+			}
+		})
 	}
 }
 

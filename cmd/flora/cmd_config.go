@@ -17,40 +17,44 @@ func init() {
 				name:    "check",
 				summary: "validate a job config and report every problem with its key path",
 				usage:   "config check FILE [--set path.to.key=value ...]",
-				setup: func(fs *pflag.FlagSet) func([]string) error {
-					sets := addSetFlag(fs)
-					return func(args []string) error {
-						cfg, err := loadJobArgs(args, *sets)
-						if err != nil {
-							return err
-						}
-						fmt.Fprintf(cliOut, "%s: ok (job %q, %d dataset folder(s), %d steps)\n", args[0], cfg.Name, len(cfg.Dataset.Folders), cfg.Train.Steps)
-						return nil
-					}
-				},
+				setup: jobFileCmd(func(file string, cfg *job.Config) error {
+					fmt.Fprintf(cliOut, "%s: ok (job %q, %d dataset folder(s), %d steps)\n", file, cfg.Name, len(cfg.Dataset.Folders), cfg.Train.Steps)
+					return nil
+				}),
 			},
 			{
 				name:    "print",
 				summary: "print a job config with defaults and overrides applied",
 				usage:   "config print FILE [--set path.to.key=value ...]",
-				setup: func(fs *pflag.FlagSet) func([]string) error {
-					sets := addSetFlag(fs)
-					return func(args []string) error {
-						cfg, err := loadJobArgs(args, *sets)
-						if err != nil {
-							return err
-						}
-						text, err := cfg.YAML()
-						if err != nil {
-							return err
-						}
-						fmt.Fprint(cliOut, text)
-						return nil
-					}
-				},
+				setup:   jobFileCmd(func(_ string, cfg *job.Config) error { return printConfigYAML(cfg) }),
 			},
 		},
 	})
+}
+
+// jobFileCmd is the setup of a command that reads the one job file named on
+// its command line, with --set overrides, and hands it to do.
+func jobFileCmd(do func(file string, cfg *job.Config) error) func(fs *pflag.FlagSet) func([]string) error {
+	return func(fs *pflag.FlagSet) func([]string) error {
+		sets := addSetFlag(fs)
+		return func(args []string) error {
+			cfg, err := loadJobArgs(args, *sets)
+			if err != nil {
+				return err
+			}
+			return do(args[0], cfg)
+		}
+	}
+}
+
+// printConfigYAML prints a resolved job config as YAML.
+func printConfigYAML(cfg *job.Config) error {
+	text, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(cliOut, text)
+	return nil
 }
 
 // addSetFlag declares the repeatable --set flag shared by commands that read

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -154,7 +153,5 @@ func writeDataCheckJSON(w io.Writer, ds *data.Dataset, problems data.Problems) e
 	for _, b := range ds.Buckets() {
 		r.Buckets = append(r.Buckets, dataBucketReport{Resolution: b.Resolution, Width: b.Bucket.Width, Height: b.Bucket.Height, Images: b.Images, Samples: b.Samples})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return printJSON(w, r)
 }

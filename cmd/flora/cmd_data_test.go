@@ -2,12 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/flora-ml/flora/data/datatest"
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 func TestDataCheck(t *testing.T) {
@@ -30,11 +30,7 @@ func TestDataCheck(t *testing.T) {
 			t.Errorf("report lacks %q", line)
 		}
 	}
-	for _, want := range []string{"rotated.jpg", "32x64", "cmyk.jpg", "jpeg CMYK", "deep16.png", "png RGBA 16-bit", "64:64x64", `"flora, a cmyk image"`, `"an image in flora style, with alpha"`, "Summary: 8 usable image(s)", "5 error(s)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+	testutil.CheckContains(t, "report", out, "rotated.jpg", "32x64", "cmyk.jpg", "jpeg CMYK", "deep16.png", "png RGBA 16-bit", "64:64x64", `"flora, a cmyk image"`, `"an image in flora style, with alpha"`, "Summary: 8 usable image(s)", "5 error(s)")
 	if testing.Verbose() {
 		t.Log("\n" + out)
 	}
@@ -56,14 +52,10 @@ func TestDataCheck(t *testing.T) {
 
 func TestDataCheckExitCodes(t *testing.T) {
 	clean := t.TempDir()
-	if err := os.WriteFile(filepath.Join(clean, "a.png"), datatest.PNG(t, datatest.Pattern(20, 20)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(clean, "a.png"), datatest.PNG(t, datatest.Pattern(20, 20)))
 	empty := t.TempDir()
 	broken := t.TempDir()
-	if err := os.WriteFile(filepath.Join(broken, "b.png"), []byte("not a png"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(broken, "b.png"), []byte("not a png"))
 	tests := []cliCase{
 		{[]string{"data", "check", clean, "--resolution", "16", "--min-side", "16"}, 0, "1 usable image(s)", ""},
 		{[]string{"data", "check", clean, "--resolution", "16,32", "--resolution", "48", "--min-side", "16"}, 0, "1 warning(s)", ""}, // missing caption

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flora-ml/flora/data/datatest"
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // copyTree copies the files of src (recursively) into dst.
@@ -66,9 +67,7 @@ func TestOutputIsInputRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(dst, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, dst, b)
 	}
 	diff := filepath.Join(dir, "diffusers")
 	copyTree(t, filepath.Join(diffusersTestdata, "flux2-tiny-dev"), diff)
@@ -77,22 +76,11 @@ func TestOutputIsInputRefused(t *testing.T) {
 	if err := os.Rename(filepath.Join(dir, "difflora", "lora.safetensors"), diffLoRA); err != nil {
 		t.Fatal(err)
 	}
-	symLoRA := filepath.Join(dir, "sym.safetensors")
-	if err := os.Symlink(lora, symLoRA); err != nil {
-		t.Fatal(err)
-	}
-	hardLoRA := filepath.Join(dir, "hard.safetensors")
-	if err := os.Link(lora, hardLoRA); err != nil {
-		t.Fatal(err)
-	}
-	hardModel := filepath.Join(dir, "model-link.safetensors")
-	if err := os.Link(model, hardModel); err != nil {
-		t.Fatal(err)
-	}
+	symLoRA := testutil.Symlink(t, lora, filepath.Join(dir, "sym.safetensors"))
+	hardLoRA := testutil.Link(t, lora, filepath.Join(dir, "hard.safetensors"))
+	hardModel := testutil.Link(t, model, filepath.Join(dir, "model-link.safetensors"))
 	prompts := filepath.Join(dir, "prompts.png") // oddly named, but an input
-	if err := os.WriteFile(prompts, []byte("a fox\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, prompts, []byte("a fox\n"))
 	shard := filepath.Join(diff, "transformer", "diffusion_pytorch_model-00001-of-00003.safetensors")
 	before := snapshot(t, dir)
 	tests := []struct {
@@ -160,13 +148,8 @@ func TestSpecialFilesRefused(t *testing.T) {
 		return p
 	}
 	loop := filepath.Join(dir, "loop")
-	if err := os.Symlink(loop, loop); err != nil {
-		t.Fatal(err)
-	}
-	bigYAML := filepath.Join(dir, "big.yaml")
-	if err := os.WriteFile(bigYAML, []byte("name: x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Symlink(t, loop, loop)
+	bigYAML := testutil.WriteFile(t, filepath.Join(dir, "big.yaml"), []byte("name: x\n"))
 	if err := os.Truncate(bigYAML, 2<<20); err != nil { // sparse: cheap
 		t.Fatal(err)
 	}
@@ -176,9 +159,7 @@ func TestSpecialFilesRefused(t *testing.T) {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(d, "a.png"), pngData, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(d, "a.png"), pngData)
 		return d
 	}
 	imgFIFO := withImage("img-fifo")
@@ -251,10 +232,7 @@ func TestReadPrompts(t *testing.T) {
 	dir := t.TempDir()
 	long := strings.Repeat("a very long prompt ", 6000) // 114 KB
 	long = strings.TrimSpace(long)
-	path := filepath.Join(dir, "prompts.txt")
-	if err := os.WriteFile(path, []byte("# comment\r\nfirst\r\n\r\n"+long+"\n  last  "), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testutil.WriteFile(t, filepath.Join(dir, "prompts.txt"), []byte("# comment\r\nfirst\r\n\r\n"+long+"\n  last  "))
 	got, err := readPrompts(&sampleFlags{promptsFile: path, prompts: []string{"flag"}, count: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -268,10 +246,7 @@ func TestReadPrompts(t *testing.T) {
 			t.Errorf("prompt %d: %d bytes %q..., want %d bytes", i, len(got[i]), shorten(got[i], 20), len(want[i]))
 		}
 	}
-	big := filepath.Join(dir, "big.txt")
-	if err := os.WriteFile(big, []byte("x\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	big := testutil.WriteFile(t, filepath.Join(dir, "big.txt"), []byte("x\n"))
 	if err := os.Truncate(big, maxPromptsFileBytes+1); err != nil {
 		t.Fatal(err)
 	}

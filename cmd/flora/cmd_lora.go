@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -137,9 +136,7 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(cliOut)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rep)
+			return printJSON(cliOut, rep)
 		}
 		fmt.Fprintf(cliOut, "File:       %s\nFormat:     %s\nBase model: %s\nTargets:    %d layers\nParameters: %d (%s)\n",
 			rep.Path, rep.Format, rep.Base, rep.Targets, rep.Params, humanCount(rep.Params))
@@ -158,17 +155,7 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(cliOut, "warning: %s\n", w)
 		}
-		if len(rep.Metadata) > 0 {
-			keys := make([]string, 0, len(rep.Metadata))
-			for k := range rep.Metadata {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			fmt.Fprintln(cliOut, "Metadata:")
-			for _, k := range keys {
-				fmt.Fprintf(cliOut, "  %s: %s\n", k, shorten(rep.Metadata[k], 100))
-			}
-		}
+		printMetadata(cliOut, rep.Metadata)
 		return nil
 	}
 }
@@ -203,21 +190,11 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
-		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
-			return usageErrorf("--out %v", err)
-		}
-		a, from, warnings, err := lora.Load(args[0], nil)
+		a, from, err := loadLoRAInto(args[0], *out)
 		if err != nil {
 			return err
 		}
-		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s\n", w)
-		}
-		meta, err := lora.RewriteMeta(args[0], a, from)
-		if err != nil {
-			return err
-		}
-		if err := lora.Save(*out, a, format, meta); err != nil {
+		if err := saveRewritten(args[0], a, from, *out, a, format); err != nil {
 			return err
 		}
 		for _, w := range lora.CompatibilityWarnings(a, format) {
@@ -228,6 +205,33 @@ func loraConvertCmd(fs *pflag.FlagSet) func([]string) error {
 	}
 }
 
+// loadLoRAInto loads the adapter in, to be written to out: it checks that
+// out does not overwrite in and prints the loader's warnings.
+func loadLoRAInto(in, out string) (*lora.Adapter, lora.Format, error) {
+	if err := fsutil.CheckOutput(out, in); err != nil {
+		return nil, "", usageErrorf("--out %v", err)
+	}
+	a, from, warnings, err := lora.Load(in, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(cliErr, "warning: %s\n", w)
+	}
+	return a, from, nil
+}
+
+// saveRewritten writes a to out in format to, with the metadata of the
+// adapter orig read from in (format from) rewritten for it (see
+// lora.RewriteMeta).
+func saveRewritten(in string, orig *lora.Adapter, from lora.Format, out string, a *lora.Adapter, to lora.Format) error {
+	meta, err := lora.RewriteMeta(in, orig, from)
+	if err != nil {
+		return err
+	}
+	return lora.Save(out, a, to, meta)
+}
+
 func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 	rank := fs.Int("rank", 0, "target rank (required)")
 	out := fs.String("out", "", "output file (required)")
@@ -236,15 +240,9 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if len(args) != 1 || *out == "" || *rank < 1 {
 			return usageErrorf("expected IN, --rank N >= 1 and --out")
 		}
-		if err := fsutil.CheckOutput(*out, args[0]); err != nil {
-			return usageErrorf("--out %v", err)
-		}
-		a, from, warnings, err := lora.Load(args[0], nil)
+		a, from, err := loadLoRAInto(args[0], *out)
 		if err != nil {
 			return err
-		}
-		for _, w := range warnings {
-			fmt.Fprintf(cliErr, "warning: %s\n", w)
 		}
 		format := from
 		if *to != "" {
@@ -306,11 +304,7 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		meta, err := lora.RewriteMeta(args[0], a, from)
-		if err != nil {
-			return err
-		}
-		if err := lora.Save(*out, small, format, meta); err != nil {
+		if err := saveRewritten(args[0], a, from, *out, small, format); err != nil {
 			return err
 		}
 		ranks := fmt.Sprintf("rank %d", hi)

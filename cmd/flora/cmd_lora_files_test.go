@@ -8,12 +8,10 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/model/weights/weightstest"
 )
@@ -34,10 +32,7 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
 	}
-	merged, err := weights.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	merged := weightstest.Open(t, out)
 	baseCk, err := weights.OpenCheckpoint(filepath.Join(base, "transformer"))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +54,6 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 			t.Fatalf("merged tensor %s %s, base %s %s", got[i], mi.DType, want[i], bi.DType)
 		}
 	}
-	merged.Close()
 
 	// The same merge into a diffusers model folder (transformer/ with the
 	// base's config.json), as from_pretrained loads.
@@ -84,20 +78,8 @@ func TestLoRAMergeDiffusersLayout(t *testing.T) {
 		t.Error("the folder's weights differ from the single-file merge")
 	}
 
-	m, err := flux2.Load(testutil.Backend(t), folder, flux2.LoadOptions{DType: dtypes.Float32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	io := weightstest.ReadAllF32(t, filepath.Join(base, "io.safetensors"))
-	b, err := m.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := m.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y := tensors.MustCopyFlatData[float32](res)
+	m := flux2test.Load(t, folder)
+	y := flux2test.Forward(t, m, flux2test.IOBatch(t, m, filepath.Join(base, "io.safetensors")))
 	ref := weightstest.ReadAllF32Flat(t, filepath.Join(loraDir, "io.safetensors"))["out_lora"]
 	testutil.CheckRelL2(t, "merged checkpoint forward vs diffusers with the LoRA active", y, ref, 1e-4)
 }
@@ -111,43 +93,12 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	loraPath := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	base := filepath.Join(dir, "base-bf16.safetensors")
-	var ts []weights.TensorData
-	baseF32 := weightstest.ReadAllF32Flat(t, src)
-	names := make([]string, 0, len(baseF32))
-	for n := range baseF32 {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	f, err := weights.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range names {
-		dims, _ := f.Dims(n)
-		td, err := weights.Float32DataAs(n, weights.BF16, dims, baseF32[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, td)
-	}
-	f.Close()
-	if err := weights.WriteFile(base, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+	weightstest.WriteAs(t, src, base, func(string) weights.DType { return weights.BF16 }, nil)
 	out := filepath.Join(dir, "merged.safetensors")
 	if code, stdout, errs := runCLI(t, "lora", "merge", "--backend", "go", "--base", base, "--lora", loraPath+":0.5", "--out", out); code != 0 {
 		t.Fatalf("merge exit %d: %s%s", code, stdout, errs)
 	}
-	bf, err := weights.Open(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bf.Close()
-	mf, err := weights.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mf.Close()
+	bf, mf := weightstest.Open(t, base), weightstest.Open(t, out)
 	if l := weights.DetectLayout(mf.Names()).Kind; l != weights.LayoutFlux2Official {
 		t.Errorf("merged layout %s, want official", l)
 	}
@@ -156,7 +107,8 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range names {
+	baseVals, mergedVals := weightstest.ReadAllF32Flat(t, base), weightstest.ReadAllF32Flat(t, out)
+	for _, n := range bf.Names() {
 		info, ok := mf.Info(n)
 		if !ok || info.DType != weights.BF16 {
 			t.Fatalf("merged %s: %+v, want BF16", n, info)
@@ -171,8 +123,7 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 			}
 			continue
 		}
-		w := readBF16AsF32(t, bf, n)
-		got := readBF16AsF32(t, mf, n)
+		w, got := baseVals[n], mergedVals[n]
 		in := parts[0].In
 		for _, p := range parts {
 			d := p.DeltaRows(0.5)
@@ -189,50 +140,21 @@ func TestLoRAMergeKeepsDType(t *testing.T) {
 	}
 }
 
-func readBF16AsF32(t *testing.T, f *weights.File, name string) []float32 {
-	t.Helper()
-	info, _ := f.Info(name)
-	raw, err := f.Bytes(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := weights.DecodeFloat32(info, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // TestLoRAConvertKeepsBF16: a bf16 ComfyUI LoRA converted to diffusers and
 // back is bf16, with byte-identical A factors and the same updates.
 func TestLoRAConvertKeepsBF16(t *testing.T) {
 	src := needFixture(t, "lora.safetensors")
 	dir := t.TempDir()
 	bf16 := filepath.Join(dir, "bf16.safetensors")
-	vals := weightstest.ReadAllF32Flat(t, src)
-	f, err := weights.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []weights.TensorData
-	for _, n := range f.Names() {
-		dims, _ := f.Dims(n)
-		dt := weights.BF16
-		if filepath.Ext(n) == ".alpha" {
-			dt = weights.F32
+	isAlpha := func(n string) bool { return filepath.Ext(n) == ".alpha" }
+	weightstest.WriteAs(t, src, bf16, func(n string) weights.DType {
+		if isAlpha(n) {
+			return weights.F32
 		}
-		td, err := weights.Float32DataAs(n, dt, dims, vals[n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, td)
-	}
-	f.Close()
-	if err := weights.WriteFile(bf16, ts, nil); err != nil {
-		t.Fatal(err)
-	}
+		return weights.BF16
+	}, nil)
 	back := convertRoundTrip(t, bf16)
-	checkSameStored(t, bf16, back, isFoldedName)
+	weightstest.CheckSameStored(t, bf16, back, isFoldedName)
 	checkSameUpdates(t, bf16, back)
 	y, err := weights.Open(back)
 	if err != nil {
@@ -240,7 +162,7 @@ func TestLoRAConvertKeepsBF16(t *testing.T) {
 	}
 	defer y.Close()
 	for _, n := range y.Names() {
-		if info, _ := y.Info(n); filepath.Ext(n) != ".alpha" && info.DType != weights.BF16 {
+		if info, _ := y.Info(n); !isAlpha(n) && info.DType != weights.BF16 {
 			t.Errorf("%s is %s after the round trip, want BF16", n, info.DType)
 		}
 	}

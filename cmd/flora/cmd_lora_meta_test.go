@@ -15,12 +15,7 @@ import (
 // headerOf reads a safetensors file's metadata.
 func headerOf(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := weights.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	return maps.Clone(f.Metadata())
+	return maps.Clone(weightstest.Open(t, path).Metadata())
 }
 
 // checkHeader compares a header with want key by key ("*": any value).
@@ -77,23 +72,10 @@ func TestLoRAConvertResizeKeepMetadata(t *testing.T) {
 	if code, _, errs := runCLI(t, "lora", "convert", official, "--to", "kohya", "--out", filepath.Join(dir, "k0.safetensors")); code != 0 {
 		t.Fatal(errs)
 	}
-	f, err := weights.Open(filepath.Join(dir, "k0.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ts []weights.TensorData
-	vals := weightstest.ReadAllF32Flat(t, filepath.Join(dir, "k0.safetensors"))
-	for _, n := range f.Names() {
-		dims, _ := f.Dims(n)
-		ts = append(ts, weights.Float32Data(n, dims, vals[n]))
-	}
-	f.Close()
-	if err := weights.WriteFile(kohya, ts, map[string]string{
+	weightstest.WriteAs(t, filepath.Join(dir, "k0.safetensors"), kohya, func(string) weights.DType { return weights.F32 }, map[string]string{
 		"ss_network_module": "networks.lora_flux_2", "ss_network_dim": "4", "ss_network_alpha": "8.0", "ss_steps": "1200",
 		"ss_epoch": "3", "ss_training_comment": "my run", "ss_base_model_version": "flux2_tiny", "sshs_model_hash": "abc",
-		"sshs_legacy_hash": "def", "modelspec.title": "kohya run"}); err != nil {
-		t.Fatal(err)
-	}
+		"sshs_legacy_hash": "def", "modelspec.title": "kohya run"})
 
 	tests := []struct {
 		name string

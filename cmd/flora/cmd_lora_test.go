@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"path/filepath"
@@ -15,7 +14,7 @@ import (
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/flux2"
-	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 )
 
 // needFixture returns the path of an official tiny fixture file.
@@ -36,44 +35,6 @@ func convertRoundTrip(t *testing.T, file string) string {
 		}
 	}
 	return back
-}
-
-// checkSameStored checks that the safetensors files a and b hold the same
-// tensors with the same dtypes, shapes and stored bytes; names that skip
-// selects are not compared.
-func checkSameStored(t *testing.T, a, b string, skip func(name string) bool) {
-	t.Helper()
-	x, err := weights.Open(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	y, err := weights.Open(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer y.Close()
-	if len(x.Names()) != len(y.Names()) {
-		t.Fatalf("%d tensors after the round trip, want %d", len(y.Names()), len(x.Names()))
-	}
-	for _, n := range x.Names() {
-		if skip != nil && skip(n) {
-			continue
-		}
-		xi, _ := x.Info(n)
-		yi, ok := y.Info(n)
-		if !ok {
-			t.Fatalf("%s missing after the round trip", n)
-		}
-		if xi.DType != yi.DType || !slices.Equal(xi.Shape, yi.Shape) {
-			t.Errorf("%s: %s%v after the round trip, was %s%v", n, yi.DType, yi.Shape, xi.DType, xi.Shape)
-		}
-		xb, err1 := x.Bytes(n)
-		yb, err2 := y.Bytes(n)
-		if err1 != nil || err2 != nil || !bytes.Equal(xb, yb) {
-			t.Errorf("%s: stored bytes changed (%v %v)", n, err1, err2)
-		}
-	}
 }
 
 // TestLoRAInspectFixture: the official fixture is 20 targets of rank 4,
@@ -108,7 +69,7 @@ func TestLoRAInspectFixture(t *testing.T) {
 func TestLoRAConvertRoundTrip(t *testing.T) {
 	file := needFixture(t, "lora.safetensors")
 	back := convertRoundTrip(t, file)
-	checkSameStored(t, file, back, isFoldedName)
+	weightstest.CheckSameStored(t, file, back, isFoldedName)
 	checkSameUpdates(t, file, back)
 }
 

@@ -43,9 +43,7 @@ func init() {
 							return err
 						}
 						if *asJSON {
-							enc := json.NewEncoder(cliOut)
-							enc.SetIndent("", "  ")
-							return enc.Encode(rep)
+							return printJSON(cliOut, rep)
 						}
 						return rep.print(cliOut)
 					}
@@ -186,17 +184,7 @@ func (r *inspectReport) print(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s%s: %d parameters\n", label, dt, r.DTypeParams[dt])
 	}
-	if len(r.Metadata) > 0 {
-		fmt.Fprintf(w, "Metadata:\n")
-		keys := make([]string, 0, len(r.Metadata))
-		for k := range r.Metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "  %s: %s\n", k, shorten(r.Metadata[k], 100))
-		}
-	}
+	printMetadata(w, r.Metadata)
 	if m := r.Model; m != nil {
 		fmt.Fprintf(w, "Model:      FLUX.2 %s, %d parameters (%s): hidden %d, %d heads, %d double + %d single blocks, context %d, guidance embedder %v\n",
 			strings.Join(m.Variants, " / "), m.Parameters, humanCount(m.Parameters), m.Hidden, m.Heads, m.DoubleBlocks, m.SingleBlocks, m.ContextDim, m.GuidanceEmbed)
@@ -207,6 +195,30 @@ func (r *inspectReport) print(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	return nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// printMetadata lists header metadata sorted by key, values cut to one line;
+// it prints nothing when there is none.
+func printMetadata(w io.Writer, meta map[string]string) {
+	if len(meta) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprintln(w, "Metadata:")
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %s: %s\n", k, shorten(meta[k], 100))
+	}
 }
 
 func formatShape(s []int) string {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/weights"
 )
 
@@ -54,19 +55,14 @@ func TestModelInspectFixture(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d, stderr: %s", code, errs)
 	}
-	for _, want := range []string{
+	testutil.CheckContains(t, "output", out,
 		"Tensors:    43\n",
 		fmt.Sprintf("Parameters: %d ", wantParams),
 		"Layout:     official FLUX.2 transformer\n",
 		"double_blocks.0.img_attn.qkv.weight",
 		"[288, 96]",
 		"format: bfl",
-		fmt.Sprintf("Model:      FLUX.2 tiny, %d parameters", wantParams),
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
+		fmt.Sprintf("Model:      FLUX.2 tiny, %d parameters", wantParams))
 
 	code, out, errs = runCLI(t, "model", "inspect", "--json", tinyTransformer)
 	if code != 0 {
@@ -138,13 +134,8 @@ func TestModelInspectErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(truncated, raw[:len(raw)/2], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	garbage := filepath.Join(dir, "garbage.safetensors")
-	if err := os.WriteFile(garbage, []byte("\x05\x00\x00\x00\x00\x00\x00\x00hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, truncated, raw[:len(raw)/2])
+	garbage := testutil.WriteFile(t, filepath.Join(dir, "garbage.safetensors"), []byte("\x05\x00\x00\x00\x00\x00\x00\x00hello"))
 	missing := filepath.Join(dir, "missing.safetensors")
 	tests := []struct {
 		args []string

@@ -14,6 +14,7 @@ import (
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/weights/weightstest"
 
 	"github.com/flora-ml/flora/model/weights"
 	"github.com/flora-ml/flora/sample"
@@ -22,11 +23,7 @@ import (
 // tinyEmbeddings writes the fixture's two text contexts as an embeddings file.
 func tinyEmbeddings(t *testing.T) string {
 	t.Helper()
-	io, err := weights.Open(filepath.Join(testutil.ReferenceDir(t), "transformer_io.safetensors"))
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	defer io.Close()
+	io := weightstest.Open(t, filepath.Join(testutil.ReferenceDir(t), "transformer_io.safetensors"))
 	ctx, err := io.TensorAs("ctx", dtypes.Float32)
 	if err != nil {
 		t.Fatal(err)

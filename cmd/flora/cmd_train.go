@@ -72,12 +72,7 @@ func runTrain(f *trainFlags) error {
 		cfg.Model.Backend = f.backend
 	}
 	if f.printConfig {
-		text, err := cfg.YAML()
-		if err != nil {
-			return err
-		}
-		fmt.Fprint(cliOut, text)
-		return nil
+		return printConfigYAML(cfg)
 	}
 	opts := pipeline.RunOptions{MemoryBudget: int64(f.memBudget * (1 << 30)), Resume: f.resume, Overwrite: f.overwrite,
 		Reporter: pipeline.Reporter{Log: cliErr}}

@@ -117,10 +117,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "--version":
 		args = append([]string{"version"}, args[1:]...)
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "flora: unknown command %q\n", args[0])
-		printUsage(stderr)
+	c := topCommand(args[0], stderr)
+	if c == nil {
 		return 2
 	}
 	path := "flora " + c.name
@@ -135,10 +133,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			printGroupUsage(w, path, c)
 			return code
 		}
-		sub := findSub(c, args[0])
+		sub := findSub(c, path, args[0], stderr)
 		if sub == nil {
-			fmt.Fprintf(stderr, "%s: unknown subcommand %q\n", path, args[0])
-			printGroupUsage(stderr, path, c)
 			return 2
 		}
 		c, path, args = sub, path+" "+sub.name, args[1:]
@@ -188,10 +184,8 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		printUsage(stdout)
 		return 0
 	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "flora: unknown command %q\n", args[0])
-		printUsage(stderr)
+	c := topCommand(args[0], stderr)
+	if c == nil {
 		return 2
 	}
 	path := "flora " + c.name
@@ -199,10 +193,8 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 		if c.subcommands == nil {
 			break
 		}
-		sub := findSub(c, a)
+		sub := findSub(c, path, a, stderr)
 		if sub == nil {
-			fmt.Fprintf(stderr, "%s: unknown subcommand %q\n", path, a)
-			printGroupUsage(stderr, path, c)
 			return 2
 		}
 		c, path = sub, path+" "+sub.name
@@ -217,12 +209,27 @@ func runHelp(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func findSub(group *command, name string) *command {
+// topCommand finds the top-level command name; an unknown one is reported
+// on stderr with the list of commands, and gives nil.
+func topCommand(name string, stderr io.Writer) *command {
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "flora: unknown command %q\n", name)
+		printUsage(stderr)
+	}
+	return c
+}
+
+// findSub finds the subcommand name of group (at path); an unknown one is
+// reported on stderr with the group's usage, and gives nil.
+func findSub(group *command, path, name string, stderr io.Writer) *command {
 	for _, s := range group.subcommands {
 		if s.name == name {
 			return s
 		}
 	}
+	fmt.Fprintf(stderr, "%s: unknown subcommand %q\n", path, name)
+	printGroupUsage(stderr, path, group)
 	return nil
 }
 

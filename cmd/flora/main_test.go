@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/internal/version"
 )
 
@@ -46,10 +46,7 @@ func (c cliCase) check(t *testing.T) (stdout, stderr string) {
 
 func TestCLIExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("model:\n  path: m\ntrain:\n  lr: -1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := testutil.WriteFile(t, filepath.Join(dir, "bad.yaml"), []byte("model:\n  path: m\ntrain:\n  lr: -1\n"))
 	tests := []cliCase{
 		{args: nil, code: 2, wantErr: "Usage: flora <command>"},
 		{args: []string{"bogus"}, code: 2, wantErr: `flora: unknown command "bogus"`},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -52,12 +53,11 @@ func TestTrainRunSafety(t *testing.T) {
 
 	t.Run("a new run into an existing run folder is refused", func(t *testing.T) {
 		code, _, stderr := quickTrain(t, out, cache, 1)
-		for _, want := range []string{"output.dir " + out + " already holds a run (2 checkpoint(s), newest " + filepath.Join(out, "checkpoints", "step-000002"),
-			"metrics.jsonl (2 steps)", "--resume auto", "--set output.dir=", "--overwrite"} {
-			if code != 1 || !strings.Contains(stderr, want) {
-				t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, stderr)
-			}
+		if code != 1 {
+			t.Errorf("exit %d, want 1", code)
 		}
+		testutil.CheckContains(t, "stderr", stderr, "output.dir "+out+" already holds a run (2 checkpoint(s), newest "+filepath.Join(out, "checkpoints", "step-000002"),
+			"metrics.jsonl (2 steps)", "--resume auto", "--set output.dir=", "--overwrite")
 		if strings.Contains(stderr, "latent cache") {
 			t.Errorf("refused only after the dataset work:\n%s", stderr)
 		}
@@ -84,11 +84,10 @@ func TestTrainRunSafety(t *testing.T) {
 		}
 		for _, tc := range tests {
 			code, _, stderr := quickTrain(t, out, cache, 3, "--resume", tc.resume, "--set", "dataset.folders.0.path="+empty)
-			for _, want := range tc.want {
-				if code != 1 || !strings.Contains(stderr, want) {
-					t.Errorf("--resume %s: exit %d, stderr lacks %q:\n%s", tc.resume, code, want, stderr)
-				}
+			if code != 1 {
+				t.Errorf("--resume %s: exit %d, want 1", tc.resume, code)
 			}
+			testutil.CheckContains(t, "--resume "+tc.resume+": stderr", stderr, tc.want...)
 		}
 	})
 
@@ -101,14 +100,10 @@ func TestTrainRunSafety(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
-		for _, want := range []string{"warning: the newest checkpoint " + newest + " is damaged",
-			"moved it to " + newest + ".damaged and resuming from " + filepath.Join(out, "checkpoints", "step-000001"),
-			"resumed from " + filepath.Join(out, "checkpoints", "step-000001") + " at step 1",
-			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3"} {
-			if !strings.Contains(stderr, want) {
-				t.Errorf("stderr lacks %q:\n%s", want, stderr)
-			}
-		}
+		testutil.CheckContains(t, "stderr", stderr, "warning: the newest checkpoint "+newest+" is damaged",
+			"moved it to "+newest+".damaged and resuming from "+filepath.Join(out, "checkpoints", "step-000001"),
+			"resumed from "+filepath.Join(out, "checkpoints", "step-000001")+" at step 1",
+			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3")
 		if got := strings.Join(checkpointNamesIn(out), ","); got != "step-000001,step-000002,step-000003" {
 			t.Errorf("checkpoints %s", got)
 		}
@@ -123,9 +118,7 @@ func TestTrainRunSafety(t *testing.T) {
 	t.Run("stale temporary files are removed", func(t *testing.T) {
 		stale := []string{filepath.Join(out, "checkpoints", ".step-000004.tmp-123"), filepath.Join(out, ".tiny-demo.safetensors.tmp-99")}
 		for _, p := range stale {
-			if err := os.WriteFile(p, []byte("partial"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testutil.WriteFile(t, p, []byte("partial"))
 		}
 		code, _, stderr := quickTrain(t, out, cache, 4, "--resume", "auto")
 		if code != 0 || !strings.Contains(stderr, "removed 2 temporary file(s) left by an interrupted run") {
@@ -176,10 +169,7 @@ func TestTrainRunSafety(t *testing.T) {
 // created there.
 func TestTrainRefusesOutputInDataset(t *testing.T) {
 	data := t.TempDir()
-	link := filepath.Join(t.TempDir(), "link")
-	if err := os.Symlink(data, link); err != nil {
-		t.Fatal(err)
-	}
+	link := testutil.Symlink(t, data, filepath.Join(t.TempDir(), "link"))
 	for _, out := range []string{filepath.Join(data, "run"), data, filepath.Join(link, "runs", "a")} {
 		code, _, stderr := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "dataset.folders.0.path="+data,
 			"--set", "output.dir="+out)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/datatest"
+	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/weights"
 )
 
@@ -95,9 +96,7 @@ func testDataset(t *testing.T, dir string, mutate func(*data.Config)) *data.Data
 		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 			continue // keep files a test rewrote
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, name), b)
 	}
 	cfg := data.DefaultConfig()
 	cfg.Folders = []data.Folder{{Path: dir}}
@@ -149,9 +148,7 @@ func TestBuildReuseAndInvalidation(t *testing.T) {
 		}
 	}
 	// Changing one image's content rebuilds only its latent.
-	if err := os.WriteFile(filepath.Join(imgDir, "a.png"), datatest.PNG(t, datatest.Split(64, 64, datatest.Right, datatest.Right)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(imgDir, "a.png"), datatest.PNG(t, datatest.Split(64, 64, datatest.Right, datatest.Right)))
 	if st := build(testDataset(t, imgDir, nil), vae); st.Reused != 2 || st.Built != 1 {
 		t.Errorf("after changing a.png: %v, want 2 reused, 1 built", st)
 	}
@@ -232,9 +229,7 @@ func TestCorruptEntriesAreRebuilt(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, path, content)
 	}
 	st, err := BuildLatents(store, ds, vae, BuildOptions{})
 	if err != nil || st.Corrupt != 2 || st.Built != 2 || st.Reused != 1 {

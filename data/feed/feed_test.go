@@ -1,7 +1,6 @@
 package feed
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/cache"
 	"github.com/flora-ml/flora/data/datatest"
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // meanVAE encodes an image [3, H, W] to a latent [2, H/16, W/16]: channel 0
@@ -86,9 +86,7 @@ func setup(t *testing.T, mutate func(*data.Config)) (*data.Dataset, *data.Plan, 
 		"c.png": datatest.PNG(t, datatest.Split(64, 64, datatest.Right, datatest.Right)),
 	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, name), b)
 	}
 	cfg := data.DefaultConfig()
 	cfg.Folders = []data.Folder{{Path: dir, Repeats: 2}}

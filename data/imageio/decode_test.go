@@ -9,7 +9,6 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/flora-ml/flora/data/datatest"
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // TestDecodeFormats decodes every supported format and checks the colours in
@@ -173,9 +173,7 @@ func TestReadFile(t *testing.T) {
 	big := filepath.Join(dir, "big.png")
 	ok := filepath.Join(dir, "ok.png")
 	for p, n := range map[string]int{empty: 0, big: 2000, ok: 10} {
-		if err := os.WriteFile(p, make([]byte, n), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, p, make([]byte, n))
 	}
 	tests := []struct {
 		path string

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // TestOpenRegular: regular files open; a FIFO (no writer: a blocking open
@@ -15,22 +17,14 @@ import (
 // what they are; a symbolic link loop and a missing file are named as such.
 func TestOpenRegular(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "a.txt")
-	if err := os.WriteFile(file, []byte("hello"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.WriteFile(t, filepath.Join(dir, "a.txt"), []byte("hello"))
 	fifo := filepath.Join(dir, "pipe.safetensors")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	loop := filepath.Join(dir, "loop")
-	if err := os.Symlink(loop, loop); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(dir, "link.txt")
-	if err := os.Symlink(file, link); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Symlink(t, loop, loop)
+	link := testutil.Symlink(t, file, filepath.Join(dir, "link.txt"))
 	tests := []struct {
 		path  string
 		want  string // "" = opens
@@ -78,10 +72,7 @@ func TestOpenRegular(t *testing.T) {
 // the limit and what it is.
 func TestReadFileLimited(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(file, []byte("0123456789"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.WriteFile(t, filepath.Join(dir, "job.yaml"), []byte("0123456789"))
 	got, err := ReadFileLimited(file, 10, "a job config")
 	if err != nil || string(got) != "0123456789" {
 		t.Fatalf("got %q, %v", got, err)
@@ -108,22 +99,14 @@ func TestCheckOutput(t *testing.T) {
 	in := filepath.Join(dir, "in.safetensors")
 	other := filepath.Join(dir, "other.safetensors")
 	for _, p := range []string{in, other} {
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, p, []byte("x"))
 	}
 	sub := filepath.Join(dir, "sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	sym := filepath.Join(dir, "sym.safetensors")
-	if err := os.Symlink(in, sym); err != nil {
-		t.Fatal(err)
-	}
-	hard := filepath.Join(dir, "hard.safetensors")
-	if err := os.Link(in, hard); err != nil {
-		t.Fatal(err)
-	}
+	sym := testutil.Symlink(t, in, filepath.Join(dir, "sym.safetensors"))
+	hard := testutil.Link(t, in, filepath.Join(dir, "hard.safetensors"))
 	tests := []struct {
 		out, want string // want "" = allowed
 	}{

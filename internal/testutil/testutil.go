@@ -1,7 +1,8 @@
 // Package testutil holds helpers shared by Flora's tests: the backend under
 // test, the official fixture folder, comparisons of outputs with reference
 // values (RelL2, CheckRelL2, PositionIDs), an in-memory tensor source
-// (MapSource) and PNG decoding. Reading checkpoint fixtures is in
+// (MapSource), PNG decoding, test files (WriteFile, Symlink, Link) and
+// CheckContains for messages. Reading checkpoint fixtures is in
 // model/weights/weightstest (internal packages import nothing above them).
 package testutil
 

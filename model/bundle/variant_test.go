@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,9 +50,7 @@ func TestMissingTextEncoderNamesTheSetting(t *testing.T) {
 		}
 	}
 	alone := filepath.Join(t.TempDir(), "flux2-tiny.safetensors") // no ae.safetensors next to it
-	if err := os.Symlink(model, alone); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Symlink(t, model, alone)
 	for setting, want := range map[string]string{"": "set model.vae (", "--vae": "give --vae FILE ("} {
 		_, err := Load(testutil.Backend(t), Options{Path: alone, SkipTransformer: true, VAESetting: setting})
 		if err == nil || !strings.Contains(err.Error(), "no autoencoder found next to") || !strings.Contains(err.Error(), want) {

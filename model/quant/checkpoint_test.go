@@ -12,18 +12,9 @@ import (
 
 	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/flux2/flux2test"
 	"github.com/flora-ml/flora/model/weights"
-	"github.com/flora-ml/flora/model/weights/weightstest"
 )
-
-func forwardFlat(t *testing.T, m *flux2.Model, b *flux2.Batch) []float32 {
-	t.Helper()
-	out, err := m.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tensors.MustCopyFlatData[float32](out)
-}
 
 // TestQuantizedCheckpointRoundTrip: Flora's quantized checkpoint reloads to
 // a model with exactly the same output, for every scheme.
@@ -31,7 +22,7 @@ func TestQuantizedCheckpointRoundTrip(t *testing.T) {
 	for _, opts := range []Options{{Scheme: Int8}, {Scheme: FP8}, {Scheme: NF4, DoubleQuant: true}} {
 		m := tinyModel(t, &opts)
 		b := tinyBatch(t, m)
-		want := forwardFlat(t, m, b)
+		want := flux2test.Forward(t, m, b)
 		path := filepath.Join(t.TempDir(), "q.safetensors")
 		if err := SaveCheckpoint(m, path, opts.Scheme); err != nil {
 			t.Fatal(err)
@@ -48,7 +39,7 @@ func TestQuantizedCheckpointRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := forwardFlat(t, back, b)
+		got := flux2test.Forward(t, back, b)
 		for i := range want {
 			if got[i] != want[i] {
 				t.Fatalf("%s: output %d changed after save/load: %g vs %g", opts.Scheme, i, got[i], want[i])
@@ -124,7 +115,7 @@ func TestComfyFP8ScaledImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := tinyBatch(t, m)
-	got, exact, float := forwardFlat(t, m, b), forwardFlat(t, dequant, b), forwardFlat(t, floatModel, b)
+	got, exact, float := flux2test.Forward(t, m, b), flux2test.Forward(t, dequant, b), flux2test.Forward(t, floatModel, b)
 	if e := testutil.RelL2(got, exact); e > 1e-6 {
 		t.Errorf("fp8 import differs from the dequantized weights by %.3g", e)
 	}
@@ -152,17 +143,13 @@ func TestOfficialReferenceQuantizedOutput(t *testing.T) {
 		return m
 	}
 	ref := load(nil)
-	io := weightstest.ReadAllF32(t, filepath.Join(dir, "transformer_io.safetensors"))
-	batch, err := ref.NewBatch(io["img"], io["ctx"], io["timesteps"], io["guidance"], testutil.PositionIDs(io["ctx_ids"]), testutil.PositionIDs(io["img_ids"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := forwardFlat(t, ref, batch)
+	batch := flux2test.IOBatch(t, ref, filepath.Join(dir, "transformer_io.safetensors"))
+	want := flux2test.Forward(t, ref, batch)
 	for _, tc := range []struct {
 		opts  Options
 		bound float64
 	}{{Options{Scheme: Int8}, 0.01}, {Options{Scheme: FP8}, 0.05}, {Options{Scheme: NF4}, 0.15}, {Options{Scheme: NF4, DoubleQuant: true}, 0.15}} {
-		got := forwardFlat(t, load(&tc.opts), batch)
+		got := flux2test.Forward(t, load(&tc.opts), batch)
 		e := testutil.RelL2(got, want)
 		t.Logf("%s double=%v: official tiny model output relative L2 error %.4f", tc.opts.Scheme, tc.opts.DoubleQuant, e)
 		if e > tc.bound || e == 0 {

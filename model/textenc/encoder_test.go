@@ -81,11 +81,7 @@ func TestIdentity(t *testing.T) {
 	if again := load(spec, src, f32).Identity(); again != base {
 		t.Fatalf("identity not stable:\n%s\n%s", base, again)
 	}
-	for _, want := range []string{"model=tiny-qwen3", "layers=1,3,4", "pad=right", "dtype=float32"} {
-		if !strings.Contains(base, want) {
-			t.Errorf("identity %q lacks %q", base, want)
-		}
-	}
+	testutil.CheckContains(t, "identity", base, "model=tiny-qwen3", "layers=1,3,4", "pad=right", "dtype=float32")
 	other := spec
 	other.Layers = []int{1, 2, 4}
 	bf16 := LoadOptions{}

@@ -2,9 +2,10 @@ package textenc
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -27,14 +28,7 @@ type mapSource struct {
 	reads   []string
 }
 
-func (s *mapSource) Names() []string {
-	names := make([]string, 0, len(s.tensors))
-	for n := range s.tensors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func (s *mapSource) Names() []string { return slices.Sorted(maps.Keys(s.tensors)) }
 
 func (s *mapSource) Dims(name string) ([]int, bool) {
 	t, ok := s.tensors[name]

@@ -2,9 +2,10 @@ package vae
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -144,14 +145,7 @@ func TestInferConfig(t *testing.T) {
 // shapeSource is a TensorSource of shapes only.
 type shapeSource map[string][]int
 
-func (s shapeSource) Names() []string {
-	out := make([]string, 0, len(s))
-	for n := range s {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s shapeSource) Names() []string { return slices.Sorted(maps.Keys(s)) }
 
 func (s shapeSource) Dims(name string) ([]int, bool) {
 	d, ok := s[name]

@@ -80,11 +80,7 @@ func TestLoadRefusesWrongFiles(t *testing.T) {
 			if !strings.Contains(msg, "broken.safetensors") {
 				t.Errorf("error does not name the file: %s", msg)
 			}
-			for _, want := range tc.want {
-				if !strings.Contains(msg, want) {
-					t.Errorf("error lacks %q:\n%s", want, msg)
-				}
-			}
+			testutil.CheckContains(t, "error", msg, tc.want...)
 		})
 	}
 	var le *LoadError

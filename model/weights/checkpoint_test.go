@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // writeIndex writes an index file mapping names to shard files.
@@ -20,9 +22,7 @@ func writeIndex(t *testing.T, path string, weightMap map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, path, raw)
 }
 
 // shardedDir writes two shards: s1 holds a, b; s2 holds c.
@@ -45,11 +45,7 @@ func TestCheckpointSharded(t *testing.T) {
 	writeIndex(t, index, map[string]string{"a": "s1.safetensors", "b": "s1.safetensors", "c": "s2.safetensors"})
 	for _, path := range []string{index, dir} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			c, err := OpenCheckpoint(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := mustOpen(t, OpenCheckpoint, path)
 			if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 				t.Errorf("Names = %v", got)
 			}
@@ -79,19 +75,11 @@ func TestCheckpointSharded(t *testing.T) {
 
 func TestCheckpointFolderWithoutIndex(t *testing.T) {
 	dir := shardedDir(t)
-	c, err := OpenCheckpoint(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := mustOpen(t, OpenCheckpoint, dir)
 	if got := c.Names(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Errorf("Names = %v", got)
 	}
-	single, err := OpenCheckpoint(filepath.Join(dir, "s2.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer single.Close()
+	single := mustOpen(t, OpenCheckpoint, filepath.Join(dir, "s2.safetensors"))
 	if got := single.Names(); !slices.Equal(got, []string{"c"}) {
 		t.Errorf("single-file Names = %v", got)
 	}
@@ -178,9 +166,7 @@ func TestCheckpointRejects(t *testing.T) {
 		}, "is a named pipe (FIFO), not a regular file"},
 		{"symbolic link loop", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "loop.safetensors")
-			if err := os.Symlink(p, p); err != nil {
-				t.Fatal(err)
-			}
+			testutil.Symlink(t, p, p)
 			return p
 		}, "loop.safetensors: symbolic link loop"},
 	}
@@ -208,7 +194,7 @@ func TestCheckpointRejects(t *testing.T) {
 
 func TestOfficialFixture(t *testing.T) {
 	path := fixture(t, "transformer.safetensors")
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 	if n := len(f.Names()); n != 43 {
 		t.Errorf("%d tensors, want 43", n)
 	}
@@ -230,7 +216,7 @@ func TestOfficialFixture(t *testing.T) {
 			t.Fatalf("element %d: bf16 %#x, want %#x", i, c, Float32ToBF16(vals[i]))
 		}
 	}
-	vae := mustOpen(t, fixture(t, "vae.safetensors"))
+	vae := mustOpen(t, Open, fixture(t, "vae.safetensors"))
 	nbt, err := vae.Tensor("bn.num_batches_tracked")
 	if err != nil || nbt.DType() != dtypes.Int64 || nbt.Size() != 1 {
 		t.Errorf("bn.num_batches_tracked = %v, %v", nbt, err)

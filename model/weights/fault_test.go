@@ -28,7 +28,7 @@ func TestTruncatedWhileMapped(t *testing.T) {
 		{Name: "a_small", DType: F32, Shape: []int{2}, Data: []byte{0, 0, 128, 63, 0, 0, 0, 64}}, // 1, 2
 		{Name: "b_big", DType: BF16, Shape: []int{n}, Data: big},
 	}, nil)
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 	info, _ := f.Info("b_big")
 	small, _ := f.Info("a_small")
 	if small.End > info.Begin {

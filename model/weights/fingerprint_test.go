@@ -15,16 +15,8 @@ func TestFingerprint(t *testing.T) {
 		return p
 	}
 	fp := func(p string) string {
-		f, err := Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		c, err := OpenCheckpoint(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		f := mustOpen(t, Open, p)
+		c := mustOpen(t, OpenCheckpoint, p)
 		if f.Fingerprint() != c.Fingerprint() {
 			t.Errorf("file and one-file checkpoint fingerprints differ")
 		}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // FuzzParseHeader feeds arbitrary file contents to the parser: it must never
@@ -105,9 +107,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	for i, seed := range fuzzSeeds() {
 		sum := sha256.Sum256(seed)
-		name := filepath.Join(dir, fmt.Sprintf("seed%02d-%x", i, sum[:6]))
-		if err := os.WriteFile(name, []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", seed)), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(dir, fmt.Sprintf("seed%02d-%x", i, sum[:6])), []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", seed)))
 	}
 }

@@ -107,7 +107,7 @@ func TestOpenAcceptsEdgeCases(t *testing.T) {
 	dir := t.TempDir()
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := mustOpen(t, writeTemp(t, dir, fmt.Sprintf("case%02d.safetensors", i), tc.content))
+			f := mustOpen(t, Open, writeTemp(t, dir, fmt.Sprintf("case%02d.safetensors", i), tc.content))
 			names := f.Names()
 			if len(names) != len(tc.wantNames) || (len(names) > 0 && strings.Join(names, ",") != strings.Join(tc.wantNames, ",")) {
 				t.Errorf("names %q, want %q", names, tc.wantNames)
@@ -129,7 +129,7 @@ func TestByteOffsetsAndBytes(t *testing.T) {
 	data := []byte{10, 11, 12, 13, 14, 15}
 	path := writeTemp(t, t.TempDir(), "x.safetensors",
 		rawFile(`{"b":{"dtype":"U8","shape":[2,2],"data_offsets":[2,6]},"a":{"dtype":"I16","shape":[1],"data_offsets":[0,2]}}`, data))
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 	info, ok := f.Info("b")
 	if !ok || info.Begin != 2 || info.End != 6 || info.DType != U8 || len(info.Shape) != 2 || info.NumElements() != 4 {
 		t.Fatalf("Info(b) = %+v, %v", info, ok)

@@ -2,7 +2,6 @@ package weights
 
 import (
 	"encoding/binary"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,11 +19,7 @@ func rawFile(header string, data []byte) []byte {
 // writeTemp writes content to a new file name in a test folder.
 func writeTemp(t *testing.T, dir, name string, content []byte) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testutil.WriteFile(t, filepath.Join(dir, name), content)
 }
 
 // mustWriteFile writes tensors with WriteFile and fails the test on error.
@@ -35,12 +30,13 @@ func mustWriteFile(t *testing.T, path string, ts []TensorData, md map[string]str
 	}
 }
 
-// mustOpen opens a file and closes it at the end of the test.
-func mustOpen(t *testing.T, path string) *File {
+// mustOpen opens path with open (Open or OpenCheckpoint) and closes it at
+// the end of the test.
+func mustOpen[T interface{ Close() error }](t *testing.T, open func(string) (T, error), path string) T {
 	t.Helper()
-	f, err := Open(path)
+	f, err := open(path)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("opening %s: %v", path, err)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f

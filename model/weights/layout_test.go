@@ -18,11 +18,7 @@ func TestDetectLayoutFixtures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
-			c, err := OpenCheckpoint(fixture(t, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := mustOpen(t, OpenCheckpoint, fixture(t, tc.file))
 			got := c.Layout()
 			if got.Kind != tc.kind || got.Description != tc.desc || got.Prefix != "" {
 				t.Errorf("layout = %+v, want %v %q", got, tc.kind, tc.desc)

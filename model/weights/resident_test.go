@@ -43,11 +43,7 @@ func TestReadDropsMappedPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	data = nil
-	f, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := mustOpen(t, Open, path)
 	before := rssFileKB(t)
 	for _, read := range []func() error{
 		func() error { _, err := f.Tensor("w"); return err },

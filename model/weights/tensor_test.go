@@ -14,19 +14,14 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/tensorload"
 )
 
-// tensorSource is the method set of flux2.TensorSource (not imported to keep
-// this package free of model packages); File and Checkpoint must satisfy it.
-type tensorSource interface {
-	Names() []string
-	Dims(name string) ([]int, bool)
-	ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error)
-}
-
+// File and Checkpoint are the sources the model loaders read.
 var (
-	_ tensorSource = (*File)(nil)
-	_ tensorSource = (*Checkpoint)(nil)
+	_ tensorload.Source = (*File)(nil)
+	_ tensorload.Source = (*Checkpoint)(nil)
 )
 
 // tensorBytes returns a copy of a GoMLX tensor's raw data.
@@ -85,7 +80,7 @@ func TestRoundTripEveryDType(t *testing.T) {
 	path := filepath.Join(dir, "all.safetensors")
 	md := map[string]string{"format": "pt", "quote\"and\\slash": "line\nbreak <html>"}
 	mustWriteFile(t, path, ts, md)
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 	if got := f.Metadata(); len(got) != 2 || got["format"] != "pt" || got["quote\"and\\slash"] != "line\nbreak <html>" {
 		t.Errorf("metadata = %v", got)
 	}
@@ -146,7 +141,7 @@ func TestTensorAsConversions(t *testing.T) {
 	)
 	path := filepath.Join(t.TempDir(), "conv.safetensors")
 	mustWriteFile(t, path, ts, nil)
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 
 	for _, dt := range []DType{F64, F32, F16, BF16, F8E4M3, F8E5M2} {
 		name := "v_" + string(dt)
@@ -249,7 +244,7 @@ func TestLargeConversionsMatchScalar(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "big.safetensors")
 	mustWriteFile(t, path, []TensorData{Float32Data("f", []int{n}, values), bf}, nil)
-	f := mustOpen(t, path)
+	f := mustOpen(t, Open, path)
 
 	x, err := f.TensorAs("f", dtypes.BFloat16)
 	if err != nil {

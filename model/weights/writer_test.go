@@ -79,65 +79,61 @@ func TestWriterStreaming(t *testing.T) {
 	wantBytes, _ := os.ReadFile(want)
 	specs := []TensorSpec{a.Spec(), e.Spec(), b.Spec(), c.Spec()}
 
-	t.Run("odd-sized raw chunks", func(t *testing.T) {
-		path := filepath.Join(dir, "raw.safetensors")
+	// streamed writes name through a Writer with write and checks that the
+	// file equals WriteFile's.
+	streamed := func(t *testing.T, name string, write func(w *Writer)) {
+		t.Helper()
+		path := filepath.Join(dir, name)
 		w, err := NewWriter(path, specs, map[string]string{"k": "v"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer w.Abort()
-		stream := append(append(append([]byte{}, a.Data...), b.Data...), c.Data...)
-		for len(stream) > 0 {
-			n := min(len(stream), 77)
-			if _, err := w.Write(stream[:n]); err != nil {
-				t.Fatal(err)
-			}
-			stream = stream[n:]
-		}
+		write(w)
 		if err := w.Commit(); err != nil {
 			t.Fatal(err)
 		}
-		got, _ := os.ReadFile(path)
-		if !bytes.Equal(got, wantBytes) {
-			t.Error("streamed file differs from WriteFile's")
+		if got, _ := os.ReadFile(path); !bytes.Equal(got, wantBytes) {
+			t.Errorf("%s differs from WriteFile's", name)
 		}
+	}
+	t.Run("odd-sized raw chunks", func(t *testing.T) {
+		streamed(t, "raw.safetensors", func(w *Writer) {
+			stream := append(append(append([]byte{}, a.Data...), b.Data...), c.Data...)
+			for len(stream) > 0 {
+				n := min(len(stream), 77)
+				if _, err := w.Write(stream[:n]); err != nil {
+					t.Fatal(err)
+				}
+				stream = stream[n:]
+			}
+		})
 	})
 	t.Run("float32 chunks converted per tensor", func(t *testing.T) {
-		path := filepath.Join(dir, "f32.safetensors")
-		w, err := NewWriter(path, specs, map[string]string{"k": "v"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Abort()
-		for _, chunk := range [][]float32{values[:333], values[333:]} {
-			if err := w.WriteFloat32s(chunk); err != nil {
+		streamed(t, "f32.safetensors", func(w *Writer) {
+			for _, chunk := range [][]float32{values[:333], values[333:]} {
+				if err := w.WriteFloat32s(chunk); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s, _ := w.Next(); s.Name != "empty" {
+				t.Errorf("Next = %q, want the empty tensor", s.Name)
+			}
+			for _, chunk := range [][]float32{values[:500], values[500:]} {
+				if err := w.WriteFloat32s(chunk); err != nil { // skips "empty", encodes as BF16
+					t.Fatal(err)
+				}
+			}
+			if err := w.WriteFloat32s([]float32{1}); err == nil || !strings.Contains(err.Error(), "not a float dtype") {
+				t.Errorf("WriteFloat32s into U8: %v", err)
+			}
+			if err := w.WriteTensor("c", c.Data); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if s, _ := w.Next(); s.Name != "empty" {
-			t.Errorf("Next = %q, want the empty tensor", s.Name)
-		}
-		for _, chunk := range [][]float32{values[:500], values[500:]} {
-			if err := w.WriteFloat32s(chunk); err != nil { // skips "empty", encodes as BF16
-				t.Fatal(err)
+			if _, ok := w.Next(); ok {
+				t.Error("Next reports more tensors after the last")
 			}
-		}
-		if err := w.WriteFloat32s([]float32{1}); err == nil || !strings.Contains(err.Error(), "not a float dtype") {
-			t.Errorf("WriteFloat32s into U8: %v", err)
-		}
-		if err := w.WriteTensor("c", c.Data); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := w.Next(); ok {
-			t.Error("Next reports more tensors after the last")
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := os.ReadFile(path)
-		if !bytes.Equal(got, wantBytes) {
-			t.Error("file written with WriteFloat32s differs from WriteFile's")
-		}
+		})
 	})
 	t.Run("errors", func(t *testing.T) {
 		path := filepath.Join(dir, "bad.safetensors")

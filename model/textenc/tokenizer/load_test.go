@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 )
 
 // minimalHF returns a small valid byte-level tokenizer.json with one section replaced.
@@ -95,10 +97,7 @@ func TestLoadPaths(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing.json")); err == nil {
 		t.Errorf("missing file accepted")
 	}
-	bad := filepath.Join(dir, "tokenizer.json")
-	if err := os.WriteFile(bad, []byte("{not json"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := testutil.WriteFile(t, filepath.Join(dir, "tokenizer.json"), []byte("{not json"))
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad json: error %v should name %s", err, bad)
 	}
@@ -107,9 +106,7 @@ func TestLoadPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	tdir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(tdir, "tekken.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(tdir, "tekken.json"), data)
 	tk, err := Load(tdir)
 	if err != nil {
 		t.Fatal(err)
