@@ -15,11 +15,7 @@ import (
 func TestSampleOptionsValidate(t *testing.T) {
 	dir := t.TempDir()
 	ok := SampleOptions{Model: "embedded:tiny", Prompts: []string{"a fox"}, Out: filepath.Join(dir, "out")}
-	tests := []struct {
-		name string
-		edit func(*SampleOptions)
-		want string // "" = valid
-	}{
+	tests := []validationCase[SampleOptions]{
 		{"defaults", func(*SampleOptions) {}, ""},
 		{"no model", func(o *SampleOptions) { o.Model = "" }, "model: required"},
 		{"no prompt", func(o *SampleOptions) { o.Prompts = nil }, "prompts: give a prompt"},
@@ -40,19 +36,7 @@ func TestSampleOptionsValidate(t *testing.T) {
 			o.LoRAs = []LoRA{{Path: o.Out, Scale: 1}}
 		}, "is also an input"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			o := ok
-			tc.edit(&o)
-			err := o.Validate()
-			switch {
-			case tc.want == "" && err != nil:
-				t.Errorf("refused: %v", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Errorf("got %v, want an error containing %q", err, tc.want)
-			}
-		})
-	}
+	checkValidation(t, ok, func(o SampleOptions) error { return o.Validate() }, tests)
 }
 
 // TestBenchOptionsValidate: bad bench options are refused, naming the
@@ -60,11 +44,7 @@ func TestSampleOptionsValidate(t *testing.T) {
 func TestBenchOptionsValidate(t *testing.T) {
 	ok := BenchOptions{Variant: "tiny", Mode: "train", Res: 64, Batch: 1, TextTokens: 8, DType: "auto", Rank: 2, Steps: 1,
 		DoubleBlocks: -1, SingleBlocks: -1}
-	tests := []struct {
-		name string
-		edit func(*BenchOptions)
-		want string
-	}{
+	tests := []validationCase[BenchOptions]{
 		{"defaults", func(*BenchOptions) {}, ""},
 		{"mode", func(o *BenchOptions) { o.Mode = "sample" }, "mode must be forward, train or vae-decode"},
 		{"res", func(o *BenchOptions) { o.Res = 65 }, "res must be a multiple of 16"},
@@ -74,11 +54,31 @@ func TestBenchOptionsValidate(t *testing.T) {
 		{"attention block", func(o *BenchOptions) { o.Attention.BlockQ = -1 }, "attention-block: attention query block -1"},
 		{"blocks on host", func(o *BenchOptions) { o.Memory = flux2.MemoryOptions{BlocksOnHost: 99} }, "blocks-on-host:"},
 	}
+	checkValidation(t, ok, func(o BenchOptions) error { return o.Validate() }, tests)
+	o := ok
+	o.DoubleBlocks = 1
+	v, err := o.variant()
+	if err != nil || v.Name != fmt.Sprintf("tiny-1+%d", v.Config.DepthSingle) || v.Config.Depth != 1 {
+		t.Errorf("reduced variant %q (%d double blocks), %v", v.Name, v.Config.Depth, err)
+	}
+}
+
+// validationCase edits valid options into a case: want is a part of the
+// error Validate must give, or "" for options that must pass.
+type validationCase[O any] struct {
+	name string
+	edit func(*O)
+	want string
+}
+
+// checkValidation runs each case on a copy of the valid options ok.
+func checkValidation[O any](t *testing.T, ok O, validate func(O) error, tests []validationCase[O]) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := ok
 			tc.edit(&o)
-			err := o.Validate()
+			err := validate(o)
 			switch {
 			case tc.want == "" && err != nil:
 				t.Errorf("refused: %v", err)
@@ -86,11 +86,5 @@ func TestBenchOptionsValidate(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
-	}
-	o := ok
-	o.DoubleBlocks = 1
-	v, err := o.variant()
-	if err != nil || v.Name != fmt.Sprintf("tiny-1+%d", v.Config.DepthSingle) || v.Config.Depth != 1 {
-		t.Errorf("reduced variant %q (%d double blocks), %v", v.Name, v.Config.Depth, err)
 	}
 }
