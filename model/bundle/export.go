@@ -122,6 +122,12 @@ func writeDiffusersPart(dir string, config func() ([]byte, error), save func(pat
 	return save(filepath.Join(dir, "diffusion_pytorch_model.safetensors"))
 }
 
+// qwenChatTemplate is Qwen3's chat template reduced to what the FLUX.2
+// pipelines render (tokenizer.QwenChat): user and assistant turns, the
+// generation prompt, and the empty think block of enable_thinking=False.
+const qwenChatTemplate = "{%- for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}{%- endfor %}" +
+	"{%- if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{%- if enable_thinking is defined and enable_thinking is false %}{{ '<think>\\n\\n</think>\\n\\n' }}{%- endif %}{%- endif %}"
+
 // exportText writes text_encoder/ (config.json, model.safetensors) and
 // tokenizer/ (tokenizer.json, tokenizer_config.json).
 func exportText(dir string) error {
@@ -150,7 +156,7 @@ func exportText(dir string) error {
 	}
 	tc, err := json.MarshalIndent(map[string]any{
 		"tokenizer_class": "Qwen2Tokenizer", "pad_token": "<|endoftext|>", "eos_token": "<|im_end|>",
-		"padding_side": "right", "model_max_length": spec.MaxLength,
+		"padding_side": "right", "model_max_length": spec.MaxLength, "chat_template": qwenChatTemplate,
 	}, "", "  ")
 	if err != nil {
 		return err
