@@ -5,13 +5,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/pflag"
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 )
 
@@ -317,7 +317,7 @@ func loraResizeCmd(fs *pflag.FlagSet) func([]string) error {
 }
 
 func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
-	base := fs.String("base", "", "base model: official .safetensors file or diffusers model folder (required)")
+	base := fs.String("base", "", "base model: official .safetensors file, diffusers model folder or embedded:tiny (required)")
 	loras := fs.StringArray("lora", nil, "adapter FILE[:scale] (repeatable, required)")
 	out := fs.String("out", "", "output .safetensors file, or for a diffusers base a model folder to create (required)")
 	be := fs.String("backend", "", "backend (default auto)")
@@ -329,6 +329,9 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 		if err != nil {
 			return err
 		}
+		if bundle.IsEmbedded(*base) && !strings.HasSuffix(*out, ".safetensors") {
+			return usageErrorf("--out %s: a merge into %s is written as one official-layout file: give --out FILE.safetensors (or export the model first: flora model export %s --layout diffusers --out DIR, and merge into DIR)", *out, *base, *base)
+		}
 		if err := checkMergeOutput(*base, *out, specs); err != nil {
 			return err
 		}
@@ -337,19 +340,9 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 			return err
 		}
 		fmt.Fprintln(cliErr, info)
-		m, err := flux2.Load(b, *base, flux2.LoadOptions{DType: dtypes.InvalidDType})
+		m, baseMD, layout, err := mergeBase(b, *base)
 		if err != nil {
 			return err
-		}
-		ckpt, _, err := flux2.ResolveTransformerPath(*base)
-		if err != nil {
-			return err
-		}
-		layout := flux2.LayoutOfficial
-		if names, err := checkpointNames(ckpt); err == nil {
-			if l, err := flux2.DetectLayout(names); err == nil {
-				layout = l
-			}
 		}
 		for _, spec := range specs {
 			p, scale := spec.Path, spec.Scale
@@ -363,10 +356,6 @@ func loraMergeCmd(fs *pflag.FlagSet) func([]string) error {
 			if err := lora.Merge(m, a, scale); err != nil {
 				return fmt.Errorf("%s: %w", p, err)
 			}
-		}
-		baseMD, err := checkpointMetadata(ckpt)
-		if err != nil {
-			return err
 		}
 		md := lora.MergedMetadata(baseMD, *loras)
 		target := *out

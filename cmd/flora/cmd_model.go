@@ -23,6 +23,7 @@ func init() {
 		summary: "inspect model checkpoints, quantize them, write random full-size ones",
 		subcommands: []*command{
 			modelRandomCommand(),
+			modelExportCommand(),
 			modelQuantizeCommand(),
 			{
 				name:    "inspect",

@@ -85,9 +85,8 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 	if err != nil {
 		return nil, err
 	}
-	tcfg := tinyText()
-	spec := textenc.Spec{Name: "embedded-tiny-qwen3", Config: tcfg, Layers: v.TextLayers[:], PadSide: textenc.PadRight, MaxLength: embeddedTextLength}
-	enc, err := textenc.Load(backend, randomTextWeights(tcfg, 7), "embedded-tiny-qwen3", spec, textenc.LoadOptions{DType: dtypes.Float32, Quantize: textQuant})
+	spec := embeddedTextSpec()
+	enc, err := textenc.Load(backend, embeddedTextWeights(), spec.Name, spec, textenc.LoadOptions{DType: dtypes.Float32, Quantize: textQuant})
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +98,28 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
 	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text,
 		TransformerID: "embedded-tiny-20261124", VAEID: "embedded-tiny-analytic-vae"}, nil
+}
+
+// embeddedTextSpec is how the demo model uses its text encoder: the
+// variant's hidden states, right padding, embeddedTextLength tokens.
+func embeddedTextSpec() textenc.Spec {
+	layers := EmbeddedTinyVariant().TextLayers
+	return textenc.Spec{Name: "embedded-tiny-qwen3", Config: tinyText(), Layers: layers[:],
+		PadSide: textenc.PadRight, MaxLength: embeddedTextLength}
+}
+
+// embeddedTextWeights are the demo text encoder's weights (Qwen3 names).
+func embeddedTextWeights() tensorload.MapSource { return randomTextWeights(tinyText(), 7) }
+
+// ownVariant names an architecture Flora defines itself: a custom
+// architecture equal to the demo model's is the demo model (an exported
+// embedded:tiny, `flora model export`), so it samples and encodes prompts
+// as embedded:tiny does. Other variants pass unchanged.
+func ownVariant(v flux2.Variant) flux2.Variant {
+	if own := EmbeddedTinyVariant(); v.Name == flux2.CustomVariantName && v.Config == own.Config {
+		return own
+	}
+	return v
 }
 
 // randomTextWeights generates a Qwen3 checkpoint: N(0, 1/in) matrices,

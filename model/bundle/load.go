@@ -111,6 +111,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		if err != nil {
 			return nil, err
 		}
+		m.Variant = ownVariant(m.Variant)
 		c.Transformer, c.Variant = m, m.Variant
 	}
 	if ckpt, _, err := flux2.ResolveTransformerPath(paths.Transformer); err == nil {
@@ -131,7 +132,7 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 			return nil, fmt.Errorf("no text encoder found next to %s: %s (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)",
 				opts.Path, fixFor(opts.TextEncoderSetting, "model.text_encoder", "FOLDER"))
 		}
-		if c.Text, err = textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, c.Variant.Name, dtypeOr(opts.DType), opts.TextQuant); err != nil {
+		if c.Text, err = loadText(backend, paths, c.Variant, dtypeOr(opts.DType), opts.TextQuant); err != nil {
 			return nil, err
 		}
 	}
@@ -178,9 +179,19 @@ func InspectVariant(path, variant string) (flux2.Variant, error) {
 	}
 	defer ck.Close()
 	if v, ok, err := quant.CheckpointVariant(ck, variant, ckpt); err != nil || ok {
-		return v, err
+		return ownVariant(v), err
 	}
-	return flux2.InspectCheckpoint(path, variant)
+	v, err := flux2.InspectCheckpoint(path, variant)
+	return ownVariant(v), err
+}
+
+// loadText loads the variant's text encoder from the resolved folders; the
+// demo model's (an exported embedded:tiny) uses its own spec.
+func loadText(backend backends.Backend, paths Paths, v flux2.Variant, dtype dtypes.DType, q quant.Scheme) (*textenc.PromptEncoder, error) {
+	if v.Name == EmbeddedTinyVariant().Name {
+		return textenc.LoadPromptEncoderSpec(backend, paths.TextEncoder, paths.Tokenizer, v.Description, embeddedTextSpec(), dtype, q)
+	}
+	return textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, v.Name, dtype, q)
 }
 
 // loadTransformer loads a float checkpoint (quantizing it while it streams

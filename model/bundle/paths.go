@@ -82,7 +82,7 @@ func Resolve(model, vaePath, textEncoderPath string) (Paths, error) {
 
 // LoadVAE loads an autoencoder from a file (official ae.safetensors or a
 // diffusers file) or a diffusers vae/ folder, whose config.json fixes the
-// architecture.
+// architecture (for a file: its VAEConfigKey metadata, when present).
 func LoadVAE(backend backends.Backend, path string, opts vae.Options) (*vae.VAE, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no VAE found: pass its path (official ae.safetensors or a diffusers vae/ folder)")
@@ -105,5 +105,18 @@ func LoadVAE(backend backends.Backend, path string, opts vae.Options) (*vae.VAE,
 		return nil, err
 	}
 	defer ck.Close()
+	if js, ok := ck.Metadata()[VAEConfigKey]; ok && opts.Config == nil {
+		cfg, err := vae.ParseDiffusersConfig([]byte(js))
+		if err != nil {
+			return nil, fmt.Errorf("%s: metadata %s: %w", path, VAEConfigKey, err)
+		}
+		opts.Config = &cfg
+	}
 	return vae.Load(backend, ck, path, opts)
 }
+
+// VAEConfigKey is the safetensors metadata key under which Flora stores an
+// official-layout autoencoder file's architecture (its diffusers config.json)
+// when the shapes do not tell it (a GroupNorm group count other than 32, as
+// in an exported embedded:tiny); LoadVAE reads it.
+const VAEConfigKey = "flora.vae_config"

@@ -79,13 +79,21 @@ func LoadPromptEncoder(backend backends.Backend, encoderDir, tokenizerDir, varia
 	if err != nil {
 		return nil, err
 	}
+	return LoadPromptEncoderSpec(backend, encoderDir, tokenizerDir, "FLUX.2 "+variant, spec, dtype, quantize)
+}
+
+// LoadPromptEncoderSpec is LoadPromptEncoder for a text encoder spec of
+// one's own (layer set, padding, prompt length: Flora's embedded demo
+// model); user names the model needing it, for messages. The folder's
+// config.json must hold spec's family and width.
+func LoadPromptEncoderSpec(backend backends.Backend, encoderDir, tokenizerDir, user string, spec Spec, dtype dtypes.DType, quantize quant.Scheme) (*PromptEncoder, error) {
 	cfg, err := ConfigFromHFFile(filepath.Join(encoderDir, "config.json"))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Family != spec.Config.Family || cfg.Hidden != spec.Config.Hidden {
-		return nil, fmt.Errorf("%s holds a %s model of width %d, but FLUX.2 %s needs %s (%s, width %d)",
-			encoderDir, cfg.Family, cfg.Hidden, variant, spec.Name, spec.Config.Family, spec.Config.Hidden)
+		return nil, fmt.Errorf("%s holds a %s model of width %d, but %s needs %s (%s, width %d)",
+			encoderDir, cfg.Family, cfg.Hidden, user, spec.Name, spec.Config.Family, spec.Config.Hidden)
 	}
 	spec.Config = cfg
 	ck, err := weights.OpenCheckpoint(encoderDir)

@@ -115,3 +115,27 @@ func ParseDiffusersConfig(data []byte) (Config, error) {
 	}
 	return c, nil
 }
+
+// DiffusersConfigJSON is the AutoencoderKLFlux2 config.json of a diffusers
+// vae/ folder holding this architecture (what ParseDiffusersConfig reads
+// back).
+func (c Config) DiffusersConfigJSON() ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if c.NormEps != GroupNormEpsilon {
+		return nil, fmt.Errorf("diffusers' AutoencoderKLFlux2 has GroupNorm epsilon %g, not %g", GroupNormEpsilon, c.NormEps)
+	}
+	act := "silu"
+	d := diffusersConfig{ClassName: "AutoencoderKLFlux2", InChannels: &c.InChannels, OutChannels: &c.OutChannels,
+		LayersPerBlock: &c.NumResBlocks, ActFn: &act, LatentChannels: &c.ZChannels, NormNumGroups: &c.Groups,
+		UseQuantConv: &c.QuantConv, UsePostQuantConv: &c.PostQuantConv, MidBlockAddAttention: &c.MidAttention,
+		BatchNormEps: &c.BatchNormEps, PatchSize: c.PatchSize[:]}
+	for l := range c.ChMult {
+		d.DownBlockTypes = append(d.DownBlockTypes, "DownEncoderBlock2D")
+		d.UpBlockTypes = append(d.UpBlockTypes, "UpDecoderBlock2D")
+		d.BlockOutChannels = append(d.BlockOutChannels, c.EncoderChannels(l))
+		d.DecoderBlockOutChannels = append(d.DecoderBlockOutChannels, c.DecoderChannels(l))
+	}
+	return json.MarshalIndent(d, "", "  ")
+}
