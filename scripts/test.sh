@@ -17,12 +17,15 @@ if ! scripts/install-xla-cpu.sh; then
   xla=0
 fi
 
+# One package may take longer than go test's default 10 minutes on a slow
+# machine (train on XLA CPU compiles every block-wise program of every
+# memory mode): the limit is per package binary, the CI limit is 90 minutes.
 echo "== go test ./... (pure-Go backend)"
-go test ./...
+go test -timeout 30m ./...
 
 if [[ $xla == 1 ]]; then
   echo "== go test ./... (XLA CPU backend)"
-  FLORA_TEST_BACKEND=xla:cpu FLORA_REQUIRE_XLA=1 go test ./...
+  FLORA_TEST_BACKEND=xla:cpu FLORA_REQUIRE_XLA=1 go test -timeout 30m ./...
 else
   echo "XLA CPU plugin unavailable: the suite ran on the pure-Go backend only"
 fi
