@@ -178,6 +178,30 @@ func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
+	l, err := loadForSampling(o)
+	if err != nil {
+		return nil, err
+	}
+	return l.generate(ctx, o)
+}
+
+// samplingModel is what Sample generates with: the sampler (transformer
+// with the adapters attached, VAE decoder), the conditioning of each image
+// row and its label, and the settings resolved against the variant.
+type samplingModel struct {
+	smp      *sample.Sampler
+	variant  string
+	labels   []string
+	prompts  []fixedText
+	useCFG   bool
+	steps    int
+	guidance float64
+}
+
+// loadForSampling loads the model for o: the text encoder first (prompts
+// encoded, encoder released), then the transformer with the adapters; with
+// precomputed embeddings, no text encoder at all.
+func loadForSampling(o SampleOptions) (*samplingModel, error) {
 	rep := o.Reporter
 	be, info, err := selectBackend(nil, o.Backend, rep)
 	if err != nil {
@@ -194,10 +218,9 @@ func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	useCFG := o.CFG == "on" || o.CFG == "auto" && comps.Variant.UsesCFG()
-	var prompts []fixedText
+	l := &samplingModel{variant: comps.Variant.Name, labels: o.Prompts, useCFG: o.CFG == "on" || o.CFG == "auto" && comps.Variant.UsesCFG()}
 	if o.Embeddings == "" {
-		if prompts, err = encodePrompts(comps, o.Prompts, o.Negative, useCFG, rep); err != nil {
+		if l.prompts, err = encodePrompts(comps, o.Prompts, o.Negative, l.useCFG, rep); err != nil {
 			return nil, err
 		}
 	}
@@ -214,37 +237,43 @@ func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
 	if err := AttachLoRAs(m, o.LoRAs, rep); err != nil {
 		return nil, err
 	}
-	labels := o.Prompts
 	if o.Embeddings != "" {
-		if labels, prompts, err = loadEmbeddings(o.Embeddings, o.Prompts, m.Config.ContextDim, useCFG); err != nil {
+		if l.labels, l.prompts, err = loadEmbeddings(o.Embeddings, o.Prompts, m.Config.ContextDim, l.useCFG); err != nil {
 			return nil, err
 		}
-		if o.single() && len(labels)*o.Count > 1 {
-			return nil, fmt.Errorf("out %s is one file but %d images are requested; give a folder", o.Out, len(labels)*o.Count)
+		if o.single() && len(l.labels)*o.Count > 1 {
+			return nil, fmt.Errorf("out %s is one file but %d images are requested; give a folder", o.Out, len(l.labels)*o.Count)
 		}
 	}
-	steps, guidance := o.Steps, o.Guidance
-	if steps == 0 {
-		steps = max(comps.Variant.DefaultSteps, 1)
+	l.steps, l.guidance = o.Steps, o.Guidance
+	if l.steps == 0 {
+		l.steps = max(comps.Variant.DefaultSteps, 1)
 	}
-	if guidance < 0 {
-		guidance = comps.Variant.DefaultGuidance
+	if l.guidance < 0 {
+		l.guidance = comps.Variant.DefaultGuidance
 	}
 	per, _ := comps.VAE.Config.PixelsPerLatent()
-	smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{comps.VAE}, DType: dtype, PixelsPerLatent: per, OnStep: rep.progress("step")}
+	l.smp = &sample.Sampler{Model: m, Decoder: vaeDecoder{comps.VAE}, DType: dtype, PixelsPerLatent: per, OnStep: rep.progress("step")}
+	return l, nil
+}
+
+// generate writes every label's Count images (and the grid when asked).
+// Cancelling ctx stops between images; what was written is returned.
+func (l *samplingModel) generate(ctx context.Context, o SampleOptions) (*SampleResult, error) {
+	rep := o.Reporter
 	res := &SampleResult{}
 	var rows [][]image.Image
-	for pi, label := range labels {
+	for pi, label := range l.labels {
 		var row []image.Image
 		for k := 0; k < o.Count; k++ {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			req := sample.Request{Prompt: label, Negative: o.Negative, Seed: o.Seed + uint64(k), Steps: steps, Guidance: guidance,
-				CFG: useCFG, Width: o.Width, Height: o.Height}
-			smp.Text = prompts[pi]
-			rep.printf("image %d/%d: %q seed %d, %dx%d, %d steps", pi*o.Count+k+1, len(labels)*o.Count, fsutil.Shorten(label, 60), req.Seed, req.Width, req.Height, steps)
-			img, err := smp.Generate(req)
+			req := sample.Request{Prompt: label, Negative: o.Negative, Seed: o.Seed + uint64(k), Steps: l.steps, Guidance: l.guidance,
+				CFG: l.useCFG, Width: o.Width, Height: o.Height}
+			l.smp.Text = l.prompts[pi]
+			rep.printf("image %d/%d: %q seed %d, %dx%d, %d steps", pi*o.Count+k+1, len(l.labels)*o.Count, fsutil.Shorten(label, 60), req.Seed, req.Width, req.Height, l.steps)
+			img, err := l.smp.Generate(req)
 			if err != nil {
 				return res, err
 			}
@@ -252,7 +281,7 @@ func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
 			if !o.single() {
 				path = filepath.Join(o.Out, fmt.Sprintf("%02d-seed%d.png", pi, req.Seed))
 			}
-			if err := writeSamplePNG(path, img, m.Variant.Name, o); err != nil {
+			if err := writeSamplePNG(path, img, l.variant, o); err != nil {
 				return res, err
 			}
 			res.Files = append(res.Files, path)
