@@ -104,24 +104,25 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", fmt.Errorf("creating checkpoint folder: %w", err)
 	}
-	tmp, err := fsutil.MkdirTempFor(final)
-	if err != nil {
+	// An existing checkpoint of the same step is replaced only once the new
+	// one is complete.
+	if err := fsutil.WriteFolderAtomic(final, func(dir string) error { return t.writeCheckpoint(dir, config) }); err != nil {
 		return "", err
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
+	return final, nil
+}
+
+// writeCheckpoint writes the trainer's state files into the folder dir.
+func (t *Trainer) writeCheckpoint(dir, config string) error {
+	var err error
 	params := make([]*tensors.Tensor, len(t.names))
 	for i, n := range t.names {
 		if params[i], err = t.model.Variable(n).Value(); err != nil {
-			return "", err
+			return err
 		}
 	}
-	if err := writeTensorsFn(filepath.Join(tmp, "adapter.safetensors"), t.names, params, nil); err != nil {
-		return "", err
+	if err := writeTensorsFn(filepath.Join(dir, "adapter.safetensors"), t.names, params, nil); err != nil {
+		return err
 	}
 	var optNames []string
 	var optTensors []*tensors.Tensor
@@ -134,21 +135,21 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 			optTensors = append(optTensors, t.opt.mScale[i], t.opt.vScale[i])
 		}
 	}
-	if err := writeTensorsFn(filepath.Join(tmp, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
-		return "", err
+	if err := writeTensorsFn(filepath.Join(dir, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
+		return err
 	}
 	if t.ema != nil {
-		if err := writeTensorsFn(filepath.Join(tmp, "ema.safetensors"), t.names, t.ema, nil); err != nil {
-			return "", err
+		if err := writeTensorsFn(filepath.Join(dir, "ema.safetensors"), t.names, t.ema, nil); err != nil {
+			return err
 		}
 	}
 	rng, err := t.pcg.MarshalBinary()
 	if err != nil {
-		return "", err
+		return err
 	}
 	data, err := t.src.State()
 	if err != nil {
-		return "", fmt.Errorf("saving data position: %w", err)
+		return fmt.Errorf("saving data position: %w", err)
 	}
 	smooth := smoothState{Value: t.smooth.value, N: t.smooth.n}
 	st := checkpointState{Step: t.step, OptStep: t.opt.Step, RNG: rng, Data: data, Trainable: t.names,
@@ -156,32 +157,9 @@ func (t *Trainer) SaveCheckpoint(root, config string) (string, error) {
 		Backend: t.opts.Backend, Config: config, Created: time.Now().UTC()}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return "", err
+		return err
 	}
-	if err := fsutil.WriteFileAtomic(filepath.Join(tmp, "state.json"), js); err != nil {
-		return "", err
-	}
-	// Replace an existing checkpoint of the same step only once the new one
-	// is complete.
-	// is complete; a failure puts the old one back.
-	old := ""
-	if _, err := os.Stat(final); err == nil {
-		old = fsutil.TempNameFor(final)
-		if err := os.Rename(final, old); err != nil {
-			return "", fmt.Errorf("replacing checkpoint %s: %w", final, err)
-		}
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		if old != "" {
-			os.Rename(old, final)
-		}
-		return "", fmt.Errorf("finishing checkpoint %s: %w", final, err)
-	}
-	ok = true
-	if old != "" {
-		os.RemoveAll(old)
-	}
-	return final, nil
+	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), js)
 }
 
 // writeTensorsFn writes the checkpoint files; tests replace it to simulate a

@@ -128,3 +128,43 @@ func Within(path, dir string) (bool, error) {
 	}
 	return rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
 }
+
+// WriteFolderAtomic builds the folder path with write, which fills a
+// temporary folder next to path that is then renamed to path: readers see
+// the old folder or the complete new one, never a half-written one. An
+// existing path is replaced only once the new folder is complete (moved
+// aside, and put back if the final rename fails); a failed write removes
+// the temporary folder. The parent folder must exist.
+func WriteFolderAtomic(path string, write func(tmp string) error) error {
+	tmp, err := MkdirTempFor(path)
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	old := ""
+	if _, err := os.Stat(path); err == nil {
+		old = TempNameFor(path)
+		if err := os.Rename(path, old); err != nil {
+			return fmt.Errorf("moving %s aside to replace it: %w", path, err)
+		}
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		if old != "" {
+			os.Rename(old, path)
+		}
+		return fmt.Errorf("finishing %s: %w", path, err)
+	}
+	done = true
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package fsutil
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,5 +107,39 @@ func TestFreeSpace(t *testing.T) {
 	}
 	if HumanBytes(1536) != "1.5 KiB" || HumanBytes(1000) != "1000 B" {
 		t.Errorf("HumanBytes: %s %s", HumanBytes(1536), HumanBytes(1000))
+	}
+}
+
+// TestWriteFolderAtomic: a complete write replaces the old folder whole; a
+// failed write leaves the old folder as it was and no temporary folder.
+func TestWriteFolderAtomic(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	write := func(content string) func(string) error {
+		return func(tmp string) error { return os.WriteFile(filepath.Join(tmp, "f"), []byte(content), 0o644) }
+	}
+	for _, content := range []string{"one", "two"} {
+		if err := WriteFolderAtomic(dir, write(content)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(dir, "f")); err != nil || string(got) != content {
+			t.Fatalf("after writing %q: %q, %v", content, got, err)
+		}
+	}
+	failed := errors.New("disk full")
+	err := WriteFolderAtomic(dir, func(tmp string) error {
+		if err := write("three")(tmp); err != nil {
+			return err
+		}
+		return failed
+	})
+	if !errors.Is(err, failed) {
+		t.Fatalf("got %v, want the write's error", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "f")); string(got) != "two" {
+		t.Errorf("a failed write changed the folder: %q", got)
+	}
+	if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
 	}
 }

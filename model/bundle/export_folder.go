@@ -27,37 +27,7 @@ func writeFolder(dir string, overwrite bool, write func(tmp string) error) error
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 		return fmt.Errorf("creating the parent of %s: %w", dir, err)
 	}
-	tmp, err := fsutil.MkdirTempFor(dir)
-	if err != nil {
-		return err
-	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = fsutil.TempNameFor(dir)
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("moving %s aside: %w", dir, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			os.Rename(old, dir)
-		}
-		return fmt.Errorf("renaming %s to %s: %w", tmp, dir, err)
-	}
-	done = true
-	if old != "" {
-		os.RemoveAll(old)
-	}
-	return nil
+	return fsutil.WriteFolderAtomic(dir, write)
 }
 
 // writeJSONFile writes data to path atomically, creating its folder.
