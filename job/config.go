@@ -122,6 +122,12 @@ type DatasetConfig struct {
 	// CacheDir holds the latent and text-embedding caches; empty means
 	// "<output.dir>/cache".
 	CacheDir string `yaml:"cache_dir"`
+	// Embeddings is an optional table of precomputed caption embeddings
+	// (safetensors: "ctx" [N, L, D], the N captions as a JSON array in
+	// metadata "prompts", optional "negative" [1, L, D]). When set, no text
+	// encoder is loaded: every caption, preview prompt and negative prompt
+	// is looked up in it.
+	Embeddings string `yaml:"embeddings"`
 }
 
 // DatasetFolder is one folder of images with captions.

@@ -251,6 +251,7 @@ func (c *Config) resolveInputPaths(base string) {
 	abs(&c.Model.VAE)
 	abs(&c.Model.TextEncoder)
 	abs(&c.Adapter.InitFrom)
+	abs(&c.Dataset.Embeddings)
 	for i := range c.Dataset.Folders {
 		abs(&c.Dataset.Folders[i].Path)
 	}

@@ -38,16 +38,21 @@ func (l *vaeLatents) Encode(images []cache.Tensor) ([]cache.Tensor, error) {
 	return splitRows(lat, len(images))
 }
 
-// promptEmbeddings adapts the prompt encoder to the text cache.
-type promptEmbeddings struct{ p *textenc.PromptEncoder }
+// promptEmbeddings adapts a text-context source to the text cache.
+type promptEmbeddings struct{ c textenc.Contexts }
 
+// Identity is the cache identity: the text encoder's with its layer set
+// and length, or the table's content hash.
 func (t *promptEmbeddings) Identity() string {
-	return cache.TextIdentity(t.p.Identity(), t.p.Layers(), t.p.MaxLen)
+	if p, ok := t.c.(*textenc.PromptEncoder); ok {
+		return cache.TextIdentity(p.Identity(), p.Layers(), p.MaxLen)
+	}
+	return t.c.Identity()
 }
 
 // Encode encodes captions into embeddings [L, D].
 func (t *promptEmbeddings) Encode(captions []string) ([]cache.Tensor, error) {
-	e, err := t.p.Encode(captions)
+	e, err := t.c.Encode(captions)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +109,4 @@ func (f fixedText) Encode(prompts []string) (*tensors.Tensor, error) {
 	b := tensors.MustCopyFlatData[float32](f.ctx)
 	d := f.ctx.Shape().Dimensions
 	return tensors.FromFlatDataAndDimensions(append(a, b...), 2, d[1], d[2]), nil
-}
-
-// rowOf returns row i of [N, L, D] as [1, L, D].
-func rowOf(t *tensors.Tensor, i int) *tensors.Tensor {
-	d := t.Shape().Dimensions
-	flat := tensors.MustCopyFlatData[float32](t)
-	per := d[1] * d[2]
-	return tensors.FromFlatDataAndDimensions(append([]float32(nil), flat[i*per:(i+1)*per]...), 1, d[1], d[2])
 }

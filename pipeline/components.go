@@ -14,6 +14,7 @@ import (
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
+	"github.com/flora-ml/flora/model/textenc"
 )
 
 // ComputeDType is the dtype a job computes in (model.dtype).
@@ -64,7 +65,20 @@ func loadEncoders(cfg *job.Config, be backends.Backend) (*bundle.Components, err
 	}
 	return bundle.Load(be, bundle.Options{Path: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder,
 		Variant: cfg.Model.Variant, DType: ComputeDType(cfg), Quant: q, TextQuant: quant.Scheme(cfg.Model.TextEncoderQuantize),
-		SkipTransformer: true})
+		SkipTransformer: true, SkipText: cfg.Dataset.Embeddings != ""})
+}
+
+// textContexts is where a job's captions and prompts get their text
+// context: the table of dataset.embeddings when set, else the text encoder.
+func textContexts(cfg *job.Config, comps *bundle.Components) (textenc.Contexts, error) {
+	if cfg.Dataset.Embeddings == "" {
+		return comps.Text, nil
+	}
+	t, err := textenc.OpenTable(cfg.Dataset.Embeddings, comps.Variant.Config.ContextDim)
+	if err != nil {
+		return nil, fmt.Errorf("dataset.embeddings: %w", err)
+	}
+	return t, nil
 }
 
 // loadTransformer loads the job's transformer into comps (once the text
@@ -99,14 +113,14 @@ type cachedData struct {
 // fillCaches encodes what the job's cache lacks: VAE latents of every image
 // and text embeddings of every caption. The text encoder stays loaded (the
 // caller releases it).
-func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, rep Reporter) (*cachedData, error) {
+func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, contexts textenc.Contexts, rep Reporter) (*cachedData, error) {
 	c := &cachedData{ds: ds, dir: CacheDir(cfg)}
 	var err error
 	if c.store, err = cache.Open(c.dir, cache.Options{}); err != nil {
 		return nil, err
 	}
 	lat := &vaeLatents{v: comps.VAE, id: comps.VAEID}
-	text := &promptEmbeddings{p: comps.Text}
+	text := &promptEmbeddings{c: contexts}
 	if c.latents, err = cache.BuildLatents(c.store, ds, lat, cache.BuildOptions{BatchSize: 4, Progress: rep.progress("latents")}); err != nil {
 		return nil, err
 	}
@@ -120,7 +134,9 @@ func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, rep
 // loadedJob is a job's dataset with its caches filled and its model
 // loaded, the text encoder released.
 type loadedJob struct {
-	comps  *bundle.Components
+	comps *bundle.Components
+	// text gave the captions their context (released).
+	text   textenc.Contexts
 	cached *cachedData
 	// model is the transformer (nil when not asked for).
 	model *flux2.Model
@@ -131,7 +147,7 @@ type loadedJob struct {
 // may still encode prompts; nil: nothing), release the text encoder, and
 // load the transformer when asked — after the release, so the text encoder
 // and the transformer never share memory.
-func loadJob(cfg *job.Config, be backends.Backend, rep Reporter, beforeRelease func(*bundle.Components) error, transformer bool) (*loadedJob, error) {
+func loadJob(cfg *job.Config, be backends.Backend, rep Reporter, beforeRelease func(*bundle.Components, textenc.Contexts) error, transformer bool) (*loadedJob, error) {
 	ds, err := scanDataset(cfg, rep)
 	if err != nil {
 		return nil, err
@@ -143,21 +159,30 @@ func loadJob(cfg *job.Config, be backends.Backend, rep Reporter, beforeRelease f
 	if err != nil {
 		return nil, err
 	}
-	rep.printf("text encoder: %s (%s)", comps.Text.Encoder.Spec().Name, fsutil.HumanBytes(int64(comps.Text.Encoder.MemoryBytes())))
-	cached, err := fillCaches(cfg, ds, comps, rep)
+	text, err := textContexts(cfg, comps)
+	if err != nil {
+		return nil, err
+	}
+	if comps.Text != nil {
+		rep.printf("text encoder: %s (%s)", text.Name(), fsutil.HumanBytes(int64(comps.Text.Encoder.MemoryBytes())))
+	} else {
+		rep.printf("text: %s (no text encoder loaded)", text.Name())
+	}
+	cached, err := fillCaches(cfg, ds, comps, text, rep)
 	if err != nil {
 		return nil, err
 	}
 	rep.printf("latent cache: %s", cached.latents)
 	rep.printf("text cache: %s", cached.text)
 	if beforeRelease != nil {
-		if err := beforeRelease(comps); err != nil {
+		if err := beforeRelease(comps, text); err != nil {
 			return nil, err
 		}
 	}
-	freed := comps.Text.Release()
-	rep.printf("text encoder released (%s freed)", fsutil.HumanBytes(int64(freed)))
-	l := &loadedJob{comps: comps, cached: cached}
+	if freed := text.Release(); comps.Text != nil {
+		rep.printf("text encoder released (%s freed)", fsutil.HumanBytes(int64(freed)))
+	}
+	l := &loadedJob{comps: comps, text: text, cached: cached}
 	if transformer {
 		if l.model, err = loadTransformer(cfg, be, comps); err != nil {
 			return nil, err

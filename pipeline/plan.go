@@ -70,7 +70,7 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 		return nil, err
 	}
 	p := &JobPlan{Variant: v, Input: in, Modes: modes, Memory: train.EstimateMemory(in), Budget: budget}
-	if spec, err := textenc.SpecForVariant(v.Name); err == nil && !bundle.IsEmbedded(cfg.Model.Path) {
+	if spec, err := textenc.SpecForVariant(v.Name); err == nil && !bundle.IsEmbedded(cfg.Model.Path) && cfg.Dataset.Embeddings == "" {
 		tq := quant.Scheme(cfg.Model.TextEncoderQuantize)
 		p.TextEncoderBytes = spec.EncodeBytes(tq, cb, 8, spec.MaxLength)
 		name := string(tq)

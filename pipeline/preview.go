@@ -14,8 +14,8 @@ import (
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/internal/version"
 	"github.com/flora-ml/flora/job"
-	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/model/vae"
 	"github.com/flora-ml/flora/sample"
 )
@@ -30,13 +30,13 @@ type previewPrompts struct {
 }
 
 // encodePreviewPrompts encodes sample.prompts (none when previews are off).
-func encodePreviewPrompts(cfg *job.Config, comps *bundle.Components) (*previewPrompts, error) {
-	p := &previewPrompts{useCFG: comps.Variant.UsesCFG()}
+func encodePreviewPrompts(cfg *job.Config, variant flux2.Variant, text textenc.Contexts) (*previewPrompts, error) {
+	p := &previewPrompts{useCFG: variant.UsesCFG()}
 	if cfg.Sample.Every <= 0 {
 		return p, nil
 	}
 	for _, prompt := range cfg.Sample.Prompts {
-		e, err := comps.Text.Encode([]string{prompt})
+		e, err := text.Encode([]string{prompt})
 		if err != nil {
 			return nil, fmt.Errorf("encoding preview prompt %q: %w", prompt, err)
 		}
@@ -44,7 +44,7 @@ func encodePreviewPrompts(cfg *job.Config, comps *bundle.Components) (*previewPr
 	}
 	if p.useCFG {
 		var err error
-		if p.negative, err = comps.Text.Encode([]string{cfg.Sample.Negative}); err != nil {
+		if p.negative, err = textenc.EncodeNegative(text, cfg.Sample.Negative); err != nil {
 			return nil, fmt.Errorf("encoding the preview negative prompt: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
+	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -20,8 +21,8 @@ import (
 // order that keeps the text encoder and the transformer apart in memory.
 func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.MemoryOptions, rep Reporter) (*train.Runner, error) {
 	var previews *previewPrompts
-	l, err := loadJob(cfg, be, rep, func(comps *bundle.Components) (err error) {
-		previews, err = encodePreviewPrompts(cfg, comps)
+	l, err := loadJob(cfg, be, rep, func(comps *bundle.Components, text textenc.Contexts) (err error) {
+		previews, err = encodePreviewPrompts(cfg, comps.Variant, text)
 		return err
 	}, true)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/data"
@@ -21,7 +20,7 @@ import (
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/quant"
-	"github.com/flora-ml/flora/model/weights"
+	"github.com/flora-ml/flora/model/textenc"
 	"github.com/flora-ml/flora/sample"
 )
 
@@ -238,7 +237,7 @@ func loadForSampling(o SampleOptions) (*samplingModel, error) {
 		return nil, err
 	}
 	if o.Embeddings != "" {
-		if l.labels, l.prompts, err = loadEmbeddings(o.Embeddings, o.Prompts, m.Config.ContextDim, l.useCFG); err != nil {
+		if l.labels, l.prompts, err = loadEmbeddings(o.Embeddings, o.Prompts, o.Negative, m.Config.ContextDim, l.useCFG); err != nil {
 			return nil, err
 		}
 		if o.single() && len(l.labels)*o.Count > 1 {
@@ -325,43 +324,47 @@ func encodePrompts(comps *bundle.Components, prompts []string, negative string, 
 	return out, nil
 }
 
-// loadEmbeddings reads precomputed embeddings: ctx [N, L, contextDim] (one
-// row per image prompt) and optional negative [1, L, contextDim]. Rows are
-// labelled by prompts where given, else FILE#i.
-func loadEmbeddings(path string, prompts []string, contextDim int, useCFG bool) ([]string, []fixedText, error) {
-	file, err := weights.Open(path)
+// loadEmbeddings reads a table of precomputed embeddings (see
+// textenc.Table). Given prompts are looked up by text when the table names
+// its rows, else they label the rows in order; without prompts every row
+// is sampled, labelled by its prompt or FILE#i.
+func loadEmbeddings(path string, prompts []string, negative string, contextDim int, useCFG bool) ([]string, []fixedText, error) {
+	t, err := textenc.OpenTable(path, contextDim)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer file.Close()
-	ctx, err := file.TensorAs("ctx", dtypes.Float32)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w (the file needs a ctx tensor [N, L, D])", path, err)
-	}
-	if ctx.Rank() != 3 || ctx.Shape().Dim(2) != contextDim {
-		return nil, nil, fmt.Errorf("%s: ctx has shape %v, want [N, L, %d] for this model", path, ctx.Shape().Dimensions, contextDim)
-	}
-	var negative *tensors.Tensor
-	if _, ok := file.Info("negative"); ok {
-		if negative, err = file.TensorAs("negative", dtypes.Float32); err != nil {
-			return nil, nil, err
+	var neg *tensors.Tensor
+	if useCFG {
+		if t.Negative == nil && t.Prompts == nil {
+			return nil, nil, fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor %q to %s, or use --cfg off", textenc.TableNegative, path)
 		}
-		if want := []int{1, ctx.Shape().Dim(1), ctx.Shape().Dim(2)}; !slices.Equal(negative.Shape().Dimensions, want) {
-			return nil, nil, fmt.Errorf("%s: negative has shape %v, want %v", path, negative.Shape().Dimensions, want)
+		if neg, err = textenc.EncodeNegative(t, negative); err != nil {
+			return nil, nil, fmt.Errorf("negative prompt: %w", err)
 		}
 	}
-	if useCFG && negative == nil {
-		return nil, nil, fmt.Errorf("classifier-free guidance needs the negative embedding: add tensor \"negative\" to %s, or use --cfg off", path)
+	if len(prompts) > 0 && t.Prompts != nil {
+		rows := make([]fixedText, len(prompts))
+		for i, p := range prompts {
+			ctx, err := t.Encode([]string{p})
+			if err != nil {
+				return nil, nil, err
+			}
+			rows[i] = fixedText{ctx: ctx, negative: neg}
+		}
+		return prompts, rows, nil
 	}
-	n := ctx.Shape().Dim(0)
-	labels := make([]string, n)
-	rows := make([]fixedText, n)
-	for i := range n {
-		labels[i] = fmt.Sprintf("%s#%d", filepath.Base(path), i)
-		if i < len(prompts) {
+	labels := make([]string, t.Len())
+	rows := make([]fixedText, t.Len())
+	for i := range rows {
+		switch {
+		case i < len(prompts):
 			labels[i] = prompts[i]
+		case t.Prompts != nil:
+			labels[i] = t.Prompts[i]
+		default:
+			labels[i] = fmt.Sprintf("%s#%d", filepath.Base(path), i)
 		}
-		rows[i] = fixedText{ctx: rowOf(ctx, i), negative: negative}
+		rows[i] = fixedText{ctx: t.Row(i), negative: neg}
 	}
 	return labels, rows, nil
 }

@@ -133,6 +133,11 @@ func preflight(cfg *job.Config) error {
 			list = append(list, job.Problem{Path: "model.path", Msg: fmt.Sprintf("%v", err)})
 		}
 	}
+	if e := cfg.Dataset.Embeddings; e != "" {
+		if st, err := os.Stat(e); err != nil || st.IsDir() {
+			list = append(list, job.Problem{Path: "dataset.embeddings", Msg: fmt.Sprintf("%s is not a file (a safetensors table of caption embeddings)", e)})
+		}
+	}
 	for i, d := range cfg.Dataset.Folders {
 		st, err := os.Stat(d.Path)
 		if err != nil || !st.IsDir() {

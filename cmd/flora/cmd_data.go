@@ -17,6 +17,7 @@ func init() {
 		summary: "check training image folders",
 		subcommands: []*command{
 			dataCacheCommand(),
+			dataEmbedCommand(),
 			{
 				name:    "check",
 				summary: "scan image folders: sizes, buckets, captions and every problem file",

@@ -16,6 +16,25 @@ import (
 	"github.com/flora-ml/flora/model/weights"
 )
 
+// Contexts turns prompts into the transformer's text context [n, L, D]:
+// a PromptEncoder runs the text encoder, a Table looks precomputed
+// embeddings up.
+type Contexts interface {
+	// Encode maps prompts to their contexts [len(prompts), L, D] float32.
+	Encode(prompts []string) (*tensors.Tensor, error)
+	// Identity names everything that changes the contexts (for caches).
+	Identity() string
+	// Name describes the source for logs.
+	Name() string
+	// Release frees what the source holds and returns the bytes freed.
+	Release() uint64
+}
+
+var (
+	_ Contexts = (*PromptEncoder)(nil)
+	_ Contexts = (*Table)(nil)
+)
+
 // PromptEncoder turns prompts into FLUX.2 text context: the model family's
 // chat template, tokenization padded to MaxLen (left for Mistral, right for
 // Qwen3, with the attention mask), and the encoder's stacked hidden states.
@@ -52,6 +71,9 @@ func (p *PromptEncoder) Encode(prompts []string) (*tensors.Tensor, error) {
 func (p *PromptEncoder) Identity() string {
 	return fmt.Sprintf("%s|tok=%s|tpl=%T|max_len=%d", p.Encoder.Identity(), p.TokenizerID, p.Template, p.MaxLen)
 }
+
+// Name is the text encoder's name.
+func (p *PromptEncoder) Name() string { return p.Encoder.Spec().Name }
 
 // Layers are the stacked hidden-state indices.
 func (p *PromptEncoder) Layers() []int { return p.Encoder.Spec().Layers }
