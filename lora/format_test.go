@@ -49,6 +49,65 @@ func TestOfficialReferenceLoRA(t *testing.T) {
 	}
 }
 
+// TestOfficialCodeAppliesTrainedLoRA: Black Forest Labs' own FLUX.2 code,
+// running an adapter on the official tiny fixture, and Flora, applying the
+// same adapter its own ways, give the same output. Each pair under
+// testdata/official-trained holds adapter.safetensors (ComfyUI names) and
+// official_out.safetensors, the official forward of transformer_io's inputs
+// with it, written by tools/reference/official_lora_check.py (see its header;
+// rerun it after replacing an adapter — the recorded SHA-256 must match).
+func TestOfficialCodeAppliesTrainedLoRA(t *testing.T) {
+	dir := testutil.ReferenceDir(t)
+	transformer := filepath.Join(dir, "transformer.safetensors")
+	ioPath := filepath.Join(dir, "transformer_io.safetensors")
+	const tol = 1e-5
+	for _, pair := range []string{"official-trained"} {
+		t.Run(pair, func(t *testing.T) {
+			adapter := filepath.Join("testdata", pair, "adapter.safetensors")
+			ref := filepath.Join("testdata", pair, "official_out.safetensors")
+			meta := weightstest.Open(t, ref).Metadata()
+			for file, key := range map[string]string{adapter: "lora_sha256", transformer: "transformer_sha256", ioPath: "io_sha256"} {
+				if got := fileSHA256(t, file); meta[key] != got {
+					t.Fatalf("%s records %s %q but %s has %s: rerun tools/reference/official_lora_check.py for this pair", ref, key, meta[key], file, got)
+				}
+			}
+			t.Logf("official code: flux2 %s, torch %s", meta["flux2_commit"], meta["torch"])
+			want := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, ref)["out_lora"])
+			base := tensors.MustCopyFlatData[float32](weightstest.ReadAllF32(t, ioPath)["out"])
+			// An adapter that barely moves the output would check nothing.
+			if effect := testutil.RelL2(want, base); effect < 100*tol {
+				t.Fatalf("the adapter changes the official output by only %.3g (rel L2); the comparison at %g would not see a wrong application", effect, tol)
+			} else {
+				t.Logf("adapter changes the output by %.3g (rel L2)", effect)
+			}
+			a, format, warnings, err := Load(adapter, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if format != FormatComfy || len(warnings) != 0 {
+				t.Errorf("format %s, warnings %v; want comfy, none", format, warnings)
+			}
+			for _, mode := range []struct {
+				name  string
+				apply func(m *flux2.Model, a *Adapter) error
+			}{
+				{"attach", func(m *flux2.Model, a *Adapter) error { return Attach(m, a, 1, false) }},
+				{"attach trainable", func(m *flux2.Model, a *Adapter) error { return Attach(m, a, 1, true) }},
+				{"merge", func(m *flux2.Model, a *Adapter) error { return Merge(m, a, 1) }},
+			} {
+				t.Run(mode.name, func(t *testing.T) {
+					m := flux2test.Load(t, transformer)
+					if err := mode.apply(m, a); err != nil {
+						t.Fatal(err)
+					}
+					got := flux2test.Forward(t, m, flux2test.IOBatch(t, m, ioPath))
+					testutil.CheckRelL2(t, "Flora ("+mode.name+") vs official code", got, want, tol)
+				})
+			}
+		})
+	}
+}
+
 // TestDiffusersPEFTParity loads a LoRA saved by diffusers' own
 // save_lora_weights (tools/reference/flux2_lora.py: per-module ranks and
 // alphas, independent A for to_q/to_k/to_v) onto the diffusers-layout model
