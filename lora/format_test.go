@@ -51,8 +51,11 @@ func TestOfficialReferenceLoRA(t *testing.T) {
 
 // TestOfficialCodeAppliesTrainedLoRA: Black Forest Labs' own FLUX.2 code,
 // running an adapter on the official tiny fixture, and Flora, applying the
-// same adapter its own ways, give the same output. Each pair under
-// testdata/official-trained holds adapter.safetensors (ComfyUI names) and
+// same adapter its own ways, give the same output. official-trained's
+// adapter is what `flora train --config examples/official-tiny/train.yaml`
+// wrote (trained by Flora on the fixture); official-standin's covers the
+// modulation and final adaLN layers with per-layer ranks and alphas. Each
+// pair holds adapter.safetensors (ComfyUI names) and
 // official_out.safetensors, the official forward of transformer_io's inputs
 // with it, written by tools/reference/official_lora_check.py (see its header;
 // rerun it after replacing an adapter — the recorded SHA-256 must match).
@@ -61,7 +64,7 @@ func TestOfficialCodeAppliesTrainedLoRA(t *testing.T) {
 	transformer := filepath.Join(dir, "transformer.safetensors")
 	ioPath := filepath.Join(dir, "transformer_io.safetensors")
 	const tol = 1e-5
-	for _, pair := range []string{"official-trained"} {
+	for _, pair := range []string{"official-standin", "official-trained"} {
 		t.Run(pair, func(t *testing.T) {
 			adapter := filepath.Join("testdata", pair, "adapter.safetensors")
 			ref := filepath.Join("testdata", pair, "official_out.safetensors")

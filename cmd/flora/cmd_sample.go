@@ -45,7 +45,7 @@ func init() {
 			fs.StringVar(&f.textQuant, "text-encoder-quantize", "none", "store the text encoder's layers as none, int8, fp8 or nf4 (Mistral Small 3.1 needs int8/nf4 on 24 GB)")
 			fs.StringVar(&f.quantize, "quantize", "none", "hold the transformer as none, int8, fp8 or nf4 (a checkpoint saved by flora model quantize loads as it is stored)")
 			fs.StringVar(&f.variant, "variant", "auto", "FLUX.2 variant (auto infers it; name klein-base-* to sample the undistilled models with CFG)")
-			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings: safetensors with ctx [N, L, D] (one row per prompt) and optional negative [1, L, D]")
+			fs.StringVar(&f.embeddings, "embeddings", "", "precomputed text embeddings (an embedding table: ctx [N, L, D], optional prompts metadata and negative [1, L, D]; --prompt looks rows up by text)")
 			fs.StringArrayVar(&f.prompts, "prompt", nil, "prompt (repeatable)")
 			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line (# starts a comment line; at most 16 MiB)")
 			fs.StringVar(&f.negative, "negative", "", "negative prompt (classifier-free guidance)")
