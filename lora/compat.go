@@ -44,6 +44,17 @@ type Support struct {
 // "Unsupported keys" warning and applies the rest.
 var kohyaDroppedByDiffusers = []string{"guidance_in.*", "double_stream_modulation_*.*", "single_stream_modulation.*", "final_layer.adaLN_modulation.*"}
 
+// diffusersDroppedByComfyUI are the official module patterns ComfyUI
+// (0.8.0, commit 3cd7b32) drops from a diffusers-named file: it maps FLUX.2
+// diffusers names through its FLUX.1 diffusers key map, which knows the
+// double blocks' attention, x_embedder, context_embedder, proj_out and
+// norm_out.linear but not FLUX.2's feed-forward (ff.linear_in/out), single
+// blocks (attn.to_qkv_mlp_proj, attn.to_out), time_guidance_embed or
+// modulation names; it logs "lora key not loaded" for those and applies
+// the rest (tools/reference/comfyui_check.py, comfyui_check.json).
+var diffusersDroppedByComfyUI = []string{"double_blocks.*.img_mlp.*", "double_blocks.*.txt_mlp.*", "single_blocks.*",
+	"time_in.*", "guidance_in.*", "double_stream_modulation_*.*", "single_stream_modulation.*"}
+
 // Compatibility says, for each client, whether it loads a file of format f
 // holding a, and which of a's modules it drops.
 func Compatibility(a *Adapter, f Format) []Support {
@@ -53,6 +64,13 @@ func Compatibility(a *Adapter, f Format) []Support {
 		switch {
 		case f == FormatComfy && c == ClientComfyUI, f == FormatKohya && c == ClientComfyUI:
 			s.Checked, s.Loads, s.Note = true, true, "ComfyUI's own loader: every module"
+		case f == FormatDiffusers && c == ClientComfyUI:
+			s.Checked, s.Loads = true, true
+			s.Dropped = matching(a, diffusersDroppedByComfyUI)
+			s.Note = "ComfyUI's FLUX.1 diffusers key map"
+			if len(s.Dropped) > 0 {
+				s.Note += ": use the ComfyUI (or kohya) file"
+			}
 		case f == FormatDiffusers && c == ClientDiffusers:
 			s.Checked, s.Loads, s.Note = true, true, "every module, through every diffusers path"
 		case f == FormatComfy && c == ClientDiffusers:

@@ -13,7 +13,9 @@ import (
 // three modulations, the final adaLN: what diffusers 0.42.1 reported as
 // "Unsupported keys" for such a file); a run exporting the kohya file alone
 // is warned about it, one that also exports the diffusers file is not; a
-// ComfyUI file is refused by diffusers; unchecked pairs claim nothing.
+// ComfyUI file is refused by diffusers; ComfyUI drops the FLUX.2-only
+// layers (feed-forward, single blocks, time/guidance embedders,
+// modulations) of a diffusers file; unchecked pairs claim nothing.
 func TestCompatibility(t *testing.T) {
 	cfg := flux2.TinyConfig()
 	targets, err := Spec{Preset: PresetAll, Rank: 2}.Plan(cfg)
@@ -44,8 +46,18 @@ func TestCompatibility(t *testing.T) {
 	if c := Compatibility(all, FormatComfy)[1]; !c.Checked || c.Loads {
 		t.Errorf("diffusers on a ComfyUI file: %+v", c)
 	}
-	if c := Compatibility(all, FormatDiffusers)[0]; c.Checked {
-		t.Errorf("ComfyUI on a diffusers file claims a check: %+v", c)
+	// ComfyUI on a diffusers file: the layers its FLUX.1 diffusers key map
+	// does not name (comfyui_check.json, TestComfyUILoadsFloraExports).
+	comfy := Compatibility(all, FormatDiffusers)[0]
+	wantComfy := []string{"double_blocks.0.img_mlp.0", "double_blocks.0.img_mlp.2", "double_blocks.0.txt_mlp.0", "double_blocks.0.txt_mlp.2",
+		"double_blocks.1.img_mlp.0", "double_blocks.1.img_mlp.2", "double_blocks.1.txt_mlp.0", "double_blocks.1.txt_mlp.2",
+		"double_stream_modulation_img.lin", "double_stream_modulation_txt.lin", "guidance_in.in_layer", "guidance_in.out_layer",
+		"single_blocks.0.linear1", "single_blocks.0.linear2", "single_blocks.1.linear1", "single_blocks.1.linear2",
+		"single_stream_modulation.lin", "time_in.in_layer", "time_in.out_layer"}
+	got = slices.Clone(comfy.Dropped)
+	slices.Sort(got)
+	if comfy.Client != ClientComfyUI || !comfy.Checked || !comfy.Loads || !slices.Equal(got, wantComfy) {
+		t.Errorf("ComfyUI on a diffusers file of every layer: %+v, want dropped %v", comfy, wantComfy)
 	}
 
 	tests := []struct {
@@ -59,6 +71,8 @@ func TestCompatibility(t *testing.T) {
 		{"kohya and diffusers", all, []Format{FormatKohya, FormatDiffusers}, nil},
 		{"comfy alone", all, []Format{FormatComfy}, []string{"diffusers does not load comfy files"}},
 		{"kohya alone, blocks", blocksOnly, []Format{FormatKohya}, nil},
+		{"diffusers alone", all, []Format{FormatDiffusers}, []string{"ComfyUI drops 19 of the 31 layers of a diffusers file"}},
+		{"kohya and diffusers, blocks", blocksOnly, []Format{FormatKohya, FormatDiffusers}, nil},
 	}
 	for _, tc := range tests {
 		w := CompatibilityWarnings(tc.a, tc.formats...)

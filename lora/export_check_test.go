@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -325,6 +326,112 @@ func TestFloraExportsVerifiedByDiffusers(t *testing.T) {
 				t.Errorf("%s via diffusers' %s: loaded %v (%s), %d LoRA modules, relative L2 %.3g from Flora's; want a match",
 					c.name, path, r.Loaded, r.Error, r.LoRAModules, r.RelL2)
 			}
+		}
+	}
+}
+
+// comfyUICheck is comfyui_check.json, written by
+// tools/reference/comfyui_check.py (run by hand with a ComfyUI source
+// folder): ComfyUI's own loader, comfy.sd.load_lora_for_models, applied an
+// adapter trained on embedded:tiny (every layer, alpha != rank, per-layer
+// ranks) from each file Flora exports, and its patched weights were compared
+// with `flora lora merge`.
+type comfyUICheck struct {
+	ComfyUI       string `json:"comfyui"`
+	ComfyUICommit string `json:"comfyui_commit"`
+	Torch         string `json:"torch"`
+	Flora         string `json:"flora"`
+	Adapter       struct {
+		Modules map[string]struct {
+			Rank  int     `json:"rank"`
+			Alpha float64 `json:"alpha"`
+		} `json:"modules"`
+	} `json:"adapter"`
+	Formats map[string]struct {
+		ModulesApplied   int      `json:"modules_applied"`
+		ModulesNotLoaded []string `json:"modules_not_loaded"`
+		// KeysNotLoaded are the file's keys ComfyUI logged as "lora key not
+		// loaded"; PatchesNotApplied its "NOT LOADED" ones.
+		KeysNotLoaded     []string           `json:"keys_not_loaded"`
+		PatchesNotApplied []string           `json:"patches_not_applied"`
+		MaxRel            *float64           `json:"max_rel_update_applied"`
+		MinUpdateVsBase   float64            `json:"min_update_vs_base"`
+		OtherChanged      []string           `json:"other_weights_changed"`
+		RelUpdate         map[string]float64 `json:"rel_update"`
+	} `json:"formats"`
+}
+
+// TestComfyUILoadsFloraExports: in ComfyUI's own loader, every module it
+// applies from each Flora export matches Flora's merge (relative error of
+// the update ≤ 1e-5), it changes no other weight, and the modules it leaves
+// out are exactly those Compatibility predicts for ComfyUI.
+func TestComfyUILoadsFloraExports(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(exportCheckDir, "comfyui_check.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check comfyUICheck
+	if err := json.Unmarshal(raw, &check); err != nil {
+		t.Fatal(err)
+	}
+	if check.ComfyUI == "" || len(check.ComfyUICommit) != 40 || check.Torch == "" || check.Flora == "" {
+		t.Errorf("versions not recorded: ComfyUI %q (commit %q), torch %q, Flora %q", check.ComfyUI, check.ComfyUICommit, check.Torch, check.Flora)
+	}
+	// The adapter covered every layer of the tiny model, with alpha != rank
+	// and more than one rank.
+	targets, err := Spec{Preset: PresetAll, Rank: 2}.Plan(flux2.TinyConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewAdapter(targets, 1)
+	ranks := map[int]bool{}
+	alphaNotRank := false
+	for _, m := range a.Modules() {
+		s, ok := check.Adapter.Modules[m]
+		if !ok {
+			t.Errorf("%s: not in the checked adapter", m)
+		}
+		ranks[s.Rank] = true
+		alphaNotRank = alphaNotRank || s.Alpha != float64(s.Rank)
+	}
+	if len(check.Adapter.Modules) != len(a.Layers) || len(ranks) < 2 || !alphaNotRank {
+		t.Errorf("checked adapter: %d modules (want %d), ranks %v, some alpha != rank: %v", len(check.Adapter.Modules), len(a.Layers), ranks, alphaNotRank)
+	}
+	for _, f := range []Format{FormatComfy, FormatKohya, FormatDiffusers} {
+		res, ok := check.Formats[string(f)]
+		if !ok {
+			t.Errorf("%s: not in comfyui_check.json", f)
+			continue
+		}
+		var s Support
+		for _, c := range Compatibility(a, f) {
+			if c.Client == ClientComfyUI {
+				s = c
+			}
+		}
+		got, want := slices.Sorted(slices.Values(res.ModulesNotLoaded)), slices.Sorted(slices.Values(s.Dropped))
+		if !s.Checked || !s.Loads || !slices.Equal(got, want) {
+			t.Errorf("%s file: ComfyUI %s left out %v; Compatibility says checked %v, loads %v, drops %v", f, check.ComfyUI, got, s.Checked, s.Loads, want)
+		}
+		if res.ModulesApplied != len(a.Layers)-len(res.ModulesNotLoaded) || len(res.RelUpdate) != res.ModulesApplied {
+			t.Errorf("%s file: %d modules applied, %d compared, %d left out, of %d", f, res.ModulesApplied, len(res.RelUpdate), len(res.ModulesNotLoaded), len(a.Layers))
+		}
+		if (len(res.KeysNotLoaded) == 0) != (len(res.ModulesNotLoaded) == 0) || len(res.PatchesNotApplied) > 0 || len(res.OtherChanged) > 0 {
+			t.Errorf("%s file: ComfyUI did not load keys %v, did not apply %v, changed other weights %v", f, res.KeysNotLoaded, res.PatchesNotApplied, res.OtherChanged)
+		}
+		if res.MinUpdateVsBase < 1e-2 {
+			t.Errorf("%s file: the adapter moves a weight by only %.3g: the check is not meaningful", f, res.MinUpdateVsBase)
+		}
+		if res.MaxRel == nil || *res.MaxRel > 1e-5 {
+			t.Errorf("%s file: ComfyUI's update vs Flora's merge: max relative error %v, want ≤ 1e-5", f, res.MaxRel)
+		}
+		for m, e := range res.RelUpdate {
+			if e > 1e-5 {
+				t.Errorf("%s file, %s: ComfyUI's update is %.3g from Flora's merge", f, m, e)
+			}
+		}
+		if res.MaxRel != nil {
+			t.Logf("%s file in ComfyUI %s: %d of %d modules applied, max relative error %.3g", f, check.ComfyUI, res.ModulesApplied, len(a.Layers), *res.MaxRel)
 		}
 	}
 }

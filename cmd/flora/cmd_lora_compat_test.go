@@ -12,8 +12,8 @@ import (
 
 // TestLoRACompatibilityReport: for an adapter of every layer, `lora
 // inspect` reports the six layers diffusers drops from its kohya file, and
-// `lora convert --to kohya` warns about them while `--to diffusers` does
-// not warn.
+// `lora convert --to kohya` warns about them while `--to diffusers` warns
+// only that ComfyUI drops the 19 FLUX.2-only layers of a diffusers file.
 func TestLoRACompatibilityReport(t *testing.T) {
 	cfg := flux2.TinyConfig()
 	targets, err := lora.Spec{Preset: lora.PresetAll, Rank: 2}.Plan(cfg)
@@ -30,8 +30,9 @@ func TestLoRACompatibilityReport(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "warning: "+kohya+": diffusers drops 6 of the") {
 		t.Errorf("convert --to kohya: exit %d, stderr %q", code, errs)
 	}
-	code, _, errs = runCLI(t, "lora", "convert", src, "--to", "diffusers", "--out", filepath.Join(dir, "all.diffusers.safetensors"))
-	if code != 0 || strings.Contains(errs, "warning") {
+	diff := filepath.Join(dir, "all.diffusers.safetensors")
+	code, _, errs = runCLI(t, "lora", "convert", src, "--to", "diffusers", "--out", diff)
+	if code != 0 || strings.Count(errs, "warning") != 1 || !strings.Contains(errs, "warning: "+diff+": ComfyUI drops 19 of the 31 layers") {
 		t.Errorf("convert --to diffusers: exit %d, stderr %q", code, errs)
 	}
 	code, out, errs := runCLI(t, "lora", "inspect", "--json", kohya)
