@@ -33,13 +33,22 @@ type Result struct {
 // devices of b, partitioned by strategy (ignored for one device, which runs
 // the plain single-device program).
 func NewProgram(b backends.Backend, devices int, strategy Strategy, layout Layout, loss LossFunc) (*Program, error) {
-	if err := layout.validate(); err != nil {
-		return nil, fmt.Errorf("multidevice: %w", err)
-	}
 	mesh, err := NewMesh(b, devices)
 	if err != nil {
 		return nil, err
 	}
+	return NewProgramOn(b, mesh, strategy, layout, loss)
+}
+
+// NewProgramOn is NewProgram on a given mesh (from NewMesh). Programs that
+// share frozen weights placed by PlaceFrozen must share the mesh: a graph
+// only accepts inputs sharded on the mesh it was configured with.
+func NewProgramOn(b backends.Backend, mesh *distributed.DeviceMesh, strategy Strategy, layout Layout, loss LossFunc) (*Program, error) {
+	if err := layout.validate(); err != nil {
+		return nil, fmt.Errorf("multidevice: %w", err)
+	}
+	devices := mesh.NumDevices()
+	var err error
 	p := &Program{backend: b, layout: layout, devices: devices, strategy: strategy, mesh: mesh}
 	if devices == 1 {
 		if p.exec, err = graph.NewExec(b, lossAndGradients(layout, loss)); err != nil {

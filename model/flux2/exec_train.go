@@ -35,6 +35,15 @@ func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointi
 	if err := m.Memory.Validate(m.Config); err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
+	if err := m.Parallel.Validate(m.Memory, m.backend.NumDevices()); err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	if m.Parallel.devices() > 1 {
+		if checkpointing {
+			return nil, fmt.Errorf("flux2: several devices do not combine with gradient checkpointing yet (set train.gradient_checkpointing: off)")
+		}
+		return m.lossAndGradientsParallel(tb, dtype)
+	}
 	if checkpointing || m.Memory.Streams() {
 		return m.lossAndGradientsBlockwise(tb, dtype)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/distributed"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -38,6 +39,9 @@ type Model struct {
 	// memory during a training step; the zero value keeps them on the
 	// device.
 	Memory MemoryOptions
+	// Parallel spreads training steps over several devices; the zero value
+	// uses one.
+	Parallel ParallelOptions
 
 	backend backends.Backend
 	ctx     *context.Context
@@ -50,6 +54,11 @@ type Model struct {
 	// storedAs records base weights held in another form (quantized) under
 	// other variable names; see MarkStored.
 	storedAs map[string]bool
+	// mesh is the device mesh of multi-device steps (one per device count:
+	// their programs share the placed frozen weights), and placement those
+	// weights.
+	mesh      *distributed.DeviceMesh
+	placement *frozenPlacement
 }
 
 // NewModel returns a model of the given architecture with no weights yet.

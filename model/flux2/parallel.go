@@ -1,0 +1,213 @@
+package flux2
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/distributed"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flora-ml/flora/internal/multidevice"
+)
+
+// ParallelOptions spreads a training step over several devices of the
+// backend, as one program partitioned by XLA (GoMLX AutoSharding on a 1-D
+// mesh): the batch is split over the devices, every device holds the
+// trainable (LoRA) parameters whole, and the gradients are summed across
+// devices inside the step. The zero value runs on one device.
+type ParallelOptions struct {
+	// Devices is the number of devices (0 or 1: one).
+	Devices int
+	// ShardBase splits every frozen base weight over the devices on its
+	// first axis, so each device holds 1/Devices of the base; XLA gathers
+	// a weight where it is used. Weights whose first axis does not divide
+	// stay whole on every device.
+	ShardBase bool
+}
+
+// devices is the device count the options ask for (at least 1).
+func (o ParallelOptions) devices() int { return max(o.Devices, 1) }
+
+// Validate checks the options against the memory options and the backend's
+// device count have (0: unknown).
+func (o ParallelOptions) Validate(mem MemoryOptions, have int) error {
+	if o.Devices < 0 {
+		return fmt.Errorf("devices must be >= 1, got %d", o.Devices)
+	}
+	if o.ShardBase && o.devices() < 2 {
+		return fmt.Errorf("sharding the base needs several devices, got %d", o.devices())
+	}
+	if have > 0 && o.Devices > have {
+		return fmt.Errorf("%d devices requested but the backend has %d", o.Devices, have)
+	}
+	if o.devices() > 1 && mem.Streams() {
+		return fmt.Errorf("several devices do not combine with block swap or activation offload yet (set train.offload_activations: off and model.swap_blocks: 0)")
+	}
+	return nil
+}
+
+// parallelProgram is a compiled multi-device training step.
+type parallelProgram struct {
+	prog *multidevice.Program
+	// frozenNames are the frozen weights in program order; placementKey
+	// names their placement (device count, sharding, names), which every
+	// program with the same key shares.
+	frozenNames  []string
+	placementKey string
+}
+
+// frozenPlacement is the frozen weights as placed on the devices, kept
+// between steps: placed holds the device shards, from the host values
+// they were cut from (a weight set anew is placed again).
+type frozenPlacement struct {
+	key    string
+	placed []*distributed.Tensor
+	from   []*tensors.Tensor
+}
+
+// lossAndGradientsParallel is lossAndGradientsWhole on several devices:
+// the same graph, partitioned by XLA over a mesh of Parallel.Devices.
+func (m *Model) lossAndGradientsParallel(tb *TrainBatch, dtype dtypes.DType) (*Gradients, error) {
+	if err := m.Attention.Validate(); err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	n := m.Parallel.devices()
+	if b := tb.X.Shape().Dim(0); b%n != 0 {
+		return nil, fmt.Errorf("flux2: a batch of %d does not split over %d devices (use a multiple of %d)", b, n, n)
+	}
+	trainable := m.TrainableNames()
+	var frozen []string
+	for _, name := range m.VariableNames() {
+		if !m.vars[name].Trainable {
+			frozen = append(frozen, name)
+		}
+	}
+	hasGuidance, hasWeight := tb.Guidance != nil, tb.Weight != nil
+	sig := fmt.Sprintf("parallel|%d|%v|%s|%v|%v|%s|%s|%s", n, m.Parallel.ShardBase, dtype, hasGuidance, hasWeight,
+		strings.Join(frozen, ","), strings.Join(trainable, ","), m.Attention.signature())
+	pp, err := m.parallelProgram(sig, frozen, trainable, hasGuidance, hasWeight, dtype)
+	if err != nil {
+		return nil, err
+	}
+	placed, err := m.placeFrozen(pp)
+	if err != nil {
+		return nil, err
+	}
+	params := make([]*tensors.Tensor, len(trainable))
+	for i, name := range trainable {
+		if params[i], err = m.value(name); err != nil {
+			return nil, err
+		}
+	}
+	res, err := pp.prog.RunPlaced(tb.trainInputs(), params, placed)
+	if err != nil {
+		return nil, fmt.Errorf("flux2 forward+backward on %d devices: %w", n, err)
+	}
+	g := &Gradients{Loss: res.Loss, Grads: map[string]*tensors.Tensor{}}
+	for i, name := range trainable {
+		g.Grads[name] = res.Grads[i]
+	}
+	return g, nil
+}
+
+// parallelProgram returns the cached program of a signature, building it.
+func (m *Model) parallelProgram(sig string, frozen, trainable []string, hasGuidance, hasWeight bool, dtype dtypes.DType) (*parallelProgram, error) {
+	if p, ok := m.programs[sig]; ok {
+		return p.(*parallelProgram), nil
+	}
+	split := make([]int, len(frozen))
+	for i, name := range frozen {
+		split[i] = multidevice.Replicated
+		if d := m.vars[name].Shape().Dimensions; m.Parallel.ShardBase && len(d) > 0 && d[0]%m.Parallel.devices() == 0 {
+			split[i] = 0
+		}
+	}
+	batchInputs := 5 + boolInt(hasGuidance) + 1 + boolInt(hasWeight)
+	layout := multidevice.Layout{Batch: batchInputs, Trainable: len(trainable), FrozenSplit: split}
+	names := append(slices.Clone(trainable), frozen...)
+	loss := func(batch, trainableNodes, frozenNodes []*Node) *Node {
+		bn, rest := splitBatchNodes(batch, hasGuidance)
+		target, rest := rest[0], rest[1:]
+		var weight *Node
+		if hasWeight {
+			weight = rest[0]
+		}
+		w := m.weightsOf(names, append(slices.Clone(trainableNodes), frozenNodes...))
+		out := m.Config.Forward(w, ConvertDType(bn.x, dtype), bn.ctx, bn.t, bn.guidance, bn.cos, bn.sin)
+		return FlowMatchingLoss(out, target, weight)
+	}
+	if m.mesh == nil || m.mesh.NumDevices() != m.Parallel.devices() {
+		mesh, err := multidevice.NewMesh(m.backend, m.Parallel.devices())
+		if err != nil {
+			return nil, fmt.Errorf("flux2: %w", err)
+		}
+		m.mesh, m.placement = mesh, nil
+	}
+	prog, err := multidevice.NewProgramOn(m.backend, m.mesh, multidevice.AutoSharding, layout, loss)
+	if err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	p := &parallelProgram{prog: prog, frozenNames: frozen,
+		placementKey: fmt.Sprintf("%d|%v|%s", m.Parallel.devices(), m.Parallel.ShardBase, strings.Join(frozen, ","))}
+	m.programs[sig] = p
+	return p, nil
+}
+
+// placeFrozen puts the frozen weights on the devices (split or whole, as
+// the program's layout says) unless they are there already from the same
+// host values; the single-device copy of each is released.
+func (m *Model) placeFrozen(p *parallelProgram) ([]*distributed.Tensor, error) {
+	values := make([]*tensors.Tensor, len(p.frozenNames))
+	for i, name := range p.frozenNames {
+		v, err := m.value(name)
+		if err != nil {
+			return nil, err
+		}
+		values[i] = v
+	}
+	if pl := m.placement; pl != nil && pl.key == p.placementKey && slices.Equal(values, pl.from) {
+		return pl.placed, nil
+	}
+	m.placement = nil // the old shards go with it
+	for i, v := range values {
+		if err := toHost(v); err != nil {
+			return nil, fmt.Errorf("flux2: %s back to the host: %w", p.frozenNames[i], err)
+		}
+	}
+	placed, err := p.prog.PlaceFrozen(values)
+	if err != nil {
+		return nil, fmt.Errorf("flux2: %w", err)
+	}
+	m.placement = &frozenPlacement{key: p.placementKey, placed: placed, from: values}
+	return placed, nil
+}
+
+// DeviceBytes returns, per device, the bytes of frozen weights placed
+// there for multi-device steps (nil before the first one): with ShardBase
+// about 1/Devices of the base each.
+func (m *Model) DeviceBytes() []int64 {
+	if m.placement == nil {
+		return nil
+	}
+	var out []int64
+	for _, dt := range m.placement.placed {
+		shards := dt.Shards()
+		if out == nil {
+			out = make([]int64, len(shards))
+		}
+		for d, s := range shards {
+			out[d] += int64(s.Memory())
+		}
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
