@@ -27,6 +27,7 @@ func TestDatasetConfig(t *testing.T) {
 		Flip:           true,
 		Background:     "#102030",
 		CacheDir:       "cache",
+		Embeddings:     "captions.safetensors",
 	}
 	got := DatasetConfig(d)
 	want := data.DefaultConfig()
@@ -37,7 +38,8 @@ func TestDatasetConfig(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DatasetConfig:\n got %+v\nwant %+v", got, want)
 	}
-	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 12 {
+	// CacheDir and Embeddings are read by the pipeline itself, not data.
+	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 13 {
 		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
 	def := job.Default().Dataset
