@@ -175,6 +175,16 @@ type TrainConfig struct {
 	// to host memory: auto (when the memory plan needs it to fit the
 	// device), on or off.
 	OffloadActivations string `yaml:"offload_activations"`
+	// Devices is how many devices a step is split over (data parallel: each
+	// runs batch_size/devices samples, gradients are reduced inside the
+	// step): 1, a number, or all (every device of the backend). batch_size
+	// must be a multiple of it. Several devices need
+	// gradient_checkpointing, offload_activations and model.blocks_on_host
+	// off (for now).
+	Devices string `yaml:"devices"`
+	// ShardBase splits the frozen base weights over the devices, so each
+	// holds about 1/devices of the base (gathered where used).
+	ShardBase bool `yaml:"shard_base"`
 	// EMADecay enables an exponential moving average of the adapter when > 0.
 	EMADecay float64 `yaml:"ema_decay"`
 	Seed     int64   `yaml:"seed"`

@@ -83,6 +83,28 @@ func TestParseProblems(t *testing.T) {
 			},
 		},
 		{
+			name: "several devices",
+			yaml: minimal,
+			sets: []string{"train.devices=3", "train.batch_size=4", "train.gradient_checkpointing=on", "model.blocks_on_host=2"},
+			want: []string{
+				"train.batch_size: must be a multiple of train.devices=3 (each device runs batch_size/devices samples), got 4",
+				"train.gradient_checkpointing: cannot be on with train.devices=3 yet; set it to off (or auto)",
+				"model.blocks_on_host: must be 0 or auto with train.devices=3",
+			},
+		},
+		{
+			name: "device count",
+			yaml: minimal,
+			sets: []string{"train.devices=some", "train.shard_base=true"},
+			want: []string{`train.devices: must be a number of devices >= 1 or all, got "some"`},
+		},
+		{
+			name: "shard base on one device",
+			yaml: minimal,
+			sets: []string{"train.shard_base=true"},
+			want: []string{"train.shard_base: needs train.devices > 1"},
+		},
+		{
 			name: "missing required",
 			yaml: "name: x\n",
 			want: []string{"model.path: is required", "dataset.folders: needs at least one folder"},

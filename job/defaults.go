@@ -47,6 +47,7 @@ func Default() *Config {
 			Guidance:              1.0,
 			GradientCheckpointing: "auto",
 			OffloadActivations:    "auto",
+			Devices:               "1",
 			Seed:                  42,
 			SaveEvery:             250,
 			KeepLast:              3,

@@ -122,6 +122,7 @@ func (c *Config) Validate() error {
 	v.oneOf("train.loss_weighting", t.LossWeighting, LossWeightings)
 	v.oneOf("train.gradient_checkpointing", t.GradientCheckpointing, AutoOnOff)
 	v.oneOf("train.offload_activations", t.OffloadActivations, AutoOnOff)
+	validateDevices(ps, c)
 	if t.SaveEvery < 0 {
 		ps.add("train.save_every", "must be >= 0 (0 = only at the end), got %d", t.SaveEvery)
 	}
@@ -223,4 +224,41 @@ func (v validator) pattern(key, p string) {
 	if _, err := path.Match(p, ""); err != nil {
 		v.ps.add(key, "is not a valid pattern (%v): %q", err, p)
 	}
+}
+
+// validateDevices checks train.devices and what several devices exclude.
+func validateDevices(ps *Problems, c *Config) {
+	t := &c.Train
+	n, numeric := t.DeviceCount()
+	if !numeric && t.Devices != "all" {
+		ps.add("train.devices", "must be a number of devices >= 1 or all, got %q", t.Devices)
+		return
+	}
+	if numeric && t.BatchSize > 0 && t.BatchSize%n != 0 {
+		ps.add("train.batch_size", "must be a multiple of train.devices=%d (each device runs batch_size/devices samples), got %d", n, t.BatchSize)
+	}
+	if t.ShardBase && numeric && n == 1 {
+		ps.add("train.shard_base", "needs train.devices > 1 (one device holds the whole base)")
+	}
+	if numeric && n == 1 {
+		return
+	}
+	for _, o := range []struct{ key, value, off string }{
+		{"train.gradient_checkpointing", t.GradientCheckpointing, "off"},
+		{"train.offload_activations", t.OffloadActivations, "off"},
+	} {
+		if o.value == "on" {
+			ps.add(o.key, "cannot be on with train.devices=%s yet; set it to %s (or auto)", t.Devices, o.off)
+		}
+	}
+	if b, err := strconv.Atoi(c.Model.BlocksOnHost); err == nil && b > 0 {
+		ps.add("model.blocks_on_host", "must be 0 or auto with train.devices=%s (block swap does not combine with several devices yet)", t.Devices)
+	}
+}
+
+// DeviceCount returns train.devices as a number (false for "all" or a
+// value that is not a positive number).
+func (t TrainConfig) DeviceCount() (int, bool) {
+	n, err := strconv.Atoi(t.Devices)
+	return n, err == nil && n >= 1
 }

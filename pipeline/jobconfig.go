@@ -28,7 +28,9 @@ func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
 		dtype = dtypes.Float32
 	}
 	ckpt := t.GradientCheckpointing == "on"
-	if t.GradientCheckpointing == "auto" {
+	if n, ok := t.DeviceCount(); t.GradientCheckpointing == "auto" && (!ok || n > 1) {
+		ckpt = false // several devices run the whole-graph step only (for now)
+	} else if t.GradientCheckpointing == "auto" {
 		// On for the published sizes, where activations dominate memory.
 		ckpt = v.Config.Hidden >= 3072
 	}
@@ -46,6 +48,23 @@ func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
 		EMADecay:      t.EMADecay,
 		Seed:          uint64(t.Seed),
 	}, nil
+}
+
+// ParallelOptions converts train.devices and train.shard_base for a
+// backend with available devices ("all" takes them all).
+func ParallelOptions(cfg *job.Config, available int) (flux2.ParallelOptions, error) {
+	n, ok := cfg.Train.DeviceCount()
+	if !ok {
+		n = available
+	}
+	if n > available {
+		return flux2.ParallelOptions{}, fmt.Errorf("train.devices is %d but the backend has %d device(s); the pure-Go backend has one, xla:cpu 4 virtual ones, xla:cuda one per GPU", n, available)
+	}
+	if cfg.Train.BatchSize%n != 0 {
+		return flux2.ParallelOptions{}, fmt.Errorf("train.batch_size %d does not split over %d devices (train.devices: %s); use a multiple of %d", cfg.Train.BatchSize, n, cfg.Train.Devices, n)
+	}
+	p := flux2.ParallelOptions{Devices: n, ShardBase: cfg.Train.ShardBase && n > 1}
+	return p, nil
 }
 
 // AdapterSpec converts the job's adapter section.

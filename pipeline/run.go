@@ -19,7 +19,7 @@ import (
 // newRun loads everything a run needs — dataset, model components, caches,
 // adapter, trainer (resumed when asked), previews and exports — in the
 // order that keeps the text encoder and the transformer apart in memory.
-func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.MemoryOptions, rep Reporter) (*train.Runner, error) {
+func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.MemoryOptions, parallel flux2.ParallelOptions, rep Reporter) (*train.Runner, error) {
 	var previews *previewPrompts
 	l, err := loadJob(cfg, be, rep, func(comps *bundle.Components, text textenc.Contexts) (err error) {
 		previews, err = encodePreviewPrompts(cfg, comps.Variant, text)
@@ -56,7 +56,10 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 		return nil, err
 	}
 	opts.Backend = start.backend
-	opts.Memory = memory
+	opts.Memory, opts.Parallel = memory, parallel
+	if parallel.Devices > 1 {
+		rep.printf("devices: %d (batch %d per device; base %s)", parallel.Devices, cfg.Train.BatchSize/parallel.Devices, map[bool]string{true: "sharded", false: "replicated"}[parallel.ShardBase])
+	}
 	tr, err := train.NewTrainer(m, src, opts)
 	if err != nil {
 		return nil, err

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
+	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -46,6 +48,8 @@ type Prepared struct {
 	// Previous lists an earlier run's outputs that Overwrite will remove.
 	Previous []string
 	start    runStart
+	// parallel is train.devices resolved against the backend.
+	parallel flux2.ParallelOptions
 }
 
 // Prepare checks a validated job before any heavy work — inputs exist, the
@@ -73,7 +77,15 @@ func Prepare(cfg *job.Config, opts RunOptions) (*Prepared, error) {
 		return nil, err
 	}
 	p.start.backend = p.info.Name
-	if p.Plan, err = Plan(cfg, deviceBudget(p.info, opts.MemoryBudget)); err != nil {
+	if p.parallel, err = ParallelOptions(cfg, p.be.NumDevices()); err != nil {
+		return nil, err
+	}
+	if cfg.Train.Devices == "all" { // the plan counts devices
+		c := *cfg
+		c.Train.Devices = strconv.Itoa(p.parallel.Devices)
+		p.cfg = &c
+	}
+	if p.Plan, err = Plan(p.cfg, deviceBudget(p.info, opts.MemoryBudget)); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -105,7 +117,7 @@ func (p *Prepared) Train(ctx context.Context) (*TrainResult, error) {
 	if err := clearPreviousRun(p.Previous, p.opts.Reporter); err != nil {
 		return nil, err
 	}
-	r, err := newRun(p.cfg, p.be, p.start, p.Plan.Input.MemoryOptions(), p.opts.Reporter)
+	r, err := newRun(p.cfg, p.be, p.start, p.Plan.Input.MemoryOptions(), p.parallel, p.opts.Reporter)
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ type Options struct {
 	// Memory is what the step keeps in host memory (activation offload,
 	// block swap); either runs the model block by block.
 	Memory flux2.MemoryOptions
+	// Parallel splits each step over several devices (see
+	// flux2.ParallelOptions); the zero value uses one.
+	Parallel flux2.ParallelOptions
 	// EMADecay keeps an exponential moving average of the trainable
 	// weights when > 0.
 	EMADecay float64
@@ -101,6 +104,13 @@ func NewTrainer(model *flux2.Model, src BatchSource, opts Options) (*Trainer, er
 		return nil, err
 	}
 	model.Memory = opts.Memory
+	if err := opts.Parallel.Validate(opts.Memory, 0); err != nil {
+		return nil, err
+	}
+	if opts.Parallel.Devices > 1 && opts.Checkpointing {
+		return nil, errors.New("several devices do not combine with gradient checkpointing yet")
+	}
+	model.Parallel = opts.Parallel
 	names := model.TrainableNames()
 	if len(names) == 0 {
 		return nil, errors.New("the model has no trainable variables (attach an adapter first)")

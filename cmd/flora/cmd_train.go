@@ -23,6 +23,7 @@ type trainFlags struct {
 	resume      string
 	overwrite   bool
 	backend     string
+	devices     string
 	memBudget   float64
 }
 
@@ -41,6 +42,7 @@ func init() {
 			fs.StringVar(&f.resume, "resume", "", "continue from a checkpoint folder, or \"auto\" for the newest in the run's output")
 			fs.BoolVar(&f.overwrite, "overwrite", false, "replace an earlier run in output.dir (its checkpoints, previews, metrics and adapter; the caches stay)")
 			fs.StringVar(&f.backend, "backend", "", "override model.backend: auto, go, xla:cpu, xla:cuda")
+			fs.StringVar(&f.devices, "devices", "", "override train.devices: split each step over N devices, or all (data parallel; docs/multi-gpu.md)")
 			gibFlag(fs, &f.memBudget, []string{"memory-budget", "gpu-memory"}, 0, memoryBudgetRange,
 				"device memory in GiB to plan for, e.g. 16 or 16GiB (default: the device's, when known); the plan resolves offload and block swap against it")
 			return func(args []string) error {
@@ -54,6 +56,9 @@ func init() {
 					return usageErrorf("--overwrite starts the run again and --resume continues it: give one of them")
 				}
 				f.sets = *setFlag
+				if f.devices != "" {
+					f.sets = append(f.sets, "train.devices="+f.devices)
+				}
 				return runTrain(f)
 			}
 		},
