@@ -1,10 +1,12 @@
-// Package multidevice is the prototype of data-parallel and sharded-base
-// training on several devices (issue 18): one compiled program computes a
+// Package multidevice runs data-parallel and sharded-base training steps
+// on several devices (docs/multi-gpu.md): one compiled program computes a
 // loss and the gradients of the trainable parameters over a global batch
 // split on the 1-D mesh axis "data", with the gradients reduced across the
 // devices inside the program, and the results handed back as host tensors.
 //
-// Two GoMLX v0.26 strategies are implemented, both on graph.Exec:
+// Two GoMLX v0.26 strategies are implemented, both on graph.Exec (flux2
+// uses AutoSharding; SPMD is kept, tested to the same numbers, as the
+// explicit-collective alternative):
 //   - AutoSharding: the graph is written for the whole batch; the inputs
 //     carry sharding specs and XLA's Shardy partitioner inserts the
 //     collectives (all-reduce of the gradients, all-gather of a sharded
