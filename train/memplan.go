@@ -29,6 +29,14 @@ type MemoryPlanInput struct {
 	BlocksOnHost       int
 	// Device describes the device the plan is for; the zero value is a GPU.
 	Device PlanDevice
+	// Devices is the number of devices the step is split over
+	// (flux2.ParallelOptions; 0 or 1: one). The plan is then for one of
+	// them: its share of the batch, its share of the base, and the adapter,
+	// its gradients and the optimizer state whole (replicated).
+	Devices int
+	// ShardBase splits the frozen base weights over the devices on their
+	// first axis (see flux2.ShardsOnFirstAxis); only with Devices > 1.
+	ShardBase bool
 }
 
 // PlanDevice is what a memory plan assumes about the device.
@@ -76,6 +84,30 @@ func (in MemoryPlanInput) MemoryOptions() flux2.MemoryOptions {
 	return flux2.MemoryOptions{OffloadActivations: in.OffloadActivations, BlocksOnHost: in.BlocksOnHost}
 }
 
+// Parallel returns the multi-device options the input plans for.
+func (in MemoryPlanInput) Parallel() flux2.ParallelOptions {
+	return flux2.ParallelOptions{Devices: in.Devices, ShardBase: in.ShardBase}
+}
+
+// devices is the number of devices the step runs on (at least 1).
+func (in MemoryPlanInput) devices() int { return max(in.Devices, 1) }
+
+// sharded reports whether the base is split over several devices.
+func (in MemoryPlanInput) sharded() bool { return in.ShardBase && in.devices() > 1 }
+
+// perDevice is the suffix of the plan's detail lines on several devices
+// ("" on one).
+func (in MemoryPlanInput) perDevice() string {
+	if in.devices() < 2 {
+		return ""
+	}
+	base := "replicated"
+	if in.sharded() {
+		base = "sharded"
+	}
+	return fmt.Sprintf(" per device (%d devices, base %s)", in.devices(), base)
+}
+
 // MemoryPlan is an estimate of device memory, in bytes.
 type MemoryPlan struct {
 	BaseWeights, Adapter, Optimizer, Activations, Workspace, Total int64
@@ -102,31 +134,69 @@ const (
 	attnBlockTensors  = 4
 )
 
-// storedBytes returns the bytes a base weight takes as stored: quantized
-// per the scheme, or in compute-dtype floats.
-func (in MemoryPlanInput) storedBytes(name string, dims []int, cb int64) (bytes int64, quantized bool) {
+// storedPart is one tensor a base weight is stored as: its bytes and its
+// dimensions (what decides whether it splits over devices).
+type storedPart struct {
+	bytes int64
+	dims  []int
+}
+
+// storedParts returns the tensors a base weight is stored as: quantized per
+// the scheme (codes and scales, as quant.QuantizeParts makes them), or one
+// tensor of compute-dtype floats.
+func (in MemoryPlanInput) storedParts(name string, dims []int, cb int64) (parts []storedPart, quantized bool) {
+	n := numel(dims)
+	if !in.Quant.Quantizes(name, dims) {
+		return []storedPart{{n * cb, dims}}, false
+	}
+	switch in.Quant.Scheme {
+	case quant.Int8, quant.FP8:
+		return []storedPart{{n, dims}, {4 * int64(dims[0]), dims[:1]}}, true
+	case quant.NF4:
+		scales := (n + quant.NF4Block - 1) / quant.NF4Block
+		packed := storedPart{n / 2, []int{dims[0], dims[1] / 2}}
+		if in.Quant.DoubleQuant { // int8 codes, float32 scales, offset
+			groups := (scales + quant.DoubleQuantBlock - 1) / quant.DoubleQuantBlock
+			return []storedPart{packed, {scales, []int{int(scales)}}, {4 * groups, []int{int(groups)}}, {4, nil}}, true
+		}
+		return []storedPart{packed, {4 * scales, []int{int(scales)}}}, true
+	}
+	return []storedPart{{n * cb, dims}}, false
+}
+
+// storedBytes returns the bytes a base weight takes as stored on one device
+// and whether it is quantized: its stored tensors whole, or with a sharded
+// base, 1/Devices of each that splits on its first axis. whole is the
+// bytes of the tensors that stay whole on every device.
+func (in MemoryPlanInput) storedBytes(name string, dims []int, cb int64) (bytes, whole int64, quantized bool) {
+	parts, quantized := in.storedParts(name, dims, cb)
+	n := in.devices()
+	for _, p := range parts {
+		if in.sharded() && flux2.ShardsOnFirstAxis(p.dims, n) {
+			bytes += p.bytes / int64(n)
+		} else {
+			bytes += p.bytes
+			whole += p.bytes
+		}
+	}
+	return bytes, whole, quantized
+}
+
+// numel is the number of values of a tensor of dimensions dims.
+func numel(dims []int) int64 {
 	n := int64(1)
 	for _, d := range dims {
 		n *= int64(d)
 	}
-	if !in.Quant.Quantizes(name, dims) {
-		return n * cb, false
-	}
-	switch in.Quant.Scheme {
-	case quant.Int8, quant.FP8:
-		return n + 4*int64(dims[0]), true
-	case quant.NF4:
-		scales := (n + quant.NF4Block - 1) / quant.NF4Block
-		scaleBytes := 4 * scales
-		if in.Quant.DoubleQuant {
-			scaleBytes = scales + 4*((scales+quant.DoubleQuantBlock-1)/quant.DoubleQuantBlock) + 4 // int8 codes, float32 scales, offset
-		}
-		return n/2 + scaleBytes, true
-	}
-	return n * cb, false
+	return n
 }
 
-// EstimateMemory estimates the device memory of a LoRA training step.
+// EstimateMemory estimates the device memory of a LoRA training step. On
+// several devices (in.Devices > 1) it is one device's: the activations of
+// ceil(Batch/Devices) samples, the adapter, its gradients and the optimizer
+// state whole, the base whole or, with in.ShardBase, 1/Devices of each
+// stored tensor that flux2.ShardsOnFirstAxis splits plus the all-gathered
+// copy of one block's weights.
 func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	c := in.Config
 	var p MemoryPlan
@@ -137,9 +207,10 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	// Base weights, and those of the blocks block swap keeps on the host.
 	hostBlocks := c.HostBlockPrefixes(in.BlocksOnHost)
 	perHostBlock := map[string]int64{}
-	var quantized, plain int64
+	var quantized, plain, whole int64
 	for name, dims := range c.ParamShapes() {
-		b, q := in.storedBytes(name, dims, cb)
+		b, w, q := in.storedBytes(name, dims, cb)
+		whole += w
 		if q {
 			quantized += b
 		} else {
@@ -152,8 +223,15 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		}
 	}
 	p.BaseWeights = quantized + plain
-	p.Detail = append(p.Detail, fmt.Sprintf("base weights: %s quantized (%s) + %s in %d-byte floats",
-		human(quantized), orNone(string(in.Quant.Scheme)), human(plain), cb))
+	p.Detail = append(p.Detail, fmt.Sprintf("base weights: %s quantized (%s) + %s in %d-byte floats%s",
+		human(quantized), orNone(string(in.Quant.Scheme)), human(plain), cb, in.perDevice()))
+	if in.sharded() {
+		rest := "every stored tensor splits"
+		if whole > 0 {
+			rest = human(whole) + " of tensors that do not stay whole"
+		}
+		p.Detail = append(p.Detail, fmt.Sprintf("  each stored tensor whose first axis divides by %d holds 1/%d of it here; %s", in.devices(), in.devices(), rest))
+	}
 	if len(hostBlocks) > 0 {
 		var onHost, largest int64
 		for _, b := range perHostBlock {
@@ -179,11 +257,17 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		opt = 2
 	}
 	p.Optimizer = opt*loraParams + loraParams/16
-	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), AdamW state %d bytes/param", loraParams, opt))
+	replicated := ""
+	if in.devices() > 1 {
+		replicated = ", whole on every device (replicated)"
+	}
+	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), AdamW state %d bytes/param%s", loraParams, opt, replicated))
 	// Activations.
 	n := int64(in.Resolution/16) * int64(in.Resolution/16)
 	t := n + int64(in.TextTokens)
-	b := int64(max(1, in.Batch))
+	// Each device runs ceil(Batch/Devices) samples.
+	n1 := int64(in.devices())
+	b := (int64(max(1, in.Batch)) + n1 - 1) / n1
 	d := int64(c.Hidden)
 	h := int64(c.NumHeads)
 	lse := b * h * t * 4 // saved per block
@@ -206,12 +290,12 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 			where = " (the others in host memory)"
 		}
 		p.Activations = boundary*inputs + max(double, single) + attnBlock
-		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s%s + one block's activations (%s) + one attention query block (%d rows: %s)",
-			inputs, human(boundary), where, human(max(double, single)), rows, human(attnBlock)))
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: %d block inputs of %s%s + one block's activations (%s) + one attention query block (%d rows: %s)%s",
+			inputs, human(boundary), where, human(max(double, single)), rows, human(attnBlock), in.batchNote(b)))
 	} else {
 		p.Activations = int64(c.Depth)*double + int64(c.DepthSingle)*single + attnBlock
-		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)",
-			c.Depth+c.DepthSingle, human(single), rows, human(attnBlock)))
+		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)%s",
+			c.Depth+c.DepthSingle, human(single), rows, human(attnBlock), in.batchNote(b)))
 	}
 	// Workspace. Weights in compute dtype: with a quantized base, XLA
 	// dequantizes each weight of a block once per program and keeps it for
@@ -221,21 +305,33 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	// backward products; unquantized weights need copies of the largest
 	// only. Then compiler temporaries (~10% of activations), the
 	// allocator's slack on CPUs, and the runtime's fixed memory.
+	//
+	// With a sharded base, XLA all-gathers a split weight where it is used.
+	// The plan assumes the gathered copies of one block exist at a time, in
+	// compute dtype (dequantized): the largest block's weights that split,
+	// whole, on top of the above.
 	var largest int64
 	dequant := map[string]int64{}
+	gathered := map[string]int64{}
 	for name, dims := range c.ParamShapes() {
+		if blk := flux2.BlockOf(name); blk != "" && in.sharded() && flux2.ShardsOnFirstAxis(dims, in.devices()) {
+			gathered[blk] += numel(dims) * cb
+		}
 		if len(dims) != 2 {
 			continue
 		}
 		n := int64(dims[0]) * int64(dims[1]) * cb
 		largest = max(largest, n)
-		if _, q := in.storedBytes(name, dims, cb); q {
+		if _, _, q := in.storedBytes(name, dims, cb); q {
 			dequant[flux2.BlockOf(name)] += n
 		}
 	}
-	var blockDequant int64
+	var blockDequant, gather int64
 	for _, b := range dequant {
 		blockDequant = max(blockDequant, b)
+	}
+	for _, b := range gathered {
+		gather = max(gather, b)
 	}
 	runtime := in.Device.Runtime
 	if runtime == 0 {
@@ -249,13 +345,26 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		p.Workspace = 2 * largest
 		p.Detail = append(p.Detail, fmt.Sprintf("workspace: 2× largest weight in compute dtype (%s)", human(largest)))
 	}
+	if gather > 0 {
+		p.Workspace += gather
+		p.Detail = append(p.Detail, fmt.Sprintf("  + all-gather of the sharded base: the largest block's weights whole, dequantized to compute dtype (%s; assumes one block's gathered copy at a time)", human(gather)))
+	}
 	p.Workspace += p.Activations/10 + slack + runtime
-	p.Detail = append(p.Detail, fmt.Sprintf("  + 10%% of activations + %s allocator slack + %s runtime", human(slack), human(runtime)))
+	p.Detail = append(p.Detail, fmt.Sprintf("  + 10%% of activations + %s allocator slack + %s runtime%s", human(slack), human(runtime), in.perDevice()))
 	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
 	if p.Host > 0 {
 		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))
 	}
 	return p
+}
+
+// batchNote says, on several devices, how much of the batch the plan's
+// activations are for ("" on one).
+func (in MemoryPlanInput) batchNote(perDevice int64) string {
+	if in.devices() < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" for %d of a batch of %d%s", perDevice, max(1, in.Batch), in.perDevice())
 }
 
 // MemoryModes are a job's host-memory settings as written:
@@ -270,25 +379,37 @@ type MemoryModes struct {
 // without it does not fit, then swaps as few blocks as make it fit (all of
 // them when nothing does: the fit check then reports it); without a budget
 // "auto" is off. Explicit settings are kept as given.
+//
+// On several devices (in.Devices > 1) the step runs as one program, which
+// neither offloads activations nor swaps blocks: "auto" leaves both off
+// whatever the budget, and asking for either is an error. Fit never turns
+// gradient checkpointing on (in.Checkpointing is kept as given).
 func (mm MemoryModes) Fit(in MemoryPlanInput, budget int64) (MemoryPlanInput, error) {
 	nBlocks := in.Config.Depth + in.Config.DepthSingle
+	multi := in.devices() > 1
 	autoBlocks := mm.BlocksOnHost == "" || mm.BlocksOnHost == "auto"
 	if !autoBlocks {
 		n, err := strconv.Atoi(mm.BlocksOnHost)
 		if err != nil || n < 0 || n > nBlocks {
 			return in, fmt.Errorf("model.blocks_on_host: %q must be auto or a number of blocks from 0 to the model's %d", mm.BlocksOnHost, nBlocks)
 		}
+		if multi && n > 0 {
+			return in, fmt.Errorf("model.blocks_on_host: %d blocks on the host do not combine with %d devices (set 0 or auto)", n, in.devices())
+		}
 		in.BlocksOnHost = n
 	}
 	fits := func(c MemoryPlanInput) bool { return budget > 0 && EstimateMemory(c).Total <= budget }
 	switch mm.Offload {
 	case "on":
+		if multi {
+			return in, fmt.Errorf("train.offload_activations: on does not combine with %d devices (set off or auto)", in.devices())
+		}
 		in.OffloadActivations = true
 	case "off":
 		in.OffloadActivations = false
 	case "", "auto":
 		in.OffloadActivations = false
-		if budget > 0 && !fits(in) {
+		if budget > 0 && !multi && !fits(in) {
 			in.OffloadActivations = true
 		}
 	default:
@@ -296,7 +417,7 @@ func (mm MemoryModes) Fit(in MemoryPlanInput, budget int64) (MemoryPlanInput, er
 	}
 	if autoBlocks {
 		in.BlocksOnHost = 0
-		if budget > 0 && !fits(in) {
+		if budget > 0 && !multi && !fits(in) {
 			in.BlocksOnHost = nBlocks
 			if n, ok := fewestBlocksOnHost(in, 1, budget); ok {
 				in.BlocksOnHost = n
@@ -349,9 +470,21 @@ func fewestBlocksOnHost(in MemoryPlanInput, from int, budget int64) (int, bool) 
 	return 0, false
 }
 
+// MaxSuggestedDevices is the most devices Suggest proposes.
+const MaxSuggestedDevices = 8
+
 // Suggest returns changes that bring the plan under budget bytes, cheapest
 // first, or nil if it already fits.
+//
+// On several devices (in.Devices > 1) it proposes nothing the step refuses
+// there (checkpointing, activation offload, block swap): instead sharding
+// the base (when it is not), quantizing or a lower resolution without
+// checkpointing, and the fewest devices up to MaxSuggestedDevices that
+// split the batch evenly and fit.
 func Suggest(in MemoryPlanInput, budget int64) []string {
+	if in.devices() > 1 {
+		return suggestParallel(in, budget)
+	}
 	if EstimateMemory(in).Total <= budget {
 		return nil
 	}
@@ -391,4 +524,76 @@ func Suggest(in MemoryPlanInput, budget int64) []string {
 		}
 	}
 	return out
+}
+
+// suggestParallel is Suggest on several devices.
+func suggestParallel(in MemoryPlanInput, budget int64) []string {
+	if EstimateMemory(in).Total <= budget {
+		return nil
+	}
+	var out []string
+	try := func(desc string, mod func(*MemoryPlanInput)) bool {
+		c := in
+		mod(&c)
+		if pl := EstimateMemory(c); pl.Total <= budget {
+			out = append(out, fmt.Sprintf("%s (estimated %s per device)", desc, human(pl.Total)))
+			return true
+		}
+		return false
+	}
+	if !in.ShardBase {
+		try("shard the base (train.shard_base: true)", func(c *MemoryPlanInput) { c.ShardBase = true })
+	}
+	if n, shard, ok := fewestDevices(in, budget); ok {
+		keys := []string{fmt.Sprintf("train.devices: %d", n)}
+		what := fmt.Sprintf("use more devices (%d)", n)
+		if shard && !in.ShardBase {
+			what += ", sharding the base"
+			keys = append(keys, "train.shard_base: true")
+		}
+		batch := splitBatch(in.Batch, n)
+		if batch != max(1, in.Batch) {
+			what += fmt.Sprintf(", with a batch of %d to split over them", batch)
+			keys = append(keys, fmt.Sprintf("train.batch_size: %d", batch))
+		}
+		try(fmt.Sprintf("%s (%s)", what, strings.Join(keys, ", ")), func(c *MemoryPlanInput) { c.Devices, c.ShardBase, c.Batch = n, shard, batch })
+	}
+	for _, s := range []quant.Scheme{quant.FP8, quant.NF4} {
+		if in.Quant.Scheme != s && (in.Quant.Scheme == quant.None || in.Quant.Scheme == "" || s == quant.NF4) {
+			try(fmt.Sprintf("quantize the base to %s (model.quantize: %s)", s, s), func(c *MemoryPlanInput) { c.Quant.Scheme = s })
+		}
+	}
+	for _, r := range []int{768, 512} {
+		if r < in.Resolution {
+			try(fmt.Sprintf("train at %d px (dataset.resolutions: [%d]) with NF4", r, r), func(c *MemoryPlanInput) {
+				c.Resolution, c.Quant.Scheme = r, quant.NF4
+			})
+		}
+	}
+	return out
+}
+
+// fewestDevices returns the smallest device count above in's, up to
+// MaxSuggestedDevices, with which in fits budget bytes: with the base
+// sharded as in says, or else sharded (shard reports which); ok is false
+// when there is none. The batch is rounded up to split over the devices
+// (as the step needs), which leaves each device's share as planned.
+func fewestDevices(in MemoryPlanInput, budget int64) (n int, shard, ok bool) {
+	for n := in.devices() + 1; n <= MaxSuggestedDevices; n++ {
+		for _, shard := range []bool{in.ShardBase, true} {
+			c := in
+			c.Devices, c.ShardBase, c.Batch = n, shard, splitBatch(in.Batch, n)
+			if EstimateMemory(c).Total <= budget {
+				return n, shard, true
+			}
+		}
+	}
+	return 0, false, false
+}
+
+// splitBatch is the smallest batch of at least batch (and 1) samples that
+// splits evenly over n devices.
+func splitBatch(batch, n int) int {
+	batch = max(batch, 1)
+	return (batch + n - 1) / n * n
 }

@@ -28,6 +28,15 @@ type ParallelOptions struct {
 	ShardBase bool
 }
 
+// ShardsOnFirstAxis reports whether a frozen weight of dimensions dims is
+// split over devices on its first axis when the base is sharded
+// (ParallelOptions.ShardBase): it has a first axis and that axis divides by
+// devices. Other weights (scalars, axes that do not divide) stay whole on
+// every device. With devices < 2 nothing is split.
+func ShardsOnFirstAxis(dims []int, devices int) bool {
+	return devices > 1 && len(dims) > 0 && dims[0]%devices == 0
+}
+
 // devices is the device count the options ask for (at least 1).
 func (o ParallelOptions) devices() int { return max(o.Devices, 1) }
 
@@ -121,7 +130,7 @@ func (m *Model) parallelProgram(sig string, frozen, trainable []string, hasGuida
 	split := make([]int, len(frozen))
 	for i, name := range frozen {
 		split[i] = multidevice.Replicated
-		if d := m.vars[name].Shape().Dimensions; m.Parallel.ShardBase && len(d) > 0 && d[0]%m.Parallel.devices() == 0 {
+		if m.Parallel.ShardBase && ShardsOnFirstAxis(m.vars[name].Shape().Dimensions, m.Parallel.devices()) {
 			split[i] = 0
 		}
 	}
