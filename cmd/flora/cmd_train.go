@@ -110,7 +110,11 @@ func runTrain(f *trainFlags) error {
 // fit fails, as its real run would.
 func printDryRun(cfg *job.Config, p *pipeline.Prepared) error {
 	plan := p.Plan
-	fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory:\n%s", cfg.Name, plan.Variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, plan.Memory)
+	per := ""
+	if n := plan.Input.Devices; n > 1 {
+		per = fmt.Sprintf(" per device (%d devices, base %s)", n, map[bool]string{true: "sharded", false: "on each"}[plan.Input.ShardBase])
+	}
+	fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory%s:\n%s", cfg.Name, plan.Variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, per, plan.Memory)
 	if len(p.Previous) > 0 {
 		fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(p.Previous, ", "))
 	}
