@@ -6,9 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-
-	"github.com/flora-ml/flora/internal/testutil"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
 )
@@ -179,17 +176,7 @@ func TestParallelPlan(t *testing.T) {
 func TestShardedBaseMatchesModel(t *testing.T) {
 	cfg := flux2.TinyConfig()
 	for _, opts := range []quant.Options{{Scheme: quant.None}, {Scheme: quant.Int8}, {Scheme: quant.FP8}, {Scheme: quant.NF4}, {Scheme: quant.NF4, DoubleQuant: true}} {
-		m, err := flux2.NewModel(testutil.Backend(t), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store := quant.Store(opts)
-		for _, name := range cfg.ParamNames() {
-			dims := cfg.ParamShapes()[name]
-			if err := store(m, name, tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 3), dims...)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		m := quantizedModel(t, cfg, opts)
 		for _, n := range []int{2, 3, 4} {
 			var held, whole int64
 			for _, v := range m.VariableNames() {

@@ -138,17 +138,7 @@ func TestPlannedBaseWeightsMatchQuantizedModel(t *testing.T) {
 	cfg := flux2.TinyConfig()
 	for _, s := range []quant.Scheme{quant.None, quant.Int8, quant.FP8, quant.NF4} {
 		opts := quant.Options{Scheme: s, DoubleQuant: s == quant.NF4}
-		m, err := flux2.NewModel(testutil.Backend(t), cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store := quant.Store(opts)
-		for _, name := range cfg.ParamNames() {
-			dims := cfg.ParamShapes()[name]
-			if err := store(m, name, tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 3), dims...)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		m := quantizedModel(t, cfg, opts)
 		var held int64
 		for _, n := range m.VariableNames() {
 			v, err := m.Variable(n).Value()
@@ -178,4 +168,22 @@ func TestPlannedBaseWeightsMatchQuantizedModel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// quantizedModel is cfg's model with random weights stored as opts says
+// (as loading a checkpoint with that quantization does).
+func quantizedModel(t *testing.T, cfg flux2.Config, opts quant.Options) *flux2.Model {
+	t.Helper()
+	m, err := flux2.NewModel(testutil.Backend(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := quant.Store(opts)
+	for _, name := range cfg.ParamNames() {
+		dims := cfg.ParamShapes()[name]
+		if err := store(m, name, tensors.FromFlatDataAndDimensions(flux2.RandomWeight(name, dims, 3), dims...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
 }
