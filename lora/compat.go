@@ -55,37 +55,54 @@ var kohyaDroppedByDiffusers = []string{"guidance_in.*", "double_stream_modulatio
 var diffusersDroppedByComfyUI = []string{"double_blocks.*.img_mlp.*", "double_blocks.*.txt_mlp.*", "single_blocks.*",
 	"time_in.*", "guidance_in.*", "double_stream_modulation_*.*", "single_stream_modulation.*"}
 
+// clientRule is what a check with a client found for one file format:
+// whether it loads the file, which module patterns it drops, a note, and
+// what to do when the adapter has modules it drops.
+type clientRule struct {
+	loads     bool
+	dropped   []string
+	note      string
+	ifDropped string
+}
+
+// clientRules holds every checked client/format pair; other pairs are
+// "not checked" (or, with a note only, described but not run).
+var clientRules = map[Format]map[Client]clientRule{
+	FormatComfy: {
+		ClientComfyUI:   {loads: true, note: "ComfyUI's own loader: every module"},
+		ClientDiffusers: {note: "diffusers' converter refuses the .alpha keys: use the diffusers file"},
+	},
+	FormatKohya: {
+		ClientComfyUI:   {loads: true, note: "ComfyUI's own loader: every module"},
+		ClientDiffusers: {loads: true, dropped: kohyaDroppedByDiffusers, note: "diffusers' kohya converter", ifDropped: ": use the diffusers file for these layers"},
+	},
+	FormatDiffusers: {
+		ClientComfyUI:   {loads: true, dropped: diffusersDroppedByComfyUI, note: "ComfyUI's FLUX.1 diffusers key map", ifDropped: ": use the ComfyUI (or kohya) file"},
+		ClientDiffusers: {loads: true, note: "every module, through every diffusers path"},
+	},
+}
+
+// uncheckedNotes describe pairs no check ran.
+var uncheckedNotes = map[Format]map[Client]string{
+	FormatKohya: {ClientKohya: "the kohya/musubi naming these tools write (not run here)"},
+}
+
 // Compatibility says, for each client, whether it loads a file of format f
 // holding a, and which of a's modules it drops.
 func Compatibility(a *Adapter, f Format) []Support {
 	out := make([]Support, 0, len(Clients))
 	for _, c := range Clients {
-		s := Support{Client: c}
-		switch {
-		case f == FormatComfy && c == ClientComfyUI, f == FormatKohya && c == ClientComfyUI:
-			s.Checked, s.Loads, s.Note = true, true, "ComfyUI's own loader: every module"
-		case f == FormatDiffusers && c == ClientComfyUI:
-			s.Checked, s.Loads = true, true
-			s.Dropped = matching(a, diffusersDroppedByComfyUI)
-			s.Note = "ComfyUI's FLUX.1 diffusers key map"
-			if len(s.Dropped) > 0 {
-				s.Note += ": use the ComfyUI (or kohya) file"
+		s := Support{Client: c, Note: "not checked"}
+		if r, ok := clientRules[f][c]; ok {
+			s.Checked, s.Loads, s.Note = true, r.loads, r.note
+			if len(r.dropped) > 0 {
+				s.Dropped = matching(a, r.dropped)
 			}
-		case f == FormatDiffusers && c == ClientDiffusers:
-			s.Checked, s.Loads, s.Note = true, true, "every module, through every diffusers path"
-		case f == FormatComfy && c == ClientDiffusers:
-			s.Checked, s.Note = true, "diffusers' converter refuses the .alpha keys: use the diffusers file"
-		case f == FormatKohya && c == ClientDiffusers:
-			s.Checked, s.Loads = true, true
-			s.Dropped = matching(a, kohyaDroppedByDiffusers)
-			s.Note = "diffusers' kohya converter"
 			if len(s.Dropped) > 0 {
-				s.Note += ": use the diffusers file for these layers"
+				s.Note += r.ifDropped
 			}
-		case f == FormatKohya && c == ClientKohya:
-			s.Note = "the kohya/musubi naming these tools write (not run here)"
-		default:
-			s.Note = "not checked"
+		} else if n, ok := uncheckedNotes[f][c]; ok {
+			s.Note = n
 		}
 		out = append(out, s)
 	}
