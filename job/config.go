@@ -185,7 +185,10 @@ type TrainConfig struct {
 	// ShardBase splits the frozen base weights over the devices, so each
 	// holds about 1/devices of the base (gathered where used).
 	ShardBase bool `yaml:"shard_base"`
-	// EMADecay enables an exponential moving average of the adapter when > 0.
+	// EMADecay enables an exponential moving average of the adapter when > 0
+	// (e.g. 0.999): the run exports it as NAME.ema.safetensors (and
+	// NAME.ema.FORMAT.safetensors) next to the trained adapter, checkpoints
+	// keep it for exact resume, and previews show it.
 	EMADecay float64 `yaml:"ema_decay"`
 	Seed     int64   `yaml:"seed"`
 	// SaveEvery writes a checkpoint every N steps (0: only at the end).

@@ -30,6 +30,18 @@ func ExportPath(dir, name string, format lora.Format) string {
 	return filepath.Join(dir, name+"."+string(format)+".safetensors")
 }
 
+// exportPaths are every adapter file a run named name may export into dir:
+// each format, trained and EMA.
+func exportPaths(dir, name string) []string {
+	var out []string
+	for _, n := range []string{name, EMAName(name)} {
+		for _, f := range job.ExportFormats {
+			out = append(out, ExportPath(dir, n, lora.Format(f)))
+		}
+	}
+	return out
+}
+
 // outputInDataset reports output.dir lying in (or being) a dataset folder:
 // its previews and loss curve would be trained on as images.
 func outputInDataset(cfg *job.Config) []job.Problem {
@@ -105,8 +117,8 @@ func previousRun(cfg *job.Config) []string {
 	if recs, _ := train.ReadMetrics(filepath.Join(dir, "metrics.jsonl")); len(recs) > 0 {
 		found = append(found, fmt.Sprintf("metrics.jsonl (%d steps)", len(recs)))
 	}
-	for _, f := range job.ExportFormats {
-		if p := ExportPath(dir, cfg.Name, lora.Format(f)); fileExists(p) {
+	for _, p := range exportPaths(dir, cfg.Name) {
+		if fileExists(p) {
 			found = append(found, p)
 		}
 	}
@@ -152,9 +164,7 @@ func runOutputs(cfg *job.Config) []string {
 	dir := cfg.Output.Dir
 	paths := []string{checkpointsDir(dir), filepath.Join(dir, "previews"), filepath.Join(dir, "metrics.jsonl"),
 		filepath.Join(dir, "loss.png"), filepath.Join(dir, "run.json")}
-	for _, f := range job.ExportFormats {
-		paths = append(paths, ExportPath(dir, cfg.Name, lora.Format(f)))
-	}
+	paths = append(paths, exportPaths(dir, cfg.Name)...)
 	var out []string
 	for _, p := range paths {
 		if _, err := os.Lstat(p); err == nil {

@@ -83,8 +83,8 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	runner := &train.Runner{
 		Trainer: tr, OutDir: cfg.Output.Dir, SaveEvery: cfg.Train.SaveEvery, PreviewEvery: cfg.Sample.Every,
 		KeepLast: cfg.Train.KeepLast, Config: yaml, Out: rep.log(),
-		ExportBytes: int64(len(cfg.Output.Formats)) * (4*adapter.NumParams() + 64<<10), // float32 factors + header
-		Export:      exporter(cfg, m, meta),
+		ExportBytes: exportCopies(tr) * int64(len(cfg.Output.Formats)) * (4*adapter.NumParams() + 64<<10), // float32 factors + header
+		Export:      exporter(cfg, m, tr, meta),
 		OnStep:      func(res *train.StepResult) { rep.emit(Event{Kind: EventStep, Step: res.Step, Result: res}) },
 		OnCheckpoint: func(step int, dir string) {
 			rep.emit(Event{Kind: EventCheckpoint, Step: step, Path: dir})
@@ -92,7 +92,16 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 		OnPreview: func(step int, path string) { rep.emit(Event{Kind: EventPreview, Step: step, Path: path}) },
 	}
 	if cfg.Sample.Every > 0 {
-		runner.Preview = previews.render(cfg, m, comps.VAE, opts.DType)
+		render := previews.render(cfg, m, comps.VAE, opts.DType)
+		// With EMA the previews show the averaged adapter, the one a
+		// user would ship.
+		runner.Preview = func(step int) (path string, err error) {
+			err = tr.WithEMA(func() (err error) {
+				path, err = render(step)
+				return err
+			})
+			return path, err
+		}
 	}
 	return runner, nil
 }
@@ -123,9 +132,10 @@ func newAdapter(cfg *job.Config, m *flux2.Model, seed uint64, rep Reporter) (*lo
 }
 
 // exporter writes the model's trained adapter in every output format of
-// the job into a folder, with the run's metadata.
-func exporter(cfg *job.Config, m *flux2.Model, meta lora.Meta) func(dir string, step int) ([]string, error) {
-	return func(dir string, step int) ([]string, error) {
+// the job into a folder, with the run's metadata; with EMA also the
+// averaged adapter, as NAME.ema.safetensors (NAME.ema.FORMAT.safetensors).
+func exporter(cfg *job.Config, m *flux2.Model, tr *train.Trainer, meta lora.Meta) func(dir string, step int) ([]string, error) {
+	save := func(dir, name string, step int) ([]string, error) {
 		a, err := lora.Extract(m)
 		if err != nil {
 			return nil, err
@@ -137,7 +147,7 @@ func exporter(cfg *job.Config, m *flux2.Model, meta lora.Meta) func(dir string, 
 			if err != nil {
 				return nil, err
 			}
-			p := ExportPath(dir, cfg.Name, format)
+			p := ExportPath(dir, name, format)
 			if err := lora.Save(p, a, format, meta); err != nil {
 				return nil, err
 			}
@@ -145,6 +155,30 @@ func exporter(cfg *job.Config, m *flux2.Model, meta lora.Meta) func(dir string, 
 		}
 		return files, nil
 	}
+	return func(dir string, step int) ([]string, error) {
+		files, err := save(dir, cfg.Name, step)
+		if err != nil || !tr.HasEMA() {
+			return files, err
+		}
+		err = tr.WithEMA(func() error {
+			ema, err := save(dir, EMAName(cfg.Name), step)
+			files = append(files, ema...)
+			return err
+		})
+		return files, err
+	}
+}
+
+// EMAName is the export name of a run's EMA adapter.
+func EMAName(name string) string { return name + ".ema" }
+
+// exportCopies is how many adapters a run exports: the trained one, and
+// its EMA when kept.
+func exportCopies(tr *train.Trainer) int64 {
+	if tr.HasEMA() {
+		return 2
+	}
+	return 1
 }
 
 // warnIncompatibleExports warns before training when a client that loads

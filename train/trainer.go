@@ -309,6 +309,44 @@ func (t *Trainer) accumulate(acc, g []*tensors.Tensor) ([]*tensors.Tensor, error
 	return t.accExec.Exec(args...)
 }
 
+// HasEMA reports whether the trainer keeps an exponential moving average
+// of the trainable weights (Options.EMADecay > 0).
+func (t *Trainer) HasEMA() bool { return t.ema != nil }
+
+// WithEMA runs fn with the model's trainable weights set to their EMA (to
+// export or preview the averaged adapter) and puts the trained weights
+// back afterwards, also when fn fails. Without EMA it just runs fn. The
+// swaps keep both sets of tensors alive (Variable.SetValue would free the
+// value it replaces).
+func (t *Trainer) WithEMA(fn func() error) (err error) {
+	if t.ema == nil {
+		return fn()
+	}
+	trained := make([]*tensors.Tensor, len(t.names))
+	for i, n := range t.names {
+		if trained[i], err = t.model.Variable(n).Value(); err != nil {
+			return err
+		}
+	}
+	swap := func(values []*tensors.Tensor) error {
+		for i, n := range t.names {
+			if err := t.model.Variable(n).SetValuePreservingOld(values[i]); err != nil {
+				return fmt.Errorf("swapping %s for its EMA: %w", n, err)
+			}
+		}
+		return nil
+	}
+	defer func() {
+		if rerr := swap(trained); err == nil {
+			err = rerr
+		}
+	}()
+	if err := swap(t.ema); err != nil {
+		return err
+	}
+	return fn()
+}
+
 // updateEMA sets ema ← decay·ema + (1−decay)·params.
 func (t *Trainer) updateEMA(params []*tensors.Tensor) error {
 	if t.emaExec == nil {

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -163,6 +164,25 @@ func TestResumeEqualsStraightRun(t *testing.T) {
 				t.Fatalf("%s[%d] = %g after resume, %g straight", n, i, ga[n][i], w[i])
 			}
 		}
+	}
+	// The EMA resumes exactly.
+	var we, ge map[string][]float32
+	if err := straight.WithEMA(func() error { we = adapterValues(t, sm); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.WithEMA(func() error { ge = adapterValues(t, rm); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for n, w := range we {
+		if !slices.Equal(ge[n], w) {
+			t.Errorf("EMA of %s differs after resume", n)
+		}
+		if slices.Equal(w, wa[n]) {
+			t.Errorf("EMA of %s equals the trained weights: WithEMA did not swap them in", n)
+		}
+	}
+	if after := adapterValues(t, sm); !reflect.DeepEqual(after, wa) {
+		t.Error("WithEMA did not put the trained weights back")
 	}
 	// The loss fell on this fixed dataset.
 	if meanOf(want[15:]) >= meanOf(want[:5]) {
@@ -539,5 +559,65 @@ func stepTrainsEverySlot(t *testing.T, checkpointing bool) {
 				t.Errorf("%s part %d: rows [%d,+%d), want [%d,+96) with the trained values of %s", module, i, p.RowOffset, p.Rows, offsets[i], n)
 			}
 		}
+	}
+}
+
+// TestEMAOfConstant: with the weights held at c, k updates of an EMA that
+// started at e0 give c + d^k·(e0 − c) (so the EMA of a constant is the
+// constant), and WithEMA exposes exactly the averaged values.
+func TestEMAOfConstant(t *testing.T) {
+	opts := testOptions(5)
+	opts.EMADecay = 0.8
+	tr, m := newTestTrainer(t, opts, false)
+	params := make([]*tensors.Tensor, len(tr.names))
+	for i, n := range tr.names {
+		v, err := m.Variable(n).Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := tensors.MustCopyFlatData[float32](v)
+		for j := range vals {
+			vals[j] = float32(j%7) - 3 // c
+		}
+		params[i] = tensors.FromFlatDataAndDimensions(vals, v.Shape().Dimensions...)
+	}
+	start := make([][]float32, len(tr.ema))
+	for i, e := range tr.ema {
+		start[i] = tensors.MustCopyFlatData[float32](e)
+	}
+	const k = 6
+	for range k {
+		if err := tr.updateEMA(params); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dk := math.Pow(opts.EMADecay, k)
+	for i, n := range tr.names {
+		c := tensors.MustCopyFlatData[float32](params[i])
+		want := make([]float32, len(c))
+		for j := range c {
+			want[j] = float32(float64(c[j]) + dk*float64(start[i][j]-c[j]))
+		}
+		got := tensors.MustCopyFlatData[float32](tr.ema[i])
+		testutil.CheckRelL2(t, "EMA of "+n, got, want, 1e-6)
+	}
+	// Many more updates: the EMA of the constant is the constant.
+	for range 200 {
+		if err := tr.updateEMA(params); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := tr.WithEMA(func() error {
+		for i, n := range tr.names {
+			v, err := m.Variable(n).Value()
+			if err != nil {
+				return err
+			}
+			testutil.CheckRelL2(t, "EMA of constant "+n, tensors.MustCopyFlatData[float32](v), tensors.MustCopyFlatData[float32](params[i]), 1e-6)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
