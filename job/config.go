@@ -159,7 +159,8 @@ type TrainConfig struct {
 	// MaxGradNorm clips gradients by global norm; 0 disables clipping.
 	MaxGradNorm float64 `yaml:"max_grad_norm"`
 	// Timesteps is how the flow time t is drawn: flux2_shift, uniform,
-	// logit_normal, sigmoid or weighted.
+	// logit_normal, sigmoid or weighted (formulas and sources:
+	// docs/timesteps.md).
 	Timesteps    string  `yaml:"timesteps"`
 	LogitMean    float64 `yaml:"logit_mean"`
 	LogitStd     float64 `yaml:"logit_std"`
