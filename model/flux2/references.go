@@ -77,31 +77,58 @@ func (r *References) Append(x *tensors.Tensor, imgIDs [][][4]float64) (*tensors.
 		return x, imgIDs, nil
 	}
 	d := x.Shape().Dimensions
+	if len(d) == 3 && len(imgIDs) != d[0] {
+		return nil, nil, fmt.Errorf("references: %d image id sequences for a batch of %d", len(imgIDs), d[0])
+	}
+	for i, seq := range imgIDs {
+		if len(d) == 3 && len(seq) != d[1] {
+			return nil, nil, fmt.Errorf("references: batch element %d has %d image ids for %d tokens", i, len(seq), d[1])
+		}
+	}
+	xr, err := r.AppendTokens(x)
+	if err != nil {
+		return nil, nil, err
+	}
+	return xr, r.AppendIDs(imgIDs), nil
+}
+
+// AppendTokens returns the target tokens x [B, N, C] followed by the
+// reference tokens: [B, N+R, C]. A nil r returns x.
+func (r *References) AppendTokens(x *tensors.Tensor) (*tensors.Tensor, error) {
+	if r.Len() == 0 {
+		return x, nil
+	}
+	d := x.Shape().Dimensions
 	if len(d) != 3 || d[2] != r.Channels {
-		return nil, nil, fmt.Errorf("references: target tokens have shape %v, want [B, N, %d]", d, r.Channels)
+		return nil, fmt.Errorf("references: target tokens have shape %v, want [B, N, %d]", d, r.Channels)
 	}
 	b, n, c := d[0], d[1], d[2]
-	if len(imgIDs) != b {
-		return nil, nil, fmt.Errorf("references: %d image id sequences for a batch of %d", len(imgIDs), b)
-	}
 	flat, err := tensors.CopyFlatData[float32](x)
 	if err != nil {
-		return nil, nil, fmt.Errorf("references: %w", err)
+		return nil, fmt.Errorf("references: %w", err)
 	}
 	rn := r.Len()
 	out := make([]float32, 0, b*(n+rn)*c)
-	ids := make([][][4]float64, b)
 	for i := 0; i < b; i++ {
-		if len(imgIDs[i]) != n {
-			return nil, nil, fmt.Errorf("references: batch element %d has %d image ids for %d tokens", i, len(imgIDs[i]), n)
-		}
 		out = append(out, flat[i*n*c:(i+1)*n*c]...)
 		out = append(out, r.Tokens...)
-		seq := make([][4]float64, 0, n+rn)
-		seq = append(seq, imgIDs[i]...)
-		ids[i] = append(seq, r.IDs...)
 	}
-	return tensors.FromFlatDataAndDimensions(out, b, n+rn, c), ids, nil
+	return tensors.FromFlatDataAndDimensions(out, b, n+rn, c), nil
+}
+
+// AppendIDs returns each batch element's target image ids followed by the
+// reference ids. A nil r returns imgIDs.
+func (r *References) AppendIDs(imgIDs [][][4]float64) [][][4]float64 {
+	if r.Len() == 0 {
+		return imgIDs
+	}
+	out := make([][][4]float64, len(imgIDs))
+	for i, ids := range imgIDs {
+		seq := make([][4]float64, 0, len(ids)+r.Len())
+		seq = append(seq, ids...)
+		out[i] = append(seq, r.IDs...)
+	}
+	return out
 }
 
 // TargetTokens returns the first n tokens of each batch element of v
