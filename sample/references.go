@@ -60,11 +60,8 @@ func PrepareReference(img image.Image, k, count, multiple int) (*image.NRGBA, er
 	}
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
-	switch {
-	case w < RefMinSide || h < RefMinSide:
-		return nil, fmt.Errorf("reference %d is %dx%d: both sides must be at least %d pixels", k, w, h, RefMinSide)
-	case w > RefMaxAspect*h || h > RefMaxAspect*w:
-		return nil, fmt.Errorf("reference %d is %dx%d: the aspect ratio must be at most %d:1", k, w, h, RefMaxAspect)
+	if err := CheckReferenceSize(k, w, h); err != nil {
+		return nil, err
 	}
 	rgb := toNRGBA(img)
 	if budget := RefPixelBudget(count); w*h > budget {
@@ -82,6 +79,19 @@ func PrepareReference(img image.Image, k, count, multiple int) (*image.NRGBA, er
 	}
 	x0, y0 := rgb.Rect.Min.X+(w-cw)/2, rgb.Rect.Min.Y+(h-ch)/2
 	return imageio.CropResize(rgb, image.Rect(x0, y0, x0+cw, y0+ch), cw, ch)
+}
+
+// CheckReferenceSize refuses a w×h reference image k that Black Forest Labs'
+// cap_min_pixels refuses: a side below RefMinSide or an aspect ratio above
+// RefMaxAspect.
+func CheckReferenceSize(k, w, h int) error {
+	switch {
+	case w < RefMinSide || h < RefMinSide:
+		return fmt.Errorf("reference %d is %dx%d: both sides must be at least %d pixels", k, w, h, RefMinSide)
+	case w > RefMaxAspect*h || h > RefMaxAspect*w:
+		return fmt.Errorf("reference %d is %dx%d: the aspect ratio must be at most %d:1", k, w, h, RefMaxAspect)
+	}
+	return nil
 }
 
 // toNRGBA copies img into a non-premultiplied RGBA image whose colours are
