@@ -43,6 +43,11 @@ type SampleOptions struct {
 	Backend string
 	// LoRAs are applied unmerged, each at its scale.
 	LoRAs []LoRA
+	// References are reference image files (FLUX.2 multi-reference
+	// editing), in order: decoded (EXIF orientation applied, transparency
+	// over white), preprocessed and encoded as sample.Request.References
+	// says, and recorded in each PNG's "references" text chunk by SHA-256.
+	References []string
 	// Prompts are encoded by the model's text encoder, unless Embeddings
 	// names a safetensors file with ctx [N, L, D] (one row per prompt;
 	// Prompts then only label the rows) and optional negative [1, L, D].
@@ -141,6 +146,9 @@ func (o SampleOptions) Validate() error {
 	if err := job.CheckImageSide(o.Height); err != nil {
 		return fmt.Errorf("height %w", err)
 	}
+	if err := checkReferencePaths(o); err != nil {
+		return err
+	}
 	ext := strings.ToLower(filepath.Ext(o.Out))
 	if ext != ".png" && data.IsImageName(o.Out) {
 		return fmt.Errorf("out %s: sample writes PNG images; for one image name it %s.png, for several give a folder name without an image extension",
@@ -156,6 +164,7 @@ func (o SampleOptions) Validate() error {
 	for _, l := range o.LoRAs {
 		inputs = append(inputs, l.Path)
 	}
+	inputs = append(inputs, o.References...)
 	if err := fsutil.CheckOutput(o.Out, inputs...); err != nil {
 		return fmt.Errorf("out %w", err)
 	}
@@ -177,10 +186,15 @@ func Sample(ctx context.Context, opts SampleOptions) (*SampleResult, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
+	refs, err := loadReferences(o.References)
+	if err != nil {
+		return nil, err
+	}
 	l, err := loadForSampling(o)
 	if err != nil {
 		return nil, err
 	}
+	l.refs = refs
 	return l.generate(ctx, o)
 }
 
@@ -195,6 +209,7 @@ type samplingModel struct {
 	useCFG   bool
 	steps    int
 	guidance float64
+	refs     *referenceImages
 }
 
 // loadForSampling loads the model for o: the text encoder first (prompts
@@ -252,7 +267,7 @@ func loadForSampling(o SampleOptions) (*samplingModel, error) {
 		l.guidance = comps.Variant.DefaultGuidance
 	}
 	per, _ := comps.VAE.Config.PixelsPerLatent()
-	l.smp = &sample.Sampler{Model: m, Decoder: vaeDecoder{comps.VAE}, DType: dtype, PixelsPerLatent: per, OnStep: rep.progress("step")}
+	l.smp = &sample.Sampler{Model: m, Decoder: vaeDecoder{comps.VAE}, Encoder: comps.VAE, DType: dtype, PixelsPerLatent: per, OnStep: rep.progress("step")}
 	return l, nil
 }
 
@@ -269,7 +284,7 @@ func (l *samplingModel) generate(ctx context.Context, o SampleOptions) (*SampleR
 				return res, err
 			}
 			req := sample.Request{Prompt: label, Negative: o.Negative, Seed: o.Seed + uint64(k), Steps: l.steps, Guidance: l.guidance,
-				CFG: l.useCFG, Width: o.Width, Height: o.Height}
+				CFG: l.useCFG, Width: o.Width, Height: o.Height, References: l.refs.images()}
 			l.smp.Text = l.prompts[pi]
 			rep.printf("image %d/%d: %q seed %d, %dx%d, %d steps", pi*o.Count+k+1, len(l.labels)*o.Count, fsutil.Shorten(label, 60), req.Seed, req.Width, req.Height, l.steps)
 			img, err := l.smp.Generate(req)
@@ -280,7 +295,7 @@ func (l *samplingModel) generate(ctx context.Context, o SampleOptions) (*SampleR
 			if !o.single() {
 				path = filepath.Join(o.Out, fmt.Sprintf("%02d-seed%d.png", pi, req.Seed))
 			}
-			if err := writeSamplePNG(path, img, l.variant, o); err != nil {
+			if err := writeSamplePNG(path, img, l.variant, o, l.refs); err != nil {
 				return res, err
 			}
 			res.Files = append(res.Files, path)
@@ -369,8 +384,9 @@ func loadEmbeddings(path string, prompts []string, negative string, contextDim i
 	return labels, rows, nil
 }
 
-// writeSamplePNG writes an image with text chunks recording how it was made.
-func writeSamplePNG(path string, res *sample.Result, variant string, o SampleOptions) error {
+// writeSamplePNG writes an image with text chunks recording how it was made
+// (with references: a "references" chunk, see referenceImages.record).
+func writeSamplePNG(path string, res *sample.Result, variant string, o SampleOptions, refs *referenceImages) error {
 	r := res.Request
 	loras := make([]string, len(o.LoRAs))
 	for i, l := range o.LoRAs {
@@ -388,6 +404,9 @@ func writeSamplePNG(path string, res *sample.Result, variant string, o SampleOpt
 		{Key: "loras", Value: strings.Join(loras, ", ")},
 		{Key: "sampler", Value: "flora euler (official FLUX.2 schedule)"},
 		{Key: "software", Value: version.Software()},
+	}
+	if refs != nil {
+		text = append(text, sample.TextChunk{Key: "references", Value: refs.record()})
 	}
 	return fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, res.Image, text) })
 }

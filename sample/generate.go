@@ -36,6 +36,12 @@ type Request struct {
 	// velocity is v_neg + Guidance·(v_prompt − v_neg).
 	CFG           bool
 	Width, Height int
+	// References are reference images (FLUX.2 editing / multi-reference
+	// conditioning), in order: each is preprocessed (PrepareReference),
+	// encoded by Sampler.Encoder once per request, and its tokens join every
+	// transformer call (both CFG branches) with position ids t = 10 + 10k
+	// (flux2.References); the output size stays Width×Height.
+	References []image.Image
 }
 
 // Normalize snaps the size down to multiples of 16 (FLUX.2 latents are 16×
@@ -68,6 +74,17 @@ type Sampler struct {
 	// autoencoder with its 2×2 patch; Flora's embedded demo model has 8.
 	// Images come out exactly Width×Height when both are multiples of it.
 	PixelsPerLatent int
+	// Encoder encodes Request.References (the VAE); needed only with
+	// references.
+	Encoder LatentEncoder
+}
+
+// pixelsPerLatent is PixelsPerLatent, 16 when unset.
+func (s *Sampler) pixelsPerLatent() int {
+	if s.PixelsPerLatent <= 0 {
+		return 16
+	}
+	return s.PixelsPerLatent
 }
 
 // Result is one generated image and its final latent.
@@ -100,10 +117,7 @@ func (s *Sampler) Generate(req Request) (*Result, error) {
 		return nil, errors.New("sampler has no text encoder")
 	}
 	cfg := s.Model.Config
-	per := s.PixelsPerLatent
-	if per <= 0 {
-		per = 16
-	}
+	per := s.pixelsPerLatent()
 	h, w := req.Height/per, req.Width/per
 	n := h * w
 	prompts := []string{req.Prompt}
@@ -135,11 +149,20 @@ func (s *Sampler) Generate(req Request) (*Result, error) {
 	return res, nil
 }
 
-// Denoise integrates noise tokens x [1, N, C] over the official schedule with
-// the text context ctx ([1, L, D], or [2, L, D] = [negative, prompt] for CFG)
-// and returns the clean latent tokens.
+// Denoise integrates noise tokens x [1, N, C] (N = h·w) over the official
+// schedule with the text context ctx ([1, L, D], or [2, L, D] = [negative,
+// prompt] for CFG) and the request's references, and returns the clean
+// latent tokens [1, N, C]. The schedule's sequence length is N, the target
+// tokens only (as in Black Forest Labs' CLI and diffusers' Flux2Pipeline).
 func (s *Sampler) Denoise(x, ctx *tensors.Tensor, h, w int, req Request) (*tensors.Tensor, error) {
 	cfg := s.Model.Config
+	if d := x.Shape().Dimensions; len(d) != 3 || d[0] != 1 || d[1] != h*w || d[2] != cfg.InChannels {
+		return nil, fmt.Errorf("noise tokens have shape %v, want [1, %d, %d] (a %dx%d latent grid)", d, h*w, cfg.InChannels, h, w)
+	}
+	refs, err := s.References(req.References)
+	if err != nil {
+		return nil, err
+	}
 	schedule, err := Schedule(req.Steps, h*w)
 	if err != nil {
 		return nil, err
@@ -165,7 +188,9 @@ func (s *Sampler) Denoise(x, ctx *tensors.Tensor, h, w int, req Request) (*tenso
 		dtype = dtypes.Float32
 	}
 	txtIDs, imgIDs := flux2.TextIDs(b, l), flux2.ImageIDs(b, h, w, 0)
-	ids, err := flux2.JointIDs(txtIDs, imgIDs)
+	// Target tokens first, then the references' (the same for both CFG
+	// branches, as in diffusers' Flux2KleinPipeline).
+	ids, err := flux2.JointIDs(txtIDs, refs.AppendIDs(imgIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +207,10 @@ func (s *Sampler) Denoise(x, ctx *tensors.Tensor, h, w int, req Request) (*tenso
 			}
 			xs = tensors.FromFlatDataAndDimensions(append(flat, flat...), 2, h*w, cfg.InChannels)
 		}
+		xs, err := refs.AppendTokens(xs)
+		if err != nil {
+			return nil, err
+		}
 		ts := make([]float32, b)
 		for i := range ts {
 			ts[i] = float32(t)
@@ -189,6 +218,9 @@ func (s *Sampler) Denoise(x, ctx *tensors.Tensor, h, w int, req Request) (*tenso
 		batch := &flux2.Batch{X: xs, Ctx: ctx, T: tensors.FromFlatDataAndDimensions(ts, b), Guidance: guidance, RoPECos: cos, RoPESin: sin}
 		v, err := s.Model.Forward(batch, dtype)
 		if err != nil {
+			return nil, err
+		}
+		if v, err = flux2.TargetTokens(v, h*w); err != nil {
 			return nil, err
 		}
 		if b == 1 {

@@ -11,6 +11,7 @@ import (
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/quant"
 	"github.com/flora-ml/flora/pipeline"
+	"github.com/flora-ml/flora/sample"
 )
 
 // sampleFlags are the flags of `flora sample`.
@@ -21,6 +22,7 @@ type sampleFlags struct {
 	prompts                             []string
 	promptsFile, negative               string
 	loras                               []string
+	refs                                []string
 	steps                               int
 	guidance                            float64
 	cfg                                 string
@@ -50,6 +52,7 @@ func init() {
 			fs.StringVar(&f.promptsFile, "prompts-file", "", "file with one prompt per line (# starts a comment line; at most 16 MiB)")
 			fs.StringVar(&f.negative, "negative", "", "negative prompt (classifier-free guidance)")
 			fs.StringArrayVar(&f.loras, "lora", nil, fmt.Sprintf("LoRA adapter FILE[:SCALE], scale in %s, default 1 (repeatable)", loraScaleRange))
+			fs.StringArrayVar(&f.refs, "ref", nil, fmt.Sprintf("reference image FILE for FLUX.2 editing (repeatable, in order; sides >= %d px, scaled down to %d² pixels for one reference, %d² each for several; recorded by SHA-256 in the PNG)", sample.RefMinSide, 2024, 1024))
 			intFlag(fs, &f.steps, "steps", 0, intIn(1, job.MaxSampleSteps), fmt.Sprintf("sampling steps, 1 to %d (default: the variant's)", job.MaxSampleSteps))
 			floatFlag(fs, &f.guidance, "guidance", -1, job.FloatRanges["sample.guidance"],
 				fmt.Sprintf("guidance scale in %s (default: the variant's)", job.FloatRanges["sample.guidance"]))
@@ -80,6 +83,11 @@ func runSample(f *sampleFlags) error {
 	if f.model == "" {
 		return usageErrorf("--model is required")
 	}
+	for _, r := range f.refs {
+		if r == "" {
+			return usageErrorf("--ref: empty file name; give an image file")
+		}
+	}
 	if strings.HasSuffix(strings.ToLower(f.out), ".png") && f.promptsFile != "" {
 		if err := fsutil.CheckOutput(f.out, f.promptsFile); err != nil {
 			return usageErrorf("--out %v", err)
@@ -104,7 +112,7 @@ func runSample(f *sampleFlags) error {
 	// 0 and -1 are the flags' "not given" markers: given values were
 	// checked while parsing (steps >= 1, guidance finite and >= 0).
 	opts := pipeline.SampleOptions{Model: f.model, VAE: f.vae, TextEncoder: f.textEncoder, Variant: f.variant,
-		Quantize: tsch, TextEncoderQuantize: tq, DType: f.dtype, Backend: f.backend, LoRAs: loras,
+		Quantize: tsch, TextEncoderQuantize: tq, DType: f.dtype, Backend: f.backend, LoRAs: loras, References: f.refs,
 		Prompts: prompts, Embeddings: f.embeddings, Negative: f.negative, Steps: f.steps, Guidance: f.guidance, CFG: f.cfg,
 		Seed: f.seed, Count: f.count, Width: f.width, Height: f.height, Out: f.out, Grid: f.grid,
 		VAESetting: "--vae", TextEncoderSetting: "--text-encoder", Reporter: pipeline.Reporter{Log: cliErr}}

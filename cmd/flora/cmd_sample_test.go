@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,6 +187,95 @@ func TestSamplePlainPrompt(t *testing.T) {
 		args := append([]string{"sample", "--model", "embedded:tiny", "--prompt", "x", "--out", filepath.Join(t.TempDir(), "y.png")}, bad...)
 		if code, _, _ := runCLI(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+// TestSampleReferences: flora sample --ref a.png --ref b.png (with a LoRA)
+// records each reference's SHA-256 and name in the PNG, and the references
+// change the image; bad references are refused before any model loads.
+func TestSampleReferences(t *testing.T) {
+	emb := tinyEmbeddings(t)
+	model := needFixture(t, "transformer.safetensors")
+	vaePath := needFixture(t, "vae.safetensors")
+	lora := needFixture(t, "lora.safetensors")
+	refDir := filepath.Join("..", "..", "testdata", "diffusers", "flux2-tiny-refs")
+	ref0, ref1 := filepath.Join(refDir, "ref0.png"), filepath.Join(refDir, "ref1.png")
+	base := []string{"sample", "--backend", "go", "--model", model, "--vae", vaePath, "--embeddings", emb, "--prompt", "a red fox",
+		"--steps", "2", "--seed", "7", "--width", "64", "--height", "64", "--lora", lora + ":0.5"}
+	run := func(extra ...string) (image.Image, map[string]string) {
+		t.Helper()
+		code, stdout, stderr := runCLI(t, append(append(append([]string{}, base...), extra...), "--out", t.TempDir())...)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, stderr)
+		}
+		out := strings.Fields(stdout)[0]
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chunks, err := sample.ReadPNGText(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, c := range chunks {
+			got[c.Key] = c.Value
+		}
+		return testutil.DecodePNGFile(t, out), got
+	}
+	withRefs, text := run("--ref", ref0, "--ref", ref1)
+	var want []string
+	for _, p := range []string{ref0, ref1} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("%x  %s", sha256.Sum256(data), filepath.Base(p)))
+	}
+	if got := text["references"]; got != strings.Join(want, "\n") {
+		t.Errorf("references chunk %q, want %q", got, strings.Join(want, "\n"))
+	}
+	if !strings.Contains(text["loras"], "lora.safetensors:0.5") {
+		t.Errorf("loras chunk %q", text["loras"])
+	}
+	plain, text := run()
+	if _, ok := text["references"]; ok {
+		t.Error("references chunk written without references")
+	}
+	if samePixels(plain, withRefs) {
+		t.Error("the references did not change the image")
+	}
+
+	small := filepath.Join(t.TempDir(), "small.png")
+	f, err := os.Create(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, image.NewRGBA(image.Rect(0, 0, 32, 64))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	outDir := t.TempDir()
+	clash := filepath.Join(outDir, "00-seed7.png")
+	if err := os.WriteFile(clash, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--ref", filepath.Join(refDir, "missing.png"), "--out", outDir}, 2, "--ref " + filepath.Join(refDir, "missing.png") + " (reference 0)"},
+		{[]string{"--ref", refDir, "--out", outDir}, 2, "is a folder; give an image file"},
+		{[]string{"--ref", ref0, "--out", ref0, "--count", "1"}, 2, "is also an input"},
+		{[]string{"--ref", clash, "--out", outDir}, 2, "with the name of an output image"},
+		{[]string{"--ref", ref0, "--ref", emb, "--out", outDir}, 1, "ref " + emb + " (reference 1)"},
+		{[]string{"--ref", small, "--out", outDir}, 1, "reference 0 is 32x64: both sides must be at least 64 pixels"},
+	} {
+		code, _, stderr := runCLI(t, append(append([]string{}, base...), tc.args...)...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "loaded FLUX.2") {
+			t.Errorf("%v: exit %d (want %d), stderr:\n%s\nwant %q", tc.args, code, tc.code, stderr, tc.want)
 		}
 	}
 }

@@ -20,7 +20,9 @@ func ImageIDs(b, h, w int, t float64) [][][4]float64 {
 	return out
 }
 
-// ReferenceTime is the t position id of the k-th (0-based) reference image.
+// ReferenceTime is the t position id of the k-th (0-based) reference image:
+// 10 + 10·k, as in Black Forest Labs' encode_image_refs and diffusers'
+// Flux2Pipeline._prepare_image_ids (see References).
 func ReferenceTime(k int) float64 { return float64(10 + 10*k) }
 
 // TextIDs returns the position ids (0, 0, 0, l) of l text tokens, for a batch of b.
