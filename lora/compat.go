@@ -87,12 +87,14 @@ var clientRules = map[Format]map[Client]clientRule{
 // (comfy/weight_adapter/lokr.py) reads lokr_w1, lokr_w2 or lokr_w2_a/b and
 // alpha under any key its map gives the layer — diffusion_model.<module>
 // and lora_unet_<module> alike — with ΔW = (alpha/rank)·kron(W1, W2), scale
-// 1 for a whole W2, what Flora computes (read from its source, run here
-// through tools/reference/lokr_reference.py's formula check, not the UI).
+// 1 for a whole W2, what Flora computes: run on a comfy-named export (its
+// load_lora with the generic diffusion_model.<module> key map, then
+// calculate_weight), every layer loaded and ΔW within 1.5e-6 of flora lora
+// merge; the kohya naming was read from its source, not run.
 // diffusers 0.42.1 converts the official LoKr naming
 // (_convert_non_diffusers_flux2_lokr_to_diffusers) but not kohya's; not run.
 var lokrRules = map[Format]map[Client]string{
-	FormatComfy: {ClientComfyUI: "ComfyUI's LoKr loader reads lokr_w1/lokr_w2(_a/_b)/alpha on these names (from its source; not run)",
+	FormatComfy: {ClientComfyUI: "ComfyUI's LoKr loader: every module (comfy.lora.load_lora + LoKrAdapter.calculate_weight run on a trained tiny export: ΔW within 1.5e-6 of flora lora merge)",
 		ClientDiffusers: "diffusers 0.42.1's Flux2 LoKr converter reads this naming (from its source; not run)"},
 	FormatKohya: {ClientComfyUI: "ComfyUI's LoKr loader reads lokr_w1/lokr_w2(_a/_b)/alpha on lora_unet_ names (from its source; not run)",
 		ClientDiffusers: "diffusers 0.42.1 has no LoKr converter for lora_unet_ names: use the comfy file"},
@@ -115,6 +117,9 @@ func Compatibility(a *Adapter, f Format) []Support {
 			s := Support{Client: c, Note: "not checked"}
 			if n, ok := lokrRules[f][c]; ok {
 				s.Note = n
+			}
+			if f == FormatComfy && c == ClientComfyUI {
+				s.Checked, s.Loads = true, true
 			}
 			out = append(out, s)
 		}
