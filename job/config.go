@@ -64,10 +64,27 @@ type ModelConfig struct {
 
 // AdapterConfig describes the LoRA adapter.
 type AdapterConfig struct {
-	// Type is the adapter kind; only "lora" today.
+	// Type is the adapter kind: "lora" (default) or "lokr" (LyCORIS LoKr,
+	// ΔW = scale·kron(W1, W2), as ai-toolkit, musubi-tuner and SimpleTuner
+	// train it).
 	Type string `yaml:"type"`
-	// Rank is the LoRA rank r.
+	// Rank is the LoRA rank r; for lokr the rank of a low-rank w2 (see
+	// FullMatrix).
 	Rank int `yaml:"rank"`
+	// Factor (lokr only) splits each layer dimension into a small w1 side and
+	// a large w2 side: the factor itself when it divides the dimension and
+	// its square does not exceed it, else the most balanced divisor pair
+	// whose small side is at most the factor (LyCORIS' factorization).
+	// -1, and 0 (unset), mean no bound: the most balanced split, LyCORIS' and
+	// ai-toolkit's default; SimpleTuner's FLUX.2 klein examples use 4, and
+	// 8 or 16 are common.
+	Factor int `yaml:"factor,omitempty"`
+	// FullMatrix (lokr only) stores w2 whole, as ai-toolkit's lokr_full_rank
+	// and SimpleTuner's usual linear_dim 10000 do; unset means true. With
+	// false, w2 = w2_a·w2_b of rank adapter.rank with scale alpha/rank, unless
+	// the rank is at least half of w2's larger side, where it is stored
+	// whole (LyCORIS' rule). w1 is always stored whole (no decompose_both).
+	FullMatrix *bool `yaml:"full_matrix,omitempty"`
 	// Alpha scales the update by alpha/rank; 0 means alpha = rank.
 	Alpha float64 `yaml:"alpha"`
 	// Dropout is the dropout rate applied to the LoRA input.
@@ -84,6 +101,17 @@ type AdapterConfig struct {
 	// InitFrom starts from an existing adapter file instead of zeros.
 	InitFrom string `yaml:"init_from"`
 }
+
+// LoKrFactor is adapter.factor with 0 (unset) read as -1.
+func (a AdapterConfig) LoKrFactor() int {
+	if a.Factor == 0 {
+		return -1
+	}
+	return a.Factor
+}
+
+// LoKrFullMatrix is adapter.full_matrix, true when unset.
+func (a AdapterConfig) LoKrFullMatrix() bool { return a.FullMatrix == nil || *a.FullMatrix }
 
 // AdapterOverride sets rank and alpha for the layers matching Pattern.
 type AdapterOverride struct {

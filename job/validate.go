@@ -61,7 +61,14 @@ func (c *Config) Validate() error {
 	}
 
 	a := &c.Adapter
-	v.oneOf("adapter.type", a.Type, []string{"lora"})
+	v.oneOf("adapter.type", a.Type, []string{"lora", "lokr"})
+	if a.Type == "lokr" {
+		if a.Factor < -1 || a.Factor == 1 {
+			ps.add("adapter.factor", "must be -1 (balanced split) or a factor >= 2, got %d", a.Factor)
+		}
+	} else if a.Factor != 0 || a.FullMatrix != nil {
+		ps.add("adapter.factor", "and adapter.full_matrix apply to adapter.type lokr only (type is %q): remove them or set type: lokr", a.Type)
+	}
 	v.intRange("adapter.rank", a.Rank, 1, 4096)
 	v.oneOf("adapter.targets", a.Targets, TargetPresets)
 	for i, p := range a.Include {

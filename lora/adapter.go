@@ -23,7 +23,9 @@ type Adapter struct {
 }
 
 // Part is one low-rank update ΔW = (Alpha/Rank)·Up·Down acting on the output
-// rows [RowOffset, RowOffset+Rows) of a layer.
+// rows [RowOffset, RowOffset+Rows) of a layer, or with LoKr set a LoKr
+// update scale·kron(W1, W2) of the whole layer (Down and Up nil; Rank is
+// W2's rank, 0 for a whole W2).
 type Part struct {
 	Rank  int
 	Alpha float64
@@ -32,13 +34,23 @@ type Part struct {
 	RowOffset int
 	// Down is A [Rank, In], Up is B [Rows, Rank], row-major.
 	Down, Up []float32
+	// LoKr holds the Kronecker factors of a LoKr part; nil for LoRA.
+	LoKr *LoKr
 }
 
-// Scale is alpha/rank.
-func (p *Part) Scale() float64 { return p.Alpha / float64(p.Rank) }
+// Scale is alpha/rank (1 for a LoKr part with a whole W2).
+func (p *Part) Scale() float64 {
+	if p.LoKr != nil && p.Rank == 0 {
+		return 1
+	}
+	return p.Alpha / float64(p.Rank)
+}
 
 // Validate checks the part's internal consistency.
 func (p *Part) Validate() error {
+	if p.LoKr != nil {
+		return p.validateLoKr()
+	}
 	switch {
 	case p.Rank < 1:
 		return fmt.Errorf("rank %d < 1", p.Rank)
@@ -70,6 +82,9 @@ func (a *Adapter) NumParams() int64 {
 	for _, parts := range a.Layers {
 		for _, p := range parts {
 			n += int64(len(p.Down) + len(p.Up))
+			if p.LoKr != nil {
+				n += p.LoKr.numParams()
+			}
 		}
 	}
 	return n
@@ -120,9 +135,13 @@ func NewAdapter(targets []Target, seed uint64) *Adapter {
 	return a
 }
 
-// DeltaRows returns the part's dense update (alpha/rank)·strength·B·A as
+// DeltaRows returns the part's dense update (alpha/rank)·strength·B·A (for a LoKr
+// part scale·strength·kron(W1, W2)) as
 // row-major float32 [Rows, In], accumulated in float64.
 func (p *Part) DeltaRows(strength float64) []float32 {
+	if p.LoKr != nil {
+		return p.lokrDelta(strength)
+	}
 	scale := p.Scale() * strength
 	out := make([]float32, p.Rows*p.In)
 	acc := make([]float64, p.In)
@@ -147,8 +166,12 @@ func (p *Part) DeltaRows(strength float64) []float32 {
 }
 
 // Norm is the Frobenius norm of the part's update (alpha/rank)·B·A,
-// computed from the rank×rank Gram matrices: ‖BA‖² = tr((BᵀB)(AAᵀ)).
+// computed from the rank×rank Gram matrices: ‖BA‖² = tr((BᵀB)(AAᵀ)); for a
+// LoKr part scale·‖W1‖·‖W2‖.
 func (p *Part) Norm() float64 {
+	if p.LoKr != nil {
+		return p.lokrNorm()
+	}
 	r := p.Rank
 	btb := make([]float64, r*r)
 	for row := 0; row < p.Rows; row++ {

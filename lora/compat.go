@@ -82,15 +82,49 @@ var clientRules = map[Format]map[Client]clientRule{
 	},
 }
 
+// lokrRules are the verdicts for LoKr adapters, which only the official
+// (comfy) and kohya namings hold: ComfyUI 0.8.0's LoKrAdapter
+// (comfy/weight_adapter/lokr.py) reads lokr_w1, lokr_w2 or lokr_w2_a/b and
+// alpha under any key its map gives the layer — diffusion_model.<module>
+// and lora_unet_<module> alike — with ΔW = (alpha/rank)·kron(W1, W2), scale
+// 1 for a whole W2, what Flora computes: run on a comfy-named export (its
+// load_lora with the generic diffusion_model.<module> key map, then
+// calculate_weight), every layer loaded and ΔW within 1.5e-6 of flora lora
+// merge; the kohya naming was read from its source, not run.
+// diffusers 0.42.1 converts the official LoKr naming
+// (_convert_non_diffusers_flux2_lokr_to_diffusers) but not kohya's; not run.
+var lokrRules = map[Format]map[Client]string{
+	FormatComfy: {ClientComfyUI: "ComfyUI's LoKr loader: every module (comfy.lora.load_lora + LoKrAdapter.calculate_weight run on a trained tiny export: ΔW within 1.5e-6 of flora lora merge)",
+		ClientDiffusers: "diffusers 0.42.1's Flux2 LoKr converter reads this naming (from its source; not run)"},
+	FormatKohya: {ClientComfyUI: "ComfyUI's LoKr loader reads lokr_w1/lokr_w2(_a/_b)/alpha on lora_unet_ names (from its source; not run)",
+		ClientDiffusers: "diffusers 0.42.1 has no LoKr converter for lora_unet_ names: use the comfy file"},
+	FormatDiffusers: {ClientComfyUI: "Flora writes no diffusers-named LoKr file", ClientDiffusers: "Flora writes no diffusers-named LoKr file: use the comfy file"},
+}
+
 // uncheckedNotes describe pairs no check ran.
 var uncheckedNotes = map[Format]map[Client]string{
 	FormatKohya: {ClientKohya: "the kohya/musubi naming these tools write (not run here)"},
 }
 
 // Compatibility says, for each client, whether it loads a file of format f
-// holding a, and which of a's modules it drops.
+// holding a, and which of a's modules it drops. For a LoKr adapter no pair
+// was run with the client: every verdict is unchecked, with a note of what
+// the client's source says (lokrRules).
 func Compatibility(a *Adapter, f Format) []Support {
 	out := make([]Support, 0, len(Clients))
+	if a.IsLoKr() {
+		for _, c := range Clients {
+			s := Support{Client: c, Note: "not checked"}
+			if n, ok := lokrRules[f][c]; ok {
+				s.Note = n
+			}
+			if f == FormatComfy && c == ClientComfyUI {
+				s.Checked, s.Loads = true, true
+			}
+			out = append(out, s)
+		}
+		return out
+	}
 	for _, c := range Clients {
 		s := Support{Client: c, Note: "not checked"}
 		if r, ok := clientRules[f][c]; ok {

@@ -121,7 +121,7 @@ func detectFormat(keys []loraKey) (Format, error) {
 	}
 	switch len(count) {
 	case 0:
-		return "", fmt.Errorf("no LoRA tensors (lora_A/lora_B or lora_down/lora_up) found")
+		return "", fmt.Errorf("no LoRA tensors (lora_A/lora_B or lora_down/lora_up) or LoKr tensors (lokr_w1/lokr_w2) found")
 	case 1:
 		for f := range count {
 			return f, nil
@@ -142,7 +142,11 @@ func inferConfig(f *weights.File, keys []loraKey) (flux2.Config, error) {
 	hidden, inCh, ctx, mlp, fusedRows := 0, 0, 0, 0, 0
 	maxDouble, maxSingle := -1, -1
 	guidance := false
+	keys, layerDims := withLoKrShapes(f, keys)
 	dims := func(k loraKey, axis int) int {
+		if d, ok := layerDims[k.Name]; ok {
+			return d[axis]
+		}
 		if d, ok := f.Dims(k.Name); ok && len(d) == 2 {
 			return d[axis]
 		}
@@ -230,6 +234,50 @@ func inferConfig(f *weights.File, keys []loraKey) (flux2.Config, error) {
 		AxesDim: [4]int{hd / 4, hd / 4, hd / 4, hd / 4}, Theta: 2000, MLPRatio: ratio, GuidanceEmbed: true}, nil
 }
 
+// withLoKrShapes adds to keys, for each layer stored as LoKr, a down and an
+// up key standing for its layer shape [out, in] = [w1 rows·w2 rows, w1
+// cols·w2 cols] (dims [1, in] and [out, 1], returned by key name), so
+// inferConfig reads LoKr layers as it reads LoRA ones.
+func withLoKrShapes(f *weights.File, keys []loraKey) ([]loraKey, map[string][]int) {
+	shapes := map[string]map[string][]int{}
+	for _, k := range keys {
+		if _, ok := lokrKindNames[k.Kind]; !ok {
+			continue
+		}
+		if shapes[k.Stem] == nil {
+			shapes[k.Stem] = map[string][]int{}
+		}
+		if d, ok := f.Dims(k.Name); ok && len(d) == 2 {
+			shapes[k.Stem][k.Kind] = d
+		}
+	}
+	out := keys
+	dims := map[string][]int{}
+	stems := make([]string, 0, len(shapes))
+	for stem := range shapes {
+		stems = append(stems, stem)
+	}
+	sort.Strings(stems)
+	for _, stem := range stems {
+		s := shapes[stem]
+		w1 := s["w1"]
+		w2 := s["w2"]
+		if w2 == nil && s["w2_a"] != nil && s["w2_b"] != nil {
+			w2 = []int{s["w2_a"][0], s["w2_b"][1]}
+		}
+		if w1 == nil || w2 == nil {
+			continue // readLoKr names what is missing
+		}
+		down, up := "\x00lokr down "+stem, "\x00lokr up "+stem
+		dims[down], dims[up] = []int{1, w1[1] * w2[1]}, []int{w1[0] * w2[0], 1}
+		out = append(out, loraKey{Name: down, Stem: stem, Kind: "down"}, loraKey{Name: up, Stem: stem, Kind: "up"})
+	}
+	return out, dims
+}
+
+// lokrKindNames maps a LoKr key kind back to its tensor suffix.
+var lokrKindNames = map[string]string{"w1": "lokr_w1", "w2": "lokr_w2", "w2_a": "lokr_w2_a", "w2_b": "lokr_w2_b"}
+
 // readF32 reads a tensor as float32 values.
 func readF32(f *weights.File, name string) ([]float32, []int, error) {
 	t, err := f.TensorAs(name, dtypes.Float32)
@@ -251,8 +299,12 @@ func readScalar(f *weights.File, name string) (float64, error) {
 	return float64(v[0]), nil
 }
 
-// factorPair collects the tensors of one module.
-type factorPair struct{ down, up, alpha string }
+// factorPair collects the tensors of one module; lokr maps the LoKr kinds
+// (w1, w2, w2_a, w2_b) to tensor names.
+type factorPair struct {
+	down, up, alpha string
+	lokr            map[string]string
+}
 
 // pairsByStem groups parsed keys by module stem.
 func pairsByStem(keys []loraKey) (map[string]*factorPair, []string) {
@@ -270,8 +322,13 @@ func pairsByStem(keys []loraKey) (map[string]*factorPair, []string) {
 			p.down = k.Name
 		case "up":
 			p.up = k.Name
-		default:
+		case "alpha":
 			p.alpha = k.Name
+		default:
+			if p.lokr == nil {
+				p.lokr = map[string]string{}
+			}
+			p.lokr[k.Kind] = k.Name
 		}
 	}
 	sort.Strings(order)
@@ -322,6 +379,21 @@ func readOfficial(f *weights.File, keys []loraKey, format Format, idx *moduleInd
 			return nil, nil, fmt.Errorf("layer %s is stored twice (as %s and another spelling)", module, stem)
 		}
 		p := pairs[stem]
+		if p.lokr != nil {
+			if p.down != "" || p.up != "" {
+				return nil, nil, fmt.Errorf("layer %s has both LoRA and LoKr tensors; keep one adapter type per layer", stem)
+			}
+			names := map[string]string{"alpha": p.alpha}
+			for k, v := range p.lokr {
+				names[k] = v
+			}
+			part, err := readLoKr(f, stem, names)
+			if err != nil {
+				return nil, nil, err
+			}
+			a.Layers[module] = []*Part{part}
+			continue
+		}
 		down, up, rank, in, rows, err := readFactors(f, stem, p)
 		if err != nil {
 			return nil, nil, err
@@ -465,6 +537,9 @@ func readDiffusers(f *weights.File, keys []loraKey, idx *moduleIndex) (*Adapter,
 			return nil, nil, fmt.Errorf("%s is not a layer of this FLUX.2 architecture", dmod)
 		}
 		p := pairs[dmod]
+		if p.lokr != nil {
+			return nil, nil, fmt.Errorf("layer %s: LoKr on diffusers module names is not read; convert the file to official names (diffusion_model.<module>.lokr_w1, as ai-toolkit writes)", dmod)
+		}
 		down, up, rank, in, rows, err := readFactors(f, dmod, p)
 		if err != nil {
 			return nil, nil, err

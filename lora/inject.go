@@ -31,6 +31,13 @@ func Attach(m *flux2.Model, a *Adapter, strength float64, trainable bool) error 
 	for _, module := range a.Modules() {
 		k := nextSlot(m, module)
 		for _, p := range a.Layers[module] {
+			if p.LoKr != nil {
+				if err := attachLoKr(m, module, k, p, strength, trainable); err != nil {
+					return err
+				}
+				k++
+				continue
+			}
 			vars := []slotVar{
 				{varname.AdapterDown, tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Down...), p.Rank, p.In), trainable},
 				{varname.AdapterUp, tensors.FromFlatDataAndDimensions(append([]float32(nil), p.Up...), p.Rows, p.Rank), trainable},
@@ -61,10 +68,80 @@ type slotVar struct {
 // nextSlot returns the first free slot index of a module.
 func nextSlot(m *flux2.Model, module string) int {
 	k := 0
-	for m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)) != nil {
+	for hasSlot(m, module, k) {
 		k++
 	}
 	return k
+}
+
+// hasSlot reports whether slot k of a module exists (LoRA or LoKr).
+func hasSlot(m *flux2.Model, module string, k int) bool {
+	return m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)) != nil ||
+		m.Variable(varname.AdapterSlot(module, k, varname.AdapterW1)) != nil
+}
+
+// attachLoKr adds a LoKr part as slot k: variables w1 and w2 (or w2_a,
+// w2_b), scale and alpha.
+func attachLoKr(m *flux2.Model, module string, k int, p *Part, strength float64, trainable bool) error {
+	l := p.LoKr
+	mat := func(v []float32, d0, d1 int) *tensors.Tensor {
+		return tensors.FromFlatDataAndDimensions(append([]float32(nil), v...), d0, d1)
+	}
+	vars := []slotVar{{varname.AdapterW1, mat(l.W1, l.OutA, l.InA), trainable}}
+	if p.Rank == 0 {
+		vars = append(vars, slotVar{varname.AdapterW2, mat(l.W2, l.OutB, l.InB), trainable})
+	} else {
+		vars = append(vars, slotVar{varname.AdapterW2A, mat(l.W2A, l.OutB, p.Rank), trainable},
+			slotVar{varname.AdapterW2B, mat(l.W2B, p.Rank, l.InB), trainable})
+	}
+	vars = append(vars, slotVar{varname.AdapterScale, tensors.FromScalar(float32(p.Scale() * strength)), false},
+		slotVar{varname.AdapterAlpha, tensors.FromScalar(p.Alpha * strength), false})
+	for _, v := range vars {
+		if err := m.SetVariable(varname.AdapterSlot(module, k, v.field), v.t, v.train); err != nil {
+			return fmt.Errorf("attaching lokr to %s: %w", module, err)
+		}
+	}
+	return nil
+}
+
+// extractLoKr reads LoKr slot k of a module as a Part.
+func extractLoKr(m *flux2.Model, module string, k int) (*Part, error) {
+	get := func(field string) ([]float32, []int, error) {
+		name := varname.AdapterSlot(module, k, field)
+		v, err := hostF32(m, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v, m.Variable(name).Shape().Dimensions, nil
+	}
+	w1, d1, err := get(varname.AdapterW1)
+	if err != nil {
+		return nil, err
+	}
+	l := &LoKr{OutA: d1[0], InA: d1[1], W1: w1}
+	p := &Part{LoKr: l}
+	if m.Variable(varname.AdapterSlot(module, k, varname.AdapterW2)) != nil {
+		w2, d2, err := get(varname.AdapterW2)
+		if err != nil {
+			return nil, err
+		}
+		l.OutB, l.InB, l.W2 = d2[0], d2[1], w2
+	} else {
+		a, da, err := get(varname.AdapterW2A)
+		if err != nil {
+			return nil, err
+		}
+		b, db, err := get(varname.AdapterW2B)
+		if err != nil {
+			return nil, err
+		}
+		l.OutB, l.InB, l.W2A, l.W2B, p.Rank = da[0], db[1], a, b, da[1]
+	}
+	p.Rows, p.In = l.OutA*l.OutB, l.InA*l.InB
+	if p.Alpha, err = slotAlpha(m, module, k, max(p.Rank, 1)); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Detach removes every LoRA slot from the model.
@@ -93,8 +170,12 @@ func Extract(m *flux2.Model) (*Adapter, error) {
 	}
 	sort.Slice(modules, func(i, j int) bool { return moduleLess(modules[i], modules[j]) })
 	for _, module := range modules {
-		for k := 0; m.Variable(varname.AdapterSlot(module, k, varname.AdapterDown)) != nil; k++ {
-			p, err := extractSlot(m, module, k)
+		for k := 0; hasSlot(m, module, k); k++ {
+			extract := extractSlot
+			if m.Variable(varname.AdapterSlot(module, k, varname.AdapterW1)) != nil {
+				extract = extractLoKr
+			}
+			p, err := extract(m, module, k)
 			if err != nil {
 				return nil, err
 			}

@@ -18,7 +18,8 @@ type loraKey struct {
 	// prefix (transformer., diffusion_model., base_model.model., ...)
 	// removed; kohya stems keep their lora_unet_ prefix.
 	Stem string
-	// Kind is "down" (A), "up" (B) or "alpha".
+	// Kind is "down" (A), "up" (B), "alpha", or a LoKr factor: "w1", "w2",
+	// "w2_a", "w2_b" (lokrKinds).
 	Kind string
 	// Naming is the naming scheme of the stem.
 	Naming Format
@@ -27,6 +28,7 @@ type loraKey struct {
 var (
 	reFactor = regexp.MustCompile(`^(.+)\.(lora_A|lora_B|lora_down|lora_up)(?:\.([^.]+))?\.weight$`)
 	reAlpha  = regexp.MustCompile(`^(.+)\.alpha$`)
+	reLoKr   = regexp.MustCompile(`^(.+)\.(lokr_w1|lokr_w2|lokr_w2_a|lokr_w2_b)$`)
 )
 
 // filePrefixes are the prefixes LoRA files put in front of module paths:
@@ -56,8 +58,10 @@ func diffusersGlobals() map[string]bool {
 // name, or "".
 func unsupportedAdapter(name string) string {
 	switch {
-	case strings.Contains(name, ".lokr_") || strings.HasPrefix(name, "lycoris_"):
-		return "LoKr/LyCORIS"
+	case strings.HasPrefix(name, "lycoris_"):
+		return "LyCORIS-named (lycoris_<diffusers module>)"
+	case strings.Contains(name, ".lokr_") && !reLoKr.MatchString(name):
+		return "LoKr with a decomposed w1 or Tucker factors (lokr_w1_a/b, lokr_t1/t2)"
 	case strings.Contains(name, ".hada_"):
 		return "LoHa"
 	case strings.Contains(name, "dora_scale") || strings.Contains(name, "lora_magnitude_vector"):
@@ -89,7 +93,7 @@ func parseKeys(names []string) ([]loraKey, []string, error) {
 	adapterNames := map[string]bool{}
 	for _, n := range names {
 		if what := unsupportedAdapter(n); what != "" {
-			return nil, nil, fmt.Errorf("tensor %s belongs to a %s adapter; Flora reads plain LoRA (lora_A/lora_B or lora_down/lora_up) only", n, what)
+			return nil, nil, fmt.Errorf("tensor %s belongs to a %s adapter; Flora reads LoRA (lora_A/lora_B or lora_down/lora_up) and LoKr with lokr_w1 and lokr_w2 or lokr_w2_a/b on official or kohya module names", n, what)
 		}
 		if isTextEncoderKey(n) {
 			skippedTE++
@@ -104,6 +108,8 @@ func parseKeys(names []string) ([]loraKey, []string, error) {
 			if m[3] != "" {
 				adapterNames[m[3]] = true
 			}
+		} else if m := reLoKr.FindStringSubmatch(n); m != nil {
+			k.Stem, k.Kind = m[1], lokrKinds[m[2]]
 		} else if m := reAlpha.FindStringSubmatch(n); m != nil {
 			k.Stem, k.Kind = m[1], "alpha"
 		} else {
@@ -147,7 +153,8 @@ func parseKeys(names []string) ([]loraKey, []string, error) {
 	return keys, warnings, nil
 }
 
-// FactorDType returns the dtype a LoRA file stores its up (B) factors in,
+// FactorDType returns the dtype a LoRA file stores its up (B) factors (a
+// LoKr file its lokr_w1) in,
 // so a conversion can keep it (Meta.DType).
 func FactorDType(path string) (weights.DType, error) {
 	f, err := weights.Open(path)
@@ -160,7 +167,7 @@ func FactorDType(path string) (weights.DType, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	for _, k := range keys {
-		if k.Kind == "up" {
+		if k.Kind == "up" || k.Kind == "w1" {
 			info, _ := f.Info(k.Name)
 			return info.DType, nil
 		}

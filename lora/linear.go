@@ -32,7 +32,8 @@ func IsAdapterVariable(name string) bool { return varname.IsAdapter(name) }
 
 // Wrap returns a LinearFunc that adds every LoRA slot present on a layer to
 // the output of base (nil means flux2.DenseLinear):
-// y = base(x) + Σ_k scale_k·B_k·(A_k·x), a slot's B adding to its rows only
+// y = base(x) + Σ_k scale_k·B_k·(A_k·x) (a LoKr slot adds
+// scale_k·kron(W1_k, W2_k)·x, addLoKr), a slot's B adding to its rows only
 // (zero rows around it are built in the graph, so they are not weights and
 // get no updates). Layers without slots are untouched, so the same wrapper
 // serves any mix of adapted and plain layers. A layer computed in chunks of
@@ -49,7 +50,14 @@ func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 			out += y.Shape().Dim(-1)
 		}
 		chunks := flux2.RowChunks(sizes, out)
-		for k := 0; w.Has(varname.AdapterSlot(module, k, varname.AdapterDown)); k++ {
+		for k := 0; ; k++ {
+			if w.Has(varname.AdapterSlot(module, k, varname.AdapterW1)) {
+				addLoKr(w, module, k, x, ys, chunks)
+				continue
+			}
+			if !w.Has(varname.AdapterSlot(module, k, varname.AdapterDown)) {
+				break
+			}
 			down := w.Get(varname.AdapterSlot(module, k, varname.AdapterDown))
 			up := w.Get(varname.AdapterSlot(module, k, varname.AdapterUp))
 			scale := w.Get(varname.AdapterSlot(module, k, varname.AdapterScale))
@@ -77,6 +85,26 @@ func Wrap(base flux2.LinearFunc) flux2.LinearFunc {
 			}
 		}
 		return ys
+	}
+}
+
+// addLoKr adds LoKr slot k's scale·x·kron(W1, W2)ᵀ to the chunks of ys
+// (lokrApply; a LoKr slot covers all rows).
+func addLoKr(w flux2.Weights, module string, k int, x *Node, ys []*Node, chunks [][2]int) {
+	get := func(field string) *Node {
+		if name := varname.AdapterSlot(module, k, field); w.Has(name) {
+			return w.Get(name)
+		}
+		return nil
+	}
+	d := lokrApply(x, get(varname.AdapterW1), get(varname.AdapterW2), get(varname.AdapterW2A), get(varname.AdapterW2B))
+	d = Mul(d, ConvertDType(get(varname.AdapterScale), d.DType()))
+	for i, c := range chunks {
+		part := d
+		if c[0] != 0 || c[1] != d.Shape().Dim(-1) {
+			part = SliceAxis(d, d.Rank()-1, AxisRange(c[0], c[1]))
+		}
+		ys[i] = Add(ys[i], part)
 	}
 }
 

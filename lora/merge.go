@@ -19,8 +19,13 @@ func mergeGraph(w, down, up, scale *Node) *Node {
 	return ConvertDType(merged, w.DType())
 }
 
+// addGraph computes W + delta in float32 and returns W's dtype.
+func addGraph(w, delta *Node) *Node {
+	return ConvertDType(Add(ConvertDType(w, dtypes.Float32), delta), w.DType())
+}
+
 // Merge adds strength × the adapter's update into the model's base weights
-// (W ← W + strength·(alpha/rank)·B·A), keeping each weight's dtype; the
+// (W ← W + strength·(alpha/rank)·B·A, for LoKr W + strength·scale·kron(W1, W2)), keeping each weight's dtype; the
 // arithmetic runs on the model's backend in float32, one layer at a time.
 // The merged model runs without LoRA overhead.
 func Merge(m *flux2.Model, a *Adapter, strength float64) error {
@@ -32,6 +37,12 @@ func Merge(m *flux2.Model, a *Adapter, strength float64) error {
 		return err
 	}
 	defer exec.Finalize()
+	var add *Exec
+	defer func() {
+		if add != nil {
+			add.Finalize()
+		}
+	}()
 	for _, module := range a.Modules() {
 		name := module + ".weight"
 		v := m.Variable(name)
@@ -44,6 +55,17 @@ func Merge(m *flux2.Model, a *Adapter, strength float64) error {
 		}
 		out, in := w.Shape().Dimensions[0], w.Shape().Dimensions[1]
 		for _, p := range a.Layers[module] {
+			if p.LoKr != nil { // ΔW = scale·kron(W1, W2), built on the host
+				if add == nil {
+					if add, err = NewExec(m.Backend(), addGraph); err != nil {
+						return err
+					}
+				}
+				if w, err = add.Exec1(w, tensors.FromFlatDataAndDimensions(p.DeltaRows(strength), out, in)); err != nil {
+					return fmt.Errorf("merging lokr into %s: %w", name, err)
+				}
+				continue
+			}
 			up := make([]float32, out*p.Rank)
 			copy(up[p.RowOffset*p.Rank:], p.Up)
 			merged, err := exec.Exec1(w,

@@ -10,5 +10,8 @@ func (a *Adapter) UpdateNorm(module string) float64 {
 	if len(parts) == 0 {
 		return 0
 	}
+	if len(parts) == 1 && parts[0].LoKr != nil {
+		return parts[0].Norm()
+	}
 	return dense(module, parts, layerOut(a, module, nil)).Norm()
 }

@@ -26,6 +26,9 @@ func Resize(a *Adapter, rank int) (*Adapter, []ResizeReport, error) {
 	if rank < 1 {
 		return nil, nil, fmt.Errorf("target rank must be >= 1, got %d", rank)
 	}
+	if a.IsLoKr() {
+		return nil, nil, fmt.Errorf("resize reduces LoRA ranks; this is a LoKr adapter (its size is set by the factor and lokr_w2's rank when trained)")
+	}
 	out := &Adapter{Layers: map[string][]*Part{}, Metadata: a.Metadata}
 	var reports []ResizeReport
 	for _, m := range a.Modules() {

@@ -55,6 +55,15 @@ func Save(path string, a *Adapter, format Format, meta Meta) error {
 		return fmt.Errorf("writing %s: LoRA factors can be stored as F32, BF16 or F16, not %q", path, dt)
 	}
 	var stored []namedPart
+	if a.IsLoKr() {
+		if err := checkLoKrLayout(a); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+		if format == FormatDiffusers {
+			return fmt.Errorf("writing %s: a LoKr adapter has no diffusers-named form (a Kronecker update of the fused q/k/v does not split into to_q/to_k/to_v); "+
+				"write format comfy instead: diffusers' Flux2 loader converts that naming (diffusion_model.<module>.lokr_w1) itself", path)
+		}
+	}
 	switch format {
 	case FormatComfy, FormatKohya:
 		stored = officialParts(a, outs)
@@ -161,6 +170,18 @@ func officialTensors(parts []namedPart, format Format, dt weights.DType) ([]weig
 	var ts []weights.TensorData
 	for _, np := range parts {
 		m, p := np.name, np.p
+		if p.LoKr != nil {
+			stem := "diffusion_model." + m
+			if format == FormatKohya {
+				stem = kohyaName(m)
+			}
+			lt, err := lokrTensors(stem, p, dt)
+			if err != nil {
+				return nil, err
+			}
+			ts = append(ts, lt...)
+			continue
+		}
 		var down, up, alpha string
 		if format == FormatKohya {
 			stem := kohyaName(m)
@@ -316,6 +337,11 @@ func header(a *Adapter, format Format, meta Meta, stored []namedPart) (map[strin
 	} {
 		md[k] = v
 	}
+	if a.IsLoKr() {
+		for k, v := range lokrHeader(a) {
+			md[k] = v
+		}
+	}
 	if meta.Steps > 0 {
 		md["flora.steps"] = strconv.Itoa(meta.Steps)
 		md["ss_steps"] = strconv.Itoa(meta.Steps)
@@ -348,6 +374,13 @@ func storageHeader(a *Adapter, format Format, stored []namedPart, rank int, alph
 		"flora.rank_pattern":    "",
 		"flora.alpha_pattern":   "",
 		"lora_adapter_metadata": "",
+		"flora.adapter_type":    "",
+		"flora.lokr_factor":     "",
+	}
+	if a.IsLoKr() {
+		for k, v := range lokrHeader(a) {
+			md[k] = v
+		}
 	}
 	if format != FormatDiffusers && (len(rankPattern) > 0 || len(alphaPattern) > 0) {
 		// Per-layer exceptions to flora.rank/flora.alpha, on official paths.

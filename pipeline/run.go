@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -114,6 +115,14 @@ func newAdapter(cfg *job.Config, m *flux2.Model, seed uint64, rep Reporter) (*lo
 		return nil, nil, fmt.Errorf("adapter: %w", err)
 	}
 	adapter := lora.NewAdapter(targets, seed)
+	lokr := cfg.Adapter.Type == "lokr"
+	if lokr {
+		adapter = lora.NewLoKrAdapter(targets, lora.LoKrOptions{Factor: cfg.Adapter.LoKrFactor(), FullMatrix: cfg.Adapter.LoKrFullMatrix()}, seed)
+		rep.printf("adapter: LoKr, factor %d, w2 %s", cfg.Adapter.LoKrFactor(), map[bool]string{true: "whole (full_matrix)", false: "low-rank where rank < half its larger side"}[cfg.Adapter.LoKrFullMatrix()])
+		if slices.Contains(cfg.Output.Formats, string(lora.FormatDiffusers)) {
+			rep.printf("warning: output.formats: a LoKr adapter has no diffusers-named file; skipping diffusers (diffusers' Flux2 loader reads the comfy file)")
+		}
+	}
 	if from := cfg.Adapter.InitFrom; from != "" {
 		var format lora.Format
 		var warnings []string
@@ -122,6 +131,10 @@ func newAdapter(cfg *job.Config, m *flux2.Model, seed uint64, rep Reporter) (*lo
 		}
 		for _, w := range warnings {
 			rep.printf("warning: adapter.init_from %s: %s", from, w)
+		}
+		if adapter.IsLoKr() != lokr {
+			return nil, nil, fmt.Errorf("adapter.init_from %s: the file holds a %s adapter but adapter.type is %s; set adapter.type to match", from,
+				map[bool]string{true: "lokr", false: "lora"}[adapter.IsLoKr()], cfg.Adapter.Type)
 		}
 		rep.printf("adapter.init_from %s (%s): %d layers, %d parameters", from, format, len(adapter.Layers), adapter.NumParams())
 	}
@@ -146,6 +159,9 @@ func exporter(cfg *job.Config, m *flux2.Model, tr *train.Trainer, meta lora.Meta
 			format, err := lora.ParseFormat(f)
 			if err != nil {
 				return nil, err
+			}
+			if format == lora.FormatDiffusers && a.IsLoKr() {
+				continue // no diffusers-named LoKr (warned at the start)
 			}
 			p := ExportPath(dir, name, format)
 			if err := lora.Save(p, a, format, meta); err != nil {

@@ -51,8 +51,14 @@ type loraGroupReport struct {
 }
 
 type loraReport struct {
-	Path     string            `json:"path"`
-	Format   string            `json:"format"`
+	Path   string `json:"path"`
+	Format string `json:"format"`
+	// Type is lora or lokr; for lokr Factor is the factor the shapes follow
+	// (lora.Adapter.LoKrFactor; absent when none does) and W2 says whether
+	// lokr_w2 is whole ("full"), low-rank or both across layers.
+	Type     string            `json:"type"`
+	Factor   *int              `json:"lokr_factor,omitempty"`
+	W2       string            `json:"lokr_w2,omitempty"`
 	Base     string            `json:"base_model"`
 	Targets  int               `json:"targets"`
 	Params   int64             `json:"params"`
@@ -79,6 +85,20 @@ func inspectLoRA(p string) (*loraReport, error) {
 	}
 	rep := &loraReport{Path: p, Format: string(format), Targets: len(a.Layers), Params: a.NumParams(), Warnings: warnings, Metadata: map[string]string{}}
 	rep.Base = a.GuessBase()
+	rep.Type = "lora"
+	if a.IsLoKr() {
+		rep.Type = "lokr"
+		if f, ok := a.LoKrFactor(); ok {
+			rep.Factor = &f
+		}
+		full, low := false, false
+		for _, m := range a.Modules() {
+			for _, p := range a.Layers[m] {
+				full, low = full || p.Rank == 0, low || p.Rank > 0
+			}
+		}
+		rep.W2 = map[[2]bool]string{{true, false}: "full", {false, true}: "low-rank", {true, true}: "full and low-rank"}[[2]bool{full, low}]
+	}
 	for _, c := range lora.Compatibility(a, format) {
 		rep.Clients = append(rep.Clients, loraClientReport{Client: string(c.Client), Checked: c.Checked, Loads: c.Loads, Dropped: c.Dropped, Note: c.Note})
 	}
@@ -104,6 +124,9 @@ func inspectLoRA(p string) (*loraReport, error) {
 			ranks[g][p.Rank] = true
 			alphas[g][fmt.Sprintf("%g", p.Alpha)] = true
 			gr.Params += int64(len(p.Up) + len(p.Down))
+			if p.LoKr != nil {
+				gr.Params += int64(len(p.LoKr.W1) + len(p.LoKr.W2) + len(p.LoKr.W2A) + len(p.LoKr.W2B))
+			}
 		}
 		n := a.UpdateNorm(m) // the layer's whole update, parallel parts included
 		sumSq[g] += n * n
@@ -138,8 +161,16 @@ func loraInspectCmd(fs *pflag.FlagSet) func([]string) error {
 		if *asJSON {
 			return printJSON(cliOut, rep)
 		}
-		fmt.Fprintf(cliOut, "File:       %s\nFormat:     %s\nBase model: %s\nTargets:    %d layers\nParameters: %d (%s)\n",
-			rep.Path, rep.Format, rep.Base, rep.Targets, rep.Params, humanCount(rep.Params))
+		fmt.Fprintf(cliOut, "File:       %s\nFormat:     %s\n", rep.Path, rep.Format)
+		if rep.Type == "lokr" {
+			factor := "not a LyCORIS factorization"
+			if rep.Factor != nil {
+				factor = fmt.Sprintf("factor %d", *rep.Factor)
+			}
+			fmt.Fprintf(cliOut, "Type:       LoKr (%s, lokr_w2 %s; rank 0 = whole w2)\n", factor, rep.W2)
+		}
+		fmt.Fprintf(cliOut, "Base model: %s\nTargets:    %d layers\nParameters: %d (%s)\n",
+			rep.Base, rep.Targets, rep.Params, humanCount(rep.Params))
 		t := tablewriter.NewWriter(cliOut)
 		t.Header([]string{"group", "layers", "rank", "alpha", "params", "update norm rms", "update norm max"})
 		for _, g := range rep.Groups {

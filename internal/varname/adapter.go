@@ -19,6 +19,15 @@ const (
 	// AdapterOffset is frozen zeros [offset] whose length is the first row
 	// of a slot that adapts a slice of a fused layer.
 	AdapterOffset = "offset"
+	// AdapterW1 is a LoKr slot's left Kronecker factor W1 [out/b, in/d]; a
+	// LoKr slot has no down/up: ΔW = scale·kron(W1, W2).
+	AdapterW1 = "w1"
+	// AdapterW2 is a LoKr slot's full right factor W2 [b, d].
+	AdapterW2 = "w2"
+	// AdapterW2A is the left half [b, rank] of a low-rank LoKr W2 = W2A·W2B.
+	AdapterW2A = "w2_a"
+	// AdapterW2B is the right half [rank, d] of a low-rank LoKr W2.
+	AdapterW2B = "w2_b"
 )
 
 // adapterInfix marks an adapter slot variable name.
@@ -34,8 +43,11 @@ func AdapterSlot(module string, k int, field string) string {
 func IsAdapter(name string) bool { return strings.Contains(name, adapterInfix) }
 
 // FirstAdapterSlotModule returns the module of a variable named for field
-// down of slot 0 ("M.lora.0.down" → "M", true); ok is false for any other
-// name.
+// down (LoRA) or w1 (LoKr) of slot 0 ("M.lora.0.down" → "M", true); ok is
+// false for any other name.
 func FirstAdapterSlotModule(name string) (module string, ok bool) {
-	return strings.CutSuffix(name, AdapterSlot("", 0, AdapterDown))
+	if m, ok := strings.CutSuffix(name, AdapterSlot("", 0, AdapterDown)); ok {
+		return m, true
+	}
+	return strings.CutSuffix(name, AdapterSlot("", 0, AdapterW1))
 }
