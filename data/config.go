@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +43,12 @@ type Folder struct {
 	// DefaultCaption is used for the folder's images without a caption
 	// (before the dataset-wide DefaultCaption).
 	DefaultCaption string
+	// Control is an optional parallel folder of reference (control) images
+	// for edit and reference training: the references of PATH/sub/a.png are
+	// CONTROL/sub/a.* (any image extension), CONTROL/sub/a_0.*, a_1.*, …
+	// (several, by number) and the images of CONTROL/sub/a/ (by name). A
+	// target without any is an error. See references.go for the rules.
+	Control string
 }
 
 // Config describes a dataset and how its samples are prepared. Field names
@@ -119,6 +126,9 @@ func (c *Config) Validate() error {
 	for i, f := range c.Folders {
 		if strings.TrimSpace(f.Path) == "" {
 			add("dataset folder %d: path is empty", i)
+		}
+		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
+			add("dataset folder %s: the control folder is the image folder itself; give a separate folder of reference images (e.g. %s)", f.Path, filepath.Join(filepath.Dir(filepath.Clean(f.Path)), "control"))
 		}
 		if f.Repeats < 0 || f.Repeats > MaxRepeats {
 			add("dataset folder %s: repeats must be in [0, %d] (0 = from the folder name), got %d", f.Path, MaxRepeats, f.Repeats)
