@@ -2,6 +2,7 @@ package data
 
 import (
 	"fmt"
+	"image"
 	"image/color"
 	"path/filepath"
 	"reflect"
@@ -224,5 +225,86 @@ func TestReferenceBucket(t *testing.T) {
 	// (the widest within the aspect limit), the square one 64x64.
 	if want := "[32:32x32[32x32 32x32] 64:64x64[80x48 64x64]]"; fmt.Sprint(got) != want {
 		t.Errorf("assignments %v, want %s", got, want)
+	}
+}
+
+// withReferences gives the items of a synthDataset references: item i one
+// square reference when i%3 == 0, one wide (the target's own shape when it
+// is wide) when i%3 == 1, none otherwise; the assignments get their sizes.
+func withReferences(ds *Dataset) {
+	for i := range ds.Items {
+		it := &ds.Items[i]
+		switch i % 3 {
+		case 0:
+			it.References = []Reference{{Path: fmt.Sprintf("ref%02d.png", i), Width: 300, Height: 300}}
+		case 1:
+			it.References = []Reference{{Path: fmt.Sprintf("ref%02d.png", i), Width: 320, Height: 180}}
+		}
+		for a := range it.Assignments {
+			for _, set := range ds.Sets {
+				if set.Resolution == it.Assignments[a].Resolution {
+					it.Assignments[a].References = referenceBuckets(set, it.References)
+				}
+			}
+		}
+	}
+}
+
+// Pairs stay together: every batch holds samples of one bucket whose
+// references have the same count and sizes; each reference is cropped at
+// the target's offset and flipped with it; every epoch covers each sample
+// once; the latent variants cover every planned reference.
+func TestPlanKeepsReferencesTogether(t *testing.T) {
+	ds := synthDataset(9, func(c *Config) { c.Flip = true; c.Crop = CropRandom })
+	withReferences(ds)
+	p, err := NewPlan(ds, PlanOptions{Seed: 3, BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Groups at 64: square targets {0,6: square ref; 2,8: none; 4: wide ref},
+	// wide targets {1,7: wide ref; 3: square ref; 5: none}; item 0 at 128.
+	// Samples (repeats 1+i%3): sq/sq 1+1=2, sq/none 3+3=6, sq/wide 2,
+	// wide/wide 2+2=4, wide/sq 1, wide/none 3, 128 1 → batches of 2:
+	// 1+3+1+2+1+2+1.
+	if got := p.BatchesPerEpoch(); got != 11 {
+		t.Errorf("%d batches per epoch, want 11", got)
+	}
+	for epoch := 0; epoch < 3; epoch++ {
+		seen := map[int]int{}
+		for _, b := range epochSamples(t, p, epoch) {
+			for _, s := range b {
+				seen[s.Item]++
+				it := &ds.Items[s.Item]
+				if len(s.References) != len(it.References) || s.Bucket != b[0].Bucket || len(s.References) != len(b[0].References) {
+					t.Fatalf("batch mixes %+v and %+v", b[0], s)
+				}
+				for j, r := range s.References {
+					if r.Bucket != b[0].References[j].Bucket {
+						t.Fatalf("batch mixes reference sizes: %+v and %+v", b[0], s)
+					}
+					if it.References[j].Width == it.Width && it.References[j].Height == it.Height && r.Crop != s.Crop {
+						t.Errorf("item %d: reference of the target's shape cropped at %v, target at %v", s.Item, r.Crop, s.Crop)
+					}
+					if want := bucket.CropRect(it.References[j].Width, it.References[j].Height, r.Bucket, 0); !r.Crop.In(image.Rect(0, 0, it.References[j].Width, it.References[j].Height)) || r.Crop.Size() != want.Size() {
+						t.Errorf("item %d: reference crop %v, want the size of %v", s.Item, r.Crop, want)
+					}
+				}
+			}
+		}
+		for i, it := range ds.Items {
+			if seen[i] != it.Repeats*len(it.Assignments) {
+				t.Errorf("epoch %d: item %d seen %d times, want %d", epoch, i, seen[i], it.Repeats*len(it.Assignments))
+			}
+		}
+	}
+	ds.Config.Crop = CropCenter
+	lv, err := ds.LatentVariants()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range lv {
+		if want := sampleReferences(&ds.Items[v.Item], ds.Items[v.Item].Assignments[0], 0.5); v.Resolution == 64 && !reflect.DeepEqual(v.References, want) {
+			t.Errorf("variant %+v: references %+v, want %+v", v, v.References, want)
+		}
 	}
 }
