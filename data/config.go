@@ -1,6 +1,8 @@
 // Package data reads training datasets as users prepare them for ai-toolkit
 // or kohya: folders of images with same-stem .txt/.caption captions or a
-// Hugging Face metadata.jsonl, kohya-style repeats in folder names. Scan
+// Hugging Face metadata.jsonl, kohya-style repeats in folder names, and
+// for edit/reference training reference (control) images from a parallel
+// control folder or metadata.jsonl (references.go). Scan
 // checks every file and reports problems (unreadable, too small, missing or
 // orphan captions, bad UTF-8, duplicates); Plan fixes a deterministic,
 // resumable order of aspect-bucketed batches; Dataset.Pixels decodes, crops,
