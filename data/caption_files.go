@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -80,13 +83,21 @@ func firstInvalidUTF8(b []byte) int {
 type metadataEntry struct {
 	image   string // image path (metadata folder joined with file_name)
 	caption string
+	hasText bool   // the line has a caption ("text" or "caption")
 	source  string // "folder/metadata.jsonl:LINE"
+	// controls are the reference images the line lists, resolved like
+	// image, in order.
+	controls []string
 }
 
 // readMetadata parses a Hugging Face imagefolder metadata.jsonl: one JSON
 // object per line with "file_name" (relative to the file's folder) and
 // "text". "image_path"/"file" and "caption" are accepted as aliases
-// (musubi-tuner, other tools). Malformed lines are returned as problems.
+// (musubi-tuner, other tools). Reference images are listed with "control"
+// or "control_path" (a file name or a list of them) or musubi-tuner's
+// numbered "control_path_0", "control_path_1", … (see metadataControls); a
+// line with references needs no caption. Malformed lines are returned as
+// problems.
 func readMetadata(path string) ([]metadataEntry, Problems) {
 	var problems Problems
 	bad := func(kind ProblemKind, msg string) {
@@ -124,19 +135,30 @@ func readMetadata(path string) ([]metadataEntry, Problems) {
 		}
 		name, nameKey := firstString(obj, "file_name", "image_path", "file")
 		text, textKey := firstString(obj, "text", "caption")
+		controls, err := metadataControls(obj)
 		switch {
 		case nameKey == "":
 			bad(ProblemBadCaption, where+`missing "file_name"`)
 			continue
-		case textKey == "":
+		case err != nil:
+			bad(ProblemBadCaption, where+err.Error())
+			continue
+		case textKey == "" && len(controls) == 0:
 			bad(ProblemBadCaption, where+fmt.Sprintf(`no "text" (or "caption") string for %q`, name))
 			continue
 		}
-		img := filepath.FromSlash(name)
-		if !filepath.IsAbs(img) {
-			img = filepath.Join(dir, img)
+		resolve := func(name string) string {
+			p := filepath.FromSlash(name)
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			return filepath.Clean(p)
 		}
-		entries = append(entries, metadataEntry{image: filepath.Clean(img), caption: normalizeCaption(text), source: fmt.Sprintf("%s:%d", path, line)})
+		e := metadataEntry{image: resolve(name), caption: normalizeCaption(text), hasText: textKey != "", source: fmt.Sprintf("%s:%d", path, line)}
+		for _, c := range controls {
+			e.controls = append(e.controls, resolve(c))
+		}
+		entries = append(entries, e)
 	}
 	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
 		bad(ProblemBadCaption, fmt.Sprintf("line %d is longer than %s, the limit for one entry; is it really a metadata.jsonl?", line, fsutil.FormatSize(maxMetadataLine)))
@@ -144,6 +166,65 @@ func readMetadata(path string) ([]metadataEntry, Problems) {
 		bad(ProblemBadCaption, fmt.Sprintf("reading: %v", err))
 	}
 	return entries, problems
+}
+
+// controlKey matches musubi-tuner's numbered reference keys.
+var controlKey = regexp.MustCompile(`^control_path_([0-9]{1,4})$`)
+
+// metadataControls returns the reference images a metadata line lists:
+// "control" then "control_path" (each a string or a list of strings), then
+// "control_path_N" in order of N. Names are as written (not resolved).
+func metadataControls(obj map[string]any) ([]string, error) {
+	var out []string
+	for _, k := range []string{"control", "control_path"} {
+		switch v := obj[k].(type) {
+		case nil:
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, x := range v {
+				s, ok := x.(string)
+				if !ok {
+					return nil, fmt.Errorf(`%q must be a file name or a list of file names, e.g. "%s": ["a_ref.png", "b_ref.png"]`, k, k)
+				}
+				out = append(out, s)
+			}
+		default:
+			return nil, fmt.Errorf(`%q must be a file name or a list of file names, e.g. "%s": ["a_ref.png", "b_ref.png"]`, k, k)
+		}
+	}
+	type numbered struct {
+		n    int
+		name string
+	}
+	var nums []numbered
+	for k, v := range obj {
+		m := controlKey.FindStringSubmatch(k)
+		if m == nil {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%q must be a file name", k)
+		}
+		n, _ := strconv.Atoi(m[1])
+		nums = append(nums, numbered{n, s})
+	}
+	sort.Slice(nums, func(i, j int) bool {
+		if nums[i].n != nums[j].n {
+			return nums[i].n < nums[j].n
+		}
+		return nums[i].name < nums[j].name
+	})
+	for _, x := range nums {
+		out = append(out, x.name)
+	}
+	for _, s := range out {
+		if strings.TrimSpace(s) == "" {
+			return nil, errors.New("a reference (control) file name is empty")
+		}
+	}
+	return out, nil
 }
 
 // firstString returns the first of keys whose value in obj is a string.

@@ -1,6 +1,8 @@
 // Package data reads training datasets as users prepare them for ai-toolkit
 // or kohya: folders of images with same-stem .txt/.caption captions or a
-// Hugging Face metadata.jsonl, kohya-style repeats in folder names. Scan
+// Hugging Face metadata.jsonl, kohya-style repeats in folder names, and
+// for edit/reference training reference (control) images from a parallel
+// control folder or metadata.jsonl (references.go). Scan
 // checks every file and reports problems (unreadable, too small, missing or
 // orphan captions, bad UTF-8, duplicates); Plan fixes a deterministic,
 // resumable order of aspect-bucketed batches; Dataset.Pixels decodes, crops,
@@ -12,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +45,12 @@ type Folder struct {
 	// DefaultCaption is used for the folder's images without a caption
 	// (before the dataset-wide DefaultCaption).
 	DefaultCaption string
+	// Control is an optional parallel folder of reference (control) images
+	// for edit and reference training: the references of PATH/sub/a.png are
+	// CONTROL/sub/a.* (any image extension), CONTROL/sub/a_0.*, a_1.*, …
+	// (several, by number) and the images of CONTROL/sub/a/ (by name). A
+	// target without any is an error. See references.go for the rules.
+	Control string
 }
 
 // Config describes a dataset and how its samples are prepared. Field names
@@ -119,6 +128,9 @@ func (c *Config) Validate() error {
 	for i, f := range c.Folders {
 		if strings.TrimSpace(f.Path) == "" {
 			add("dataset folder %d: path is empty", i)
+		}
+		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
+			add("dataset folder %s: the control folder is the image folder itself; give a separate folder of reference images (e.g. %s)", f.Path, filepath.Join(filepath.Dir(filepath.Clean(f.Path)), "control"))
 		}
 		if f.Repeats < 0 || f.Repeats > MaxRepeats {
 			add("dataset folder %s: repeats must be in [0, %d] (0 = from the folder name), got %d", f.Path, MaxRepeats, f.Repeats)

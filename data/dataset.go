@@ -30,6 +30,9 @@ type Item struct {
 	Repeats int `json:"repeats"`
 	// Assignments are the buckets the image trains in, one per resolution.
 	Assignments []Assignment `json:"assignments"`
+	// References are the item's reference (control) images, in order; none
+	// for plain text-to-image data. See references.go.
+	References []Reference `json:"references,omitempty"`
 }
 
 // Assignment places an item in the bucket of one resolution.
@@ -38,6 +41,9 @@ type Assignment struct {
 	Bucket     bucket.Bucket `json:"bucket"`
 	// Scale is the resize factor from the image to the bucket (> 1 upscales).
 	Scale float64 `json:"scale"`
+	// References is the size each of the item's references trains at at
+	// this resolution (ReferenceBucket); nil without references.
+	References []bucket.Bucket `json:"references,omitempty"`
 }
 
 // Dataset is the result of a Scan: the usable images, in path order, and
@@ -47,6 +53,9 @@ type Dataset struct {
 	Items  []Item
 	// Sets holds the bucket set of each resolution, in Config.Resolutions order.
 	Sets []bucket.Set
+	// References summarises the references of each folder that has a
+	// control folder or metadata.jsonl references, in folder order.
+	References []FolderReferences
 }
 
 // BucketKey identifies a bucket of a resolution.

@@ -42,10 +42,11 @@ type folderFiles struct {
 }
 
 // walkFolder lists a folder recursively, skipping hidden files and folders
-// (names starting with ".") and macOS resource folders. A subfolder that
-// cannot be listed is reported as a problem and skipped; only a failure on
-// the root is an error.
-func walkFolder(root string, captionExts []string) (folderFiles, error) {
+// (names starting with "."), macOS resource folders and the folders in skip
+// (a control folder inside the image folder). A subfolder that cannot be
+// listed is reported as a problem and skipped; only a failure on the root
+// is an error.
+func walkFolder(root string, captionExts []string, skip ...string) (folderFiles, error) {
 	var ff folderFiles
 	isCaption := map[string]bool{}
 	for _, e := range captionExts {
@@ -71,6 +72,11 @@ func walkFolder(root string, captionExts []string) (folderFiles, error) {
 			return nil
 		}
 		if d.IsDir() {
+			for _, sk := range skip {
+				if path != root && filepath.Clean(path) == filepath.Clean(sk) {
+					return filepath.SkipDir
+				}
+			}
 			return nil
 		}
 		ext := strings.ToLower(filepath.Ext(name))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"math/rand/v2"
+	"strings"
 	"sync"
 
 	"github.com/flora-ml/flora/data/bucket"
@@ -51,6 +52,41 @@ type Sample struct {
 	Flip bool
 	// Caption is the text to train on (trigger, dropout, shuffling applied).
 	Caption string
+	// References prepare the item's reference images, in order (nil
+	// without references). Each is flipped when the target is (Flip).
+	References []SampleReference
+}
+
+// SampleReference is how one reference image of a sample is prepared: the
+// rectangle Crop of the reference (displayed orientation) resized to
+// Bucket, its ReferenceBucket. The crop is taken at the target's crop
+// offset, so a before/after pair of one shape stays aligned.
+type SampleReference struct {
+	Bucket bucket.Bucket
+	Crop   image.Rectangle
+}
+
+// sampleReferences places an item's references for one assignment at a
+// crop offset.
+func sampleReferences(it *Item, as Assignment, offset float64) []SampleReference {
+	if len(it.References) == 0 {
+		return nil
+	}
+	out := make([]SampleReference, len(it.References))
+	for j, r := range it.References {
+		out[j] = SampleReference{Bucket: as.References[j], Crop: bucket.CropRect(r.Width, r.Height, as.References[j], offset)}
+	}
+	return out
+}
+
+// referenceSignature names the reference sizes of an assignment ("" for
+// none): samples batch together only when it is equal.
+func referenceSignature(as Assignment) string {
+	parts := make([]string, len(as.References))
+	for i, b := range as.References {
+		parts[i] = b.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // PlanOptions configure the batch order.
@@ -67,7 +103,8 @@ type PlanOptions struct {
 // Plan is the deterministic order of batches over endless epochs. Each
 // epoch holds every (item, resolution, repeat) sample once: samples are
 // shuffled within their bucket, cut into batches, and the batches of all
-// buckets shuffled. It is safe for concurrent use.
+// buckets shuffled. With references, a bucket is split by the sizes of the
+// samples' references (Assignment.References), so every batch stacks. It is safe for concurrent use.
 type Plan struct {
 	ds    *Dataset
 	opts  PlanOptions
@@ -98,11 +135,21 @@ func NewPlan(ds *Dataset, opts PlanOptions) (*Plan, error) {
 		return nil, fmt.Errorf("the dataset has no usable images (run `flora data check` on its folders)")
 	}
 	p := &Plan{ds: ds, opts: opts, rules: ds.Config.CaptionRules(), orders: map[int][][]planEntry{}}
-	byKey := map[BucketKey][]planEntry{}
+	// A group is a bucket and the sizes of the references, so a batch's
+	// targets and references stack; without references, one per bucket.
+	type groupKey struct {
+		BucketKey
+		refs string
+	}
+	byKey := map[groupKey][]planEntry{}
+	sigs := map[BucketKey][]string{} // reference signatures of a bucket, first seen first
 	id := 0
 	for i, it := range ds.Items {
 		for a, as := range it.Assignments {
-			k := BucketKey{as.Resolution, as.Bucket}
+			k := groupKey{BucketKey{as.Resolution, as.Bucket}, referenceSignature(as)}
+			if _, seen := byKey[k]; !seen {
+				sigs[k.BucketKey] = append(sigs[k.BucketKey], k.refs)
+			}
 			for r := 0; r < it.Repeats; r++ {
 				byKey[k] = append(byKey[k], planEntry{id: id, item: i, assign: a})
 				id++
@@ -110,12 +157,14 @@ func NewPlan(ds *Dataset, opts PlanOptions) (*Plan, error) {
 		}
 	}
 	for _, bc := range ds.Buckets() {
-		g := byKey[bc.BucketKey]
-		p.groups = append(p.groups, g)
-		if opts.DropLast {
-			p.perEp += len(g) / opts.BatchSize
-		} else {
-			p.perEp += (len(g) + opts.BatchSize - 1) / opts.BatchSize
+		for _, sig := range sigs[bc.BucketKey] {
+			g := byKey[groupKey{bc.BucketKey, sig}]
+			p.groups = append(p.groups, g)
+			if opts.DropLast {
+				p.perEp += len(g) / opts.BatchSize
+			} else {
+				p.perEp += (len(g) + opts.BatchSize - 1) / opts.BatchSize
+			}
 		}
 	}
 	if p.perEp == 0 {
@@ -202,6 +251,7 @@ func (p *Plan) sample(epoch int, e planEntry) Sample {
 		Item: e.item, Resolution: as.Resolution, Bucket: as.Bucket,
 		Crop: bucket.CropRect(it.Width, it.Height, as.Bucket, offset),
 		Flip: flip, Caption: caption,
+		References: sampleReferences(it, as, offset),
 	}
 }
 

@@ -31,6 +31,16 @@ const (
 	ProblemUpscaled       ProblemKind = "upscaled"        // smaller than every resolution's buckets (Warning)
 	ProblemCaption        ProblemKind = "caption"         // caption oddities: empty, conflicting sources, placeholder without trigger (Warning)
 	ProblemNoImages       ProblemKind = "no images"       // a dataset folder holds no image file at all (Warning)
+	// ProblemMissingReference: an image of a folder with a control folder
+	// has no reference, or a metadata.jsonl reference does not exist; the
+	// image is left out (Error).
+	ProblemMissingReference ProblemKind = "missing reference"
+	// ProblemExtraReference: a control-folder image matches no image, or is
+	// not used (Warning).
+	ProblemExtraReference ProblemKind = "extra reference"
+	// ProblemReferenceCount: an image has another number of references than
+	// most of its folder (Warning).
+	ProblemReferenceCount ProblemKind = "reference count"
 )
 
 // Problem is one finding about one file.

@@ -27,6 +27,10 @@ type candidate struct {
 	// pending are caption warnings about the image, reported only if the
 	// image turns out usable.
 	pending Problems
+	// refs are its reference images (from metadata.jsonl or the control
+	// folder), refSource where they were found.
+	refs      []string
+	refSource string
 }
 
 // decoded is the result of reading and decoding one candidate.
@@ -60,6 +64,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 	}
 	var problems Problems
 	var cands []candidate
+	var refStats []FolderReferences
 	seenImage := map[string]bool{}
 	for fi, folder := range cfg.Folders {
 		root := filepath.Clean(folder.Path)
@@ -70,7 +75,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		if !st.IsDir() {
 			return nil, nil, fmt.Errorf("dataset folder %s is a file, not a folder; give the folder that holds the images", folder.Path)
 		}
-		ff, err := walkFolder(root, cfg.CaptionExtensions)
+		ff, err := walkFolder(root, cfg.CaptionExtensions, folder.Control)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
 		}
@@ -80,6 +85,35 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 				Message: fmt.Sprintf("no image files in the folder or its subfolders (looked for %s)", strings.Join(imageExtList(), " "))})
 		}
 		fc, fp := resolveCaptions(&cfg, fi, root, ff)
+		stat := FolderReferences{Folder: root}
+		if folder.Control != "" {
+			ctl := filepath.Clean(folder.Control)
+			stat.Control = ctl
+			if st, err := fsutil.Stat(ctl); err != nil {
+				return nil, nil, fmt.Errorf("dataset folder %s: control folder: %w", folder.Path, err)
+			} else if !st.IsDir() {
+				return nil, nil, fmt.Errorf("dataset folder %s: control folder %s is a file, not a folder; give the folder that holds the reference images", folder.Path, folder.Control)
+			}
+			cf, err := walkFolder(ctl, nil, root)
+			if err != nil {
+				return nil, nil, fmt.Errorf("dataset folder %s: control folder %s: %w", folder.Path, folder.Control, err)
+			}
+			missing, extra := matchControlFolder(root, ctl, fc, cf.images)
+			problems = append(problems, cf.problems...)
+			problems = append(problems, missing...)
+			problems = append(problems, extra...)
+			stat.Missing, stat.Extra = len(missing), len(extra)
+		}
+		mp := checkMetadataReferences(fc)
+		stat.Missing += len(mp)
+		problems = append(problems, mp...)
+		problems = append(problems, referenceCounts(fc)...)
+		for _, c := range fc {
+			if len(c.refs) > 0 {
+				stat.hasRefs = true
+			}
+		}
+		refStats = append(refStats, stat)
 		for _, c := range fc {
 			if seenImage[c.path] {
 				continue // listed by an earlier, enclosing folder
@@ -90,6 +124,18 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		problems = append(problems, fp...)
 	}
 	results := decodeAll(cands, cfg.DecodeOptions(), cfg.Workers)
+	// References, each file decoded once.
+	var refCands []candidate
+	refIndex := map[string]int{}
+	for _, c := range cands {
+		for _, r := range c.refs {
+			if _, seen := refIndex[r]; !seen && !c.skip {
+				refIndex[r] = len(refCands)
+				refCands = append(refCands, candidate{path: r})
+			}
+		}
+	}
+	refResults := decodeAll(refCands, cfg.DecodeOptions(), cfg.Workers)
 	firstByHash := map[string]string{}
 	for i, c := range cands {
 		if c.skip {
@@ -105,6 +151,12 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 				Message: fmt.Sprintf("%dx%d: shorter side %d px is below the minimum of %d; skipped (use a larger image or lower min side)", r.info.Width, r.info.Height, short, cfg.MinSide)})
 			continue
 		}
+		refs, rp := c.references(refResults, refIndex, cfg.MinSide)
+		problems = append(problems, rp...)
+		if len(refs) < len(c.refs) {
+			refStats[c.folder].Unusable += len(rp)
+			continue
+		}
 		if first, dup := firstByHash[r.hash]; dup {
 			problems = append(problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemDuplicate,
 				Message: fmt.Sprintf("same content as %s; it will count twice (remove one copy unless that is intended)", first)})
@@ -116,7 +168,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 			Path: c.path, Folder: c.folder, Format: r.info.Format, ColorModel: r.info.ColorModel,
 			Width: r.info.Width, Height: r.info.Height, Bytes: r.bytes, Hash: r.hash,
 			Caption: c.caption, CaptionSource: c.captionSource,
-			Repeats: cfg.Folders[c.folder].Repeats,
+			Repeats: cfg.Folders[c.folder].Repeats, References: refs,
 		}
 		if it.Repeats == 0 {
 			it.Repeats = max(1, folderRepeats(c.root, c.path))
@@ -126,8 +178,43 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		}
 		ds.Items = append(ds.Items, it)
 	}
+	for _, it := range ds.Items {
+		if len(it.References) > 0 {
+			refStats[it.Folder].Targets++
+			refStats[it.Folder].References += len(it.References)
+		}
+	}
+	for _, st := range refStats {
+		if st.hasRefs || st.Control != "" {
+			ds.References = append(ds.References, st)
+		}
+	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
 	return ds, problems, nil
+}
+
+// references checks the decoded reference images of a candidate: each
+// must be readable and have a shorter side of at least minSide. It returns
+// the usable ones and a problem (on the reference's path) for each other;
+// the candidate is usable only when all are.
+func (c *candidate) references(results []decoded, index map[string]int, minSide int) ([]Reference, Problems) {
+	var refs []Reference
+	var problems Problems
+	for _, p := range c.refs {
+		r := results[index[p]]
+		switch {
+		case r.err != nil:
+			problems = append(problems, Problem{Path: p, Severity: Error, Kind: ProblemUnreadable,
+				Message: fmt.Sprintf("%v; it is a reference of %s, which is left out", r.err, c.path)})
+		case min(r.info.Width, r.info.Height) < minSide:
+			problems = append(problems, Problem{Path: p, Severity: Warning, Kind: ProblemTooSmall,
+				Message: fmt.Sprintf("%dx%d: shorter side %d px is below the minimum of %d; %s, which it is a reference of, is skipped (use a larger reference or lower min side)", r.info.Width, r.info.Height, min(r.info.Width, r.info.Height), minSide, c.path)})
+		default:
+			refs = append(refs, Reference{Path: p, Format: r.info.Format, ColorModel: r.info.ColorModel,
+				Width: r.info.Width, Height: r.info.Height, Bytes: r.bytes, Hash: r.hash, Source: c.refSource})
+		}
+	}
+	return refs, problems
 }
 
 // assign fills it.Assignments: the nearest bucket of every resolution the
@@ -139,7 +226,7 @@ func (d *Dataset) assign(it *Item) *Problem {
 		b := set.Nearest(it.Width, it.Height)
 		s := bucket.Scale(it.Width, it.Height, b)
 		if s <= d.Config.MaxUpscale {
-			it.Assignments = append(it.Assignments, Assignment{Resolution: set.Resolution, Bucket: b, Scale: s})
+			it.Assignments = append(it.Assignments, Assignment{Resolution: set.Resolution, Bucket: b, Scale: s, References: referenceBuckets(set, it.References)})
 		}
 		if set.Resolution < d.Sets[smallest].Resolution {
 			smallest = i
@@ -151,7 +238,7 @@ func (d *Dataset) assign(it *Item) *Problem {
 	set := d.Sets[smallest]
 	b := set.Nearest(it.Width, it.Height)
 	s := bucket.Scale(it.Width, it.Height, b)
-	it.Assignments = []Assignment{{Resolution: set.Resolution, Bucket: b, Scale: s}}
+	it.Assignments = []Assignment{{Resolution: set.Resolution, Bucket: b, Scale: s, References: referenceBuckets(set, it.References)}}
 	return &Problem{Path: it.Path, Severity: Warning, Kind: ProblemUpscaled,
 		Message: fmt.Sprintf("%dx%d is smaller than every resolution's buckets; trains at %v upscaled ×%.2f (blurry; use a larger image or add a smaller resolution)", it.Width, it.Height, b, s)}
 }
@@ -195,10 +282,20 @@ func resolveCaptions(cfg *Config, fi int, root string, ff folderFiles) ([]candid
 	folder := cfg.Folders[fi]
 	imageStems := map[string]bool{}
 	imagePaths := map[string]bool{}
+	// Images a metadata line lists as references are not targets.
+	isRef := map[string]bool{}
+	for _, e := range metaOrder {
+		for _, r := range e.controls {
+			isRef[r] = true
+		}
+	}
 	var out []candidate
 	for _, img := range ff.images {
 		imageStems[stemKey(img)] = true
 		imagePaths[filepath.Clean(img)] = true
+		if isRef[filepath.Clean(img)] {
+			continue
+		}
 		c := candidate{path: img, folder: fi, root: root}
 		var sources []string
 		if files := byStem[stemKey(img)]; len(files) > 0 {
@@ -219,9 +316,14 @@ func resolveCaptions(cfg *Config, fi int, root string, ff folderFiles) ([]candid
 			}
 		}
 		if e, ok := meta[filepath.Clean(img)]; ok {
-			sources = append(sources, e.source)
+			if e.hasText {
+				sources = append(sources, e.source)
+			}
 			if c.captionSource == "" && !c.skip && e.caption != "" {
 				c.caption, c.captionSource = e.caption, e.source
+			}
+			if len(e.controls) > 0 {
+				c.refs, c.refSource = e.controls, e.source
 			}
 		}
 		pend := func(kind ProblemKind, format string, args ...any) {

@@ -228,15 +228,15 @@ func TestScanAssignments(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]Assignment{
-		"big.png":   {{512, bucket.Bucket{Width: 512, Height: 512}, 0.512}, {768, bucket.Bucket{Width: 768, Height: 768}, 0.768}, {1024, bucket.Bucket{Width: 1024, Height: 1024}, 1.024}},
-		"mid.png":   {{512, bucket.Bucket{Width: 512, Height: 512}, 512.0 / 600}},
-		"small.png": {{512, bucket.Bucket{Width: 512, Height: 512}, 512.0 / 300}},
+		"big.png":   {{Resolution: 512, Bucket: bucket.Bucket{Width: 512, Height: 512}, Scale: 0.512}, {Resolution: 768, Bucket: bucket.Bucket{Width: 768, Height: 768}, Scale: 0.768}, {Resolution: 1024, Bucket: bucket.Bucket{Width: 1024, Height: 1024}, Scale: 1.024}},
+		"mid.png":   {{Resolution: 512, Bucket: bucket.Bucket{Width: 512, Height: 512}, Scale: 512.0 / 600}},
+		"small.png": {{Resolution: 512, Bucket: bucket.Bucket{Width: 512, Height: 512}, Scale: 512.0 / 300}},
 		// 2:1. At 512 (step 32) the nearest is 736x352 (2.09; next 672x384
 		// is 1.75), scale max(736/1200, 352/600). At 768 (step 48) width 528
 		// gives ⌊589824/528/16⌋·16 = 1104 → 1104x528 (2.09; 1216x480 is
 		// beyond 2.5), scale 1104/1200. At 1024 the nearest, 1488x704, needs
 		// ×1.24 > 1.1.
-		"wide.png": {{512, bucket.Bucket{Width: 736, Height: 352}, 736.0 / 1200}, {768, bucket.Bucket{Width: 1104, Height: 528}, 1104.0 / 1200}},
+		"wide.png": {{Resolution: 512, Bucket: bucket.Bucket{Width: 736, Height: 352}, Scale: 736.0 / 1200}, {Resolution: 768, Bucket: bucket.Bucket{Width: 1104, Height: 528}, Scale: 1104.0 / 1200}},
 	}
 	for _, it := range ds.Items {
 		name := filepath.Base(it.Path)

@@ -31,7 +31,12 @@ func (d *Dataset) WriteBucketTable(w io.Writer) error {
 // the text with the trigger word applied).
 func (d *Dataset) WriteItemTable(w io.Writer) error {
 	t := tablewriter.NewTable(w)
-	t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption")
+	refs := d.HasReferences()
+	if refs {
+		t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption", "References")
+	} else {
+		t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption")
+	}
 	rules := d.Config.CaptionRules()
 	for _, it := range d.Items {
 		var bs []string
@@ -40,14 +45,45 @@ func (d *Dataset) WriteItemTable(w io.Writer) error {
 			if a.Scale > 1 {
 				s += fmt.Sprintf(" (×%.2f)", a.Scale)
 			}
+			if len(a.References) > 0 {
+				rs := make([]string, len(a.References))
+				for i, b := range a.References {
+					rs[i] = b.String()
+				}
+				s += " ref " + strings.Join(rs, ",")
+			}
 			bs = append(bs, s)
 		}
 		caption := "none"
 		if it.CaptionSource != "" {
 			caption = fmt.Sprintf("%s: %q", captionSourceLabel(it.CaptionSource), ellipsize(rules.WithTrigger(it.Caption), 48))
 		}
-		if err := t.Append(it.Path, fmt.Sprintf("%dx%d", it.Width, it.Height), it.Format.String()+" "+it.ColorModel,
-			strings.Join(bs, " "), fmt.Sprint(it.Repeats), caption); err != nil {
+		row := []any{it.Path, fmt.Sprintf("%dx%d", it.Width, it.Height), it.Format.String() + " " + it.ColorModel,
+			strings.Join(bs, " "), fmt.Sprint(it.Repeats), caption}
+		if refs {
+			row = append(row, referenceList(&it))
+		}
+		if err := t.Append(row...); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// WriteReferenceTable prints one row per folder with reference images:
+// the folder, its control folder (or "metadata.jsonl"), the images with
+// references, the references they use, and the images left out for a
+// missing reference, the control images matching no image, and the
+// unusable (unreadable or too small) references.
+func (d *Dataset) WriteReferenceTable(w io.Writer) error {
+	t := tablewriter.NewTable(w)
+	t.Header("Folder", "Control", "Images", "References", "Missing", "Extra", "Unusable")
+	for _, r := range d.References {
+		control := r.Control
+		if control == "" {
+			control = MetadataFile
+		}
+		if err := t.Append(r.Folder, control, fmt.Sprint(r.Targets), fmt.Sprint(r.References), fmt.Sprint(r.Missing), fmt.Sprint(r.Extra), fmt.Sprint(r.Unusable)); err != nil {
 			return err
 		}
 	}

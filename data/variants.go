@@ -9,7 +9,8 @@ import (
 
 // LatentVariants lists every distinct preprocessed image the plan can ask
 // for, so their latents can be computed once and cached: each item at each
-// assigned resolution, centre-cropped, unflipped and (with Flip) flipped.
+// assigned resolution, centre-cropped, unflipped and (with Flip) flipped,
+// with its references placed the same way (Sample.References).
 // Captions are left empty. It fails with random crops, whose positions
 // vary without end.
 func (d *Dataset) LatentVariants() ([]Sample, error) {
@@ -27,6 +28,7 @@ func (d *Dataset) LatentVariants() ([]Sample, error) {
 				out = append(out, Sample{
 					Item: i, Resolution: a.Resolution, Bucket: a.Bucket,
 					Crop: bucket.CropRect(it.Width, it.Height, a.Bucket, 0.5), Flip: f,
+					References: sampleReferences(&d.Items[i], a, 0.5),
 				})
 			}
 		}

@@ -167,6 +167,13 @@ type DatasetFolder struct {
 	Repeats int `yaml:"repeats"`
 	// DefaultCaption overrides the dataset default caption for this folder.
 	DefaultCaption string `yaml:"default_caption"`
+	// Control is an optional folder of reference (control) images for
+	// edit/reference training, parallel to Path: the references of
+	// PATH/a.png are CONTROL/a.* (any image extension), CONTROL/a_0.*,
+	// CONTROL/a_1.*, … or the images of CONTROL/a/ (musubi-tuner
+	// control_directory, ai-toolkit control_path). A metadata.jsonl can list
+	// them instead ("control": ["a_ref.png"]).
+	Control string `yaml:"control"`
 }
 
 // TrainConfig holds the optimisation settings.

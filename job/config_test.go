@@ -105,6 +105,12 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"train.shard_base: needs train.devices > 1"},
 		},
 		{
+			name: "control folder is the image folder",
+			yaml: minimal,
+			sets: []string{"dataset.folders.0.control=data/style/"},
+			want: []string{"dataset.folders.0.control: is the image folder itself"},
+		},
+		{
 			name: "missing required",
 			yaml: "name: x\n",
 			want: []string{"model.path: is required", "dataset.folders: needs at least one folder"},
@@ -203,6 +209,7 @@ func TestSetOverrides(t *testing.T) {
 		"dataset.resolutions=[512, 768]",
 		"dataset.folders.0.repeats=10",
 		"dataset.folders.1.path=more",
+		"dataset.folders.1.control=more-control",
 		"sample.prompts=[a cat, a dog]",
 		"name=run-7",
 		"dataset.trigger=ohwx",
@@ -216,7 +223,7 @@ func TestSetOverrides(t *testing.T) {
 	if !reflect.DeepEqual(cfg.Dataset.Resolutions, []int{512, 768}) {
 		t.Errorf("resolutions = %v", cfg.Dataset.Resolutions)
 	}
-	wantFolders := []DatasetFolder{{Path: "data/style", Repeats: 10}, {Path: "more"}}
+	wantFolders := []DatasetFolder{{Path: "data/style", Repeats: 10}, {Path: "more", Control: "more-control"}}
 	if !reflect.DeepEqual(cfg.Dataset.Folders, wantFolders) {
 		t.Errorf("folders = %+v", cfg.Dataset.Folders)
 	}

@@ -254,6 +254,7 @@ func (c *Config) resolveInputPaths(base string) {
 	abs(&c.Dataset.Embeddings)
 	for i := range c.Dataset.Folders {
 		abs(&c.Dataset.Folders[i].Path)
+		abs(&c.Dataset.Folders[i].Control)
 	}
 }
 

@@ -3,6 +3,7 @@ package job
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -94,6 +95,9 @@ func (c *Config) Validate() error {
 		}
 		if f.Repeats < 0 {
 			ps.add(key+".repeats", "must be >= 0 (0 = from the folder name or 1), got %d", f.Repeats)
+		}
+		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
+			ps.add(key+".control", "is the image folder itself; give the separate folder of reference images (e.g. control/ next to the images)")
 		}
 	}
 	if d.KeepTokens < 0 {

@@ -21,7 +21,7 @@ func init() {
 			{
 				name:    "check",
 				summary: "scan image folders: sizes, buckets, captions and every problem file",
-				usage:   "data check DIR [DIR...] [--resolution 512,768,1024] [--min-side 256] [--trigger WORD] [--allow-errors] [--json]",
+				usage:   "data check DIR [DIR...] [--control CONTROL_DIR...] [--resolution 512,768,1024] [--min-side 256] [--trigger WORD] [--allow-errors] [--json]",
 				setup:   setupDataCheck,
 			},
 		},
@@ -30,10 +30,13 @@ func init() {
 
 // dataCheckReport is the --json output of `flora data check`.
 type dataCheckReport struct {
-	Items    []data.Item        `json:"items"`
-	Buckets  []dataBucketReport `json:"buckets"`
-	Problems data.Problems      `json:"problems"`
-	Summary  dataCheckSummary   `json:"summary"`
+	Items   []data.Item        `json:"items"`
+	Buckets []dataBucketReport `json:"buckets"`
+	// References summarises each folder with reference images (a control
+	// folder or metadata.jsonl references).
+	References []data.FolderReferences `json:"references"`
+	Problems   data.Problems           `json:"problems"`
+	Summary    dataCheckSummary        `json:"summary"`
 }
 
 type dataBucketReport struct {
@@ -60,16 +63,24 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 	var maxAspect, maxUpscale float64
 	floatFlag(fs, &maxAspect, "max-aspect", def.MaxAspect, job.FloatRange{Min: 1, Max: 16}, "largest bucket aspect ratio (long side / short side), 1 to 16")
 	floatFlag(fs, &maxUpscale, "max-upscale", def.MaxUpscale, job.FloatRange{Min: 1, Max: 16}, "use a resolution for an image only if it needs at most this much upscaling, 1 to 16")
+	controls := fs.StringArray("control", nil, "the folder of reference (control) images of each DIR, in order (give it once per DIR): CONTROL/a.*, CONTROL/a_0.*, a_1.* or CONTROL/a/ are the references of DIR/a.png")
 	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when some files are unreadable")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	return func(args []string) error {
 		if len(args) == 0 {
 			return usageErrorf("expected at least one image folder")
 		}
+		if len(*controls) > 0 && len(*controls) != len(args) {
+			return usageErrorf("%d --control folder(s) for %d image folder(s); give one --control per folder, in the same order", len(*controls), len(args))
+		}
 		cfg := def
 		cfg.Folders = nil
-		for _, a := range args {
-			cfg.Folders = append(cfg.Folders, data.Folder{Path: a})
+		for i, a := range args {
+			f := data.Folder{Path: a}
+			if len(*controls) > 0 {
+				f.Control = (*controls)[i]
+			}
+			cfg.Folders = append(cfg.Folders, f)
 		}
 		cfg.Resolutions, cfg.MinSide, cfg.MaxAspect, cfg.MaxUpscale = *resolutions, *minSide, maxAspect, maxUpscale
 		cfg.Trigger, cfg.DefaultCaption = *trigger, *defaultCaption
@@ -121,6 +132,12 @@ func writeDataCheckText(w io.Writer, ds *data.Dataset, problems data.Problems) e
 		if err := ds.WriteBucketTable(w); err != nil {
 			return err
 		}
+	}
+	if len(ds.References) > 0 {
+		fmt.Fprintln(w, "\nReferences:")
+		if err := ds.WriteReferenceTable(w); err != nil {
+			return err
+		}
 	} else {
 		fmt.Fprintln(w, "No usable images.")
 	}
@@ -150,6 +167,10 @@ func writeDataCheckJSON(w io.Writer, ds *data.Dataset, problems data.Problems) e
 	}
 	if r.Problems == nil {
 		r.Problems = data.Problems{}
+	}
+	r.References = ds.References
+	if r.References == nil {
+		r.References = []data.FolderReferences{}
 	}
 	for _, b := range ds.Buckets() {
 		r.Buckets = append(r.Buckets, dataBucketReport{Resolution: b.Resolution, Width: b.Bucket.Width, Height: b.Bucket.Height, Images: b.Images, Samples: b.Samples})

@@ -2,10 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"image/color"
+	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/bucket"
 	"github.com/flora-ml/flora/data/datatest"
 	"github.com/flora-ml/flora/internal/testutil"
 )
@@ -73,5 +79,58 @@ func TestDataCheckExitCodes(t *testing.T) {
 		t.Run(strings.Join(tc.args[1:], " "), func(t *testing.T) {
 			tc.check(t)
 		})
+	}
+}
+
+// A control dataset: the references of each image, the folder summary
+// (found, missing, extra) in the text and JSON reports, and exit 1 for the
+// image without its reference.
+func TestDataCheckReferences(t *testing.T) {
+	dir := t.TempDir()
+	images, control := filepath.Join(dir, "images"), filepath.Join(dir, "control")
+	png := func(i int) []byte {
+		return datatest.PNG(t, datatest.Split(32, 32, color.NRGBA{uint8(i), 0, 0, 255}, datatest.Right))
+	}
+	for name, b := range map[string][]byte{
+		"images/a.png": png(1), "images/b.png": png(2), "images/c.png": png(3),
+		"control/a.png": png(4), "control/b_0.png": png(5), "control/b_1.png": png(6), "control/zzz.png": png(7),
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WriteFile(t, p, b)
+	}
+	args := []string{"data", "check", images, "--control", control, "--resolution=32", "--min-side=16", "--default-caption=x"}
+	code, out, errs := runCLI(t, args...)
+	if code != 1 || !strings.Contains(errs, "1 file(s) cannot be used") {
+		t.Errorf("exit code %d, want 1\n%s\n%s", code, out, errs)
+	}
+	testutil.CheckContains(t, "report", out, "References:", "b_0.png, b_1.png", "32:32x32 ref 32x32,32x32",
+		filepath.Join(images, "c.png")+": error: missing reference: no reference image in the control folder (expected "+filepath.Join(control, "c")+".png",
+		filepath.Join(control, "zzz.png")+": warning: extra reference",
+		filepath.Join(images, "a.png")+": warning: reference count") // a tie: the larger count is the norm
+	row := regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(images) + `\s*│\s*` + regexp.QuoteMeta(control) + `\s*│\s*2\s*│\s*3\s*│\s*1\s*│\s*1\s*│\s*0\s*│`)
+	if !row.MatchString(out) {
+		t.Errorf("reference table lacks the row images, control, 2 images, 3 references, 1 missing, 1 extra, 0 unusable:\n%s", out)
+	}
+	if code, _, _ := runCLI(t, append(args, "--allow-errors")...); code != 0 {
+		t.Errorf("--allow-errors: exit code %d, want 0", code)
+	}
+
+	code, out, _ = runCLI(t, append(args, "--json")...)
+	var rep dataCheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	want := []data.FolderReferences{{Folder: images, Control: control, Targets: 2, References: 3, Missing: 1, Extra: 1}}
+	if code != 1 || !reflect.DeepEqual(rep.References, want) || len(rep.Items) != 2 || len(rep.Items[1].References) != 2 || rep.Items[1].References[1].Path != filepath.Join(control, "b_1.png") || rep.Items[1].Assignments[0].References[1] != (bucket.Bucket{Width: 32, Height: 32}) {
+		t.Errorf("--json: code %d, references %+v, items %+v", code, rep.References, rep.Items)
+	}
+	for _, tc := range []cliCase{
+		{[]string{"data", "check", images, dir, "--control", control}, 2, "", "1 --control folder(s) for 2 image folder(s)"},
+		{[]string{"data", "check", images, "--control", filepath.Join(dir, "nope")}, 1, "", "control folder"},
+	} {
+		tc.check(t)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/bucket"
 )
 
 // BuildOptions configure filling the cache.
@@ -32,8 +33,10 @@ func (s BuildStats) String() string {
 }
 
 // BuildLatents makes sure the latent of every variant of the dataset
-// (data.Dataset.LatentVariants) is cached, encoding the missing ones in
-// batches of one bucket.
+// (data.Dataset.LatentVariants) is cached, and the latent of each of its
+// references (ReferenceKey; a reference shared by several variants is
+// encoded once), encoding the missing ones in batches of one size. Stats
+// count targets and references together.
 func BuildLatents(s *Store, ds *data.Dataset, enc LatentEncoder, opts BuildOptions) (BuildStats, error) {
 	variants, err := ds.LatentVariants()
 	if err != nil {
@@ -41,27 +44,40 @@ func BuildLatents(s *Store, ds *data.Dataset, enc LatentEncoder, opts BuildOptio
 	}
 	id := enc.Identity()
 	corrupt0 := s.Corrupt()
-	st := BuildStats{Total: len(variants)}
-	// Missing entries grouped by bucket, in variant order.
+	// Every image to cache: each variant, then its references (ref >= 0).
 	type todo struct {
-		s   data.Sample
+		img ImageRef
 		key Key
 	}
+	var all []todo
+	seenRef := map[Key]bool{}
+	for _, v := range variants {
+		all = append(all, todo{ImageRef{v, -1}, LatentKey(ds, v, id)})
+		seenRef[all[len(all)-1].key] = true
+		for j := range v.References {
+			k := ReferenceKey(ds, v, j, id)
+			if !seenRef[k] {
+				seenRef[k] = true
+				all = append(all, todo{ImageRef{v, j}, k})
+			}
+		}
+	}
+	st := BuildStats{Total: len(all)}
+	// Missing entries grouped by resolution and size, in order.
 	var order []data.BucketKey
 	groups := map[data.BucketKey][]todo{}
-	for _, v := range variants {
-		key := LatentKey(ds, v, id)
-		if _, ok, err := s.Get(Latent, key); err != nil {
+	for _, t := range all {
+		if _, ok, err := s.Get(Latent, t.key); err != nil {
 			return st, err
 		} else if ok {
 			st.Reused++
 			continue
 		}
-		bk := data.BucketKey{Resolution: v.Resolution, Bucket: v.Bucket}
+		bk := data.BucketKey{Resolution: t.img.Sample.Resolution, Bucket: t.img.Bucket()}
 		if _, seen := groups[bk]; !seen {
 			order = append(order, bk)
 		}
-		groups[bk] = append(groups[bk], todo{v, key})
+		groups[bk] = append(groups[bk], t)
 	}
 	st.Corrupt = s.Corrupt() - corrupt0
 	report(opts, st.Reused, st.Total)
@@ -70,26 +86,29 @@ func BuildLatents(s *Store, ds *data.Dataset, enc LatentEncoder, opts BuildOptio
 		g := groups[bk]
 		for lo := 0; lo < len(g); lo += bs {
 			batch := g[lo:min(lo+bs, len(g))]
-			samples := make([]data.Sample, len(batch))
+			refs := make([]ImageRef, len(batch))
 			for i, t := range batch {
-				samples[i] = t.s
+				refs[i] = t.img
 			}
-			images, err := Pixels(ds, samples)
+			images, err := ImagePixels(ds, refs)
 			if err != nil {
 				return st, err
 			}
 			latents, err := enc.Encode(images)
 			if err != nil {
-				return st, fmt.Errorf("encoding latents of %s: %w", ds.Items[batch[0].s.Item].Path, err)
+				return st, fmt.Errorf("encoding latents of %s: %w", refs[0].Path(ds), err)
 			}
 			if len(latents) != len(batch) {
 				return st, fmt.Errorf("latent encoder %s returned %d latents for %d images", id, len(latents), len(batch))
 			}
 			for i, t := range batch {
-				it := ds.Items[t.s.Item]
-				meta := map[string]string{"source": it.Path, "encoder": id, "bucket": t.s.Bucket.String(), "flip": fmt.Sprint(t.s.Flip)}
+				path := t.img.Path(ds)
+				meta := map[string]string{"source": path, "encoder": id, "bucket": t.img.Bucket().String(), "flip": fmt.Sprint(t.img.Sample.Flip)}
+				if t.img.Ref >= 0 {
+					meta["reference_of"] = ds.Items[t.img.Sample.Item].Path
+				}
 				if err := s.Put(Latent, t.key, latents[i], meta); err != nil {
-					return st, fmt.Errorf("latent of %s: %w", it.Path, err)
+					return st, fmt.Errorf("latent of %s: %w", path, err)
 				}
 				st.Built++
 			}
@@ -97,6 +116,37 @@ func BuildLatents(s *Store, ds *data.Dataset, enc LatentEncoder, opts BuildOptio
 		}
 	}
 	return st, nil
+}
+
+// ImageRef names one prepared image of a sample: its target (Ref < 0) or
+// its reference number Ref.
+type ImageRef struct {
+	Sample data.Sample
+	Ref    int
+}
+
+// Path is the image file.
+func (r ImageRef) Path(ds *data.Dataset) string {
+	if r.Ref < 0 {
+		return ds.Items[r.Sample.Item].Path
+	}
+	return ds.Items[r.Sample.Item].References[r.Ref].Path
+}
+
+// Bucket is the size the image is prepared at.
+func (r ImageRef) Bucket() bucket.Bucket {
+	if r.Ref < 0 {
+		return r.Sample.Bucket
+	}
+	return r.Sample.References[r.Ref].Bucket
+}
+
+// Key is the cache key of the image's latent.
+func (r ImageRef) Key(ds *data.Dataset, encoder string) Key {
+	if r.Ref < 0 {
+		return LatentKey(ds, r.Sample, encoder)
+	}
+	return ReferenceKey(ds, r.Sample, r.Ref, encoder)
 }
 
 // BuildText makes sure the embedding of every caption variant of the
@@ -148,17 +198,34 @@ func report(opts BuildOptions, done, total int) {
 // Pixels preprocesses the samples' images in parallel, as BuildLatents
 // feeds them to the encoder: [3, H, W] tensors in [−1, 1].
 func Pixels(ds *data.Dataset, samples []data.Sample) ([]Tensor, error) {
-	out := make([]Tensor, len(samples))
-	errs := make([]error, len(samples))
+	refs := make([]ImageRef, len(samples))
+	for i, smp := range samples {
+		refs[i] = ImageRef{smp, -1}
+	}
+	return ImagePixels(ds, refs)
+}
+
+// ImagePixels is Pixels for targets and references: [3, H, W] tensors in
+// [−1, 1], H×W the image's bucket.
+func ImagePixels(ds *data.Dataset, images []ImageRef) ([]Tensor, error) {
+	out := make([]Tensor, len(images))
+	errs := make([]error, len(images))
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for i, smp := range samples {
+	for i, img := range images {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			px, err := ds.Pixels(smp, nil)
-			out[i] = Tensor{Shape: []int{3, smp.Bucket.Height, smp.Bucket.Width}, Data: px}
+			var px []float32
+			var err error
+			if img.Ref < 0 {
+				px, err = ds.Pixels(img.Sample, nil)
+			} else {
+				px, err = ds.ReferencePixels(img.Sample, img.Ref, nil)
+			}
+			b := img.Bucket()
+			out[i] = Tensor{Shape: []int{3, b.Height, b.Width}, Data: px}
 			errs[i] = err
 		}()
 	}

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"image"
 	"strings"
 
 	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/bucket"
 )
 
 // Version is mixed into every key; bump it when preprocessing changes in a
@@ -29,16 +31,36 @@ const (
 // content hash, the encoder identity and every preprocessing setting that
 // changes the pixels (bucket, crop rectangle, flip, background, filter).
 func LatentKeyParts(ds *data.Dataset, s data.Sample, encoder string) []string {
-	it := ds.Items[s.Item]
+	return imageKeyParts(ds, ds.Items[s.Item].Hash, s.Bucket, s.Crop, s.Flip, encoder)
+}
+
+// ReferenceKeyParts returns the lines hashed into the key of the latent of
+// reference j of a sample: the same parts as LatentKeyParts, for the
+// reference's content, bucket and crop and the sample's flip. A reference
+// and a target of the same content prepared the same way share an entry
+// (their latents are equal); a reference's entry does not depend on its
+// target.
+func ReferenceKeyParts(ds *data.Dataset, s data.Sample, j int, encoder string) []string {
+	r := s.References[j]
+	return imageKeyParts(ds, ds.Items[s.Item].References[j].Hash, r.Bucket, r.Crop, s.Flip, encoder)
+}
+
+// ReferenceKey is the key of the latent of reference j of a sample.
+func ReferenceKey(ds *data.Dataset, s data.Sample, j int, encoder string) Key {
+	return hashParts(ReferenceKeyParts(ds, s, j, encoder))
+}
+
+// imageKeyParts lists the key parts of one prepared image.
+func imageKeyParts(ds *data.Dataset, hash string, b bucket.Bucket, crop image.Rectangle, flip bool, encoder string) []string {
 	bg := ds.Config.DecodeOptions().Background
 	return []string{
 		Version,
 		"kind=latent",
-		"content=" + it.Hash,
+		"content=" + hash,
 		"encoder=" + encoder,
-		fmt.Sprintf("bucket=%dx%d", s.Bucket.Width, s.Bucket.Height),
-		fmt.Sprintf("crop=%d,%d,%d,%d", s.Crop.Min.X, s.Crop.Min.Y, s.Crop.Max.X, s.Crop.Max.Y),
-		fmt.Sprintf("flip=%t", s.Flip),
+		fmt.Sprintf("bucket=%dx%d", b.Width, b.Height),
+		fmt.Sprintf("crop=%d,%d,%d,%d", crop.Min.X, crop.Min.Y, crop.Max.X, crop.Max.Y),
+		fmt.Sprintf("flip=%t", flip),
 		fmt.Sprintf("background=#%02x%02x%02x", bg.R, bg.G, bg.B),
 		"resample=lanczos3",
 	}

@@ -1,6 +1,6 @@
 // Package feed connects the dataset to the trainer: Source serves the
-// batches of a data.Plan as Samples — cached latents and caption embeddings
-// (data/cache) — with a position that checkpoints save and restore (it is a
+// batches of a data.Plan as Samples — cached latents, the latents of their
+// reference images and caption embeddings (data/cache) — with a position that checkpoints save and restore (it is a
 // train.BatchSource).
 package feed
 
@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/flora-ml/flora/data"
+	"github.com/flora-ml/flora/data/bucket"
 	"github.com/flora-ml/flora/data/cache"
 )
 
@@ -83,6 +84,10 @@ func (s *Source) Next() ([]Sample, error) {
 	if err != nil {
 		return nil, err
 	}
+	refs, err := s.references(samples)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Sample, len(samples))
 	for i, smp := range samples {
 		path := s.ds.Items[smp.Item].Path
@@ -93,7 +98,12 @@ func (s *Source) Next() ([]Sample, error) {
 		out[i] = Sample{
 			Latent: l.Data, C: l.Shape[0], H: l.Shape[1], W: l.Shape[2],
 			Embedding: e.Data, L: e.Shape[0], D: e.Shape[1],
-			Key: path,
+			Key: path, References: refs[i],
+		}
+		for _, r := range refs[i] {
+			if r.C != l.Shape[0] {
+				return nil, fmt.Errorf("%s: the latent of its reference %s has %d channels, the target's %d; rebuild the cache with one latent encoder", path, r.Key, r.C, l.Shape[0])
+			}
 		}
 	}
 	s.pos = s.plan.Next(s.pos)
@@ -153,4 +163,75 @@ func (s *Source) embeddings(samples []data.Sample) ([]cache.Tensor, error) {
 		}
 	}
 	return f.run(s.store, samples)
+}
+
+// references fetches the latents of the samples' references (nil for a
+// sample without), encoding misses when a latent encoder is loaded.
+func (s *Source) references(samples []data.Sample) ([][]Reference, error) {
+	out := make([][]Reference, len(samples))
+	var images []cache.ImageRef
+	for _, smp := range samples {
+		for j := range smp.References {
+			images = append(images, cache.ImageRef{Sample: smp, Ref: j})
+		}
+	}
+	if len(images) == 0 {
+		return out, nil
+	}
+	latents := make([]cache.Tensor, len(images))
+	// Missing ones by size (the encoder takes images of one size).
+	var order []bucket.Bucket
+	missing := map[bucket.Bucket][]int{}
+	for i, img := range images {
+		t, ok, err := s.store.Get(cache.Latent, img.Key(s.ds, s.opts.LatentIdentity))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			latents[i] = t
+			continue
+		}
+		if s.opts.Latents == nil {
+			return nil, fmt.Errorf("the latent of %s (reference %d of %s, bucket %v, flip %v) is not in the cache %s; build the cache before training (or load the VAE to encode on the fly)",
+				img.Path(s.ds), img.Ref, s.ds.Items[img.Sample.Item].Path, img.Bucket(), img.Sample.Flip, s.store.Dir())
+		}
+		b := img.Bucket()
+		if _, seen := missing[b]; !seen {
+			order = append(order, b)
+		}
+		missing[b] = append(missing[b], i)
+	}
+	for _, b := range order {
+		idx := missing[b]
+		todo := make([]cache.ImageRef, len(idx))
+		for k, i := range idx {
+			todo[k] = images[i]
+		}
+		px, err := cache.ImagePixels(s.ds, todo)
+		if err != nil {
+			return nil, err
+		}
+		enc, err := s.opts.Latents.Encode(px)
+		if err != nil {
+			return nil, fmt.Errorf("encoding reference latents: %w", err)
+		}
+		if len(enc) != len(idx) {
+			return nil, fmt.Errorf("latent encoder returned %d latents for %d images", len(enc), len(idx))
+		}
+		for k, i := range idx {
+			latents[i] = enc[k]
+		}
+	}
+	k := 0
+	for i, smp := range samples {
+		for range smp.References {
+			img, l := images[k], latents[k]
+			if len(l.Shape) != 3 {
+				return nil, fmt.Errorf("%s: reference latent shape %v, want [C, H, W]", img.Path(s.ds), l.Shape)
+			}
+			out[i] = append(out[i], Reference{Latent: l.Data, C: l.Shape[0], H: l.Shape[1], W: l.Shape[2], Key: img.Path(s.ds)})
+			k++
+		}
+	}
+	return out, nil
 }

@@ -12,4 +12,18 @@ type Sample struct {
 	L, D      int
 	// Key identifies the example (file path) for logs.
 	Key string
+	// References are the latents of the example's reference (control)
+	// images, in order; nil for plain text-to-image examples. Every sample
+	// of a batch has the same number of references with the same shapes.
+	References []Reference
+}
+
+// Reference is the latent of one reference image of a Sample: [C, H, W]
+// row-major, prepared and encoded like the target's latent (same C; H×W
+// its own tokens, from its own bucket: data.ReferenceBucket).
+type Reference struct {
+	Latent  []float32
+	C, H, W int
+	// Key identifies the reference image (file path) for logs.
+	Key string
 }
