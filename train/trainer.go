@@ -38,6 +38,10 @@ type Options struct {
 	// Parallel splits each step over several devices (see
 	// flux2.ParallelOptions); the zero value uses one.
 	Parallel flux2.ParallelOptions
+	// ReferenceDropout is the probability that a step whose samples have
+	// reference images trains without them (so the adapter also works
+	// without references).
+	ReferenceDropout float64
 	// EMADecay keeps an exponential moving average of the trainable
 	// weights when > 0.
 	EMADecay float64
@@ -242,7 +246,15 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 		return nil, nil, fmt.Errorf("sample %s has %d latent channels and %d-wide text embeddings; the model needs %d and %d",
 			s0.Key, c, s0.D, cfg.InChannels, cfg.ContextDim)
 	}
-	xt := make([]float32, b*n*c)
+	refs, err := referencesOf(samples)
+	if err != nil {
+		return nil, nil, err
+	}
+	if refs != nil && t.opts.ReferenceDropout > 0 && t.rng.Float64() < t.opts.ReferenceDropout {
+		refs = nil // this step trains without its references
+	}
+	nr := n + refs.len()
+	xt := make([]float32, b*nr*c)
 	target := make([]float32, b*n*c)
 	ctx := make([]float32, b*s0.L*s0.D)
 	ts := make([]float64, b)
@@ -257,7 +269,8 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 			return nil, nil, err
 		}
 		ts[i], tsF[i], weights[i] = tt, float32(tt), float32(w)
-		noisedTokens(xt[i*n*c:], target[i*n*c:], s.Latent, c, s.H, s.W, tt, t.rng)
+		noisedTokens(xt[i*nr*c:], target[i*n*c:], s.Latent, c, s.H, s.W, tt, t.rng)
+		refs.appendTo(xt, i, n, c)
 		copy(ctx[i*s0.L*s0.D:], s.Embedding)
 	}
 	var guidance *tensors.Tensor
@@ -269,10 +282,10 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 		guidance = tensors.FromFlatDataAndDimensions(g, b)
 	}
 	batch, err := t.model.NewBatch(
-		tensors.FromFlatDataAndDimensions(xt, b, n, c),
+		tensors.FromFlatDataAndDimensions(xt, b, nr, c),
 		tensors.FromFlatDataAndDimensions(ctx, b, s0.L, s0.D),
 		tensors.FromFlatDataAndDimensions(tsF, b), guidance,
-		flux2.TextIDs(b, s0.L), flux2.ImageIDs(b, s0.H, s0.W, 0))
+		flux2.TextIDs(b, s0.L), refs.imageIDs(b, s0.H, s0.W))
 	if err != nil {
 		return nil, nil, err
 	}

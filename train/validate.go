@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -29,14 +30,20 @@ func ValidationLoss(m *flux2.Model, samples []Sample, times []float64, seed uint
 			return nil, 0, fmt.Errorf("sample %s does not fit the model (%d channels, %d-wide context)", s.Key, s.C, s.D)
 		}
 		b, n, c := len(times), s.H*s.W, s.C
-		xt := make([]float32, b*n*c)
+		refs, err := referencesOf(slices.Repeat([]Sample{s}, b))
+		if err != nil {
+			return nil, 0, err
+		}
+		nr := n + refs.len()
+		xt := make([]float32, b*nr*c)
 		target := make([]float32, b*n*c)
 		ctx := make([]float32, 0, b*s.L*s.D)
 		ts := make([]float32, b)
 		for ti, t := range times {
 			rng := rand.New(rand.NewPCG(seed, uint64(si)<<16|uint64(ti)))
 			ts[ti] = float32(t)
-			noisedTokens(xt[ti*n*c:], target[ti*n*c:], s.Latent, c, s.H, s.W, t, rng)
+			noisedTokens(xt[ti*nr*c:], target[ti*n*c:], s.Latent, c, s.H, s.W, t, rng)
+			refs.appendTo(xt, ti, n, c)
 			ctx = append(ctx, s.Embedding...)
 		}
 		var g *tensors.Tensor
@@ -47,8 +54,8 @@ func ValidationLoss(m *flux2.Model, samples []Sample, times []float64, seed uint
 			}
 			g = tensors.FromFlatDataAndDimensions(gs, b)
 		}
-		batch, err := m.NewBatch(tensors.FromFlatDataAndDimensions(xt, b, n, c), tensors.FromFlatDataAndDimensions(ctx, b, s.L, s.D),
-			tensors.FromFlatDataAndDimensions(ts, b), g, flux2.TextIDs(b, s.L), flux2.ImageIDs(b, s.H, s.W, 0))
+		batch, err := m.NewBatch(tensors.FromFlatDataAndDimensions(xt, b, nr, c), tensors.FromFlatDataAndDimensions(ctx, b, s.L, s.D),
+			tensors.FromFlatDataAndDimensions(ts, b), g, flux2.TextIDs(b, s.L), refs.imageIDs(b, s.H, s.W))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -62,8 +69,8 @@ func ValidationLoss(m *flux2.Model, samples []Sample, times []float64, seed uint
 		}
 		for ti := range times {
 			var sq float64
-			for j := ti * n * c; j < (ti+1)*n*c; j++ {
-				d := float64(pred[j]) - float64(target[j])
+			for j := range n * c { // the target tokens; references follow
+				d := float64(pred[ti*nr*c+j]) - float64(target[ti*n*c+j])
 				sq += d * d
 			}
 			perTime[ti] += sq / float64(n*c) / float64(len(samples))

@@ -15,11 +15,15 @@ type TrainBatch struct {
 	Weight *tensors.Tensor
 }
 
-// FlowMatchingLoss is the training loss of a prediction out [B, N, C]
+// FlowMatchingLoss is the training loss of a prediction out [B, N+R, C]
 // against target [B, N, C]: the mean over samples of weight_b × the mean
-// squared error of sample b, in float32. With no weights (nil) it is the MSE
-// over all elements.
+// squared error of sample b's first N tokens (the target image's; R
+// reference tokens follow them and are not scored), in float32. With no
+// weights (nil) it is the MSE over all target elements.
 func FlowMatchingLoss(out, target, weight *Node) *Node {
+	if n := target.Shape().Dim(1); out.Shape().Dim(1) > n {
+		out = SliceAxis(out, 1, AxisRange(0, n))
+	}
 	diff := Sub(ConvertDType(out, dtypes.Float32), ConvertDType(target, dtypes.Float32))
 	perSample := ReduceMean(Square(diff), 1, 2) // [B]
 	if weight != nil {
