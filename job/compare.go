@@ -17,6 +17,11 @@ var ResumeKeys = []string{
 	"train.eps", "train.weight_decay", "train.schedule", "train.warmup_steps", "train.min_lr", "train.max_grad_norm",
 	"train.timesteps", "train.logit_mean", "train.logit_std", "train.sigmoid_scale", "train.loss_weighting",
 	"train.guidance", "train.ema_decay", "train.seed",
+	"train.prodigy_d0", "train.prodigy_d_coef", "train.prodigy_beta3", "train.prodigy_growth_rate",
+	"train.prodigy_use_bias_correction", "train.prodigy_safeguard_warmup", "train.prodigy_decouple",
+	"train.adafactor_relative_step", "train.adafactor_scale_parameter", "train.adafactor_warmup_init",
+	"train.adafactor_clip_threshold", "train.adafactor_decay_rate", "train.adafactor_beta1",
+	"train.adafactor_eps1", "train.adafactor_eps2",
 	"dataset.resolutions", "dataset.caption_dropout", "dataset.trigger",
 }
 

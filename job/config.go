@@ -178,15 +178,50 @@ type DatasetFolder struct {
 
 // TrainConfig holds the optimisation settings.
 type TrainConfig struct {
-	Steps       int     `yaml:"steps"`
-	BatchSize   int     `yaml:"batch_size"`
-	GradAccum   int     `yaml:"grad_accum"`
-	LR          float64 `yaml:"lr"`
-	Optimizer   string  `yaml:"optimizer"`
-	Beta1       float64 `yaml:"beta1"`
-	Beta2       float64 `yaml:"beta2"`
-	Epsilon     float64 `yaml:"eps"`
+	Steps     int `yaml:"steps"`
+	BatchSize int `yaml:"batch_size"`
+	GradAccum int `yaml:"grad_accum"`
+	// LR is the peak learning rate; with prodigy it multiplies Prodigy's
+	// own step size (use 1.0), with adafactor_relative_step it is not used.
+	LR float64 `yaml:"lr"`
+	// Optimizer is adamw, adamw8bit, prodigy or adafactor.
+	Optimizer string `yaml:"optimizer"`
+	// Beta1, Beta2 and Epsilon are AdamW's and Prodigy's betas and eps.
+	Beta1   float64 `yaml:"beta1"`
+	Beta2   float64 `yaml:"beta2"`
+	Epsilon float64 `yaml:"eps"`
+	// WeightDecay is decoupled for adamw, as prodigy_decouple says for
+	// prodigy, and Adafactor's weight_decay for adafactor.
 	WeightDecay float64 `yaml:"weight_decay"`
+	// Prodigy's settings, named after prodigyopt.Prodigy's arguments (as
+	// OneTrainer, ai-toolkit and SimpleTuner pass them): d0, d_coef (the
+	// knob to tune, 0.5 to 2), beta3 (0 means sqrt(beta2)), growth_rate
+	// (0 means unlimited, prodigyopt's inf), use_bias_correction,
+	// safeguard_warmup (advised with warmup_steps) and decouple (AdamW-style
+	// weight decay).
+	ProdigyD0                float64 `yaml:"prodigy_d0"`
+	ProdigyDCoef             float64 `yaml:"prodigy_d_coef"`
+	ProdigyBeta3             float64 `yaml:"prodigy_beta3"`
+	ProdigyGrowthRate        float64 `yaml:"prodigy_growth_rate"`
+	ProdigyUseBiasCorrection bool    `yaml:"prodigy_use_bias_correction"`
+	ProdigySafeguardWarmup   bool    `yaml:"prodigy_safeguard_warmup"`
+	ProdigyDecouple          bool    `yaml:"prodigy_decouple"`
+	// Adafactor's settings, named after transformers' Adafactor arguments:
+	// relative_step (Adafactor's own step size min(1e-2, 1/sqrt(step))
+	// instead of lr and the schedule), scale_parameter (step size times
+	// the weights' RMS), warmup_init (needs relative_step), clip_threshold
+	// (update RMS cap), decay_rate (second-moment decay exponent), beta1
+	// (0: no first moment, transformers' None) and eps1, eps2 (its eps
+	// pair). The defaults are ai-toolkit's and OneTrainer's: manual lr,
+	// relative_step, scale_parameter and warmup_init off.
+	AdafactorRelativeStep   bool    `yaml:"adafactor_relative_step"`
+	AdafactorScaleParameter bool    `yaml:"adafactor_scale_parameter"`
+	AdafactorWarmupInit     bool    `yaml:"adafactor_warmup_init"`
+	AdafactorClipThreshold  float64 `yaml:"adafactor_clip_threshold"`
+	AdafactorDecayRate      float64 `yaml:"adafactor_decay_rate"`
+	AdafactorBeta1          float64 `yaml:"adafactor_beta1"`
+	AdafactorEps1           float64 `yaml:"adafactor_eps1"`
+	AdafactorEps2           float64 `yaml:"adafactor_eps2"`
 	// Schedule is constant, linear or cosine (after WarmupSteps).
 	Schedule    string  `yaml:"schedule"`
 	WarmupSteps int     `yaml:"warmup_steps"`

@@ -346,3 +346,46 @@ func TestSetMappingMerges(t *testing.T) {
 		t.Errorf("resolutions = %v, %v", cfg, err)
 	}
 }
+
+// TestOptimizerProblems: the learning rate and settings each optimizer
+// takes differently are reported with the key and the fix; the usual
+// setups are accepted.
+func TestOptimizerProblems(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sets []string
+		want []string // "" entries: no problem expected
+	}{
+		{"prodigy with an AdamW lr", []string{"train.optimizer=prodigy"},
+			[]string{"train.lr: is 0.0001, but prodigy estimates the step size itself", "set train.lr: 1.0", "train.prodigy_d_coef"}},
+		{"prodigy growth rate below 1", []string{"train.optimizer=prodigy", "train.lr=1", "train.prodigy_growth_rate=0.5"},
+			[]string{"train.prodigy_growth_rate: must be 0 (unlimited) or >= 1"}},
+		{"prodigy d_coef 0", []string{"train.optimizer=prodigy", "train.lr=1", "train.prodigy_d_coef=0"},
+			[]string{"train.prodigy_d_coef: must be a number in (0, 100], got 0"}},
+		{"adafactor with prodigy's lr", []string{"train.optimizer=adafactor", "train.lr=1"},
+			[]string{"train.lr: is 1, far above adafactor's usual 1e-4 to 1e-2", "train.adafactor_relative_step: true"}},
+		{"adafactor warmup_init without relative_step", []string{"train.optimizer=adafactor", "train.adafactor_warmup_init=true"},
+			[]string{"train.adafactor_warmup_init: needs train.adafactor_relative_step: true"}},
+		{"adafactor relative step with a schedule", []string{"train.optimizer=adafactor", "train.adafactor_relative_step=true", "train.schedule=cosine"},
+			[]string{"train.schedule: is cosine with 0 warmup steps, but adafactor_relative_step uses Adafactor's own step size", "set train.schedule: constant"}},
+		{"adafactor decay rate positive", []string{"train.optimizer=adafactor", "train.adafactor_decay_rate=0.8"},
+			[]string{"train.adafactor_decay_rate: must be a number in [-1, 0), got 0.8"}},
+		{"prodigy ok", []string{"train.optimizer=prodigy", "train.lr=1", "train.schedule=cosine"}, nil},
+		{"adafactor manual ok", []string{"train.optimizer=adafactor", "train.lr=1e-3"}, nil},
+		{"adafactor relative ok", []string{"train.optimizer=adafactor", "train.adafactor_relative_step=true", "train.adafactor_warmup_init=true", "train.adafactor_scale_parameter=true"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(minimal), "job.yaml", tc.sets)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("want no problems, got %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Parse succeeded, want problems %q", tc.want)
+			}
+			testutil.CheckContains(t, "error", err.Error(), tc.want...)
+		})
+	}
+}

@@ -16,7 +16,7 @@ var (
 	QuantizeSchemes   = []string{"none", "int8", "fp8", "nf4"}
 	ComputeDTypes     = []string{"bf16", "f32"}
 	TargetPresets     = []string{"blocks", "attention", "attention+mlp", "all"}
-	Optimizers        = []string{"adamw", "adamw8bit"}
+	Optimizers        = []string{"adamw", "adamw8bit", "prodigy", "adafactor"}
 	Schedules         = []string{"constant", "linear", "cosine"}
 	TimestepSamplings = []string{"flux2_shift", "uniform", "logit_normal", "sigmoid", "weighted"}
 	LossWeightings    = []string{"none", "sigma_sqrt", "cosmap"}
@@ -120,6 +120,7 @@ func (c *Config) Validate() error {
 	v.intRange("train.batch_size", t.BatchSize, 1, 1024)
 	v.intRange("train.grad_accum", t.GradAccum, 1, 1024)
 	v.oneOf("train.optimizer", t.Optimizer, Optimizers)
+	validateOptimizer(ps, t)
 	v.oneOf("train.schedule", t.Schedule, Schedules)
 	if t.WarmupSteps < 0 || (t.Steps > 0 && t.WarmupSteps >= t.Steps) {
 		ps.add("train.warmup_steps", "must be in [0, train.steps=%d), got %d", t.Steps, t.WarmupSteps)
@@ -272,4 +273,35 @@ func validateDevices(ps *Problems, c *Config) {
 func (t TrainConfig) DeviceCount() (int, bool) {
 	n, err := strconv.Atoi(t.Devices)
 	return n, err == nil && n >= 1
+}
+
+// validateOptimizer checks the settings that depend on the optimizer: the
+// learning rates Prodigy and relative-step Adafactor take differently from
+// AdamW, and Adafactor's and Prodigy's combinations.
+func validateOptimizer(ps *Problems, t *TrainConfig) {
+	lrOK := FloatRanges["train.lr"].Contains(t.LR)
+	switch t.Optimizer {
+	case "prodigy":
+		if lrOK && t.LR < 0.1 {
+			ps.add("train.lr", "is %g, but prodigy estimates the step size itself and lr only multiplies it: set train.lr: 1.0 "+
+				"(tune with train.prodigy_d_coef, 0.5 to 2, rather than lr)", t.LR)
+		}
+		if g := t.ProdigyGrowthRate; g > 0 && g < 1 {
+			ps.add("train.prodigy_growth_rate", "must be 0 (unlimited) or >= 1 (1.02 ramps d up slowly), got %g", g)
+		}
+	case "adafactor":
+		if t.AdafactorWarmupInit && !t.AdafactorRelativeStep {
+			ps.add("train.adafactor_warmup_init", "needs train.adafactor_relative_step: true (as in transformers' Adafactor)")
+		}
+		if t.AdafactorRelativeStep {
+			if t.Schedule != "constant" || t.WarmupSteps != 0 {
+				ps.add("train.schedule", "is %s with %d warmup steps, but adafactor_relative_step uses Adafactor's own step size "+
+					"min(1e-2, 1/sqrt(step)) and no lr or schedule: set train.schedule: constant and train.warmup_steps: 0, "+
+					"or train.adafactor_relative_step: false to use train.lr", t.Schedule, t.WarmupSteps)
+			}
+		} else if lrOK && t.LR > 0.1 {
+			ps.add("train.lr", "is %g, far above adafactor's usual 1e-4 to 1e-2 (lr 1.0 is for prodigy): set e.g. train.lr: 1e-3, "+
+				"or train.adafactor_relative_step: true to let Adafactor choose its step size", t.LR)
+		}
+	}
 }

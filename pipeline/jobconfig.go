@@ -39,15 +39,38 @@ func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
 		GradAccum: t.GradAccum,
 		Timesteps: train.TimestepSampler{Kind: t.Timesteps, LogitMean: t.LogitMean, LogitStd: t.LogitStd,
 			SigmoidScale: t.SigmoidScale, LossWeighting: t.LossWeighting},
-		LR: train.LRSchedule{Kind: t.Schedule, Base: t.LR, Min: t.MinLR, Warmup: t.WarmupSteps, Total: t.Steps},
-		Optimizer: train.AdamWConfig{Beta1: t.Beta1, Beta2: t.Beta2, Epsilon: t.Epsilon, WeightDecay: t.WeightDecay,
-			MaxGradNorm: t.MaxGradNorm, EightBit: t.Optimizer == "adamw8bit"},
+		LR:            train.LRSchedule{Kind: t.Schedule, Base: t.LR, Min: t.MinLR, Warmup: t.WarmupSteps, Total: t.Steps},
+		Optimizer:     OptimizerConfig(cfg),
 		Guidance:      t.Guidance,
 		DType:         dtype,
 		Checkpointing: ckpt,
 		EMADecay:      t.EMADecay,
 		Seed:          uint64(t.Seed),
 	}, nil
+}
+
+// OptimizerConfig converts the job's optimizer settings (train.optimizer
+// and the keys of the chosen optimizer).
+func OptimizerConfig(cfg *job.Config) train.OptimizerConfig {
+	t := cfg.Train
+	o := train.OptimizerConfig{Name: train.OptimizerAdamW, Beta1: t.Beta1, Beta2: t.Beta2, Epsilon: t.Epsilon,
+		WeightDecay: t.WeightDecay, MaxGradNorm: t.MaxGradNorm,
+		Prodigy: train.ProdigyConfig{D0: t.ProdigyD0, DCoef: t.ProdigyDCoef, Beta3: t.ProdigyBeta3,
+			GrowthRate: t.ProdigyGrowthRate, UseBiasCorrection: t.ProdigyUseBiasCorrection,
+			SafeguardWarmup: t.ProdigySafeguardWarmup, CoupledWeightDecay: !t.ProdigyDecouple},
+		Adafactor: train.AdafactorConfig{RelativeStep: t.AdafactorRelativeStep, ScaleParameter: t.AdafactorScaleParameter,
+			WarmupInit: t.AdafactorWarmupInit, ClipThreshold: t.AdafactorClipThreshold, DecayRate: t.AdafactorDecayRate,
+			Beta1: t.AdafactorBeta1, Eps1: t.AdafactorEps1, Eps2: t.AdafactorEps2},
+	}
+	switch t.Optimizer {
+	case "adamw8bit":
+		o.EightBit = true
+	case "prodigy":
+		o.Name = train.OptimizerProdigy
+	case "adafactor":
+		o.Name = train.OptimizerAdafactor
+	}
+	return o
 }
 
 // ParallelOptions converts train.devices and train.shard_base for a

@@ -97,3 +97,41 @@ func TestQuantizeKeep(t *testing.T) {
 		t.Errorf("keeping linear2 unquantized added %d bytes, want %d", b-a, extra)
 	}
 }
+
+// TestOptimizerConfig: each train.optimizer gets its train.Optimizer name,
+// every prodigy_* and adafactor_* key reaches its field, and the job
+// defaults are the train package's (prodigyopt's; transformers' Adafactor
+// with a manual lr) and valid.
+func TestOptimizerConfig(t *testing.T) {
+	cfg := job.Default()
+	def := OptimizerConfig(cfg)
+	if def.Prodigy != train.DefaultProdigyConfig() || def.Adafactor != train.DefaultAdafactorConfig() {
+		t.Errorf("job defaults: prodigy %+v, adafactor %+v; train's %+v, %+v", def.Prodigy, def.Adafactor,
+			train.DefaultProdigyConfig(), train.DefaultAdafactorConfig())
+	}
+	for _, c := range []struct {
+		optimizer string
+		name      string
+		eightBit  bool
+	}{{"adamw", "adamw", false}, {"adamw8bit", "adamw", true}, {"prodigy", "prodigy", false}, {"adafactor", "adafactor", false}} {
+		cfg.Train.Optimizer = c.optimizer
+		o := OptimizerConfig(cfg)
+		if o.Name != c.name || o.EightBit != c.eightBit {
+			t.Errorf("%s: name %q eight-bit %v", c.optimizer, o.Name, o.EightBit)
+		}
+		if err := o.Validate(); err != nil {
+			t.Errorf("%s with the job defaults: %v", c.optimizer, err)
+		}
+	}
+	tc := &cfg.Train
+	tc.ProdigyD0, tc.ProdigyDCoef, tc.ProdigyBeta3, tc.ProdigyGrowthRate = 1e-5, 0.5, 0.99, 1.02
+	tc.ProdigyUseBiasCorrection, tc.ProdigySafeguardWarmup, tc.ProdigyDecouple = true, true, false
+	tc.AdafactorRelativeStep, tc.AdafactorScaleParameter, tc.AdafactorWarmupInit = true, true, true
+	tc.AdafactorClipThreshold, tc.AdafactorDecayRate, tc.AdafactorBeta1, tc.AdafactorEps1, tc.AdafactorEps2 = 0.5, -0.7, 0.9, 1e-20, 1e-2
+	o := OptimizerConfig(cfg)
+	wantP := train.ProdigyConfig{D0: 1e-5, DCoef: 0.5, Beta3: 0.99, GrowthRate: 1.02, UseBiasCorrection: true, SafeguardWarmup: true, CoupledWeightDecay: true}
+	wantA := train.AdafactorConfig{RelativeStep: true, ScaleParameter: true, WarmupInit: true, ClipThreshold: 0.5, DecayRate: -0.7, Beta1: 0.9, Eps1: 1e-20, Eps2: 1e-2}
+	if o.Prodigy != wantP || o.Adafactor != wantA {
+		t.Errorf("got prodigy %+v adafactor %+v", o.Prodigy, o.Adafactor)
+	}
+}

@@ -64,6 +64,7 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 	}
 	cb := ComputeDType(cfg).Size()
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
+		Optimizer:  &opts.Optimizer,
 		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
 	if n, ok := cfg.Train.DeviceCount(); ok && n > 1 { // "all" is resolved by Prepare
 		in.Devices, in.ShardBase = n, cfg.Train.ShardBase

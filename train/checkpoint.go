@@ -1,6 +1,7 @@
 package train
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +22,9 @@ import (
 // continue a run exactly — never the frozen base weights:
 //
 //	adapter.safetensors    trainable weights (float32, Flora's variable names)
-//	optimizer.safetensors  AdamW moments (float32 or 8-bit codes + scales)
+//	optimizer.safetensors  optimizer state tensors (AdamW's moments, float32
+//	                       or 8-bit codes + scales; Prodigy's m, v, s, p0;
+//	                       Adafactor's row/col factors or v, and m)
 //	ema.safetensors        EMA of the trainable weights (when enabled)
 //	state.json             step, RNG state, data position, resolved config
 //
@@ -37,7 +40,11 @@ type checkpointState struct {
 	Data      []byte   `json:"data"`
 	Trainable []string `json:"trainable"`
 	EightBit  bool     `json:"eight_bit_optimizer"`
-	EMA       bool     `json:"ema"`
+	// Optimizer names the optimizer (absent, adamw in older checkpoints)
+	// and OptScalars are its scalar state (Prodigy's d).
+	Optimizer  string             `json:"optimizer,omitempty"`
+	OptScalars map[string]float64 `json:"optimizer_scalars,omitempty"`
+	EMA        bool               `json:"ema"`
 	// Smooth is the smoothed-loss average and Elapsed the run's seconds so
 	// far, so metrics.jsonl's loss_smooth and time columns continue on
 	// resume (absent in checkpoints of older versions: they restart).
@@ -124,18 +131,8 @@ func (t *Trainer) writeCheckpoint(dir, config string) error {
 	if err := writeTensorsFn(filepath.Join(dir, "adapter.safetensors"), t.names, params, nil); err != nil {
 		return err
 	}
-	var optNames []string
-	var optTensors []*tensors.Tensor
-	for i := range t.names {
-		k := strconv.Itoa(i)
-		optNames = append(optNames, "m."+k, "v."+k)
-		optTensors = append(optTensors, t.opt.m[i], t.opt.v[i])
-		if t.opt.cfg.EightBit {
-			optNames = append(optNames, "m_scale."+k, "v_scale."+k)
-			optTensors = append(optTensors, t.opt.mScale[i], t.opt.vScale[i])
-		}
-	}
-	if err := writeTensorsFn(filepath.Join(dir, "optimizer.safetensors"), optNames, optTensors, nil); err != nil {
+	ost := t.opt.State()
+	if err := writeTensorsFn(filepath.Join(dir, "optimizer.safetensors"), ost.Names, ost.Tensors, nil); err != nil {
 		return err
 	}
 	if t.ema != nil {
@@ -152,8 +149,8 @@ func (t *Trainer) writeCheckpoint(dir, config string) error {
 		return fmt.Errorf("saving data position: %w", err)
 	}
 	smooth := smoothState{Value: t.smooth.value, N: t.smooth.n}
-	st := checkpointState{Step: t.step, OptStep: t.opt.Step, RNG: rng, Data: data, Trainable: t.names,
-		EightBit: t.opt.cfg.EightBit, EMA: t.ema != nil, Smooth: &smooth, Elapsed: t.elapsed.Seconds(),
+	st := checkpointState{Step: t.step, OptStep: ost.Step, RNG: rng, Data: data, Trainable: t.names,
+		EightBit: t.opts.Optimizer.EightBit, Optimizer: t.opts.Optimizer.name(), OptScalars: ost.Scalars, EMA: t.ema != nil, Smooth: &smooth, Elapsed: t.elapsed.Seconds(),
 		Backend: t.opts.Backend, Config: config, Created: time.Now().UTC()}
 	js, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
@@ -190,8 +187,11 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		return incompatible("checkpoint %s was made for %d other trainable weights (adapter config changed?); first differing: %s",
 			dir, len(st.Trainable), firstDiff(st.Trainable, t.names))
 	}
-	if st.EightBit != t.opt.cfg.EightBit {
-		return incompatible("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opt.cfg.EightBit)
+	if ckOpt := cmp.Or(st.Optimizer, OptimizerAdamW); ckOpt != t.opts.Optimizer.name() {
+		return incompatible("checkpoint %s was made with optimizer %s, the job asks for %s", dir, ckOpt, t.opts.Optimizer.name())
+	}
+	if st.EightBit != t.opts.Optimizer.EightBit {
+		return incompatible("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opts.Optimizer.EightBit)
 	}
 	adapter, err := readTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
 	if err != nil {
@@ -203,17 +203,18 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 			return incompatible("checkpoint %s: %s has shape %v, the model's is %v", dir, n, adapter[i].Shape(), want)
 		}
 	}
-	var optNames []string
-	for i := range t.names {
-		k := strconv.Itoa(i)
-		optNames = append(optNames, "m."+k, "v."+k)
-		if st.EightBit {
-			optNames = append(optNames, "m_scale."+k, "v_scale."+k)
-		}
+	optNames := t.opt.StateNames()
+	optPath := filepath.Join(dir, "optimizer.safetensors")
+	if err := sameTensorNames(optPath, optNames); err != nil {
+		return incompatible("checkpoint %s: %v (optimizer settings changed, e.g. train.adafactor_beta1 on or off?)", dir, err)
 	}
-	opt, err := readTensors(filepath.Join(dir, "optimizer.safetensors"), optNames)
+	opt, err := readTensors(optPath, optNames)
 	if err != nil {
 		return err
+	}
+	ost := &OptimizerState{Step: st.OptStep, Names: optNames, Tensors: opt, Scalars: st.OptScalars}
+	if err := stateCheck(t.opts.Optimizer.name(), ost, t.opt.State()); err != nil {
+		return incompatible("checkpoint %s: %v", dir, err)
 	}
 	var ema []*tensors.Tensor
 	if t.ema != nil {
@@ -235,17 +236,9 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 			return err
 		}
 	}
-	per := 2
-	if st.EightBit {
-		per = 4
+	if err := t.opt.SetState(ost); err != nil {
+		return incompatible("checkpoint %s: %v", dir, err)
 	}
-	for i := range t.names {
-		t.opt.m[i], t.opt.v[i] = opt[i*per], opt[i*per+1]
-		if st.EightBit {
-			t.opt.mScale[i], t.opt.vScale[i] = opt[i*per+2], opt[i*per+3]
-		}
-	}
-	t.opt.Step = st.OptStep
 	t.ema = ema
 	t.step = st.Step
 	t.smooth = Smoother{}
@@ -267,13 +260,10 @@ func (t *Trainer) CheckpointBytes() int64 {
 			}
 		}
 	}
-	for i, name := range t.names {
+	for _, name := range t.names {
 		n += int64(t.model.Variable(name).Shape().Memory()) + 1<<10
-		add(t.opt.m[i], t.opt.v[i])
-		if t.opt.cfg.EightBit {
-			add(t.opt.mScale[i], t.opt.vScale[i])
-		}
 	}
+	add(t.opt.State().Tensors...)
 	add(t.ema...)
 	return n + 64<<10
 }
@@ -305,6 +295,26 @@ func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
 		}
 	}
 	return out, nil
+}
+
+// sameTensorNames checks that the safetensors file at path holds exactly
+// the tensors names.
+func sameTensorNames(path string, names []string) error {
+	f, err := weights.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	have := f.Names()
+	if len(have) != len(names) {
+		return fmt.Errorf("optimizer state has %d tensors, the job's optimizer %d", len(have), len(names))
+	}
+	for _, n := range names {
+		if _, ok := f.Info(n); !ok {
+			return fmt.Errorf("optimizer state has no tensor %s", n)
+		}
+	}
+	return nil
 }
 
 func firstDiff(a, b []string) string {

@@ -20,6 +20,10 @@ type MemoryPlanInput struct {
 	ComputeBytes int
 	Targets      []lora.Target
 	EightBitAdam bool
+	// Optimizer, when set, is the run's optimizer: its state size
+	// (OptimizerConfig.StateBytesPerParam) replaces AdamW's (8 bytes per
+	// parameter, 2 with EightBitAdam).
+	Optimizer *OptimizerConfig
 	// Resolution is the image side (square); TextTokens the context length.
 	Resolution, TextTokens, Batch int
 	Checkpointing                 bool
@@ -252,16 +256,19 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		loraParams += int64(t.Rank) * int64(t.In+t.Out)
 	}
 	p.Adapter = 8 * loraParams
-	opt := int64(8)
+	opt, optName := int64(8), "AdamW"
 	if in.EightBitAdam {
 		opt = 2
+	}
+	if in.Optimizer != nil {
+		opt, optName = in.Optimizer.StateBytesPerParam(), optimizerTitle(in.Optimizer.name())
 	}
 	p.Optimizer = opt*loraParams + loraParams/16
 	replicated := ""
 	if in.devices() > 1 {
 		replicated = ", whole on every device (replicated)"
 	}
-	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), AdamW state %d bytes/param%s", loraParams, opt, replicated))
+	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), %s state %d bytes/param%s", loraParams, optName, opt, replicated))
 	// Activations.
 	n := int64(in.Resolution/16) * int64(in.Resolution/16)
 	t := n + int64(in.TextTokens)
@@ -596,4 +603,15 @@ func fewestDevices(in MemoryPlanInput, budget int64) (n int, shard, ok bool) {
 func splitBatch(batch, n int) int {
 	batch = max(batch, 1)
 	return (batch + n - 1) / n * n
+}
+
+// optimizerTitle is an optimizer's name as plans print it.
+func optimizerTitle(name string) string {
+	switch name {
+	case OptimizerProdigy:
+		return "Prodigy"
+	case OptimizerAdafactor:
+		return "Adafactor"
+	}
+	return "AdamW"
 }

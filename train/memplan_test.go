@@ -1,6 +1,7 @@
 package train
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -186,4 +187,34 @@ func quantizedModel(t *testing.T, cfg flux2.Config, opts quant.Options) *flux2.M
 		}
 	}
 	return m
+}
+
+// TestPlanOptimizerState: the plan counts each optimizer's state per
+// adapter parameter (plus the 1/16 margin) and names it.
+func TestPlanOptimizerState(t *testing.T) {
+	in := planFor(t, "klein-4b", quant.None, 512, true)
+	var params int64
+	for _, tg := range in.Targets {
+		params += int64(tg.Rank) * int64(tg.In+tg.Out)
+	}
+	for _, c := range []struct {
+		cfg   *OptimizerConfig
+		bytes int64
+		name  string
+	}{
+		{nil, 2, "AdamW"}, // EightBitAdam
+		{&OptimizerConfig{}, 8, "AdamW"},
+		{&OptimizerConfig{Name: OptimizerProdigy}, 16, "Prodigy"},
+		{&OptimizerConfig{Name: OptimizerAdafactor}, 0, "Adafactor"},
+		{&OptimizerConfig{Name: OptimizerAdafactor, Adafactor: AdafactorConfig{Beta1: 0.9}}, 4, "Adafactor"},
+	} {
+		in.Optimizer = c.cfg
+		p := EstimateMemory(in)
+		if want := c.bytes*params + params/16; p.Optimizer != want {
+			t.Errorf("%s (%d bytes/param): optimizer %d, want %d", c.name, c.bytes, p.Optimizer, want)
+		}
+		if d := strings.Join(p.Detail, "\n"); !strings.Contains(d, fmt.Sprintf("%s state %d bytes/param", c.name, c.bytes)) {
+			t.Errorf("%s: detail lacks its state:\n%s", c.name, d)
+		}
+	}
 }

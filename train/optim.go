@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -10,16 +11,6 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
-
-// AdamWConfig configures the optimizer.
-type AdamWConfig struct {
-	Beta1, Beta2, Epsilon, WeightDecay float64
-	// MaxGradNorm clips the global gradient norm (0 disables clipping).
-	MaxGradNorm float64
-	// EightBit stores the moments in 8 bits per value (block-wise
-	// quantized, see quantizeMoment) instead of float32.
-	EightBit bool
-}
 
 // momentBlock is the block size of 8-bit moment quantization: one float32
 // scale per 64 values.
@@ -51,6 +42,9 @@ func NewAdamW(backend backends.Backend, cfg AdamWConfig, names []string, dims []
 	if len(names) != len(dims) || len(names) == 0 {
 		return nil, fmt.Errorf("adamw: %d names for %d shapes", len(names), len(dims))
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	o := &AdamW{cfg: cfg, backend: backend, names: append([]string(nil), names...)}
 	for _, d := range dims {
 		if o.cfg.EightBit {
@@ -78,12 +72,45 @@ func numBlocks(dims []int) int {
 // Names returns the parameter names in update order.
 func (o *AdamW) Names() []string { return o.names }
 
-// UpdateResult reports one optimizer step.
-type UpdateResult struct {
-	// Params are the updated parameters, in Names order.
-	Params []*tensors.Tensor
-	// GradNorm is the global gradient norm before clipping.
-	GradNorm float64
+// Steps returns the number of updates applied.
+func (o *AdamW) Steps() int { return o.Step }
+
+// State returns the moments m.i and v.i of parameter i (and for 8-bit
+// state their scales m_scale.i and v_scale.i).
+func (o *AdamW) State() *OptimizerState {
+	st := &OptimizerState{Step: o.Step}
+	for i := range o.names {
+		k := strconv.Itoa(i)
+		st.Names = append(st.Names, "m."+k, "v."+k)
+		st.Tensors = append(st.Tensors, o.m[i], o.v[i])
+		if o.cfg.EightBit {
+			st.Names = append(st.Names, "m_scale."+k, "v_scale."+k)
+			st.Tensors = append(st.Tensors, o.mScale[i], o.vScale[i])
+		}
+	}
+	return st
+}
+
+// StateNames lists the names of State's tensors.
+func (o *AdamW) StateNames() []string { return o.State().Names }
+
+// SetState restores a state returned by State.
+func (o *AdamW) SetState(st *OptimizerState) error {
+	if err := stateCheck("adamw", st, o.State()); err != nil {
+		return err
+	}
+	per := 2
+	if o.cfg.EightBit {
+		per = 4
+	}
+	for i := range o.names {
+		o.m[i], o.v[i] = st.Tensors[i*per], st.Tensors[i*per+1]
+		if o.cfg.EightBit {
+			o.mScale[i], o.vScale[i] = st.Tensors[i*per+2], st.Tensors[i*per+3]
+		}
+	}
+	o.Step = st.Step
+	return nil
 }
 
 // Update applies one step with learning rate lr to params given grads (both
@@ -145,23 +172,16 @@ func (o *AdamW) graph(inputs []*Node) []*Node {
 	}
 	rest := inputs[4:]
 	n := len(rest) / per
-	grads := make([]*Node, n)
-	sumSq := Scalar(lr.Graph(), dtypes.Float32, 0)
-	for i := 0; i < n; i++ {
-		grads[i] = Mul(ConvertDType(rest[i*per+1], dtypes.Float32), gradScale)
-		sumSq = Add(sumSq, ReduceAllSum(Square(grads[i])))
+	raw := make([]*Node, n)
+	for i := range raw {
+		raw[i] = rest[i*per+1]
 	}
-	norm := Sqrt(sumSq)
-	clip := ScalarOne(lr.Graph(), dtypes.Float32)
-	if o.cfg.MaxGradNorm > 0 {
-		// min(1, max/norm), safe at norm = 0.
-		clip = Min(clip, Div(Scalar(lr.Graph(), dtypes.Float32, o.cfg.MaxGradNorm), Max(norm, Scalar(lr.Graph(), dtypes.Float32, 1e-12))))
-	}
+	grads, norm := clippedGrads(gradScale, raw, o.cfg.MaxGradNorm)
 	b1, b2 := o.cfg.Beta1, o.cfg.Beta2
 	outs := []*Node{norm}
 	for i := 0; i < n; i++ {
 		in := rest[i*per : (i+1)*per]
-		p, g := in[0], Mul(grads[i], clip)
+		p, g := in[0], grads[i]
 		var m, v *Node
 		if o.cfg.EightBit {
 			m = dequantizeMoment(in[2], in[4], p.Shape().Dimensions, true)

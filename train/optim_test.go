@@ -3,6 +3,8 @@ package train
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive
@@ -12,7 +14,7 @@ import (
 )
 
 // hostAdamW is an independent float64 reference of AdamW with global-norm
-// clipping.
+// clipping as torch.nn.utils.clip_grad_norm_ does it.
 type hostAdamW struct {
 	cfg  AdamWConfig
 	m, v [][]float64
@@ -34,8 +36,8 @@ func (h *hostAdamW) update(params, grads [][]float64, lr, gradScale float64) flo
 	}
 	norm := math.Sqrt(sq)
 	clip := 1.0
-	if h.cfg.MaxGradNorm > 0 && norm > h.cfg.MaxGradNorm {
-		clip = h.cfg.MaxGradNorm / norm
+	if h.cfg.MaxGradNorm > 0 {
+		clip = math.Min(1, h.cfg.MaxGradNorm/(norm+1e-6))
 	}
 	h.step++
 	bc1 := 1 - math.Pow(h.cfg.Beta1, float64(h.step))
@@ -189,3 +191,42 @@ func toT(v []float64, dims ...int) *tensors.Tensor {
 }
 
 func toT32(v []float32) *tensors.Tensor { return tensors.FromFlatDataAndDimensions(v, len(v)) }
+
+// TestOptimizerConfigValidate: the defaults are valid and each bad setting
+// is refused with its name.
+func TestOptimizerConfigValidate(t *testing.T) {
+	base := OptimizerConfig{Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8, Prodigy: DefaultProdigyConfig(), Adafactor: DefaultAdafactorConfig()}
+	for _, c := range []struct {
+		name string
+		edit func(*OptimizerConfig)
+		want string // "" valid
+	}{
+		{"adamw", func(*OptimizerConfig) {}, ""},
+		{"prodigy", func(c *OptimizerConfig) { c.Name = OptimizerProdigy }, ""},
+		{"adafactor", func(c *OptimizerConfig) { c.Name = OptimizerAdafactor }, ""},
+		{"unknown", func(c *OptimizerConfig) { c.Name = "lion" }, "unknown optimizer"},
+		{"prodigy d0", func(c *OptimizerConfig) { c.Name, c.Prodigy.D0 = OptimizerProdigy, 0 }, "d0"},
+		{"prodigy d_coef", func(c *OptimizerConfig) { c.Name, c.Prodigy.DCoef = OptimizerProdigy, -1 }, "d_coef"},
+		{"prodigy beta3", func(c *OptimizerConfig) { c.Name, c.Prodigy.Beta3 = OptimizerProdigy, 1 }, "beta3"},
+		{"prodigy growth", func(c *OptimizerConfig) { c.Name, c.Prodigy.GrowthRate = OptimizerProdigy, 0.5 }, "growth"},
+		{"prodigy 8-bit", func(c *OptimizerConfig) { c.Name, c.EightBit = OptimizerProdigy, true }, "8-bit"},
+		{"adafactor warmup_init", func(c *OptimizerConfig) { c.Name, c.Adafactor.WarmupInit = OptimizerAdafactor, true }, "warmup_init needs relative_step"},
+		{"adafactor decay", func(c *OptimizerConfig) { c.Name, c.Adafactor.DecayRate = OptimizerAdafactor, 0.8 }, "decay_rate"},
+		{"adafactor clip", func(c *OptimizerConfig) { c.Name, c.Adafactor.ClipThreshold = OptimizerAdafactor, 0 }, "clip_threshold"},
+		{"adafactor beta1", func(c *OptimizerConfig) { c.Name, c.Adafactor.Beta1 = OptimizerAdafactor, 1 }, "beta1"},
+		{"adafactor eps1", func(c *OptimizerConfig) { c.Name, c.Adafactor.Eps1 = OptimizerAdafactor, 0 }, "eps1"},
+		{"beta2", func(c *OptimizerConfig) { c.Beta2 = 1 }, "beta2"},
+	} {
+		cfg := base
+		c.edit(&cfg)
+		err := cfg.Validate()
+		if (err == nil) != (c.want == "") || (err != nil && !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	if got := []int64{base.StateBytesPerParam(), OptimizerConfig{EightBit: true}.StateBytesPerParam(),
+		OptimizerConfig{Name: OptimizerProdigy}.StateBytesPerParam(), OptimizerConfig{Name: OptimizerAdafactor}.StateBytesPerParam(),
+		OptimizerConfig{Name: OptimizerAdafactor, Adafactor: AdafactorConfig{Beta1: 0.9}}.StateBytesPerParam()}; !slices.Equal(got, []int64{8, 2, 16, 0, 4}) {
+		t.Errorf("state bytes per param %v", got)
+	}
+}

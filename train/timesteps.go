@@ -1,7 +1,7 @@
 // Package train is Flora's LoRA trainer: flow-matching objective, timestep
-// sampling, AdamW (fp32 or 8-bit state), learning-rate schedules, gradient
-// clipping and accumulation, EMA, checkpoints with exact resume, previews and
-// metrics.
+// sampling, optimizers (AdamW with fp32 or 8-bit state, Prodigy, Adafactor),
+// learning-rate schedules, gradient clipping and accumulation, EMA,
+// checkpoints with exact resume, previews and metrics.
 package train
 
 import (

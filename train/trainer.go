@@ -23,7 +23,9 @@ type Options struct {
 	GradAccum int
 	Timesteps TimestepSampler
 	LR        LRSchedule
-	Optimizer AdamWConfig
+	// Optimizer chooses and configures the optimizer (AdamW, Prodigy or
+	// Adafactor).
+	Optimizer OptimizerConfig
 	// Guidance is fed to the guidance embedder of guidance-distilled
 	// variants (dev); ignored by models without one.
 	Guidance float64
@@ -58,7 +60,7 @@ type Trainer struct {
 	src   BatchSource
 	opts  Options
 	names []string
-	opt   *AdamW
+	opt   Optimizer
 	pcg   *rand.PCG
 	rng   *rand.Rand
 	// step counts completed optimizer steps.
@@ -127,7 +129,7 @@ func NewTrainer(model *flux2.Model, src BatchSource, opts Options) (*Trainer, er
 		}
 		dims[i] = v.Shape().Dimensions
 	}
-	opt, err := NewAdamW(model.Backend(), opts.Optimizer, names, dims)
+	opt, err := NewOptimizer(model.Backend(), opts.Optimizer, names, dims)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +158,8 @@ func (t *Trainer) StepsDone() int { return t.step }
 func (t *Trainer) Done() bool { return t.step >= t.opts.Steps }
 
 // Step runs one optimizer step: GradAccum forward+backward passes on
-// batches from the source, then the AdamW update of the trainable weights.
+// batches from the source, then the optimizer's update of the trainable
+// weights.
 func (t *Trainer) Step() (*StepResult, error) {
 	start := time.Now()
 	res := &StepResult{Step: t.step + 1}

@@ -129,64 +129,114 @@ func adapterValues(t *testing.T, m *flux2.Model) map[string][]float32 {
 	return out
 }
 
-// TestResumeEqualsStraightRun: 10 steps, checkpoint, a fresh process (new
-// model, new trainer) resumes and runs 10 more; the losses and the final
-// adapter equal 20 uninterrupted steps.
+// resumeOptimizers are the optimizer setups the resume test covers, each
+// with the options it trains with.
+var resumeOptimizers = []struct {
+	name string
+	opts func(total int) Options
+}{
+	{"adamw", testOptions},
+	{"adamw8bit", func(total int) Options {
+		o := testOptions(total)
+		o.Optimizer.EightBit = true
+		return o
+	}},
+	{"prodigy", func(total int) Options {
+		o := testOptions(total)
+		o.Optimizer.Name, o.Optimizer.Prodigy = OptimizerProdigy, DefaultProdigyConfig()
+		o.Optimizer.Prodigy.D0 = 1e-4
+		o.LR.Base, o.LR.Min = 1, 0.1
+		return o
+	}},
+	{"prodigy-coupled-bias-correction", func(total int) Options {
+		o := testOptions(total)
+		o.Optimizer.Name, o.Optimizer.Prodigy = OptimizerProdigy, DefaultProdigyConfig()
+		o.Optimizer.Prodigy.D0, o.Optimizer.Prodigy.CoupledWeightDecay = 1e-4, true
+		o.Optimizer.Prodigy.UseBiasCorrection, o.Optimizer.Prodigy.SafeguardWarmup = true, true
+		o.LR.Base, o.LR.Min = 1, 0.1
+		return o
+	}},
+	{"adafactor", func(total int) Options {
+		o := testOptions(total)
+		o.Optimizer.Name, o.Optimizer.Adafactor = OptimizerAdafactor, DefaultAdafactorConfig()
+		return o
+	}},
+	{"adafactor-relative-beta1", func(total int) Options {
+		o := testOptions(total)
+		o.Optimizer.Name, o.Optimizer.Adafactor = OptimizerAdafactor, DefaultAdafactorConfig()
+		a := &o.Optimizer.Adafactor
+		a.RelativeStep, a.ScaleParameter, a.Beta1 = true, true, 0.9
+		return o
+	}},
+}
+
+// TestResumeEqualsStraightRun: for every optimizer, 10 steps, checkpoint,
+// a fresh process (new model, new trainer) resumes and runs 10 more; the
+// losses and the final adapter are bit-identical to 20 uninterrupted steps,
+// and the loss fell.
 func TestResumeEqualsStraightRun(t *testing.T) {
 	const total = 20
-	straight, sm := newTestTrainer(t, testOptions(total), false)
-	want := runSteps(t, straight, -1)
+	for _, c := range resumeOptimizers {
+		t.Run(c.name, func(t *testing.T) {
+			straight, sm := newTestTrainer(t, c.opts(total), false)
+			want := runSteps(t, straight, -1)
 
-	first, _ := newTestTrainer(t, testOptions(total), false)
-	got := runSteps(t, first, 10)
-	root := filepath.Join(t.TempDir(), "checkpoints")
-	dir, err := first.SaveCheckpoint(root, "name: test\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, rm := newTestTrainer(t, testOptions(total), false)
-	if err := second.LoadCheckpoint(dir); err != nil {
-		t.Fatal(err)
-	}
-	if second.StepsDone() != 10 {
-		t.Fatalf("resumed at step %d", second.StepsDone())
-	}
-	got = append(got, runSteps(t, second, -1)...)
-	for i := range want {
-		if math.Abs(got[i]-want[i]) > 1e-6*math.Max(1, math.Abs(want[i])) {
-			t.Errorf("step %d loss %.9g, straight run %.9g", i+1, got[i], want[i])
-		}
-	}
-	wa, ga := adapterValues(t, sm), adapterValues(t, rm)
-	for n, w := range wa {
-		for i := range w {
-			if math.Abs(float64(ga[n][i]-w[i])) > 1e-6 {
-				t.Fatalf("%s[%d] = %g after resume, %g straight", n, i, ga[n][i], w[i])
+			first, _ := newTestTrainer(t, c.opts(total), false)
+			got := runSteps(t, first, 10)
+			root := filepath.Join(t.TempDir(), "checkpoints")
+			dir, err := first.SaveCheckpoint(root, "name: test\n")
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-	}
-	// The EMA resumes exactly.
-	var we, ge map[string][]float32
-	if err := straight.WithEMA(func() error { we = adapterValues(t, sm); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if err := second.WithEMA(func() error { ge = adapterValues(t, rm); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	for n, w := range we {
-		if !slices.Equal(ge[n], w) {
-			t.Errorf("EMA of %s differs after resume", n)
-		}
-		if slices.Equal(w, wa[n]) {
-			t.Errorf("EMA of %s equals the trained weights: WithEMA did not swap them in", n)
-		}
-	}
-	if after := adapterValues(t, sm); !reflect.DeepEqual(after, wa) {
-		t.Error("WithEMA did not put the trained weights back")
-	}
-	// The loss fell on this fixed dataset.
-	if meanOf(want[15:]) >= meanOf(want[:5]) {
-		t.Errorf("loss did not fall: first steps %.4f, last %.4f", meanOf(want[:5]), meanOf(want[15:]))
+			second, rm := newTestTrainer(t, c.opts(total), false)
+			if err := second.LoadCheckpoint(dir); err != nil {
+				t.Fatal(err)
+			}
+			if second.StepsDone() != 10 {
+				t.Fatalf("resumed at step %d", second.StepsDone())
+			}
+			got = append(got, runSteps(t, second, -1)...)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Errorf("step %d loss %.9g, straight run %.9g", i+1, got[i], want[i])
+				}
+			}
+			wa, ga := adapterValues(t, sm), adapterValues(t, rm)
+			for n, w := range wa {
+				for i := range w {
+					if ga[n][i] != w[i] {
+						t.Fatalf("%s[%d] = %g after resume, %g straight", n, i, ga[n][i], w[i])
+					}
+				}
+			}
+			if a, b := straight.opt.State(), second.opt.State(); a.Step != b.Step || !maps.Equal(a.Scalars, b.Scalars) {
+				t.Errorf("optimizer step/scalars after resume %d %v, straight %d %v", b.Step, b.Scalars, a.Step, a.Scalars)
+			}
+			// The EMA resumes exactly, and WithEMA swaps it in and back.
+			var we, ge map[string][]float32
+			if err := straight.WithEMA(func() error { we = adapterValues(t, sm); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := second.WithEMA(func() error { ge = adapterValues(t, rm); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			for n, w := range we {
+				if !slices.Equal(ge[n], w) {
+					t.Errorf("EMA of %s differs after resume", n)
+				}
+				if slices.Equal(w, wa[n]) {
+					t.Errorf("EMA of %s equals the trained weights: WithEMA did not swap them in", n)
+				}
+			}
+			if after := adapterValues(t, sm); !reflect.DeepEqual(after, wa) {
+				t.Error("WithEMA did not put the trained weights back")
+			}
+			// The loss fell on this fixed dataset.
+			t.Logf("%s: mean loss steps 1-5 %.4f, 16-20 %.4f", c.name, meanOf(want[:5]), meanOf(want[15:]))
+			if meanOf(want[15:]) >= meanOf(want[:5]) {
+				t.Errorf("loss did not fall: first steps %.4f, last %.4f", meanOf(want[:5]), meanOf(want[15:]))
+			}
+		})
 	}
 }
 
@@ -619,5 +669,32 @@ func TestEMAOfConstant(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckpointOfOtherOptimizerRefused: a checkpoint of one optimizer
+// (or of Adafactor without a first moment) does not load into a trainer
+// of another, and says so.
+func TestCheckpointOfOtherOptimizerRefused(t *testing.T) {
+	byName := map[string]func(int) Options{}
+	for _, c := range resumeOptimizers {
+		byName[c.name] = c.opts
+	}
+	for _, c := range []struct{ saved, loaded, want string }{
+		{"prodigy", "adamw", "optimizer prodigy, the job asks for adamw"},
+		{"adamw", "adafactor", "optimizer adamw, the job asks for adafactor"},
+		{"adafactor", "adafactor-relative-beta1", "optimizer state has 80 tensors, the job's optimizer 120"},
+	} {
+		tr, _ := newTestTrainer(t, byName[c.saved](4), false)
+		runSteps(t, tr, 1)
+		dir, err := tr.SaveCheckpoint(filepath.Join(t.TempDir(), "ck"), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := newTestTrainer(t, byName[c.loaded](4), false)
+		err = other.LoadCheckpoint(dir)
+		if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s checkpoint into %s: %v, want ErrIncompatible with %q", c.saved, c.loaded, err, c.want)
+		}
 	}
 }

@@ -205,6 +205,11 @@ func TestTrainRefusesBadNumbersAndVariants(t *testing.T) {
 		{args: []string{"config", "check", cfg, "--set", "train.sigmoid_scale=.inf"}, code: 1, wantErr: "train.sigmoid_scale: must be a finite number in (0, 100], got +Inf"},
 		{args: []string{"config", "check", cfg, "--set", "model.variant=klein-4b"}, code: 1, wantErr: `model.variant: must be auto for the built-in model embedded:tiny (it is its own variant), got "klein-4b"`},
 		{args: []string{"config", "check", cfg, "--set", "..=5"}, code: 1, wantErr: `--set ..=5: the key path ".." is malformed`},
+		{args: []string{"config", "check", cfg, "--set", "train.optimizer=prodigy"}, code: 1, wantErr: "train.lr: is 0.0001, but prodigy estimates the step size itself and lr only multiplies it: set train.lr: 1.0"},
+		{args: []string{"config", "print", cfg, "--set", "train.optimizer=prodigy", "--set", "train.lr=1"}, code: 0, wantOut: "  optimizer: prodigy\n"},
+		{args: []string{"config", "print", cfg}, code: 0, wantOut: "  prodigy_d0: 1e-06\n  prodigy_d_coef: 1\n"},
+		{args: []string{"config", "print", cfg}, code: 0, wantOut: "  adafactor_relative_step: false\n"},
+		{args: []string{"config", "print", cfg}, code: 0, wantOut: "  adafactor_decay_rate: -0.8\n"},
 		{args: []string{"train", "--config", cfg, "--memory-budget", "NaN"}, code: 2, wantErr: `"--memory-budget" flag: must be a finite number in [0, 65536], got NaN`},
 		{args: []string{"data", "check", dir, "--max-aspect", "NaN"}, code: 2, wantErr: `"--max-aspect" flag: must be a finite number in [1, 16], got NaN`},
 	}
