@@ -22,7 +22,7 @@ var ResumeKeys = []string{
 	"train.adafactor_relative_step", "train.adafactor_scale_parameter", "train.adafactor_warmup_init",
 	"train.adafactor_clip_threshold", "train.adafactor_decay_rate", "train.adafactor_beta1",
 	"train.adafactor_eps1", "train.adafactor_eps2",
-	"dataset.resolutions", "dataset.caption_dropout", "dataset.trigger",
+	"dataset.resolutions", "dataset.caption_dropout", "dataset.reference_dropout", "dataset.trigger",
 }
 
 // Change is one setting that differs between two configurations.

@@ -132,6 +132,10 @@ type DatasetConfig struct {
 	DefaultCaption string `yaml:"default_caption"`
 	// CaptionDropout is the probability of training on the empty caption.
 	CaptionDropout float64 `yaml:"caption_dropout"`
+	// ReferenceDropout is the probability that a step whose images have
+	// reference (control) images trains without them, so the adapter also
+	// works without references.
+	ReferenceDropout float64 `yaml:"reference_dropout"`
 	// ShuffleTags shuffles comma-separated tags after the first KeepTokens.
 	ShuffleTags bool `yaml:"shuffle_tags"`
 	// KeepTokens is the number of leading tags kept in place when shuffling.
@@ -279,6 +283,9 @@ type SampleConfig struct {
 	Guidance float64  `yaml:"guidance"`
 	Width    int      `yaml:"width"`
 	Height   int      `yaml:"height"`
+	// References are reference images every preview is sampled with
+	// (edit / reference LoRAs; like flora sample --ref).
+	References []string `yaml:"references"`
 }
 
 // OutputConfig says where results go.

@@ -214,6 +214,7 @@ func (c *Config) normalize() {
 	nilIfEmpty(&c.Model.QuantizeKeep)
 	nilIfEmpty(&c.Adapter.Exclude)
 	nilIfEmpty(&c.Sample.Prompts)
+	nilIfEmpty(&c.Sample.References)
 	nilIfEmpty(&c.Output.Formats)
 	if len(c.Adapter.Overrides) == 0 {
 		c.Adapter.Overrides = nil
@@ -252,6 +253,9 @@ func (c *Config) resolveInputPaths(base string) {
 	abs(&c.Model.TextEncoder)
 	abs(&c.Adapter.InitFrom)
 	abs(&c.Dataset.Embeddings)
+	for i := range c.Sample.References {
+		abs(&c.Sample.References[i])
+	}
 	for i := range c.Dataset.Folders {
 		abs(&c.Dataset.Folders[i].Path)
 		abs(&c.Dataset.Folders[i].Control)

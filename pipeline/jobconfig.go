@@ -39,13 +39,14 @@ func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
 		GradAccum: t.GradAccum,
 		Timesteps: train.TimestepSampler{Kind: t.Timesteps, LogitMean: t.LogitMean, LogitStd: t.LogitStd,
 			SigmoidScale: t.SigmoidScale, LossWeighting: t.LossWeighting},
-		LR:            train.LRSchedule{Kind: t.Schedule, Base: t.LR, Min: t.MinLR, Warmup: t.WarmupSteps, Total: t.Steps},
-		Optimizer:     OptimizerConfig(cfg),
-		Guidance:      t.Guidance,
-		DType:         dtype,
-		Checkpointing: ckpt,
-		EMADecay:      t.EMADecay,
-		Seed:          uint64(t.Seed),
+		LR:               train.LRSchedule{Kind: t.Schedule, Base: t.LR, Min: t.MinLR, Warmup: t.WarmupSteps, Total: t.Steps},
+		Optimizer:        OptimizerConfig(cfg),
+		Guidance:         t.Guidance,
+		DType:            dtype,
+		Checkpointing:    ckpt,
+		EMADecay:         t.EMADecay,
+		ReferenceDropout: cfg.Dataset.ReferenceDropout,
+		Seed:             uint64(t.Seed),
 	}, nil
 }
 

@@ -38,8 +38,9 @@ func TestDatasetConfig(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DatasetConfig:\n got %+v\nwant %+v", got, want)
 	}
-	// CacheDir and Embeddings are read by the pipeline itself, not data.
-	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 13 {
+	// CacheDir, Embeddings and ReferenceDropout are read by the pipeline
+	// and the trainer, not data.
+	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 14 {
 		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
 	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 4 {

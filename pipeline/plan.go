@@ -66,6 +66,7 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
 		Optimizer:  &opts.Optimizer,
 		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
+	in.ReferenceImages = plannedReferences(cfg)
 	if n, ok := cfg.Train.DeviceCount(); ok && n > 1 { // "all" is resolved by Prepare
 		in.Devices, in.ShardBase = n, cfg.Train.ShardBase
 	}
@@ -191,6 +192,21 @@ func deviceBudget(info backend.Info, given int64) int64 {
 	}
 	if info.Name == "xla:cuda" {
 		return backend.GPUMemory()
+	}
+	return 0
+}
+
+// plannedReferences is the number of reference images per sample the plan
+// counts before the dataset is scanned: the preview's references when
+// given, else one when a folder has a control folder.
+func plannedReferences(cfg *job.Config) int {
+	if n := len(cfg.Sample.References); n > 0 {
+		return n
+	}
+	for _, f := range cfg.Dataset.Folders {
+		if f.Control != "" {
+			return 1
+		}
 	}
 	return 0
 }

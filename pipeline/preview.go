@@ -27,6 +27,8 @@ type previewPrompts struct {
 	ctx      []*tensors.Tensor
 	negative *tensors.Tensor
 	useCFG   bool
+	// refs are sample.references, every preview's reference images.
+	refs *referenceImages
 }
 
 // encodePreviewPrompts encodes sample.prompts (none when previews are off).
@@ -34,6 +36,10 @@ func encodePreviewPrompts(cfg *job.Config, variant flux2.Variant, text textenc.C
 	p := &previewPrompts{useCFG: variant.UsesCFG()}
 	if cfg.Sample.Every <= 0 {
 		return p, nil
+	}
+	var err error
+	if p.refs, err = loadReferences(cfg.Sample.References); err != nil {
+		return nil, fmt.Errorf("sample.references: %w", err)
 	}
 	for _, prompt := range cfg.Sample.Prompts {
 		e, err := text.Encode([]string{prompt})
@@ -43,7 +49,6 @@ func encodePreviewPrompts(cfg *job.Config, variant flux2.Variant, text textenc.C
 		p.ctx = append(p.ctx, e)
 	}
 	if p.useCFG {
-		var err error
 		if p.negative, err = textenc.EncodeNegative(text, cfg.Sample.Negative); err != nil {
 			return nil, fmt.Errorf("encoding the preview negative prompt: %w", err)
 		}
@@ -59,14 +64,14 @@ func (p *previewPrompts) render(cfg *job.Config, m *flux2.Model, v *vae.VAE, dty
 	s := cfg.Sample
 	return func(step int) (string, error) {
 		per, _ := v.Config.PixelsPerLatent()
-		smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, DType: dtype, PixelsPerLatent: per}
+		smp := &sample.Sampler{Model: m, Decoder: vaeDecoder{v}, Encoder: v, DType: dtype, PixelsPerLatent: per}
 		var rows [][]image.Image
 		for i, ctx := range p.ctx {
 			var row []image.Image
 			for _, seed := range s.Seeds {
 				smp.Text = fixedText{ctx: ctx, negative: p.negative}
 				res, err := smp.Generate(sample.Request{Prompt: s.Prompts[i], Negative: s.Negative, Seed: uint64(seed),
-					Steps: s.Steps, Guidance: s.Guidance, CFG: p.useCFG, Width: s.Width, Height: s.Height})
+					Steps: s.Steps, Guidance: s.Guidance, CFG: p.useCFG, Width: s.Width, Height: s.Height, References: p.refs.images()})
 				if err != nil {
 					return "", err
 				}
@@ -78,6 +83,9 @@ func (p *previewPrompts) render(cfg *job.Config, m *flux2.Model, v *vae.VAE, dty
 		path := filepath.Join(dir, fmt.Sprintf("step-%06d.png", step))
 		chunks := []sample.TextChunk{{Key: "step", Value: fmt.Sprint(step)}, {Key: "prompts", Value: strings.Join(s.Prompts, " | ")},
 			{Key: "seeds", Value: fmt.Sprint(s.Seeds)}, {Key: "software", Value: version.Software()}}
+		if p.refs != nil {
+			chunks = append(chunks, sample.TextChunk{Key: "references", Value: p.refs.record()})
+		}
 		return path, fsutil.WriteAtomic(path, func(w io.Writer) error { return sample.EncodePNG(w, grid, chunks) })
 	}
 }

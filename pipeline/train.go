@@ -150,6 +150,11 @@ func preflight(cfg *job.Config) error {
 			list = append(list, job.Problem{Path: "dataset.embeddings", Msg: fmt.Sprintf("%s is not a file (a safetensors table of caption embeddings)", e)})
 		}
 	}
+	for i, r := range cfg.Sample.References {
+		if st, err := os.Stat(r); err != nil || st.IsDir() {
+			list = append(list, job.Problem{Path: fmt.Sprintf("sample.references.%d", i), Msg: fmt.Sprintf("%s is not an image file", r)})
+		}
+	}
 	for i, d := range cfg.Dataset.Folders {
 		st, err := os.Stat(d.Path)
 		if err != nil || !st.IsDir() {

@@ -26,6 +26,10 @@ type MemoryPlanInput struct {
 	Optimizer *OptimizerConfig
 	// Resolution is the image side (square); TextTokens the context length.
 	Resolution, TextTokens, Batch int
+	// ReferenceImages is the number of reference (control) images each
+	// sample carries, each planned at the training resolution: their
+	// tokens join the image tokens in every block.
+	ReferenceImages int
 	Checkpointing                 bool
 	// OffloadActivations and BlocksOnHost are the step's host-memory
 	// options (flux2.MemoryOptions); either implies checkpointing.
@@ -270,7 +274,7 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	}
 	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), %s state %d bytes/param%s", loraParams, optName, opt, replicated))
 	// Activations.
-	n := int64(in.Resolution/16) * int64(in.Resolution/16)
+	n := int64(in.Resolution/16) * int64(in.Resolution/16) * int64(1+in.ReferenceImages)
 	t := n + int64(in.TextTokens)
 	// Each device runs ceil(Batch/Devices) samples.
 	n1 := int64(in.devices())
@@ -358,6 +362,9 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	}
 	p.Workspace += p.Activations/10 + slack + runtime
 	p.Detail = append(p.Detail, fmt.Sprintf("  + 10%% of activations + %s allocator slack + %s runtime%s", human(slack), human(runtime), in.perDevice()))
+	if in.ReferenceImages > 0 {
+		p.Detail = append(p.Detail, fmt.Sprintf("image tokens include %d reference image(s) per sample at %d² (%d tokens each)", in.ReferenceImages, in.Resolution, (in.Resolution/16)*(in.Resolution/16)))
+	}
 	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
 	if p.Host > 0 {
 		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))

@@ -218,3 +218,23 @@ func TestPlanOptimizerState(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanReferenceImages: a reference image at the training resolution
+// costs what as many more tokens cost: the plan with one reference equals
+// the plan without whose text is longer by one image's tokens.
+func TestPlanReferenceImages(t *testing.T) {
+	for _, ckpt := range []bool{false, true} {
+		in := MemoryPlanInput{Config: flux2.TinyConfig(), ComputeBytes: 4, Resolution: 256, TextTokens: 64, Batch: 2, Checkpointing: ckpt}
+		with := in
+		with.ReferenceImages = 1
+		longer := in
+		longer.TextTokens += (256 / 16) * (256 / 16)
+		a, b := EstimateMemory(with), EstimateMemory(longer)
+		if a.Activations != b.Activations || a.Total != b.Total {
+			t.Errorf("checkpointing %v: with a reference %d/%d bytes, with as many more tokens %d/%d", ckpt, a.Activations, a.Total, b.Activations, b.Total)
+		}
+		if base := EstimateMemory(in); a.Activations <= base.Activations {
+			t.Errorf("a reference image does not raise the activations (%d <= %d)", a.Activations, base.Activations)
+		}
+	}
+}
