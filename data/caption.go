@@ -32,6 +32,16 @@ func (c *Config) CaptionRules() CaptionRules {
 	return CaptionRules{Trigger: c.Trigger, Dropout: c.CaptionDropout, ShuffleTags: c.ShuffleTags, KeepTokens: c.KeepTokens}
 }
 
+// CaptionRulesOf returns the caption rules of an item: the config's, without
+// the trigger word for a regularisation folder's images.
+func (d *Dataset) CaptionRulesOf(it *Item) CaptionRules {
+	r := d.Config.CaptionRules()
+	if it.Folder < len(d.Config.Folders) && d.Config.Folders[it.Folder].Regularization {
+		r.Trigger = ""
+	}
+	return r
+}
+
 // WithTrigger applies the trigger word alone (no randomness): placeholders
 // are replaced by it; a caption that does not contain it as a word gets it
 // prepended ("trigger, caption"); an empty caption becomes the trigger.

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"math"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -51,6 +52,23 @@ type Folder struct {
 	// (several, by number) and the images of CONTROL/sub/a/ (by name). A
 	// target without any is an error. See references.go for the rules.
 	Control string
+	// Regularization marks class images kept to preserve what the base
+	// model already draws (prior preservation, as kohya's reg folders,
+	// ai-toolkit's is_reg and diffusers' class images): their captions get
+	// no trigger word, and their samples are mixed into the batches by
+	// the folder's repeats like any other.
+	Regularization bool
+	// Weight scales the loss of the folder's samples (0 means 1): e.g. 0.5
+	// for regularisation images, as diffusers' prior_loss_weight.
+	Weight float64
+}
+
+// LossWeight is the folder's loss weight (Weight, 1 when unset).
+func (f Folder) LossWeight() float64 {
+	if f.Weight == 0 {
+		return 1
+	}
+	return f.Weight
 }
 
 // Config describes a dataset and how its samples are prepared. Field names
@@ -131,6 +149,9 @@ func (c *Config) Validate() error {
 		}
 		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
 			add("dataset folder %s: the control folder is the image folder itself; give a separate folder of reference images (e.g. %s)", f.Path, filepath.Join(filepath.Dir(filepath.Clean(f.Path)), "control"))
+		}
+		if f.Weight < 0 || f.Weight > 100 || math.IsNaN(f.Weight) {
+			add("dataset folder %s: weight must be in [0, 100] (0 = 1), got %v", f.Path, f.Weight)
 		}
 		if f.Repeats < 0 || f.Repeats > MaxRepeats {
 			add("dataset folder %s: repeats must be in [0, %d] (0 = from the folder name), got %d", f.Path, MaxRepeats, f.Repeats)

@@ -106,9 +106,8 @@ type PlanOptions struct {
 // buckets shuffled. With references, a bucket is split by the sizes of the
 // samples' references (Assignment.References), so every batch stacks. It is safe for concurrent use.
 type Plan struct {
-	ds    *Dataset
-	opts  PlanOptions
-	rules CaptionRules
+	ds   *Dataset
+	opts PlanOptions
 	// groups are the samples of each bucket in canonical order.
 	groups [][]planEntry
 	perEp  int
@@ -134,7 +133,7 @@ func NewPlan(ds *Dataset, opts PlanOptions) (*Plan, error) {
 	if len(ds.Items) == 0 {
 		return nil, fmt.Errorf("the dataset has no usable images (run `flora data check` on its folders)")
 	}
-	p := &Plan{ds: ds, opts: opts, rules: ds.Config.CaptionRules(), orders: map[int][][]planEntry{}}
+	p := &Plan{ds: ds, opts: opts, orders: map[int][][]planEntry{}}
 	// A group is a bucket and the sizes of the references, so a batch's
 	// targets and references stack; without references, one per bucket.
 	type groupKey struct {
@@ -246,7 +245,7 @@ func (p *Plan) sample(epoch int, e planEntry) Sample {
 		offset = u
 	}
 	flip := rng.IntN(2) == 1 && p.ds.Config.Flip
-	caption := p.rules.Apply(it.Caption, rng)
+	caption := p.ds.CaptionRulesOf(it).Apply(it.Caption, rng)
 	return Sample{
 		Item: e.item, Resolution: as.Resolution, Bucket: as.Bucket,
 		Crop: bucket.CropRect(it.Width, it.Height, as.Bucket, offset),

@@ -37,8 +37,8 @@ func (d *Dataset) WriteItemTable(w io.Writer) error {
 	} else {
 		t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption")
 	}
-	rules := d.Config.CaptionRules()
-	for _, it := range d.Items {
+	for i := range d.Items {
+		it := &d.Items[i]
 		var bs []string
 		for _, a := range it.Assignments {
 			s := fmt.Sprintf("%d:%v", a.Resolution, a.Bucket)
@@ -56,12 +56,12 @@ func (d *Dataset) WriteItemTable(w io.Writer) error {
 		}
 		caption := "none"
 		if it.CaptionSource != "" {
-			caption = fmt.Sprintf("%s: %q", captionSourceLabel(it.CaptionSource), ellipsize(rules.WithTrigger(it.Caption), 48))
+			caption = fmt.Sprintf("%s: %q", captionSourceLabel(it.CaptionSource), ellipsize(d.CaptionRulesOf(it).WithTrigger(it.Caption), 48))
 		}
 		row := []any{it.Path, fmt.Sprintf("%dx%d", it.Width, it.Height), it.Format.String() + " " + it.ColorModel,
 			strings.Join(bs, " "), fmt.Sprint(it.Repeats), caption}
 		if refs {
-			row = append(row, referenceList(&it))
+			row = append(row, referenceList(it))
 		}
 		if err := t.Append(row...); err != nil {
 			return err

@@ -42,13 +42,13 @@ func (d *Dataset) LatentVariants() ([]Sample, error) {
 // shuffled orders are not listed (there are too many to cache); they have
 // to be encoded on the fly.
 func (d *Dataset) CaptionVariants() []string {
-	rules := d.Config.CaptionRules()
 	seen := map[string]bool{}
 	if d.Config.CaptionDropout > 0 {
 		seen[""] = true
 	}
-	for _, it := range d.Items {
-		seen[rules.WithTrigger(it.Caption)] = true
+	for i := range d.Items {
+		it := &d.Items[i]
+		seen[d.CaptionRulesOf(it).WithTrigger(it.Caption)] = true
 	}
 	out := make([]string, 0, len(seen))
 	for c := range seen {

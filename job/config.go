@@ -178,6 +178,13 @@ type DatasetFolder struct {
 	// control_directory, ai-toolkit control_path). A metadata.jsonl can list
 	// them instead ("control": ["a_ref.png"]).
 	Control string `yaml:"control"`
+	// IsRegularization marks class (regularisation / prior-preservation)
+	// images: trained without the trigger word and mixed into batches by
+	// the folder's repeats, to keep what the base model already draws.
+	IsRegularization bool `yaml:"is_regularization"`
+	// Weight scales the loss of the folder's images (0 means 1; 0.5–1 is
+	// usual for regularisation images, like diffusers' prior_loss_weight).
+	Weight float64 `yaml:"weight"`
 }
 
 // TrainConfig holds the optimisation settings.

@@ -13,6 +13,7 @@ import (
 func TestEveryFloatKeyHasARange(t *testing.T) {
 	cfg := Default()
 	cfg.Adapter.Overrides = []AdapterOverride{{Pattern: "x"}}
+	cfg.Dataset.Folders = []DatasetFolder{{Path: "x"}}
 	seen := map[string]bool{}
 	floatFields(reflect.ValueOf(cfg).Elem(), "", func(path string, _ float64) {
 		key := floatRangeKey(path)

@@ -122,7 +122,8 @@ func QuantOptions(cfg *job.Config) (quant.Options, error) {
 func DatasetConfig(d job.DatasetConfig) data.Config {
 	c := data.DefaultConfig()
 	for _, f := range d.Folders {
-		c.Folders = append(c.Folders, data.Folder{Path: f.Path, Repeats: f.Repeats, DefaultCaption: f.DefaultCaption, Control: f.Control})
+		c.Folders = append(c.Folders, data.Folder{Path: f.Path, Repeats: f.Repeats, DefaultCaption: f.DefaultCaption, Control: f.Control,
+			Regularization: f.IsRegularization, Weight: f.Weight})
 	}
 	c.Trigger = d.Trigger
 	c.DefaultCaption = d.DefaultCaption

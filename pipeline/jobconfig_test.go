@@ -15,7 +15,7 @@ import (
 // carried over, and the job defaults give a valid Config equal to ours.
 func TestDatasetConfig(t *testing.T) {
 	d := job.DatasetConfig{
-		Folders:        []job.DatasetFolder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b"}},
+		Folders:        []job.DatasetFolder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b", IsRegularization: true, Weight: 0.5}},
 		Trigger:        "ohwx",
 		DefaultCaption: "d",
 		CaptionDropout: 0.1,
@@ -31,7 +31,7 @@ func TestDatasetConfig(t *testing.T) {
 	}
 	got := DatasetConfig(d)
 	want := data.DefaultConfig()
-	want.Folders = []data.Folder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b"}}
+	want.Folders = []data.Folder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b", Regularization: true, Weight: 0.5}}
 	want.Trigger, want.DefaultCaption, want.CaptionDropout = "ohwx", "d", 0.1
 	want.ShuffleTags, want.KeepTokens, want.Resolutions, want.MinSide = true, 2, []int{512, 1024}, 128
 	want.Crop, want.Flip, want.Background = data.CropRandom, true, "#102030"
@@ -43,7 +43,7 @@ func TestDatasetConfig(t *testing.T) {
 	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 14 {
 		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
-	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 4 {
+	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 6 {
 		t.Errorf("job.DatasetFolder has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
 	def := job.Default().Dataset

@@ -263,6 +263,7 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 	ts := make([]float64, b)
 	tsF := make([]float32, b)
 	weights := make([]float32, b)
+	weighted := false // a sample's folder weight is not 1
 	for i, s := range samples {
 		if s.H != s0.H || s.W != s0.W || s.L != s0.L || s.C != c || s.D != s0.D {
 			return nil, nil, fmt.Errorf("batch mixes sizes: %s is %dx%d/%d tokens, %s is %dx%d/%d", s0.Key, s0.H, s0.W, s0.L, s.Key, s.H, s.W, s.L)
@@ -271,7 +272,8 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		ts[i], tsF[i], weights[i] = tt, float32(tt), float32(w)
+		ts[i], tsF[i], weights[i] = tt, float32(tt), float32(w*s.LossWeight())
+		weighted = weighted || s.LossWeight() != 1
 		noisedTokens(xt[i*nr*c:], target[i*n*c:], s.Latent, c, s.H, s.W, tt, t.rng)
 		refs.appendTo(xt, i, n, c)
 		copy(ctx[i*s0.L*s0.D:], s.Embedding)
@@ -293,7 +295,7 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 		return nil, nil, err
 	}
 	tb := &flux2.TrainBatch{Batch: batch, Target: tensors.FromFlatDataAndDimensions(target, b, n, c)}
-	if (t.opts.Timesteps.LossWeighting != "" && t.opts.Timesteps.LossWeighting != "none") || t.opts.Timesteps.Kind == "weighted" {
+	if weighted || (t.opts.Timesteps.LossWeighting != "" && t.opts.Timesteps.LossWeighting != "none") || t.opts.Timesteps.Kind == "weighted" {
 		tb.Weight = tensors.FromFlatDataAndDimensions(weights, b)
 	}
 	return tb, ts, nil

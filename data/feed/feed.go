@@ -99,6 +99,7 @@ func (s *Source) Next() ([]Sample, error) {
 			Latent: l.Data, C: l.Shape[0], H: l.Shape[1], W: l.Shape[2],
 			Embedding: e.Data, L: e.Shape[0], D: e.Shape[1],
 			Key: path, References: refs[i],
+			Weight: s.ds.Config.Folders[s.ds.Items[smp.Item].Folder].LossWeight(),
 		}
 		for _, r := range refs[i] {
 			if r.C != l.Shape[0] {

@@ -12,6 +12,8 @@ type Sample struct {
 	L, D      int
 	// Key identifies the example (file path) for logs.
 	Key string
+	// Weight scales the example's loss (its folder's weight; 0 means 1).
+	Weight float64
 	// References are the latents of the example's reference (control)
 	// images, in order; nil for plain text-to-image examples. Every sample
 	// of a batch has the same number of references with the same shapes.
@@ -26,4 +28,12 @@ type Reference struct {
 	C, H, W int
 	// Key identifies the reference image (file path) for logs.
 	Key string
+}
+
+// LossWeight is the example's loss weight (Weight, 1 when unset).
+func (s Sample) LossWeight() float64 {
+	if s.Weight == 0 {
+		return 1
+	}
+	return s.Weight
 }
