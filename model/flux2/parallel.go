@@ -48,7 +48,7 @@ func (o ParallelOptions) Validate(mem MemoryOptions, have int) error {
 	// Block swap and activation offload move single-device tensors between
 	// host and device; they are not written for a mesh yet.
 	if o.devices() > 1 && mem.Streams() {
-		return fmt.Errorf("several devices do not combine with block swap or activation offload yet (set train.offload_activations: off and model.swap_blocks: 0)")
+		return fmt.Errorf("several devices do not combine with block swap or activation offload yet (set train.offload_activations: off and model.blocks_on_host: 0)")
 	}
 	return nil
 }
