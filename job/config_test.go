@@ -85,10 +85,10 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "several devices",
 			yaml: minimal,
-			sets: []string{"train.devices=3", "train.batch_size=4", "train.gradient_checkpointing=on", "model.blocks_on_host=2"},
+			sets: []string{"train.devices=3", "train.batch_size=4", "train.gradient_checkpointing=on", "train.offload_activations=on", "model.blocks_on_host=2"},
 			want: []string{
 				"train.batch_size: must be a multiple of train.devices=3 (each device runs batch_size/devices samples), got 4",
-				"train.gradient_checkpointing: cannot be on with train.devices=3 yet; set it to off (or auto)",
+				"train.offload_activations: cannot be on with train.devices=3 yet; set it to off (or auto)",
 				"model.blocks_on_host: must be 0 or auto with train.devices=3",
 			},
 		},

@@ -255,13 +255,10 @@ func validateDevices(ps *Problems, c *Config) {
 	if numeric && n == 1 {
 		return
 	}
-	for _, o := range []struct{ key, value, off string }{
-		{"train.gradient_checkpointing", t.GradientCheckpointing, "off"},
-		{"train.offload_activations", t.OffloadActivations, "off"},
-	} {
-		if o.value == "on" {
-			ps.add(o.key, "cannot be on with train.devices=%s yet; set it to %s (or auto)", t.Devices, o.off)
-		}
+	// Gradient checkpointing runs on several devices; activation offload
+	// and block swap do not yet.
+	if t.OffloadActivations == "on" {
+		ps.add("train.offload_activations", "cannot be on with train.devices=%s yet; set it to off (or auto)", t.Devices)
 	}
 	if b, err := strconv.Atoi(c.Model.BlocksOnHost); err == nil && b > 0 {
 		ps.add("model.blocks_on_host", "must be 0 or auto with train.devices=%s (block swap does not combine with several devices yet)", t.Devices)

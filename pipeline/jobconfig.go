@@ -28,10 +28,9 @@ func TrainOptions(cfg *job.Config, v flux2.Variant) (train.Options, error) {
 		dtype = dtypes.Float32
 	}
 	ckpt := t.GradientCheckpointing == "on"
-	if n, ok := t.DeviceCount(); t.GradientCheckpointing == "auto" && (!ok || n > 1) {
-		ckpt = false // several devices run the whole-graph step only (for now)
-	} else if t.GradientCheckpointing == "auto" {
-		// On for the published sizes, where activations dominate memory.
+	if t.GradientCheckpointing == "auto" {
+		// On for the published sizes, where activations dominate memory
+		// (on one device or several alike).
 		ckpt = v.Config.Hidden >= 3072
 	}
 	return train.Options{

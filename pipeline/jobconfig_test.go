@@ -136,3 +136,34 @@ func TestOptimizerConfig(t *testing.T) {
 		t.Errorf("got prodigy %+v adafactor %+v", o.Prodigy, o.Adafactor)
 	}
 }
+
+// TestCheckpointingAuto: gradient_checkpointing auto resolves by model size,
+// on several devices as on one (the block-wise step runs on a mesh too).
+func TestCheckpointingAuto(t *testing.T) {
+	dev, err := flux2.VariantByName("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tiny, err := flux2.VariantByName("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		v             flux2.Variant
+		devices, mode string
+		want          bool
+	}{
+		{dev, "1", "auto", true}, {dev, "2", "auto", true}, {dev, "all", "auto", true},
+		{tiny, "2", "auto", false}, {tiny, "2", "on", true}, {dev, "4", "off", false},
+	} {
+		cfg := job.Default()
+		cfg.Train.Devices, cfg.Train.GradientCheckpointing = tc.devices, tc.mode
+		opts, err := TrainOptions(cfg, tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.Checkpointing != tc.want {
+			t.Errorf("%s on %s devices, gradient_checkpointing %s: checkpointing %v, want %v", tc.v.Name, tc.devices, tc.mode, opts.Checkpointing, tc.want)
+		}
+	}
+}

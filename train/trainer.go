@@ -113,9 +113,6 @@ func NewTrainer(model *flux2.Model, src BatchSource, opts Options) (*Trainer, er
 	if err := opts.Parallel.Validate(opts.Memory, 0); err != nil {
 		return nil, err
 	}
-	if opts.Parallel.Devices > 1 && opts.Checkpointing {
-		return nil, errors.New("several devices do not combine with gradient checkpointing yet")
-	}
 	model.Parallel = opts.Parallel
 	names := model.TrainableNames()
 	if len(names) == 0 {

@@ -9,10 +9,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/support/xslices"
 )
 
-// splitSpec is the spec of a rank-`rank` tensor split on axis over the mesh
+// SplitSpec is the spec of a rank-`rank` tensor split on axis over the mesh
 // axis "data" (Replicated: copied to every device). Every axis is named, so
 // Shardy gets a spec of the tensor's rank.
-func splitSpec(mesh *distributed.DeviceMesh, rank, axis int) (*distributed.ShardingSpec, error) {
+func SplitSpec(mesh *distributed.DeviceMesh, rank, axis int) (*distributed.ShardingSpec, error) {
 	b := distributed.BuildSpec(mesh)
 	for i := 0; i < rank; i++ {
 		if i == axis {
@@ -31,14 +31,20 @@ func splitSpec(mesh *distributed.DeviceMesh, rank, axis int) (*distributed.Shard
 // shard splits t on axis over the mesh (Replicated: one copy per device),
 // on the host.
 func (p *Program) shard(what string, t *tensors.Tensor, axis int) (*distributed.Tensor, error) {
-	spec, err := splitSpec(p.mesh, t.Rank(), axis)
+	return shardOn(p.mesh, what, t, axis)
+}
+
+// shardOn splits t on axis over mesh (Replicated: one copy per device), on
+// the host.
+func shardOn(mesh *distributed.DeviceMesh, what string, t *tensors.Tensor, axis int) (*distributed.Tensor, error) {
+	spec, err := SplitSpec(mesh, t.Rank(), axis)
 	if err == nil {
 		var dt *distributed.Tensor
 		if dt, err = distributed.ShardTensor(spec, t); err == nil {
 			return dt, nil
 		}
 	}
-	return nil, fmt.Errorf("multidevice: placing %s %s on %d devices: %w", what, t.Shape(), p.devices, err)
+	return nil, fmt.Errorf("multidevice: placing %s %s on %d devices: %w", what, t.Shape(), mesh.NumDevices(), err)
 }
 
 // place cuts the batch and trainable inputs into per-device shards in
@@ -75,16 +81,28 @@ func (p *Program) PlaceFrozen(frozen []*tensors.Tensor) ([]*distributed.Tensor, 
 	if len(frozen) != len(p.layout.FrozenSplit) {
 		return nil, fmt.Errorf("multidevice: got %d frozen weights, layout has %d", len(frozen), len(p.layout.FrozenSplit))
 	}
-	out := make([]*distributed.Tensor, len(frozen))
-	for i, t := range frozen {
-		what := fmt.Sprintf("frozen #%d", i)
-		dt, err := p.shard(what, t, p.layout.FrozenSplit[i])
+	return Place(p.backend, p.mesh, "frozen", frozen, p.layout.FrozenSplit)
+}
+
+// Place splits each tensor ts[i] on axis axes[i] over the mesh (Replicated:
+// a copy per device) and moves shard d to device d, dropping the host
+// copies of the shards; ts are left as they are. what names the tensors in
+// errors.
+func Place(b backends.Backend, mesh *distributed.DeviceMesh, what string, ts []*tensors.Tensor, axes []int) ([]*distributed.Tensor, error) {
+	if len(axes) != len(ts) {
+		return nil, fmt.Errorf("multidevice: %d axes for %d %s tensors", len(axes), len(ts), what)
+	}
+	out := make([]*distributed.Tensor, len(ts))
+	for i, t := range ts {
+		name := fmt.Sprintf("%s #%d", what, i)
+		dt, err := shardOn(mesh, name, t, axes[i])
 		if err != nil {
 			return nil, err
 		}
 		for dev, s := range dt.Shards() {
-			if err := s.MaterializeOnDevice(p.backend, false, backends.DeviceNum(dev)); err != nil {
-				return nil, fmt.Errorf("multidevice: moving shard %d of %s to device %d: %w", dev, what, dev, err)
+			if err := s.MaterializeOnDevice(b, false, backends.DeviceNum(dev)); err != nil {
+				_ = dt.FinalizeAll()
+				return nil, fmt.Errorf("multidevice: moving shard %d of %s to device %d: %w", dev, name, dev, err)
 			}
 			s.FinalizeLocal()
 		}

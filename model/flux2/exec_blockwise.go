@@ -78,13 +78,18 @@ func (m *Model) stageArgs(s stageWeights) ([]*tensors.Tensor, error) {
 // runStage compiles (once per signature) and runs a stage program whose
 // arguments are the activation tensors `in` followed by the stage weights.
 // The weights of a stage kept on the host are copied to the device first
-// (or awaited, when str prefetched them) and dropped from it after.
-func (m *Model) runStage(str *streamer, kind string, s stageWeights, extraSig string, in []*tensors.Tensor,
+// (or awaited, when str prefetched them) and dropped from it after. On
+// several devices (str.mesh) the program is partitioned over them, and
+// layout says how its outputs lie there.
+func (m *Model) runStage(str *streamer, kind string, s stageWeights, extraSig string, layout stageOutputs, in []*tensors.Tensor,
 	build func(in []*Node, w Weights, trainable []*Node) []*Node) ([]*tensors.Tensor, error) {
 	nIn := len(in)
 	sig := kind + "|" + extraSig + "|" + s.signature()
+	if str.mesh != nil {
+		sig = str.mesh.signature() + "|" + sig
+	}
 	exec, err := m.program(sig, func() (*Exec, error) {
-		return NewExec(m.backend, func(inputs []*Node) []*Node {
+		e, err := NewExec(m.backend, func(inputs []*Node) []*Node {
 			w := m.weightsOf(s.rel, inputs[nIn:])
 			tr := make([]*Node, len(s.trainable))
 			for i, n := range s.trainable {
@@ -92,9 +97,16 @@ func (m *Model) runStage(str *streamer, kind string, s stageWeights, extraSig st
 			}
 			return build(inputs[:nIn], w, tr)
 		})
+		if err != nil || str.mesh == nil {
+			return e, err
+		}
+		return str.mesh.partition(e, layout, len(s.trainable))
 	})
 	if err != nil {
 		return nil, err
+	}
+	if str.mesh != nil {
+		return str.mesh.run(exec, kind, s, in, layout)
 	}
 	weights, err := m.stageArgs(s)
 	if err != nil {

@@ -30,9 +30,19 @@ type backwardPass struct {
 // lossAndGradientsBlockwise is LossAndGradients with one program per stage:
 // the forward pass keeps each block's input, the backward pass recomputes
 // each block from it, so only one block's activations are alive at a time.
+// On several devices (ParallelOptions) every stage program runs partitioned
+// over them (see meshStep).
 func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*Gradients, error) {
 	plan := m.blockwisePlan()
 	str := newStreamer(m)
+	ms, err := newMeshStep(m)
+	if err != nil {
+		return nil, err
+	}
+	if ms != nil {
+		str.mesh = ms
+		defer ms.close() // last: after the releases below
+	}
 	f, err := m.forwardBlockwise(str, plan, tb.Batch, dtype, true)
 	if err != nil {
 		return nil, err
@@ -43,7 +53,7 @@ func (m *Model) lossAndGradientsBlockwise(tb *TrainBatch, dtype dtypes.DType) (*
 	defer f.release()
 	bp := &backwardPass{m: m, str: str, plan: plan, fwd: f, tb: tb, dtype: dtype,
 		needEmbed: len(plan[0].vars.trainable) > 0, res: &Gradients{Grads: map[string]*tensors.Tensor{}}}
-	defer releaseComputed(&bp.cot)
+	defer releaseComputed(str, &bp.cot)
 	stop := plan.lowestTrained() // no gradient is wanted below it
 	for k := len(plan) - 1; k >= stop; k-- {
 		str.prefetch(plan.prevBlock(k, stop)) // copied while stage k runs
@@ -84,7 +94,8 @@ func (bp *backwardPass) head(k int) error {
 		in = append(in, bp.tb.Weight)
 	}
 	sig := fmt.Sprintf("%s|%v|%v|%d", bp.dtype, hasWeight, needEmbed, numTxt)
-	outs, err := bp.m.runStage(bp.str, "head", ps.vars, sig, in, func(in []*Node, w Weights, tr []*Node) []*Node {
+	outLayout := stageOutputs{loss: true, batch: 1 + boolInt(needEmbed), grads: true}
+	outs, err := bp.m.runStage(bp.str, "head", ps.vars, sig, outLayout, in, func(in []*Node, w Weights, tr []*Node) []*Node {
 		g := &activations[*Node]{h: in[0], vec: in[1], numTxt: numTxt}
 		ps.forward(c, w, g)
 		var weight *Node
@@ -101,10 +112,10 @@ func (bp *backwardPass) head(k int) error {
 	if err != nil {
 		return err
 	}
-	release(a.h) // the last block's output: the head was its only reader
+	bp.str.release(a.h) // the last block's output: the head was its only reader
 	a.h = nil
 	bp.res.Loss = tensors.ToScalar[float32](outs[0])
-	release(outs[0])
+	bp.str.release(outs[0])
 	bp.cot.h, outs = outs[1], outs[2:]
 	if needEmbed {
 		bp.cot.vec, outs = outs[0], outs[1:]
@@ -117,11 +128,11 @@ func (bp *backwardPass) head(k int) error {
 // splits into the text and image streams' (sliced in float32, as they are).
 func (bp *backwardPass) splitJoint(k int) error {
 	numTxt := bp.fwd.acts.numTxt
-	split, err := bp.m.runStage(bp.str, "join-bwd", bp.plan[k].vars, fmt.Sprintf("%d", numTxt), []*tensors.Tensor{bp.cot.h},
+	split, err := bp.m.runStage(bp.str, "join-bwd", bp.plan[k].vars, fmt.Sprintf("%d", numTxt), stageOutputs{batch: 2}, []*tensors.Tensor{bp.cot.h},
 		func(in []*Node, _ Weights, _ []*Node) []*Node {
 			return []*Node{SliceAxis(in[0], 1, AxisRange(0, numTxt)), ImageTokens(in[0], numTxt)}
 		})
-	release(bp.cot.h)
+	bp.str.release(bp.cot.h)
 	bp.cot.h = nil
 	if err != nil {
 		return err

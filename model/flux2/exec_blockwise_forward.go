@@ -18,13 +18,15 @@ type forwardState struct {
 	// saved holds, by stage index, each block's stream inputs (its replaced
 	// reads: img and txt, or h) when the forward pass keeps them.
 	saved [][]*tensors.Tensor
+	// str is the step's streamer, which knows where the tensors are.
+	str *streamer
 }
 
 // release frees every tensor the state still holds.
 func (f *forwardState) release() {
-	releaseComputed(&f.acts)
+	releaseComputed(f.str, &f.acts)
 	for _, s := range f.saved {
-		release(s...)
+		f.str.release(s...)
 	}
 }
 
@@ -33,9 +35,9 @@ func (f *forwardState) release() {
 var computedSlots = []slot{imgSlot, txtSlot, vecSlot, modImgSlot, modTxtSlot, modSingleSlot, hSlot, outSlot}
 
 // releaseComputed frees the computed tensors of a and clears them.
-func releaseComputed(a *activations[*tensors.Tensor]) {
+func releaseComputed(str *streamer, a *activations[*tensors.Tensor]) {
 	for _, s := range computedSlots {
-		release(*a.at(s))
+		str.release(*a.at(s))
 		*a.at(s) = nil
 	}
 }
@@ -56,7 +58,7 @@ func (m *Model) forwardBlockwise(str *streamer, plan blockwisePlan, b *Batch, dt
 	if plan[len(plan)-1].kind != finalStage {
 		panicf("flux2: the stage list ends with %q, not the final layer", plan[len(plan)-1].kind)
 	}
-	f := &forwardState{acts: batchActivations(b), saved: make([][]*tensors.Tensor, len(plan))}
+	f := &forwardState{acts: batchActivations(b), saved: make([][]*tensors.Tensor, len(plan)), str: str}
 	defer func() {
 		if err != nil {
 			f.release()
@@ -80,7 +82,7 @@ func (m *Model) forwardBlockwise(str *streamer, plan blockwisePlan, b *Batch, dt
 // with activation offload); otherwise nothing reads them again.
 func (m *Model) disposeInputs(f *forwardState, k int, inputs []*tensors.Tensor, save bool) error {
 	if !save {
-		release(inputs...)
+		f.str.release(inputs...)
 		return nil
 	}
 	f.saved[k] = inputs
@@ -102,7 +104,8 @@ func (m *Model) disposeInputs(f *forwardState, k int, inputs []*tensors.Tensor, 
 func (m *Model) runForwardStage(str *streamer, ps plannedStage, dtype dtypes.DType, a *activations[*tensors.Tensor]) error {
 	io := ps.kind.io()
 	reads, numTxt := a.present(io.reads), a.numTxt
-	outs, err := m.runStage(str, string(ps.kind), ps.vars, stageSignature(ps.kind, dtype, reads, numTxt), a.get(reads),
+	sig := stageSignature(ps.kind, dtype, reads, numTxt)
+	outs, err := m.runStage(str, string(ps.kind), ps.vars, sig, stageOutputs{batch: len(io.writes)}, a.get(reads),
 		func(in []*Node, w Weights, _ []*Node) []*Node {
 			g := graphActivations(reads, in, dtype, numTxt)
 			ps.forward(m.Config, w, g)

@@ -26,19 +26,24 @@ func (bp *backwardPass) recompute(k int) error {
 		// cotangent: the modulations before the first block from the top
 		// that reads them, or for good in a model without that block kind.
 		if v := *bp.fwd.acts.at(s); v != nil && *bp.cot.at(s) == nil {
-			*bp.cot.at(s) = zerosLike(v)
+			z, err := bp.str.zerosLike(v)
+			if err != nil {
+				return err
+			}
+			*bp.cot.at(s) = z
 		}
 	}
 	args := append(append(inputs.get(reads), bp.cot.get(io.writes)...), bp.cot.get(sums)...)
 	sig := fmt.Sprintf("%s|%v|%v", bp.dtype, reads, bp.needEmbed)
-	grads, err := bp.m.runStage(bp.str, string(ps.kind)+"-bwd", ps.vars, sig, args,
+	outLayout := stageOutputs{batch: len(wrt), grads: true}
+	grads, err := bp.m.runStage(bp.str, string(ps.kind)+"-bwd", ps.vars, sig, outLayout, args,
 		vjpGraph(bp.m.Config, ps.stage, bp.dtype, reads, wrt))
 	// Consumed, whatever happened: the saved inputs, the outputs'
 	// cotangents and the old sums.
-	release(bp.fwd.saved[k]...)
+	bp.str.release(bp.fwd.saved[k]...)
 	bp.fwd.saved[k] = nil
 	for _, s := range append(append([]slot{}, io.writes...), sums...) {
-		release(*bp.cot.at(s))
+		bp.str.release(*bp.cot.at(s))
 		*bp.cot.at(s) = nil
 	}
 	if err != nil {

@@ -24,7 +24,8 @@ type Gradients struct {
 // recomputes each block from its saved input (memory for one block's
 // activations); without it, one program holds the whole graph. Both give the
 // same numbers up to float rounding. Block swap and activation offload (see
-// Model.Memory) run the block-wise programs whatever checkpointing says.
+// Model.Memory) run the block-wise programs whatever checkpointing says. On
+// several devices (Model.Parallel) either way runs partitioned over them.
 func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointing bool) (*Gradients, error) {
 	if missing := m.MissingWeights(); len(missing) > 0 {
 		return nil, fmt.Errorf("flux2: %d weights missing, e.g. %s", len(missing), missing[0])
@@ -38,9 +39,12 @@ func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointi
 	if err := m.Parallel.Validate(m.Memory, m.backend.NumDevices()); err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
-	if m.Parallel.devices() > 1 {
+	if n := m.Parallel.devices(); n > 1 {
+		if b := tb.X.Shape().Dim(0); b%n != 0 {
+			return nil, fmt.Errorf("flux2: a batch of %d does not split over %d devices (use a multiple of %d)", b, n, n)
+		}
 		if checkpointing {
-			return nil, fmt.Errorf("flux2: several devices do not combine with gradient checkpointing yet (set train.gradient_checkpointing: off)")
+			return m.lossAndGradientsBlockwise(tb, dtype)
 		}
 		return m.lossAndGradientsParallel(tb, dtype)
 	}

@@ -17,7 +17,9 @@ import (
 // backend, as one program partitioned by XLA (GoMLX AutoSharding on a 1-D
 // mesh): the batch is split over the devices, every device holds the
 // trainable (LoRA) parameters whole, and the gradients are summed across
-// devices inside the step. The zero value runs on one device.
+// devices inside the step. With gradient checkpointing every block-wise
+// stage program is partitioned the same way (exec_blockwise_mesh.go). The
+// zero value runs on one device.
 type ParallelOptions struct {
 	// Devices is the number of devices (0 or 1: one).
 	Devices int
@@ -52,8 +54,10 @@ func (o ParallelOptions) Validate(mem MemoryOptions, have int) error {
 	if have > 0 && o.Devices > have {
 		return fmt.Errorf("%d devices requested but the backend has %d", o.Devices, have)
 	}
+	// Block swap and activation offload move single-device tensors between
+	// host and device; they are not written for a mesh yet.
 	if o.devices() > 1 && mem.Streams() {
-		return fmt.Errorf("several devices do not combine with block swap or activation offload yet (set train.offload_activations: off and model.swap_blocks: 0)")
+		return fmt.Errorf("several devices do not combine with block swap or activation offload yet (set train.offload_activations: off and model.blocks_on_host: 0)")
 	}
 	return nil
 }
@@ -61,18 +65,20 @@ func (o ParallelOptions) Validate(mem MemoryOptions, have int) error {
 // parallelProgram is a compiled multi-device training step.
 type parallelProgram struct {
 	prog *multidevice.Program
-	// frozenNames are the frozen weights in program order; placementKey
-	// names their placement (device count, sharding, names), which every
-	// program with the same key shares.
-	frozenNames  []string
-	placementKey string
+	// frozenNames are the frozen weights in program order, split on the
+	// axes of frozenSplit (see frozenLayout).
+	frozenNames []string
+	frozenSplit []int
 }
 
 // frozenPlacement is the frozen weights as placed on the devices, kept
-// between steps: placed holds the device shards, from the host values
-// they were cut from (a weight set anew is placed again).
+// between steps and shared by every multi-device program of the model
+// (whole-graph and block-wise): placed holds the device shards of names,
+// from the host values they were cut from (a weight set anew is placed
+// again); key names the placement (device count, sharding, names).
 type frozenPlacement struct {
 	key    string
+	names  []string
 	placed []*distributed.Tensor
 	from   []*tensors.Tensor
 }
@@ -83,25 +89,17 @@ func (m *Model) lossAndGradientsParallel(tb *TrainBatch, dtype dtypes.DType) (*G
 	if err := m.Attention.Validate(); err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
-	n := m.Parallel.devices()
-	if b := tb.X.Shape().Dim(0); b%n != 0 {
-		return nil, fmt.Errorf("flux2: a batch of %d does not split over %d devices (use a multiple of %d)", b, n, n)
-	}
+	n := m.Parallel.devices() // the batch splits over them (see LossAndGradients)
 	trainable := m.TrainableNames()
-	var frozen []string
-	for _, name := range m.VariableNames() {
-		if !m.vars[name].Trainable {
-			frozen = append(frozen, name)
-		}
-	}
+	frozen, split := m.frozenLayout()
 	hasGuidance, hasWeight := tb.Guidance != nil, tb.Weight != nil
 	sig := fmt.Sprintf("parallel|%d|%v|%s|%v|%v|%s|%s|%s", n, m.Parallel.ShardBase, dtype, hasGuidance, hasWeight,
 		strings.Join(frozen, ","), strings.Join(trainable, ","), m.Attention.signature())
-	pp, err := m.parallelProgram(sig, frozen, trainable, hasGuidance, hasWeight, dtype)
+	pp, err := m.parallelProgram(sig, frozen, split, trainable, hasGuidance, hasWeight, dtype)
 	if err != nil {
 		return nil, err
 	}
-	placed, err := m.placeFrozen(pp)
+	placed, err := m.placeFrozen(pp.frozenNames, pp.frozenSplit)
 	if err != nil {
 		return nil, err
 	}
@@ -123,16 +121,9 @@ func (m *Model) lossAndGradientsParallel(tb *TrainBatch, dtype dtypes.DType) (*G
 }
 
 // parallelProgram returns the cached program of a signature, building it.
-func (m *Model) parallelProgram(sig string, frozen, trainable []string, hasGuidance, hasWeight bool, dtype dtypes.DType) (*parallelProgram, error) {
+func (m *Model) parallelProgram(sig string, frozen []string, split []int, trainable []string, hasGuidance, hasWeight bool, dtype dtypes.DType) (*parallelProgram, error) {
 	if p, ok := m.programs[sig]; ok {
 		return p.(*parallelProgram), nil
-	}
-	split := make([]int, len(frozen))
-	for i, name := range frozen {
-		split[i] = multidevice.Replicated
-		if m.Parallel.ShardBase && ShardsOnFirstAxis(m.vars[name].Shape().Dimensions, m.Parallel.devices()) {
-			split[i] = 0
-		}
 	}
 	batchInputs := 5 + boolInt(hasGuidance) + 1 + boolInt(hasWeight)
 	layout := multidevice.Layout{Batch: batchInputs, Trainable: len(trainable), FrozenSplit: split}
@@ -148,49 +139,84 @@ func (m *Model) parallelProgram(sig string, frozen, trainable []string, hasGuida
 		out := m.Config.Forward(w, ConvertDType(bn.x, dtype), bn.ctx, bn.t, bn.guidance, bn.cos, bn.sin)
 		return FlowMatchingLoss(out, target, weight)
 	}
-	if m.mesh == nil || m.mesh.NumDevices() != m.Parallel.devices() {
-		mesh, err := multidevice.NewMesh(m.backend, m.Parallel.devices())
-		if err != nil {
-			return nil, fmt.Errorf("flux2: %w", err)
-		}
-		m.mesh, m.placement = mesh, nil
+	if err := m.useMesh(); err != nil {
+		return nil, err
 	}
 	prog, err := multidevice.NewProgramOn(m.backend, m.mesh, multidevice.AutoSharding, layout, loss)
 	if err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
-	p := &parallelProgram{prog: prog, frozenNames: frozen,
-		placementKey: fmt.Sprintf("%d|%v|%s", m.Parallel.devices(), m.Parallel.ShardBase, strings.Join(frozen, ","))}
+	p := &parallelProgram{prog: prog, frozenNames: frozen, frozenSplit: split}
 	m.programs[sig] = p
 	return p, nil
 }
 
-// placeFrozen puts the frozen weights on the devices (split or whole, as
-// the program's layout says) unless they are there already from the same
-// host values; the single-device copy of each is released.
-func (m *Model) placeFrozen(p *parallelProgram) ([]*distributed.Tensor, error) {
-	values := make([]*tensors.Tensor, len(p.frozenNames))
-	for i, name := range p.frozenNames {
+// useMesh makes m.mesh a mesh of Parallel.Devices devices. A new mesh
+// drops the placement made on the old one, and the compiled programs: those
+// partitioned over the old mesh take no input placed on the new one.
+func (m *Model) useMesh() error {
+	if m.mesh != nil && m.mesh.NumDevices() == m.Parallel.devices() {
+		return nil
+	}
+	mesh, err := multidevice.NewMesh(m.backend, m.Parallel.devices())
+	if err != nil {
+		return fmt.Errorf("flux2: %w", err)
+	}
+	if m.mesh != nil {
+		m.programs = map[string]any{}
+	}
+	m.mesh, m.placement = mesh, nil
+	return nil
+}
+
+// frozenLayout returns the model's frozen weights in placement order and
+// the axis each is split on over the devices: with ShardBase its first
+// axis when that divides by the device count, otherwise
+// multidevice.Replicated (whole on every device).
+func (m *Model) frozenLayout() (names []string, split []int) {
+	for _, name := range m.VariableNames() {
+		if m.vars[name].Trainable {
+			continue
+		}
+		axis := multidevice.Replicated
+		if m.Parallel.ShardBase && ShardsOnFirstAxis(m.vars[name].Shape().Dimensions, m.Parallel.devices()) {
+			axis = 0
+		}
+		names, split = append(names, name), append(split, axis)
+	}
+	return names, split
+}
+
+// placeFrozen puts the frozen weights names on the devices of m.mesh
+// (split on the axes of split, or whole) unless they are there already
+// from the same host values; the single-device copy of each is released.
+func (m *Model) placeFrozen(names []string, split []int) ([]*distributed.Tensor, error) {
+	if err := m.useMesh(); err != nil {
+		return nil, err
+	}
+	values := make([]*tensors.Tensor, len(names))
+	for i, name := range names {
 		v, err := m.value(name)
 		if err != nil {
 			return nil, err
 		}
 		values[i] = v
 	}
-	if pl := m.placement; pl != nil && pl.key == p.placementKey && slices.Equal(values, pl.from) {
+	key := fmt.Sprintf("%d|%v|%s", m.Parallel.devices(), m.Parallel.ShardBase, strings.Join(names, ","))
+	if pl := m.placement; pl != nil && pl.key == key && slices.Equal(values, pl.from) {
 		return pl.placed, nil
 	}
 	m.placement = nil // the old shards go with it
 	for i, v := range values {
 		if err := toHost(v); err != nil {
-			return nil, fmt.Errorf("flux2: %s back to the host: %w", p.frozenNames[i], err)
+			return nil, fmt.Errorf("flux2: %s back to the host: %w", names[i], err)
 		}
 	}
-	placed, err := p.prog.PlaceFrozen(values)
+	placed, err := multidevice.Place(m.backend, m.mesh, "frozen weight", values, split)
 	if err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
-	m.placement = &frozenPlacement{key: p.placementKey, placed: placed, from: values}
+	m.placement = &frozenPlacement{key: key, names: names, placed: placed, from: values}
 	return placed, nil
 }
 

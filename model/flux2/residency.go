@@ -113,12 +113,15 @@ func (m *Model) upload(ts []*tensors.Tensor) error {
 	return nil
 }
 
-// streamer overlaps block swap's copies with compute: prefetch starts
-// copying a stage's weights to the device in the background; wait returns
-// once they are there.
+// streamer keeps track of where one step's tensors are. It overlaps block
+// swap's copies with compute: prefetch starts copying a stage's weights to
+// the device in the background; wait returns once they are there. On
+// several devices, mesh holds the device values behind the tensors the
+// block-wise code passes around (see meshStep); nil on one device.
 type streamer struct {
 	m       *Model
 	pending map[string]chan error
+	mesh    *meshStep
 }
 
 // newStreamer returns a streamer with no copy under way.
@@ -161,6 +164,25 @@ func (s *streamer) wait(st stageWeights) error {
 		return fmt.Errorf("flux2: copying %s weights to the device: %w", strings.TrimSuffix(st.prefix, "."), err)
 	}
 	return nil
+}
+
+// release frees tensors the step no longer needs, on every device they are
+// on (see release).
+func (s *streamer) release(ts ...*tensors.Tensor) {
+	if s.mesh != nil {
+		s.mesh.release(ts...)
+		return
+	}
+	release(ts...)
+}
+
+// zerosLike returns a float32 zero tensor of t's dimensions (global ones, on
+// several devices).
+func (s *streamer) zerosLike(t *tensors.Tensor) (*tensors.Tensor, error) {
+	if s.mesh != nil {
+		return s.mesh.zerosLike(t)
+	}
+	return zerosLike(t), nil
 }
 
 // release frees tensors the step no longer needs, now instead of at the
