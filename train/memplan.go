@@ -394,10 +394,10 @@ type MemoryModes struct {
 // them when nothing does: the fit check then reports it); without a budget
 // "auto" is off. Explicit settings are kept as given.
 //
-// On several devices (in.Devices > 1) the step runs as one program, which
-// neither offloads activations nor swaps blocks: "auto" leaves both off
-// whatever the budget, and asking for either is an error. Fit never turns
-// gradient checkpointing on (in.Checkpointing is kept as given).
+// On several devices (in.Devices > 1) the step neither offloads
+// activations nor swaps blocks (its programs run on a mesh): "auto" leaves
+// both off whatever the budget, and asking for either is an error. Fit
+// never turns gradient checkpointing on (in.Checkpointing is kept as given).
 func (mm MemoryModes) Fit(in MemoryPlanInput, budget int64) (MemoryPlanInput, error) {
 	nBlocks := in.Config.Depth + in.Config.DepthSingle
 	multi := in.devices() > 1
@@ -491,10 +491,10 @@ const MaxSuggestedDevices = 8
 // first, or nil if it already fits.
 //
 // On several devices (in.Devices > 1) it proposes nothing the step refuses
-// there (checkpointing, activation offload, block swap): instead sharding
-// the base (when it is not), quantizing or a lower resolution without
-// checkpointing, and the fewest devices up to MaxSuggestedDevices that
-// split the batch evenly and fit.
+// there (activation offload, block swap): instead gradient checkpointing,
+// sharding the base (when it is not), quantizing or a lower resolution,
+// and the fewest devices up to MaxSuggestedDevices that split the batch
+// evenly and fit.
 func Suggest(in MemoryPlanInput, budget int64) []string {
 	if in.devices() > 1 {
 		return suggestParallel(in, budget)
@@ -555,8 +555,17 @@ func suggestParallel(in MemoryPlanInput, budget int64) []string {
 		}
 		return false
 	}
+	ckptFits := false
+	if !in.Checkpointing {
+		ckptFits = try("turn gradient checkpointing on (train.gradient_checkpointing: on)", func(c *MemoryPlanInput) { c.Checkpointing = true })
+	}
 	if !in.ShardBase {
 		try("shard the base (train.shard_base: true)", func(c *MemoryPlanInput) { c.ShardBase = true })
+		if !in.Checkpointing && !ckptFits {
+			try("shard the base with gradient checkpointing (train.shard_base: true, train.gradient_checkpointing: on)", func(c *MemoryPlanInput) {
+				c.ShardBase, c.Checkpointing = true, true
+			})
+		}
 	}
 	if n, shard, ok := fewestDevices(in, budget); ok {
 		keys := []string{fmt.Sprintf("train.devices: %d", n)}
