@@ -193,15 +193,8 @@ func (o *Adafactor) SetState(st *OptimizerState) error {
 // Update applies one step (see Optimizer).
 func (o *Adafactor) Update(params, grads []*tensors.Tensor, lr, gradScale float64) (*UpdateResult, error) {
 	n := len(o.names)
-	if len(params) != n || len(grads) != n {
-		return nil, fmt.Errorf("adafactor: got %d params and %d grads for %d names", len(params), len(grads), n)
-	}
-	if o.exec == nil {
-		exec, err := NewExec(o.backend, o.graph)
-		if err != nil {
-			return nil, err
-		}
-		o.exec = exec
+	if err := prepareUpdate("adafactor", &o.exec, o.backend, o.graph, n, params, grads); err != nil {
+		return nil, err
 	}
 	rel, beta2t := o.cfg.Adafactor.stepSize(o.Step+1, lr)
 	args := []any{float32(gradScale), rel, beta2t}

@@ -118,15 +118,8 @@ func (o *AdamW) SetState(st *OptimizerState) error {
 // steps). It returns the new parameters; the optimizer state advances.
 func (o *AdamW) Update(params, grads []*tensors.Tensor, lr, gradScale float64) (*UpdateResult, error) {
 	n := len(o.names)
-	if len(params) != n || len(grads) != n {
-		return nil, fmt.Errorf("adamw: got %d params and %d grads for %d names", len(params), len(grads), n)
-	}
-	if o.exec == nil {
-		exec, err := NewExec(o.backend, o.graph)
-		if err != nil {
-			return nil, err
-		}
-		o.exec = exec
+	if err := prepareUpdate("adamw", &o.exec, o.backend, o.graph, n, params, grads); err != nil {
+		return nil, err
 	}
 	step := o.Step + 1
 	bc1 := 1 - math.Pow(o.cfg.Beta1, float64(step))

@@ -203,3 +203,19 @@ func stateCheck(what string, st *OptimizerState, cur *OptimizerState) error {
 	}
 	return nil
 }
+
+// prepareUpdate checks an Update's arguments against the optimizer's n
+// names and compiles its step program graph into *exec on first use.
+func prepareUpdate(optimizer string, exec **Exec, backend backends.Backend, graph func([]*Node) []*Node, n int, params, grads []*tensors.Tensor) error {
+	if len(params) != n || len(grads) != n {
+		return fmt.Errorf("%s: got %d params and %d grads for %d names", optimizer, len(params), len(grads), n)
+	}
+	if *exec == nil {
+		e, err := NewExec(backend, graph)
+		if err != nil {
+			return fmt.Errorf("%s: %w", optimizer, err)
+		}
+		*exec = e
+	}
+	return nil
+}

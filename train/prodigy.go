@@ -178,15 +178,8 @@ func (o *Prodigy) SetState(st *OptimizerState) error {
 // Update applies one step (see Optimizer).
 func (o *Prodigy) Update(params, grads []*tensors.Tensor, lr, gradScale float64) (*UpdateResult, error) {
 	n := len(o.names)
-	if len(params) != n || len(grads) != n {
-		return nil, fmt.Errorf("prodigy: got %d params and %d grads for %d names", len(params), len(grads), n)
-	}
-	if o.exec == nil {
-		exec, err := NewExec(o.backend, o.graph)
-		if err != nil {
-			return nil, err
-		}
-		o.exec = exec
+	if err := prepareUpdate("prodigy", &o.exec, o.backend, o.graph, n, params, grads); err != nil {
+		return nil, err
 	}
 	for i, p := range params {
 		if o.p0[i] == nil {
