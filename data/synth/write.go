@@ -3,6 +3,7 @@ package synth
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/png"
 	"path/filepath"
 
@@ -10,11 +11,15 @@ import (
 )
 
 // Encode returns the PNG encoding of an example (best compression).
-func (e Example) Encode() ([]byte, error) {
+func (e Example) Encode() ([]byte, error) { return encodePNG(e.Name, e.Image) }
+
+// encodePNG returns the PNG encoding of img (best compression); name is
+// for errors.
+func encodePNG(name string, img image.Image) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestCompression}
-	if err := enc.Encode(&buf, e.Image); err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", e.Name, err)
+	if err := enc.Encode(&buf, img); err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", name, err)
 	}
 	return buf.Bytes(), nil
 }
@@ -39,4 +44,38 @@ func WriteDir(dir string, opts Options) (int, error) {
 		}
 	}
 	return len(examples), nil
+}
+
+// WriteEdits generates the edit pairs and writes, for each, the target
+// NAME.png with its caption NAME.txt into dir and the reference NAME.png
+// into control (the control-folder convention: same stem, parallel
+// folder; see package data). It returns the number of pairs.
+func WriteEdits(dir, control string, opts EditOptions) (int, error) {
+	edits, err := GenerateEdits(opts)
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range edits {
+		target, err := encodePNG(e.Name, e.Target)
+		if err != nil {
+			return 0, err
+		}
+		ref, err := encodePNG(e.Name+" (reference)", e.Reference)
+		if err != nil {
+			return 0, err
+		}
+		for _, f := range []struct {
+			path string
+			b    []byte
+		}{
+			{filepath.Join(dir, e.Name+".png"), target},
+			{filepath.Join(dir, e.Name+".txt"), []byte(e.Caption + "\n")},
+			{filepath.Join(control, e.Name+".png"), ref},
+		} {
+			if err := fsutil.WriteFileAtomic(f.path, f.b); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(edits), nil
 }

@@ -1,26 +1,69 @@
-// Command gendata writes Flora's bundled example dataset (see package
-// data/synth): PNG images and same-stem .txt captions.
+// Command gendata writes Flora's bundled example datasets (see package
+// data/synth): PNG images and same-stem .txt captions, and with -edit the
+// recolouring pairs of the tiny-edit demo, whose reference images go to a
+// parallel control folder.
 //
 //	go run ./tools/gendata -out examples/tiny/data
+//	go run ./tools/gendata -edit -out examples/tiny-edit/data   # references in examples/tiny-edit/control
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/flora-ml/flora/data/synth"
 )
 
 func main() {
-	out := flag.String("out", "examples/tiny/data", "output folder")
-	count := flag.Int("count", synth.DefaultOptions().Count, "number of images")
+	out := flag.String("out", "", "output folder (default examples/tiny/data, with -edit examples/tiny-edit/data)")
+	edit := flag.Bool("edit", false, "write the edit pairs: targets and captions to -out, references to -control")
+	control := flag.String("control", "", "with -edit: the reference folder (default: control/ next to -out)")
+	count := flag.Int("count", 0, "number of images or pairs (default 24)")
 	seed := flag.Uint64("seed", synth.DefaultOptions().Seed, "placement seed")
 	flag.Parse()
-	n, err := synth.WriteDir(*out, synth.Options{Count: *count, Seed: *seed})
-	if err != nil {
+	if err := run(*edit, *out, *control, *count, *seed); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("wrote %d images with captions to %s\n", n, *out)
+}
+
+// run writes the requested set; empty out/control and a zero count take the
+// defaults.
+func run(edit bool, out, control string, count int, seed uint64) error {
+	if !edit {
+		if control != "" {
+			return fmt.Errorf("-control needs -edit")
+		}
+		if out == "" {
+			out = "examples/tiny/data"
+		}
+		opts := synth.Options{Count: count, Seed: seed}
+		if count == 0 {
+			opts.Count = synth.DefaultOptions().Count
+		}
+		n, err := synth.WriteDir(out, opts)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wrote %d images with captions to %s\n", n, out)
+		return nil
+	}
+	if out == "" {
+		out = "examples/tiny-edit/data"
+	}
+	if control == "" {
+		control = filepath.Join(filepath.Dir(filepath.Clean(out)), "control")
+	}
+	opts := synth.EditOptions{Count: count, Seed: seed}
+	if count == 0 {
+		opts.Count = synth.DefaultEditOptions().Count
+	}
+	n, err := synth.WriteEdits(out, control, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d edit targets with captions to %s and their references to %s\n", n, out, control)
+	return nil
 }
