@@ -126,7 +126,8 @@ func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position
 	out := make([]Sample, len(samples))
 	for i, s := range samples {
 		l, e := meanLatent(px[i]), lenEmbedding(s.Caption)
-		out[i] = Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path}
+		out[i] = Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path,
+			Weight: ds.Config.Folders[ds.Items[s.Item].Folder].LossWeight()}
 	}
 	return out
 }
