@@ -61,6 +61,10 @@ type Folder struct {
 	// Weight scales the loss of the folder's samples (0 means 1): e.g. 0.5
 	// for regularisation images, as diffusers' prior_loss_weight.
 	Weight float64
+	// Masks is an optional parallel folder of loss masks: the mask of
+	// PATH/sub/a.png is MASKS/sub/a.* (any image extension), white trains,
+	// black is outside (see mask.go).
+	Masks string
 }
 
 // LossWeight is the folder's loss weight (Weight, 1 when unset).
@@ -110,6 +114,13 @@ type Config struct {
 	BucketStep int
 	// MaxPixels refuses larger images (decompression-bomb guard).
 	MaxPixels int
+	// MaskFromAlpha uses an image's alpha channel as its loss mask when it
+	// has transparent pixels and no mask file (see mask.go).
+	MaskFromAlpha bool
+	// MaskMin is the loss weight outside a mask (in [0, 1]; 0 ignores the
+	// outside). A token's weight is MaskMin + (1 − MaskMin)·m for the
+	// mask's mean m over the token's pixels.
+	MaskMin float64
 	// Workers is the number of parallel decoders during Scan
 	// (0 = GOMAXPROCS, at most 8).
 	Workers int
@@ -150,6 +161,12 @@ func (c *Config) Validate() error {
 		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
 			add("dataset folder %s: the control folder is the image folder itself; give a separate folder of reference images (e.g. %s)", f.Path, filepath.Join(filepath.Dir(filepath.Clean(f.Path)), "control"))
 		}
+		if f.Masks != "" && filepath.Clean(f.Masks) == filepath.Clean(f.Path) {
+			add("dataset folder %s: the mask folder is the image folder itself; give a separate folder of masks (e.g. %s)", f.Path, filepath.Join(filepath.Dir(filepath.Clean(f.Path)), "masks"))
+		}
+		if f.Masks != "" && f.Control != "" && filepath.Clean(f.Masks) == filepath.Clean(f.Control) {
+			add("dataset folder %s: the mask folder is the control folder; give each its own folder", f.Path)
+		}
 		if f.Weight < 0 || f.Weight > 100 || math.IsNaN(f.Weight) {
 			add("dataset folder %s: weight must be in [0, 100] (0 = 1), got %v", f.Path, f.Weight)
 		}
@@ -174,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.CaptionDropout >= 0 && c.CaptionDropout <= 1) {
 		add("caption dropout must be in [0, 1], got %g", c.CaptionDropout)
+	}
+	if !(c.MaskMin >= 0 && c.MaskMin <= 1) {
+		add("mask min must be in [0, 1] (the loss weight outside a mask), got %g", c.MaskMin)
 	}
 	if c.KeepTokens < 0 {
 		add("keep tokens must be >= 0, got %d", c.KeepTokens)

@@ -33,6 +33,9 @@ type Item struct {
 	// References are the item's reference (control) images, in order; none
 	// for plain text-to-image data. See references.go.
 	References []Reference `json:"references,omitempty"`
+	// Mask is the item's loss mask (a mask file or its alpha channel); nil
+	// trains unmasked. See mask.go.
+	Mask *Mask `json:"mask,omitempty"`
 }
 
 // Assignment places an item in the bucket of one resolution.
@@ -56,6 +59,9 @@ type Dataset struct {
 	// References summarises the references of each folder that has a
 	// control folder or metadata.jsonl references, in folder order.
 	References []FolderReferences
+	// Masks summarises the loss masks of each folder that has a mask
+	// folder, or of every folder with Config.MaskFromAlpha, in folder order.
+	Masks []FolderMasks
 }
 
 // BucketKey identifies a bucket of a resolution.

@@ -41,6 +41,15 @@ const (
 	// ProblemReferenceCount: an image has another number of references than
 	// most of its folder (Warning).
 	ProblemReferenceCount ProblemKind = "reference count"
+	// ProblemMissingMask: an image of a folder with a mask folder has no
+	// mask (nor a usable alpha channel); it trains unmasked (Warning).
+	ProblemMissingMask ProblemKind = "missing mask"
+	// ProblemExtraMask: a mask file matches no image, or is a second mask
+	// of one (Warning).
+	ProblemExtraMask ProblemKind = "extra mask"
+	// ProblemMaskSize: a mask's size differs from its image's; the image
+	// is left out (Error).
+	ProblemMaskSize ProblemKind = "mask size"
 )
 
 // Problem is one finding about one file.

@@ -131,6 +131,40 @@ func referenceBuckets(set bucket.Set, refs []Reference) []bucket.Bucket {
 	return out
 }
 
+// stemMatcher pairs the files of a folder parallel to a dataset folder
+// (a control folder, a mask folder) with the folder's images: a file
+// belongs to the image at the same relative path with the same name
+// without extension (PARALLEL/sub/a.* ↔ ROOT/sub/a.png).
+type stemMatcher struct {
+	// byStem maps an image's relative stem ("sub/a") to its candidate.
+	byStem map[string]int
+}
+
+// newStemMatcher indexes the candidates of the dataset folder root.
+func newStemMatcher(root string, cands []candidate) stemMatcher {
+	sm := stemMatcher{byStem: map[string]int{}}
+	for i, c := range cands {
+		sm.byStem[relStem(root, c.path)] = i
+	}
+	return sm
+}
+
+// match returns the candidate whose relative stem is that of the file p
+// of the parallel folder base.
+func (sm stemMatcher) match(base, p string) (int, bool) {
+	i, ok := sm.byStem[relStem(base, p)]
+	return i, ok
+}
+
+// relStem is p relative to base, without its extension.
+func relStem(base, p string) string {
+	r, err := filepath.Rel(base, stemKey(p))
+	if err != nil {
+		return p
+	}
+	return r
+}
+
 // numberedStem matches "STEM_N" control names.
 var numberedStem = regexp.MustCompile(`^(.*)_([0-9]{1,4})$`)
 
@@ -141,17 +175,8 @@ var numberedStem = regexp.MustCompile(`^(.*)_([0-9]{1,4})$`)
 // belong to one whose references come from metadata.jsonl, are reported
 // extra (warnings).
 func matchControlFolder(root, control string, cands []candidate, images []string) (missing, extra Problems) {
-	rel := func(base, p string) string {
-		r, err := filepath.Rel(base, stemKey(p))
-		if err != nil {
-			return p
-		}
-		return r
-	}
-	byStem := map[string]int{}
-	for i, c := range cands {
-		byStem[rel(root, c.path)] = i
-	}
+	sm := newStemMatcher(root, cands)
+	rel, byStem := relStem, sm.byStem
 	type numbered struct {
 		n    int
 		path string

@@ -31,6 +31,8 @@ type candidate struct {
 	// folder), refSource where they were found.
 	refs      []string
 	refSource string
+	// mask is its mask file from the folder's mask folder ("" for none).
+	mask string
 }
 
 // decoded is the result of reading and decoding one candidate.
@@ -65,6 +67,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 	var problems Problems
 	var cands []candidate
 	var refStats []FolderReferences
+	maskStats := make([]FolderMasks, len(cfg.Folders))
 	seenImage := map[string]bool{}
 	for fi, folder := range cfg.Folders {
 		root := filepath.Clean(folder.Path)
@@ -75,7 +78,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		if !st.IsDir() {
 			return nil, nil, fmt.Errorf("dataset folder %s is a file, not a folder; give the folder that holds the images", folder.Path)
 		}
-		ff, err := walkFolder(root, cfg.CaptionExtensions, folder.Control)
+		ff, err := walkFolder(root, cfg.CaptionExtensions, folder.Control, folder.Masks)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
 		}
@@ -103,6 +106,24 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 			problems = append(problems, missing...)
 			problems = append(problems, extra...)
 			stat.Missing, stat.Extra = len(missing), len(extra)
+		}
+		maskStats[fi].Folder = root
+		if folder.Masks != "" {
+			mdir := filepath.Clean(folder.Masks)
+			maskStats[fi].Masks = mdir
+			if st, err := fsutil.Stat(mdir); err != nil {
+				return nil, nil, fmt.Errorf("dataset folder %s: mask folder: %w", folder.Path, err)
+			} else if !st.IsDir() {
+				return nil, nil, fmt.Errorf("dataset folder %s: mask folder %s is a file, not a folder; give the folder that holds the masks", folder.Path, folder.Masks)
+			}
+			mf, err := walkFolder(mdir, nil, root)
+			if err != nil {
+				return nil, nil, fmt.Errorf("dataset folder %s: mask folder %s: %w", folder.Path, folder.Masks, err)
+			}
+			extra := matchMaskFolder(root, mdir, fc, mf.images)
+			maskStats[fi].Extra = len(extra)
+			problems = append(problems, mf.problems...)
+			problems = append(problems, extra...)
 		}
 		mp := checkMetadataReferences(fc)
 		stat.Missing += len(mp)
@@ -136,6 +157,16 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 		}
 	}
 	refResults := decodeAll(refCands, cfg.DecodeOptions(), cfg.Workers)
+	// Mask files, each decoded once.
+	var maskCands []candidate
+	maskIndex := map[string]int{}
+	for _, c := range cands {
+		if _, seen := maskIndex[c.mask]; c.mask != "" && !seen && !c.skip {
+			maskIndex[c.mask] = len(maskCands)
+			maskCands = append(maskCands, candidate{path: c.mask})
+		}
+	}
+	maskResults := decodeAll(maskCands, cfg.DecodeOptions(), cfg.Workers)
 	firstByHash := map[string]string{}
 	for i, c := range cands {
 		if c.skip {
@@ -157,6 +188,11 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 			refStats[c.folder].Unusable += len(rp)
 			continue
 		}
+		mask, mps, ok := c.checkMask(r.info, maskResults, maskIndex, &cfg, &maskStats[c.folder])
+		problems = append(problems, mps...)
+		if !ok {
+			continue
+		}
 		if first, dup := firstByHash[r.hash]; dup {
 			problems = append(problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemDuplicate,
 				Message: fmt.Sprintf("same content as %s; it will count twice (remove one copy unless that is intended)", first)})
@@ -168,7 +204,7 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 			Path: c.path, Folder: c.folder, Format: r.info.Format, ColorModel: r.info.ColorModel,
 			Width: r.info.Width, Height: r.info.Height, Bytes: r.bytes, Hash: r.hash,
 			Caption: c.caption, CaptionSource: c.captionSource,
-			Repeats: cfg.Folders[c.folder].Repeats, References: refs,
+			Repeats: cfg.Folders[c.folder].Repeats, References: refs, Mask: mask,
 		}
 		if it.Repeats == 0 {
 			it.Repeats = max(1, folderRepeats(c.root, c.path))
@@ -187,6 +223,11 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 	for _, st := range refStats {
 		if st.hasRefs || st.Control != "" {
 			ds.References = append(ds.References, st)
+		}
+	}
+	for fi, st := range maskStats {
+		if cfg.Folders[fi].Masks != "" || cfg.MaskFromAlpha {
+			ds.Masks = append(ds.Masks, st)
 		}
 	}
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })

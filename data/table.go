@@ -31,12 +31,15 @@ func (d *Dataset) WriteBucketTable(w io.Writer) error {
 // the text with the trigger word applied).
 func (d *Dataset) WriteItemTable(w io.Writer) error {
 	t := tablewriter.NewTable(w)
-	refs := d.HasReferences()
+	refs, masks := d.HasReferences(), d.HasMasks()
+	header := []any{"Image", "Size", "Format", "Buckets", "Repeats", "Caption"}
 	if refs {
-		t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption", "References")
-	} else {
-		t.Header("Image", "Size", "Format", "Buckets", "Repeats", "Caption")
+		header = append(header, "References")
 	}
+	if masks {
+		header = append(header, "Mask")
+	}
+	t.Header(header...)
 	for i := range d.Items {
 		it := &d.Items[i]
 		var bs []string
@@ -63,6 +66,9 @@ func (d *Dataset) WriteItemTable(w io.Writer) error {
 		if refs {
 			row = append(row, referenceList(it))
 		}
+		if masks {
+			row = append(row, maskLabel(it))
+		}
 		if err := t.Append(row...); err != nil {
 			return err
 		}
@@ -84,6 +90,28 @@ func (d *Dataset) WriteReferenceTable(w io.Writer) error {
 			control = MetadataFile
 		}
 		if err := t.Append(r.Folder, control, fmt.Sprint(r.Targets), fmt.Sprint(r.References), fmt.Sprint(r.Missing), fmt.Sprint(r.Extra), fmt.Sprint(r.Unusable)); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// WriteMaskTable prints one row per folder with loss masks (a mask folder,
+// or every folder with MaskFromAlpha): the folder, its mask folder, the
+// images with a mask file, those using their alpha channel, those without
+// a mask (trained unmasked), the mask files matching no image, and the
+// masks whose size differs from their image's or that cannot be read
+// (their images are left out).
+func (d *Dataset) WriteMaskTable(w io.Writer) error {
+	t := tablewriter.NewTable(w)
+	t.Header("Folder", "Masks", "Found", "Alpha", "Missing", "Extra", "Wrong size", "Unreadable")
+	for _, m := range d.Masks {
+		masks := m.Masks
+		if masks == "" {
+			masks = "(alpha only)"
+		}
+		if err := t.Append(m.Folder, masks, fmt.Sprint(m.Found), fmt.Sprint(m.Alpha), fmt.Sprint(m.Missing), fmt.Sprint(m.Extra),
+			fmt.Sprint(m.WrongSize), fmt.Sprint(m.Unreadable)); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,7 @@ var ResumeKeys = []string{
 	"train.adafactor_clip_threshold", "train.adafactor_decay_rate", "train.adafactor_beta1",
 	"train.adafactor_eps1", "train.adafactor_eps2",
 	"dataset.resolutions", "dataset.caption_dropout", "dataset.reference_dropout", "dataset.trigger",
+	"dataset.mask_min", "dataset.mask_from_alpha",
 }
 
 // Change is one setting that differs between two configurations.

@@ -151,6 +151,15 @@ type DatasetConfig struct {
 	// Background is the color transparent images are composited on
 	// (white, black, or #rrggbb).
 	Background string `yaml:"background"`
+	// MaskFromAlpha uses an image's alpha channel as its loss mask (opaque
+	// trains) when it has transparent pixels and no mask file (ai-toolkit
+	// alpha_mask).
+	MaskFromAlpha bool `yaml:"mask_from_alpha"`
+	// MaskMin is the loss weight outside a mask, in [0, 1]: a token's
+	// weight is mask_min + (1 − mask_min)·m for the mask's mean m over its
+	// pixels (ai-toolkit mask_min_value, default 0; OneTrainer's
+	// unmasked_weight). 0 ignores what lies outside.
+	MaskMin float64 `yaml:"mask_min"`
 	// CacheDir holds the latent and text-embedding caches; empty means
 	// "<output.dir>/cache".
 	CacheDir string `yaml:"cache_dir"`
@@ -185,6 +194,12 @@ type DatasetFolder struct {
 	// Weight scales the loss of the folder's images (0 means 1; 0.5–1 is
 	// usual for regularisation images, like diffusers' prior_loss_weight).
 	Weight float64 `yaml:"weight"`
+	// Masks is an optional folder of loss masks parallel to Path: the mask
+	// of PATH/a.png is MASKS/a.* (any image extension; grayscale or RGB
+	// luminance, white trains, black is outside; the image's size). The
+	// loss of each token is weighted by the mask averaged over its pixels
+	// (ai-toolkit mask_path, OneTrainer masked training).
+	Masks string `yaml:"masks"`
 }
 
 // TrainConfig holds the optimisation settings.

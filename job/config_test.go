@@ -111,6 +111,24 @@ func TestParseProblems(t *testing.T) {
 			want: []string{"dataset.folders.0.control: is the image folder itself"},
 		},
 		{
+			name: "mask folder is the image folder",
+			yaml: minimal,
+			sets: []string{"dataset.folders.0.masks=data/style/"},
+			want: []string{"dataset.folders.0.masks: is the image folder itself"},
+		},
+		{
+			name: "mask folder is the control folder",
+			yaml: minimal,
+			sets: []string{"dataset.folders.0.masks=m", "dataset.folders.0.control=m"},
+			want: []string{"dataset.folders.0.masks: is the control folder"},
+		},
+		{
+			name: "mask_min out of range",
+			yaml: minimal,
+			sets: []string{"dataset.mask_min=1.5"},
+			want: []string{"dataset.mask_min: must be a number in [0, 1], got 1.5 (the loss weight outside a mask"},
+		},
+		{
 			name: "missing required",
 			yaml: "name: x\n",
 			want: []string{"model.path: is required", "dataset.folders: needs at least one folder"},

@@ -259,6 +259,7 @@ func (c *Config) resolveInputPaths(base string) {
 	for i := range c.Dataset.Folders {
 		abs(&c.Dataset.Folders[i].Path)
 		abs(&c.Dataset.Folders[i].Control)
+		abs(&c.Dataset.Folders[i].Masks)
 	}
 }
 

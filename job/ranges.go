@@ -75,6 +75,7 @@ var FloatRanges = map[string]FloatRange{
 	"dataset.caption_dropout":        {Min: 0, Max: 1, Hint: "a probability; 0.05 is typical"},
 	"dataset.folders.*.weight":       {Min: 0, Max: 100, Hint: "a loss weight; 0 means 1"},
 	"dataset.reference_dropout":      {Min: 0, Max: 1, Hint: "a probability; 0 trains every step with the references"},
+	"dataset.mask_min":               {Min: 0, Max: 1, Hint: "the loss weight outside a mask; 0 ignores the outside"},
 	"train.lr":                       {Min: 0, Max: 1, MinOpen: true, Hint: "1e-4 is typical"},
 	"train.beta1":                    {Min: 0, Max: 1, MaxOpen: true, Hint: "0.9 is typical"},
 	"train.beta2":                    {Min: 0, Max: 1, MaxOpen: true, Hint: "0.999 is typical"},

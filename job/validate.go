@@ -99,6 +99,12 @@ func (c *Config) Validate() error {
 		if f.Control != "" && filepath.Clean(f.Control) == filepath.Clean(f.Path) {
 			ps.add(key+".control", "is the image folder itself; give the separate folder of reference images (e.g. control/ next to the images)")
 		}
+		if f.Masks != "" && filepath.Clean(f.Masks) == filepath.Clean(f.Path) {
+			ps.add(key+".masks", "is the image folder itself; give the separate folder of masks (e.g. masks/ next to the images)")
+		}
+		if f.Masks != "" && f.Control != "" && filepath.Clean(f.Masks) == filepath.Clean(f.Control) {
+			ps.add(key+".masks", "is the control folder; give the masks their own folder")
+		}
 	}
 	if d.KeepTokens < 0 {
 		ps.add("dataset.keep_tokens", "must be >= 0, got %d", d.KeepTokens)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/cache"
+	"github.com/flora-ml/flora/data/feed"
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/model/bundle"
@@ -108,6 +109,14 @@ type cachedData struct {
 	dir              string
 	latentID, textID string
 	latents, text    cache.BuildStats
+	// pixelsPerLatent is the VAE's image pixels per latent token along a
+	// side (loss masks are averaged over them; 0 when unknown: 16).
+	pixelsPerLatent int
+}
+
+// feedOptions are the options of a feed over the cached data.
+func (c *cachedData) feedOptions() feed.Options {
+	return feed.Options{LatentIdentity: c.latentID, TextIdentity: c.textID, PixelsPerLatent: c.pixelsPerLatent}
 }
 
 // fillCaches encodes what the job's cache lacks: VAE latents of every image
@@ -128,6 +137,9 @@ func fillCaches(cfg *job.Config, ds *data.Dataset, comps *bundle.Components, con
 		return nil, err
 	}
 	c.latentID, c.textID = lat.Identity(), text.Identity()
+	if comps.VAE != nil {
+		c.pixelsPerLatent, _ = comps.VAE.Config.PixelsPerLatent()
+	}
 	return c, nil
 }
 

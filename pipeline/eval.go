@@ -101,7 +101,7 @@ func oneEpoch(c *cachedData) ([]train.Sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	src, err := feed.New(c.ds, plan, c.store, feed.Options{LatentIdentity: c.latentID, TextIdentity: c.textID})
+	src, err := feed.New(c.ds, plan, c.store, c.feedOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func DatasetConfig(d job.DatasetConfig) data.Config {
 	c := data.DefaultConfig()
 	for _, f := range d.Folders {
 		c.Folders = append(c.Folders, data.Folder{Path: f.Path, Repeats: f.Repeats, DefaultCaption: f.DefaultCaption, Control: f.Control,
-			Regularization: f.IsRegularization, Weight: f.Weight})
+			Regularization: f.IsRegularization, Weight: f.Weight, Masks: f.Masks})
 	}
 	c.Trigger = d.Trigger
 	c.DefaultCaption = d.DefaultCaption
@@ -134,6 +134,8 @@ func DatasetConfig(d job.DatasetConfig) data.Config {
 	c.Crop = data.CropMode(d.Crop)
 	c.Flip = d.Flip
 	c.Background = d.Background
+	c.MaskFromAlpha = d.MaskFromAlpha
+	c.MaskMin = d.MaskMin
 	return c
 }
 

@@ -15,7 +15,7 @@ import (
 // carried over, and the job defaults give a valid Config equal to ours.
 func TestDatasetConfig(t *testing.T) {
 	d := job.DatasetConfig{
-		Folders:        []job.DatasetFolder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b", IsRegularization: true, Weight: 0.5}},
+		Folders:        []job.DatasetFolder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca", Masks: "ma"}, {Path: "b", IsRegularization: true, Weight: 0.5}},
 		Trigger:        "ohwx",
 		DefaultCaption: "d",
 		CaptionDropout: 0.1,
@@ -26,12 +26,15 @@ func TestDatasetConfig(t *testing.T) {
 		Crop:           "random",
 		Flip:           true,
 		Background:     "#102030",
+		MaskFromAlpha:  true,
+		MaskMin:        0.1,
 		CacheDir:       "cache",
 		Embeddings:     "captions.safetensors",
 	}
 	got := DatasetConfig(d)
 	want := data.DefaultConfig()
-	want.Folders = []data.Folder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca"}, {Path: "b", Regularization: true, Weight: 0.5}}
+	want.Folders = []data.Folder{{Path: "a", Repeats: 3, DefaultCaption: "x", Control: "ca", Masks: "ma"}, {Path: "b", Regularization: true, Weight: 0.5}}
+	want.MaskFromAlpha, want.MaskMin = true, 0.1
 	want.Trigger, want.DefaultCaption, want.CaptionDropout = "ohwx", "d", 0.1
 	want.ShuffleTags, want.KeepTokens, want.Resolutions, want.MinSide = true, 2, []int{512, 1024}, 128
 	want.Crop, want.Flip, want.Background = data.CropRandom, true, "#102030"
@@ -40,10 +43,10 @@ func TestDatasetConfig(t *testing.T) {
 	}
 	// CacheDir, Embeddings and ReferenceDropout are read by the pipeline
 	// and the trainer, not data.
-	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 14 {
+	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 16 {
 		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
-	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 6 {
+	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 7 {
 		t.Errorf("job.DatasetFolder has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
 	def := job.Default().Dataset

@@ -41,7 +41,7 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	if err != nil {
 		return nil, err
 	}
-	src, err := feed.New(cached.ds, plan, cached.store, feed.Options{LatentIdentity: cached.latentID, TextIdentity: cached.textID})
+	src, err := feed.New(cached.ds, plan, cached.store, cached.feedOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -261,6 +262,10 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 	tsF := make([]float32, b)
 	weights := make([]float32, b)
 	weighted := false // a sample's folder weight is not 1
+	mask, err := lossMask(samples, n)
+	if err != nil {
+		return nil, nil, err
+	}
 	for i, s := range samples {
 		if s.H != s0.H || s.W != s0.W || s.L != s0.L || s.C != c || s.D != s0.D {
 			return nil, nil, fmt.Errorf("batch mixes sizes: %s is %dx%d/%d tokens, %s is %dx%d/%d", s0.Key, s0.H, s0.W, s0.L, s.Key, s.H, s.W, s.L)
@@ -295,7 +300,37 @@ func (t *Trainer) nextBatch() (*flux2.TrainBatch, []float64, error) {
 	if weighted || (t.opts.Timesteps.LossWeighting != "" && t.opts.Timesteps.LossWeighting != "none") || t.opts.Timesteps.Kind == "weighted" {
 		tb.Weight = tensors.FromFlatDataAndDimensions(weights, b)
 	}
+	if mask != nil {
+		tb.Mask = tensors.FromFlatDataAndDimensions(mask, b, n)
+	}
 	return tb, ts, nil
+}
+
+// lossMask stacks the samples' per-token loss weights into [B, N] (a
+// sample without a mask weighs 1 everywhere), or returns nil when every
+// weight is 1: batches without masks, or whose masks are all inside, run
+// the unmasked loss (the programs runs without masks always ran).
+func lossMask(samples []Sample, n int) ([]float32, error) {
+	var out []float32
+	for i, s := range samples {
+		if s.Mask == nil {
+			continue
+		}
+		if len(s.Mask) != n {
+			return nil, fmt.Errorf("sample %s: loss mask of %d token weights for %d tokens (%dx%d); the mask must be averaged to the latent grid", s.Key, len(s.Mask), n, s.H, s.W)
+		}
+		if out == nil && !slices.ContainsFunc(s.Mask, func(w float32) bool { return w != 1 }) {
+			continue
+		}
+		if out == nil {
+			out = make([]float32, len(samples)*n)
+			for j := range out {
+				out[j] = 1
+			}
+		}
+		copy(out[i*n:], s.Mask)
+	}
+	return out, nil
 }
 
 // accumulate returns acc + g element-wise (float32).

@@ -21,7 +21,7 @@ func init() {
 			{
 				name:    "check",
 				summary: "scan image folders: sizes, buckets, captions and every problem file",
-				usage:   "data check DIR [DIR...] [--control CONTROL_DIR...] [--resolution 512,768,1024] [--min-side 256] [--trigger WORD] [--allow-errors] [--json]",
+				usage:   "data check DIR [DIR...] [--control CONTROL_DIR...] [--masks MASK_DIR...] [--mask-from-alpha] [--resolution 512,768,1024] [--min-side 256] [--trigger WORD] [--allow-errors] [--json]",
 				setup:   setupDataCheck,
 			},
 		},
@@ -35,8 +35,11 @@ type dataCheckReport struct {
 	// References summarises each folder with reference images (a control
 	// folder or metadata.jsonl references).
 	References []data.FolderReferences `json:"references"`
-	Problems   data.Problems           `json:"problems"`
-	Summary    dataCheckSummary        `json:"summary"`
+	// Masks summarises each folder with loss masks (a mask folder, or
+	// every folder with --mask-from-alpha).
+	Masks    []data.FolderMasks `json:"masks"`
+	Problems data.Problems      `json:"problems"`
+	Summary  dataCheckSummary   `json:"summary"`
 }
 
 type dataBucketReport struct {
@@ -63,6 +66,8 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 	var maxAspect, maxUpscale float64
 	floatFlag(fs, &maxAspect, "max-aspect", def.MaxAspect, job.FloatRange{Min: 1, Max: 16}, "largest bucket aspect ratio (long side / short side), 1 to 16")
 	floatFlag(fs, &maxUpscale, "max-upscale", def.MaxUpscale, job.FloatRange{Min: 1, Max: 16}, "use a resolution for an image only if it needs at most this much upscaling, 1 to 16")
+	masks := fs.StringArray("masks", nil, "the folder of loss masks of each DIR, in order (give it once per DIR): MASKS/a.* is the mask of DIR/a.png, white trains, black is outside")
+	maskFromAlpha := fs.Bool("mask-from-alpha", false, "use an image's alpha channel as its loss mask when it has transparent pixels and no mask file")
 	controls := fs.StringArray("control", nil, "the folder of reference (control) images of each DIR, in order (give it once per DIR): CONTROL/a.*, CONTROL/a_0.*, a_1.* or CONTROL/a/ are the references of DIR/a.png")
 	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when some files are unreadable")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -73,12 +78,19 @@ func setupDataCheck(fs *pflag.FlagSet) func([]string) error {
 		if len(*controls) > 0 && len(*controls) != len(args) {
 			return usageErrorf("%d --control folder(s) for %d image folder(s); give one --control per folder, in the same order", len(*controls), len(args))
 		}
+		if len(*masks) > 0 && len(*masks) != len(args) {
+			return usageErrorf("%d --masks folder(s) for %d image folder(s); give one --masks per folder, in the same order", len(*masks), len(args))
+		}
 		cfg := def
 		cfg.Folders = nil
+		cfg.MaskFromAlpha = *maskFromAlpha
 		for i, a := range args {
 			f := data.Folder{Path: a}
 			if len(*controls) > 0 {
 				f.Control = (*controls)[i]
+			}
+			if len(*masks) > 0 {
+				f.Masks = (*masks)[i]
 			}
 			cfg.Folders = append(cfg.Folders, f)
 		}
@@ -138,8 +150,14 @@ func writeDataCheckText(w io.Writer, ds *data.Dataset, problems data.Problems) e
 		if err := ds.WriteReferenceTable(w); err != nil {
 			return err
 		}
-	} else {
+	} else if len(ds.Items) == 0 {
 		fmt.Fprintln(w, "No usable images.")
+	}
+	if len(ds.Masks) > 0 {
+		fmt.Fprintln(w, "\nMasks:")
+		if err := ds.WriteMaskTable(w); err != nil {
+			return err
+		}
 	}
 	if len(problems) > 0 {
 		fmt.Fprintf(w, "\nProblems (%d):\n", len(problems))
@@ -171,6 +189,10 @@ func writeDataCheckJSON(w io.Writer, ds *data.Dataset, problems data.Problems) e
 	r.References = ds.References
 	if r.References == nil {
 		r.References = []data.FolderReferences{}
+	}
+	r.Masks = ds.Masks
+	if r.Masks == nil {
+		r.Masks = []data.FolderMasks{}
 	}
 	for _, b := range ds.Buckets() {
 		r.Buckets = append(r.Buckets, dataBucketReport{Resolution: b.Resolution, Width: b.Bucket.Width, Height: b.Bucket.Height, Images: b.Images, Samples: b.Samples})

@@ -134,3 +134,56 @@ func TestDataCheckReferences(t *testing.T) {
 		tc.check(t)
 	}
 }
+
+// A dataset with loss masks: the mask of each image in the image table,
+// the folder summary (found, alpha, missing, extra, wrong size) in the
+// text and JSON reports, and exit 1 for the image whose mask has another
+// size, with an error naming both files.
+func TestDataCheckMasks(t *testing.T) {
+	dir := t.TempDir()
+	images, masks := filepath.Join(dir, "images"), filepath.Join(dir, "masks")
+	png := func(i, w int) []byte {
+		return datatest.PNG(t, datatest.Split(w, 32, color.NRGBA{uint8(i), 0, 0, 255}, datatest.Right))
+	}
+	clear := datatest.PNG(t, datatest.Split(32, 32, color.NRGBA{0, 9, 0, 255}, color.NRGBA{}))
+	for name, b := range map[string][]byte{
+		"images/a.png": png(1, 32), "images/b.png": png(2, 32), "images/c.png": png(3, 32), "images/t.png": clear,
+		"masks/a.png": png(4, 32), "masks/b.png": png(5, 48), "masks/zzz.png": png(6, 32),
+	} {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		testutil.WriteFile(t, p, b)
+	}
+	args := []string{"data", "check", images, "--masks", masks, "--mask-from-alpha", "--resolution=32", "--min-side=16", "--default-caption=x"}
+	code, out, errs := runCLI(t, args...)
+	if code != 1 || !strings.Contains(errs, "1 file(s) cannot be used") {
+		t.Errorf("exit code %d, want 1\n%s\n%s", code, out, errs)
+	}
+	testutil.CheckContains(t, "report", out, "Masks:", "WRONG SIZE",
+		filepath.Join(masks, "b.png")+": error: mask size: mask is 48x32 but its image "+filepath.Join(images, "b.png")+" is 32x32",
+		filepath.Join(images, "c.png")+": warning: missing mask",
+		filepath.Join(masks, "zzz.png")+": warning: extra mask")
+	row := regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(images) + `\s*│\s*` + regexp.QuoteMeta(masks) + `\s*│\s*1\s*│\s*1\s*│\s*1\s*│\s*1\s*│\s*1\s*│\s*0\s*│`)
+	if !row.MatchString(out) {
+		t.Errorf("mask table lacks the row images, masks, 1 found, 1 alpha, 1 missing, 1 extra, 1 wrong size, 0 unreadable:\n%s", out)
+	}
+
+	code, out, _ = runCLI(t, append(args, "--json")...)
+	var rep dataCheckReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	want := []data.FolderMasks{{Folder: images, Masks: masks, Found: 1, Alpha: 1, Missing: 1, Extra: 1, WrongSize: 1}}
+	if code != 1 || !reflect.DeepEqual(rep.Masks, want) || len(rep.Items) != 3 || rep.Items[0].Mask == nil || rep.Items[0].Mask.Path != filepath.Join(masks, "a.png") ||
+		rep.Items[1].Mask != nil || rep.Items[2].Mask == nil || !rep.Items[2].Mask.Alpha {
+		t.Errorf("--json: code %d, masks %+v, items %+v", code, rep.Masks, rep.Items)
+	}
+	for _, tc := range []cliCase{
+		{[]string{"data", "check", images, dir, "--masks", masks}, 2, "", "1 --masks folder(s) for 2 image folder(s)"},
+		{[]string{"data", "check", images, "--masks", filepath.Join(dir, "nope")}, 1, "", "mask folder"},
+	} {
+		tc.check(t)
+	}
+}

@@ -7,6 +7,7 @@ package feed
 import (
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/bucket"
@@ -24,6 +25,23 @@ type Options struct {
 	// Text, if set, encodes caption embeddings missing from the cache on the
 	// fly (needed with tag shuffling); its identity must be TextIdentity.
 	Text cache.TextEncoder
+	// PixelsPerLatent is the image pixels per latent token along each side
+	// (vae.Config.PixelsPerLatent; 0 means 16, FLUX.2's): loss masks are
+	// averaged over that many pixels per token.
+	PixelsPerLatent int
+}
+
+// maxMaskEntries bounds the token weights a Source keeps in memory (a
+// FLUX.2 1024² sample's are 16 KiB); past it the memo starts over.
+const maxMaskEntries = 4096
+
+// maskKey identifies a sample's token weights: its item placed the same
+// way.
+type maskKey struct {
+	item int
+	b    bucket.Bucket
+	crop image.Rectangle
+	flip bool
 }
 
 // Source serves training batches from the cache in the plan's order. It is
@@ -34,6 +52,10 @@ type Source struct {
 	store *cache.Store
 	opts  Options
 	pos   data.Position
+	// masks memoises the samples' loss-mask token weights (computed from
+	// the mask files when first served: cheap, and the latent cache stays
+	// mask-free).
+	masks map[maskKey][]float32
 }
 
 // New returns a Source at the start of the plan.
@@ -47,7 +69,10 @@ func New(ds *data.Dataset, plan *data.Plan, store *cache.Store, opts Options) (*
 	if opts.Text != nil && opts.Text.Identity() != opts.TextIdentity {
 		return nil, fmt.Errorf("feed: text encoder is %q but the cache identity is %q", opts.Text.Identity(), opts.TextIdentity)
 	}
-	return &Source{ds: ds, plan: plan, store: store, opts: opts}, nil
+	if opts.PixelsPerLatent < 0 {
+		return nil, fmt.Errorf("feed: pixels per latent must be positive (0 = 16), got %d", opts.PixelsPerLatent)
+	}
+	return &Source{ds: ds, plan: plan, store: store, opts: opts, masks: map[maskKey][]float32{}}, nil
 }
 
 // Position is the position of the batch Next returns next.
@@ -101,6 +126,9 @@ func (s *Source) Next() ([]Sample, error) {
 			Key: path, References: refs[i],
 			Weight: s.ds.Config.Folders[s.ds.Items[smp.Item].Folder].LossWeight(),
 		}
+		if out[i].Mask, err = s.mask(smp, out[i].H, out[i].W); err != nil {
+			return nil, err
+		}
 		for _, r := range refs[i] {
 			if r.C != l.Shape[0] {
 				return nil, fmt.Errorf("%s: the latent of its reference %s has %d channels, the target's %d; rebuild the cache with one latent encoder", path, r.Key, r.C, l.Shape[0])
@@ -109,6 +137,35 @@ func (s *Source) Next() ([]Sample, error) {
 	}
 	s.pos = s.plan.Next(s.pos)
 	return out, nil
+}
+
+// mask returns the loss-mask token weights of a sample whose latent has
+// h×w tokens (nil without a mask).
+func (s *Source) mask(smp data.Sample, h, w int) ([]float32, error) {
+	if s.ds.Items[smp.Item].Mask == nil {
+		return nil, nil
+	}
+	k := maskKey{smp.Item, smp.Bucket, smp.Crop, smp.Flip}
+	if m, ok := s.masks[k]; ok {
+		return m, nil
+	}
+	per := s.opts.PixelsPerLatent
+	if per == 0 {
+		per = 16
+	}
+	if smp.Bucket.Width != w*per || smp.Bucket.Height != h*per {
+		return nil, fmt.Errorf("%s: its %dx%d latent does not cover the %v bucket at %d pixels per latent; rebuild the cache or set the VAE's pixels per latent",
+			s.ds.Items[smp.Item].Path, w, h, smp.Bucket, per)
+	}
+	m, err := s.ds.MaskWeights(smp, per)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.masks) >= maxMaskEntries {
+		clear(s.masks)
+	}
+	s.masks[k] = m
+	return m, nil
 }
 
 // latents fetches the samples' latents, encoding misses when possible.

@@ -1,8 +1,10 @@
 package feed
 
 import (
+	"image/color"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,7 +128,8 @@ func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position
 	out := make([]Sample, len(samples))
 	for i, s := range samples {
 		l, e := meanLatent(px[i]), lenEmbedding(s.Caption)
-		out[i] = Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path}
+		out[i] = Sample{Latent: l.Data, C: 2, H: l.Shape[1], W: l.Shape[2], Embedding: e.Data, L: 1, D: 2, Key: ds.Items[s.Item].Path,
+			Weight: ds.Config.Folders[ds.Items[s.Item].Folder].LossWeight()}
 	}
 	return out
 }
@@ -224,5 +227,57 @@ func TestSourceMissingEntries(t *testing.T) {
 	}
 	if _, err := New(ds, plan, store, Options{}); err == nil {
 		t.Error("no identities: want error")
+	}
+}
+
+// TestSourceMasks: a sample whose image has a mask carries its token
+// weights (the mask's left half inside: token columns 1, 1, mask_min,
+// mask_min, mirrored when the sample is flipped); the others carry none.
+func TestSourceMasks(t *testing.T) {
+	masks := t.TempDir()
+	testutil.WriteFile(t, filepath.Join(masks, "a.png"), datatest.PNG(t, datatest.Split(64, 64, color.NRGBA{255, 255, 255, 255}, color.NRGBA{0, 0, 0, 255})))
+	ds, plan, store := setup(t, func(c *data.Config) { c.Folders[0].Masks, c.MaskMin = masks, 0.25 })
+	if _, err := cache.BuildLatents(store, ds, &meanVAE{}, cache.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.BuildText(store, ds, &lenText{}, cache.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(ds, plan, store, ids())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := []float32{1, 1, 0.25, 0.25}
+	seen := map[bool]bool{}
+	pos := data.Position{}
+	for range 2 * plan.BatchesPerEpoch() {
+		smps, _ := plan.Batch(pos)
+		b, err := src.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range b {
+			if filepath.Base(s.Key) != "a.png" {
+				if s.Mask != nil {
+					t.Errorf("%s: mask %v, want none", s.Key, s.Mask)
+				}
+				continue
+			}
+			want := slices.Repeat(row, 4)
+			if smps[i].Flip {
+				want = slices.Repeat([]float32{0.25, 0.25, 1, 1}, 4)
+			}
+			seen[smps[i].Flip] = true
+			if !slices.Equal(s.Mask, want) {
+				t.Errorf("%s (flip %v): mask %v, want %v", s.Key, smps[i].Flip, s.Mask, want)
+			}
+		}
+		pos = plan.Next(pos)
+	}
+	if !seen[false] || !seen[true] {
+		t.Errorf("a.png served with flips %v; want both", seen)
+	}
+	if _, err := New(ds, plan, store, Options{LatentIdentity: "x", TextIdentity: "y", PixelsPerLatent: -1}); err == nil {
+		t.Error("negative pixels per latent accepted")
 	}
 }

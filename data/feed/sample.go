@@ -18,6 +18,11 @@ type Sample struct {
 	// images, in order; nil for plain text-to-image examples. Every sample
 	// of a batch has the same number of references with the same shapes.
 	References []Reference
+	// Mask holds the example's per-token loss weights, H×W in token order
+	// (row-major, as flux2.PackTokens): its loss mask averaged down to the
+	// latent grid, mask_min outside (data.Dataset.MaskWeights). nil: every
+	// token weighs 1.
+	Mask []float32
 }
 
 // Reference is the latent of one reference image of a Sample: [C, H, W]

@@ -51,6 +51,9 @@ type Info struct {
 	// ColorModel names the stored pixel format, e.g. "YCbCr", "CMYK",
 	// "RGBA 16-bit", "paletted", "gray".
 	ColorModel string
+	// Translucent is set (by Decode, Check and DecodeMask) when some pixel
+	// is not fully opaque: the image has an alpha channel in use.
+	Translucent bool
 }
 
 // ReadFile reads an image file into memory, refusing files above maxBytes
@@ -171,6 +174,9 @@ func decodeRaw(data []byte, opts Options) (image.Image, Info, error) {
 		return nil, info, &DecodeError{Kind: KindCorrupt, Msg: fmt.Sprintf("corrupt %s: no pixels", formatName(info.Format))}
 	}
 	info.ColorModel = imageModelName(img)
+	if o, ok := img.(interface{ Opaque() bool }); ok {
+		info.Translucent = !o.Opaque()
+	}
 	return img, info, nil
 }
 

@@ -88,21 +88,31 @@ func (bp *backwardPass) record(s stageWeights, grads []*tensors.Tensor) {
 // cotangents of h and (when the embedding trains) vec.
 func (bp *backwardPass) head(k int) error {
 	c, ps, a := bp.m.Config, bp.plan[k], &bp.fwd.acts
-	hasWeight, needEmbed, numTxt := bp.tb.Weight != nil, bp.needEmbed, a.numTxt
+	hasWeight, hasMask, needEmbed, numTxt := bp.tb.Weight != nil, bp.tb.Mask != nil, bp.needEmbed, a.numTxt
 	in := []*tensors.Tensor{a.h, a.vec, bp.tb.Target}
 	if hasWeight {
 		in = append(in, bp.tb.Weight)
 	}
+	if hasMask {
+		in = append(in, bp.tb.Mask)
+	}
 	sig := fmt.Sprintf("%s|%v|%v|%d", bp.dtype, hasWeight, needEmbed, numTxt)
+	if hasMask {
+		sig += "|mask" // unmasked batches keep the signature they always had
+	}
 	outLayout := stageOutputs{loss: true, batch: 1 + boolInt(needEmbed), grads: true}
 	outs, err := bp.m.runStage(bp.str, "head", ps.vars, sig, outLayout, in, func(in []*Node, w Weights, tr []*Node) []*Node {
 		g := &activations[*Node]{h: in[0], vec: in[1], numTxt: numTxt}
 		ps.forward(c, w, g)
-		var weight *Node
+		var weight, mask *Node
+		rest := in[3:]
 		if hasWeight {
-			weight = in[3]
+			weight, rest = rest[0], rest[1:]
 		}
-		loss := FlowMatchingLoss(g.out, in[2], weight)
+		if hasMask {
+			mask = rest[0]
+		}
+		loss := MaskedFlowMatchingLoss(g.out, in[2], weight, mask)
 		wrt := []*Node{in[0]}
 		if needEmbed {
 			wrt = append(wrt, in[1])

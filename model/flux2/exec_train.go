@@ -39,6 +39,9 @@ func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointi
 	if err := m.Parallel.Validate(m.Memory, m.backend.NumDevices()); err != nil {
 		return nil, fmt.Errorf("flux2: %w", err)
 	}
+	if err := tb.checkMask(); err != nil {
+		return nil, err
+	}
 	if n := m.Parallel.devices(); n > 1 {
 		if b := tb.X.Shape().Dim(0); b%n != 0 {
 			return nil, fmt.Errorf("flux2: a batch of %d does not split over %d devices (use a multiple of %d)", b, n, n)
@@ -54,11 +57,27 @@ func (m *Model) LossAndGradients(tb *TrainBatch, dtype dtypes.DType, checkpointi
 	return m.lossAndGradientsWhole(tb, dtype)
 }
 
+// checkMask checks that a loss mask has the target's batch and token
+// dimensions ([B, N]).
+func (tb *TrainBatch) checkMask() error {
+	if tb.Mask == nil {
+		return nil
+	}
+	b, n := tb.Target.Shape().Dim(0), tb.Target.Shape().Dim(1)
+	if d := tb.Mask.Shape().Dimensions; len(d) != 2 || d[0] != b || d[1] != n {
+		return fmt.Errorf("flux2: loss mask of dimensions %v, want [%d %d] (batch, target tokens); give one weight per target token", d, b, n)
+	}
+	return nil
+}
+
 // trainInputs returns the TrainBatch tensors in program order.
 func (tb *TrainBatch) trainInputs() []*tensors.Tensor {
 	in := append(tb.Batch.inputs(), tb.Target)
 	if tb.Weight != nil {
 		in = append(in, tb.Weight)
+	}
+	if tb.Mask != nil {
+		in = append(in, tb.Mask)
 	}
 	return in
 }
@@ -66,8 +85,11 @@ func (tb *TrainBatch) trainInputs() []*tensors.Tensor {
 func (m *Model) lossAndGradientsWhole(tb *TrainBatch, dtype dtypes.DType) (*Gradients, error) {
 	names := m.VariableNames()
 	trainable := m.TrainableNames()
-	hasGuidance, hasWeight := tb.Guidance != nil, tb.Weight != nil
+	hasGuidance, hasWeight, hasMask := tb.Guidance != nil, tb.Weight != nil, tb.Mask != nil
 	sig := fmt.Sprintf("whole|%s|%v|%v|%s|%s", dtype, hasGuidance, hasWeight, strings.Join(names, ","), strings.Join(trainable, ","))
+	if hasMask {
+		sig += "|mask" // unmasked batches keep the signature (and program) they always had
+	}
 	exec, err := m.program(sig, func() (*Exec, error) {
 		return NewExec(m.backend, func(inputs []*Node) []*Node {
 			bn, rest := splitBatchNodes(inputs, hasGuidance)
@@ -76,9 +98,13 @@ func (m *Model) lossAndGradientsWhole(tb *TrainBatch, dtype dtypes.DType) (*Grad
 			if hasWeight {
 				weight, rest = rest[0], rest[1:]
 			}
+			var mask *Node
+			if hasMask {
+				mask, rest = rest[0], rest[1:]
+			}
 			w := m.weightsOf(names, rest)
 			out := m.Config.Forward(w, ConvertDType(bn.x, dtype), bn.ctx, bn.t, bn.guidance, bn.cos, bn.sin)
-			loss := FlowMatchingLoss(out, target, weight)
+			loss := MaskedFlowMatchingLoss(out, target, weight, mask)
 			nodes := make([]*Node, len(trainable))
 			for i, n := range trainable {
 				nodes[i] = w.Get(n)

@@ -92,10 +92,13 @@ func (m *Model) lossAndGradientsParallel(tb *TrainBatch, dtype dtypes.DType) (*G
 	n := m.Parallel.devices() // the batch splits over them (see LossAndGradients)
 	trainable := m.TrainableNames()
 	frozen, split := m.frozenLayout()
-	hasGuidance, hasWeight := tb.Guidance != nil, tb.Weight != nil
+	hasGuidance, hasWeight, hasMask := tb.Guidance != nil, tb.Weight != nil, tb.Mask != nil
 	sig := fmt.Sprintf("parallel|%d|%v|%s|%v|%v|%s|%s|%s", n, m.Parallel.ShardBase, dtype, hasGuidance, hasWeight,
 		strings.Join(frozen, ","), strings.Join(trainable, ","), m.Attention.signature())
-	pp, err := m.parallelProgram(sig, frozen, split, trainable, hasGuidance, hasWeight, dtype)
+	if hasMask {
+		sig += "|mask" // unmasked batches keep the signature they always had
+	}
+	pp, err := m.parallelProgram(sig, frozen, split, trainable, hasGuidance, hasWeight, hasMask, dtype)
 	if err != nil {
 		return nil, err
 	}
@@ -121,23 +124,26 @@ func (m *Model) lossAndGradientsParallel(tb *TrainBatch, dtype dtypes.DType) (*G
 }
 
 // parallelProgram returns the cached program of a signature, building it.
-func (m *Model) parallelProgram(sig string, frozen []string, split []int, trainable []string, hasGuidance, hasWeight bool, dtype dtypes.DType) (*parallelProgram, error) {
+func (m *Model) parallelProgram(sig string, frozen []string, split []int, trainable []string, hasGuidance, hasWeight, hasMask bool, dtype dtypes.DType) (*parallelProgram, error) {
 	if p, ok := m.programs[sig]; ok {
 		return p.(*parallelProgram), nil
 	}
-	batchInputs := 5 + boolInt(hasGuidance) + 1 + boolInt(hasWeight)
+	batchInputs := 5 + boolInt(hasGuidance) + 1 + boolInt(hasWeight) + boolInt(hasMask)
 	layout := multidevice.Layout{Batch: batchInputs, Trainable: len(trainable), FrozenSplit: split}
 	names := append(slices.Clone(trainable), frozen...)
 	loss := func(batch, trainableNodes, frozenNodes []*Node) *Node {
 		bn, rest := splitBatchNodes(batch, hasGuidance)
 		target, rest := rest[0], rest[1:]
-		var weight *Node
+		var weight, mask *Node
 		if hasWeight {
-			weight = rest[0]
+			weight, rest = rest[0], rest[1:]
+		}
+		if hasMask {
+			mask = rest[0]
 		}
 		w := m.weightsOf(names, append(slices.Clone(trainableNodes), frozenNodes...))
 		out := m.Config.Forward(w, ConvertDType(bn.x, dtype), bn.ctx, bn.t, bn.guidance, bn.cos, bn.sin)
-		return FlowMatchingLoss(out, target, weight)
+		return MaskedFlowMatchingLoss(out, target, weight, mask)
 	}
 	if err := m.useMesh(); err != nil {
 		return nil, err
