@@ -30,7 +30,7 @@ type MemoryPlanInput struct {
 	// sample carries, each planned at the training resolution: their
 	// tokens join the image tokens in every block.
 	ReferenceImages int
-	Checkpointing                 bool
+	Checkpointing   bool
 	// OffloadActivations and BlocksOnHost are the step's host-memory
 	// options (flux2.MemoryOptions); either implies checkpointing.
 	OffloadActivations bool
