@@ -205,8 +205,10 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	}
 	optNames := t.opt.StateNames()
 	optPath := filepath.Join(dir, "optimizer.safetensors")
-	if err := sameTensorNames(optPath, optNames); err != nil {
-		return incompatible("checkpoint %s: %v (optimizer settings changed, e.g. train.adafactor_beta1 on or off?)", dir, err)
+	if same, err := sameTensorNames(optPath, optNames); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", dir, err) // unreadable: damaged, not a settings change
+	} else if same != nil {
+		return incompatible("checkpoint %s: %v (optimizer settings changed, e.g. train.adafactor_beta1 on or off?)", dir, same)
 	}
 	opt, err := readTensors(optPath, optNames)
 	if err != nil {
@@ -297,24 +299,25 @@ func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
 	return out, nil
 }
 
-// sameTensorNames checks that the safetensors file at path holds exactly
-// the tensors names.
-func sameTensorNames(path string, names []string) error {
+// sameTensorNames compares the tensors of the safetensors file at path with
+// names: differ says how they differ (nil: the same); err is set when the
+// file cannot be read (a damaged checkpoint, not a settings change).
+func sameTensorNames(path string, names []string) (differ, err error) {
 	f, err := weights.Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	have := f.Names()
 	if len(have) != len(names) {
-		return fmt.Errorf("optimizer state has %d tensors, the job's optimizer %d", len(have), len(names))
+		return fmt.Errorf("optimizer state has %d tensors, the job's optimizer %d", len(have), len(names)), nil
 	}
 	for _, n := range names {
 		if _, ok := f.Info(n); !ok {
-			return fmt.Errorf("optimizer state has no tensor %s", n)
+			return fmt.Errorf("optimizer state has no tensor %s", n), nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 func firstDiff(a, b []string) string {
