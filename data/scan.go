@@ -56,182 +56,222 @@ func Scan(cfg Config) (*Dataset, Problems, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("invalid dataset config:\n%w", err)
 	}
-	ds := &Dataset{Config: cfg}
+	sc := &scan{cfg: cfg, ds: &Dataset{Config: cfg}, maskStats: make([]FolderMasks, len(cfg.Folders)),
+		seenImage: map[string]bool{}, firstByHash: map[string]string{}}
 	for _, r := range cfg.Resolutions {
 		set, err := bucket.Generate(r, cfg.bucketOptions())
 		if err != nil {
 			return nil, nil, fmt.Errorf("buckets for resolution %d: %w", r, err)
 		}
-		ds.Sets = append(ds.Sets, set)
+		sc.ds.Sets = append(sc.ds.Sets, set)
 	}
-	var problems Problems
+	for fi := range cfg.Folders {
+		if err := sc.folder(fi); err != nil {
+			return nil, nil, err
+		}
+	}
+	results := decodeAll(sc.cands, cfg.DecodeOptions(), cfg.Workers)
+	sc.refResults, sc.refIndex = sc.decodeOnce(func(c candidate) []string { return c.refs })
+	sc.maskResults, sc.maskIndex = sc.decodeOnce(func(c candidate) []string {
+		if c.mask == "" {
+			return nil
+		}
+		return []string{c.mask}
+	})
+	for i, c := range sc.cands {
+		if !c.skip {
+			sc.item(c, results[i])
+		}
+	}
+	sc.finishStats()
+	sort.SliceStable(sc.problems, func(i, j int) bool { return sc.problems[i].Path < sc.problems[j].Path })
+	return sc.ds, sc.problems, nil
+}
+
+// scan is the state of one Scan: the candidates found, the side files
+// (references, masks) decoded, and what was found about them.
+type scan struct {
+	cfg      Config
+	ds       *Dataset
+	problems Problems
+	cands    []candidate
+	// seenImage marks images already listed (by an enclosing folder);
+	// firstByHash maps content hashes to the first image with it.
+	seenImage   map[string]bool
+	firstByHash map[string]string
+	refStats    []FolderReferences
+	maskStats   []FolderMasks
+	// refResults/maskResults are the decoded side files, by
+	// refIndex/maskIndex[path].
+	refResults, maskResults []decoded
+	refIndex, maskIndex     map[string]int
+}
+
+// folder lists folder fi's images with their captions, references and
+// masks; an unusable folder (or side folder) is an error.
+func (sc *scan) folder(fi int) error {
+	folder := sc.cfg.Folders[fi]
+	root := filepath.Clean(folder.Path)
+	st, err := fsutil.Stat(root)
+	if err != nil {
+		return fmt.Errorf("dataset folder: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("dataset folder %s is a file, not a folder; give the folder that holds the images", folder.Path)
+	}
+	ff, err := walkFolder(root, sc.cfg.CaptionExtensions, folder.Control, folder.Masks)
+	if err != nil {
+		return fmt.Errorf("dataset folder %s: %w", folder.Path, err)
+	}
+	sc.problems = append(sc.problems, ff.problems...)
+	if len(ff.images) == 0 {
+		sc.problems = append(sc.problems, Problem{Path: root, Severity: Warning, Kind: ProblemNoImages,
+			Message: fmt.Sprintf("no image files in the folder or its subfolders (looked for %s)", strings.Join(imageExtList(), " "))})
+	}
+	fc, fp := resolveCaptions(&sc.cfg, fi, root, ff)
+	stat := FolderReferences{Folder: root}
+	if folder.Control != "" {
+		ctl := filepath.Clean(folder.Control)
+		stat.Control = ctl
+		cf, err := walkSideFolder(folder.Path, "control", ctl, root, "the reference images")
+		if err != nil {
+			return err
+		}
+		missing, extra := matchControlFolder(root, ctl, fc, cf.images)
+		sc.problems = append(append(append(sc.problems, cf.problems...), missing...), extra...)
+		stat.Missing, stat.Extra = len(missing), len(extra)
+	}
+	sc.maskStats[fi].Folder = root
+	if folder.Masks != "" {
+		mdir := filepath.Clean(folder.Masks)
+		sc.maskStats[fi].Masks = mdir
+		mf, err := walkSideFolder(folder.Path, "mask", mdir, root, "the masks")
+		if err != nil {
+			return err
+		}
+		extra := matchMaskFolder(root, mdir, fc, mf.images)
+		sc.maskStats[fi].Extra = len(extra)
+		sc.problems = append(append(sc.problems, mf.problems...), extra...)
+	}
+	mp := checkMetadataReferences(fc)
+	stat.Missing += len(mp)
+	sc.problems = append(append(sc.problems, mp...), referenceCounts(fc)...)
+	for _, c := range fc {
+		stat.hasRefs = stat.hasRefs || len(c.refs) > 0
+	}
+	sc.refStats = append(sc.refStats, stat)
+	for _, c := range fc {
+		if sc.seenImage[c.path] {
+			continue // listed by an earlier, enclosing folder
+		}
+		sc.seenImage[c.path] = true
+		sc.cands = append(sc.cands, c)
+	}
+	sc.problems = append(sc.problems, fp...)
+	return nil
+}
+
+// walkSideFolder checks and lists a folder of side files (kind "control"
+// or "mask") of the dataset folder named folder (root, its cleaned path,
+// is not walked into); holds says what it should hold, for the message.
+func walkSideFolder(folder, kind, dir, root, holds string) (folderFiles, error) {
+	if st, err := fsutil.Stat(dir); err != nil {
+		return folderFiles{}, fmt.Errorf("dataset folder %s: %s folder: %w", folder, kind, err)
+	} else if !st.IsDir() {
+		return folderFiles{}, fmt.Errorf("dataset folder %s: %s folder %s is a file, not a folder; give the folder that holds %s", folder, kind, dir, holds)
+	}
+	ff, err := walkFolder(dir, nil, root)
+	if err != nil {
+		return folderFiles{}, fmt.Errorf("dataset folder %s: %s folder %s: %w", folder, kind, dir, err)
+	}
+	return ff, nil
+}
+
+// decodeOnce decodes the side files files(c) of every usable candidate,
+// each file once: the results, and each file's index in them.
+func (sc *scan) decodeOnce(files func(candidate) []string) ([]decoded, map[string]int) {
 	var cands []candidate
-	var refStats []FolderReferences
-	maskStats := make([]FolderMasks, len(cfg.Folders))
-	seenImage := map[string]bool{}
-	for fi, folder := range cfg.Folders {
-		root := filepath.Clean(folder.Path)
-		st, err := fsutil.Stat(root)
-		if err != nil {
-			return nil, nil, fmt.Errorf("dataset folder: %w", err)
-		}
-		if !st.IsDir() {
-			return nil, nil, fmt.Errorf("dataset folder %s is a file, not a folder; give the folder that holds the images", folder.Path)
-		}
-		ff, err := walkFolder(root, cfg.CaptionExtensions, folder.Control, folder.Masks)
-		if err != nil {
-			return nil, nil, fmt.Errorf("dataset folder %s: %w", folder.Path, err)
-		}
-		problems = append(problems, ff.problems...)
-		if len(ff.images) == 0 {
-			problems = append(problems, Problem{Path: root, Severity: Warning, Kind: ProblemNoImages,
-				Message: fmt.Sprintf("no image files in the folder or its subfolders (looked for %s)", strings.Join(imageExtList(), " "))})
-		}
-		fc, fp := resolveCaptions(&cfg, fi, root, ff)
-		stat := FolderReferences{Folder: root}
-		if folder.Control != "" {
-			ctl := filepath.Clean(folder.Control)
-			stat.Control = ctl
-			if st, err := fsutil.Stat(ctl); err != nil {
-				return nil, nil, fmt.Errorf("dataset folder %s: control folder: %w", folder.Path, err)
-			} else if !st.IsDir() {
-				return nil, nil, fmt.Errorf("dataset folder %s: control folder %s is a file, not a folder; give the folder that holds the reference images", folder.Path, folder.Control)
-			}
-			cf, err := walkFolder(ctl, nil, root)
-			if err != nil {
-				return nil, nil, fmt.Errorf("dataset folder %s: control folder %s: %w", folder.Path, folder.Control, err)
-			}
-			missing, extra := matchControlFolder(root, ctl, fc, cf.images)
-			problems = append(problems, cf.problems...)
-			problems = append(problems, missing...)
-			problems = append(problems, extra...)
-			stat.Missing, stat.Extra = len(missing), len(extra)
-		}
-		maskStats[fi].Folder = root
-		if folder.Masks != "" {
-			mdir := filepath.Clean(folder.Masks)
-			maskStats[fi].Masks = mdir
-			if st, err := fsutil.Stat(mdir); err != nil {
-				return nil, nil, fmt.Errorf("dataset folder %s: mask folder: %w", folder.Path, err)
-			} else if !st.IsDir() {
-				return nil, nil, fmt.Errorf("dataset folder %s: mask folder %s is a file, not a folder; give the folder that holds the masks", folder.Path, folder.Masks)
-			}
-			mf, err := walkFolder(mdir, nil, root)
-			if err != nil {
-				return nil, nil, fmt.Errorf("dataset folder %s: mask folder %s: %w", folder.Path, folder.Masks, err)
-			}
-			extra := matchMaskFolder(root, mdir, fc, mf.images)
-			maskStats[fi].Extra = len(extra)
-			problems = append(problems, mf.problems...)
-			problems = append(problems, extra...)
-		}
-		mp := checkMetadataReferences(fc)
-		stat.Missing += len(mp)
-		problems = append(problems, mp...)
-		problems = append(problems, referenceCounts(fc)...)
-		for _, c := range fc {
-			if len(c.refs) > 0 {
-				stat.hasRefs = true
-			}
-		}
-		refStats = append(refStats, stat)
-		for _, c := range fc {
-			if seenImage[c.path] {
-				continue // listed by an earlier, enclosing folder
-			}
-			seenImage[c.path] = true
-			cands = append(cands, c)
-		}
-		problems = append(problems, fp...)
-	}
-	results := decodeAll(cands, cfg.DecodeOptions(), cfg.Workers)
-	// References, each file decoded once.
-	var refCands []candidate
-	refIndex := map[string]int{}
-	for _, c := range cands {
-		for _, r := range c.refs {
-			if _, seen := refIndex[r]; !seen && !c.skip {
-				refIndex[r] = len(refCands)
-				refCands = append(refCands, candidate{path: r})
-			}
-		}
-	}
-	refResults := decodeAll(refCands, cfg.DecodeOptions(), cfg.Workers)
-	// Mask files, each decoded once.
-	var maskCands []candidate
-	maskIndex := map[string]int{}
-	for _, c := range cands {
-		if _, seen := maskIndex[c.mask]; c.mask != "" && !seen && !c.skip {
-			maskIndex[c.mask] = len(maskCands)
-			maskCands = append(maskCands, candidate{path: c.mask})
-		}
-	}
-	maskResults := decodeAll(maskCands, cfg.DecodeOptions(), cfg.Workers)
-	firstByHash := map[string]string{}
-	for i, c := range cands {
+	index := map[string]int{}
+	for _, c := range sc.cands {
 		if c.skip {
 			continue
 		}
-		r := results[i]
-		if r.err != nil {
-			problems = append(problems, Problem{Path: c.path, Severity: Error, Kind: ProblemUnreadable, Message: r.err.Error()})
-			continue
+		for _, f := range files(c) {
+			if _, seen := index[f]; !seen {
+				index[f] = len(cands)
+				cands = append(cands, candidate{path: f})
+			}
 		}
-		if short := min(r.info.Width, r.info.Height); short < cfg.MinSide {
-			problems = append(problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemTooSmall,
-				Message: fmt.Sprintf("%dx%d: shorter side %d px is below the minimum of %d; skipped (use a larger image or lower min side)", r.info.Width, r.info.Height, short, cfg.MinSide)})
-			continue
-		}
-		refs, rp := c.references(refResults, refIndex, cfg.MinSide)
-		problems = append(problems, rp...)
-		if len(refs) < len(c.refs) {
-			refStats[c.folder].Unusable += len(rp)
-			continue
-		}
-		mask, mps, ok := c.checkMask(r.info, maskResults, maskIndex, &cfg, &maskStats[c.folder])
-		problems = append(problems, mps...)
-		if !ok {
-			continue
-		}
-		if first, dup := firstByHash[r.hash]; dup {
-			problems = append(problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemDuplicate,
-				Message: fmt.Sprintf("same content as %s; it will count twice (remove one copy unless that is intended)", first)})
-		} else {
-			firstByHash[r.hash] = c.path
-		}
-		problems = append(problems, c.pending...)
-		it := Item{
-			Path: c.path, Folder: c.folder, Format: r.info.Format, ColorModel: r.info.ColorModel,
-			Width: r.info.Width, Height: r.info.Height, Bytes: r.bytes, Hash: r.hash,
-			Caption: c.caption, CaptionSource: c.captionSource,
-			Repeats: cfg.Folders[c.folder].Repeats, References: refs, Mask: mask,
-		}
-		if it.Repeats == 0 {
-			it.Repeats = max(1, folderRepeats(c.root, c.path))
-		}
-		if p := ds.assign(&it); p != nil {
-			problems = append(problems, *p)
-		}
-		ds.Items = append(ds.Items, it)
 	}
-	for _, it := range ds.Items {
+	return decodeAll(cands, sc.cfg.DecodeOptions(), sc.cfg.Workers), index
+}
+
+// item checks a decoded candidate — readable, large enough, its references
+// and mask usable — and adds it to the dataset with its buckets, or
+// reports why not.
+func (sc *scan) item(c candidate, r decoded) {
+	cfg := &sc.cfg
+	if r.err != nil {
+		sc.problems = append(sc.problems, Problem{Path: c.path, Severity: Error, Kind: ProblemUnreadable, Message: r.err.Error()})
+		return
+	}
+	if short := min(r.info.Width, r.info.Height); short < cfg.MinSide {
+		sc.problems = append(sc.problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemTooSmall,
+			Message: fmt.Sprintf("%dx%d: shorter side %d px is below the minimum of %d; skipped (use a larger image or lower min side)", r.info.Width, r.info.Height, short, cfg.MinSide)})
+		return
+	}
+	refs, rp := c.references(sc.refResults, sc.refIndex, cfg.MinSide)
+	sc.problems = append(sc.problems, rp...)
+	if len(refs) < len(c.refs) {
+		sc.refStats[c.folder].Unusable += len(rp)
+		return
+	}
+	mask, mps, ok := c.checkMask(r.info, sc.maskResults, sc.maskIndex, cfg, &sc.maskStats[c.folder])
+	sc.problems = append(sc.problems, mps...)
+	if !ok {
+		return
+	}
+	if first, dup := sc.firstByHash[r.hash]; dup {
+		sc.problems = append(sc.problems, Problem{Path: c.path, Severity: Warning, Kind: ProblemDuplicate,
+			Message: fmt.Sprintf("same content as %s; it will count twice (remove one copy unless that is intended)", first)})
+	} else {
+		sc.firstByHash[r.hash] = c.path
+	}
+	sc.problems = append(sc.problems, c.pending...)
+	it := Item{
+		Path: c.path, Folder: c.folder, Format: r.info.Format, ColorModel: r.info.ColorModel,
+		Width: r.info.Width, Height: r.info.Height, Bytes: r.bytes, Hash: r.hash,
+		Caption: c.caption, CaptionSource: c.captionSource,
+		Repeats: cfg.Folders[c.folder].Repeats, References: refs, Mask: mask,
+	}
+	if it.Repeats == 0 {
+		it.Repeats = max(1, folderRepeats(c.root, c.path))
+	}
+	if p := sc.ds.assign(&it); p != nil {
+		sc.problems = append(sc.problems, *p)
+	}
+	sc.ds.Items = append(sc.ds.Items, it)
+}
+
+// finishStats counts each folder's references and keeps the folders'
+// reference and mask summaries that have anything to say.
+func (sc *scan) finishStats() {
+	for _, it := range sc.ds.Items {
 		if len(it.References) > 0 {
-			refStats[it.Folder].Targets++
-			refStats[it.Folder].References += len(it.References)
+			sc.refStats[it.Folder].Targets++
+			sc.refStats[it.Folder].References += len(it.References)
 		}
 	}
-	for _, st := range refStats {
+	for _, st := range sc.refStats {
 		if st.hasRefs || st.Control != "" {
-			ds.References = append(ds.References, st)
+			sc.ds.References = append(sc.ds.References, st)
 		}
 	}
-	for fi, st := range maskStats {
-		if cfg.Folders[fi].Masks != "" || cfg.MaskFromAlpha {
-			ds.Masks = append(ds.Masks, st)
+	for fi, st := range sc.maskStats {
+		if sc.cfg.Folders[fi].Masks != "" || sc.cfg.MaskFromAlpha {
+			sc.ds.Masks = append(sc.ds.Masks, st)
 		}
 	}
-	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
-	return ds, problems, nil
 }
 
 // references checks the decoded reference images of a candidate: each
