@@ -206,12 +206,25 @@ func numel(dims []int) int64 {
 // stored tensor that flux2.ShardsOnFirstAxis splits plus the all-gathered
 // copy of one block's weights.
 func EstimateMemory(in MemoryPlanInput) MemoryPlan {
-	c := in.Config
 	var p MemoryPlan
 	cb := int64(in.ComputeBytes)
 	if cb == 0 {
 		cb = 2
 	}
+	in.planBaseWeights(&p, cb)
+	in.planAdapter(&p)
+	in.planActivations(&p, cb)
+	in.planWorkspace(&p, cb)
+	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
+	if p.Host > 0 {
+		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))
+	}
+	return p
+}
+
+// planBaseWeights counts the base weights on the device (block swap moves some to the host).
+func (in MemoryPlanInput) planBaseWeights(p *MemoryPlan, cb int64) {
+	c := in.Config
 	// Base weights, and those of the blocks block swap keeps on the host.
 	hostBlocks := c.HostBlockPrefixes(in.BlocksOnHost)
 	perHostBlock := map[string]int64{}
@@ -254,6 +267,10 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		p.Detail = append(p.Detail, fmt.Sprintf("block swap: %d blocks (%s) in host memory, %d of them (%s) on the device at a time",
 			len(hostBlocks), human(onHost), min(len(hostBlocks), 2), human(inFlight)))
 	}
+}
+
+// planAdapter counts the adapter (float32 weights and gradients) and its optimizer state.
+func (in MemoryPlanInput) planAdapter(p *MemoryPlan) {
 	// Adapter: float32 weights + float32 gradients.
 	var loraParams int64
 	for _, t := range in.Targets {
@@ -273,6 +290,11 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		replicated = ", whole on every device (replicated)"
 	}
 	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), %s state %d bytes/param%s", loraParams, optName, opt, replicated))
+}
+
+// planActivations counts the activations one device keeps for the backward pass.
+func (in MemoryPlanInput) planActivations(p *MemoryPlan, cb int64) {
+	c := in.Config
 	// Activations.
 	n := int64(in.Resolution/16) * int64(in.Resolution/16) * int64(1+in.ReferenceImages)
 	t := n + int64(in.TextTokens)
@@ -308,6 +330,11 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 		p.Detail = append(p.Detail, fmt.Sprintf("activations: all %d blocks kept (%s each) + one attention query block (%d rows: %s)%s",
 			c.Depth+c.DepthSingle, human(single), rows, human(attnBlock), in.batchNote(b)))
 	}
+}
+
+// planWorkspace counts the working memory beyond weights and activations.
+func (in MemoryPlanInput) planWorkspace(p *MemoryPlan, cb int64) {
+	c := in.Config
 	// Workspace. Weights in compute dtype: with a quantized base, XLA
 	// dequantizes each weight of a block once per program and keeps it for
 	// the backward pass (measured on XLA CPU: the dev-width double block's
@@ -365,11 +392,6 @@ func EstimateMemory(in MemoryPlanInput) MemoryPlan {
 	if in.ReferenceImages > 0 {
 		p.Detail = append(p.Detail, fmt.Sprintf("image tokens include %d reference image(s) per sample at %d² (%d tokens each)", in.ReferenceImages, in.Resolution, (in.Resolution/16)*(in.Resolution/16)))
 	}
-	p.Total = p.BaseWeights + p.Adapter + p.Optimizer + p.Activations + p.Workspace
-	if p.Host > 0 {
-		p.Detail = append(p.Detail, fmt.Sprintf("host memory for offloaded activations and swapped blocks: %s", human(p.Host)))
-	}
-	return p
 }
 
 // batchNote says, on several devices, how much of the batch the plan's
