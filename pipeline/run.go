@@ -37,11 +37,7 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	rep.printf("model: FLUX.2 %s, %d parameters (%s storage)", comps.Variant.Name, m.Config.NumParams(), q.Scheme)
 
 	seed := uint64(cfg.Train.Seed)
-	plan, err := data.NewPlan(cached.ds, data.PlanOptions{Seed: seed, BatchSize: cfg.Train.BatchSize})
-	if err != nil {
-		return nil, err
-	}
-	src, err := feed.New(cached.ds, plan, cached.store, cached.feedOptions())
+	src, err := newSource(cfg, cached)
 	if err != nil {
 		return nil, err
 	}
@@ -74,9 +70,7 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	}
 	rep.printf("adapter: %d layers, %d parameters (rank %d, alpha %g, targets %s); %d steps, checkpointing %v, %s compute%s",
 		len(targets), adapter.NumParams(), cfg.Adapter.Rank, targets[0].Alpha, cfg.Adapter.Targets, opts.Steps, opts.Checkpointing, opts.DType, hostMemoryNote(opts.Memory))
-	if err := eval.WriteRunInfo(cfg.Output.Dir, eval.RunInfo{Name: cfg.Name, Variant: comps.Variant.Name, Rank: cfg.Adapter.Rank,
-		Alpha: targets[0].Alpha, Targets: len(targets), AdapterParams: adapter.NumParams(), Steps: cfg.Train.Steps, LR: cfg.Train.LR,
-		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path}); err != nil {
+	if err := writeRunInfo(cfg, comps.Variant, adapter, targets); err != nil {
 		return nil, err
 	}
 	meta := lora.Meta{Variant: comps.Variant, BaseHash: comps.TransformerID, Trigger: cfg.Dataset.Trigger, Targets: cfg.Adapter.Targets,
@@ -93,18 +87,38 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 		OnPreview: func(step int, path string) { rep.emit(Event{Kind: EventPreview, Step: step, Path: path}) },
 	}
 	if cfg.Sample.Every > 0 {
-		render := previews.render(cfg, m, comps.VAE, opts.DType)
-		// With EMA the previews show the averaged adapter, the one a
-		// user would ship.
-		runner.Preview = func(step int) (path string, err error) {
-			err = tr.WithEMA(func() (err error) {
-				path, err = render(step)
-				return err
-			})
-			return path, err
-		}
+		runner.Preview = withEMA(tr, previews.render(cfg, m, comps.VAE, opts.DType))
 	}
 	return runner, nil
+}
+
+// newSource is the run's training data: the dataset's plan (seeded by
+// train.seed) served from the filled cache.
+func newSource(cfg *job.Config, cached *cachedData) (*feed.Source, error) {
+	plan, err := data.NewPlan(cached.ds, data.PlanOptions{Seed: uint64(cfg.Train.Seed), BatchSize: cfg.Train.BatchSize})
+	if err != nil {
+		return nil, err
+	}
+	return feed.New(cached.ds, plan, cached.store, cached.feedOptions())
+}
+
+// writeRunInfo records what the run trains (run.json, read by eval).
+func writeRunInfo(cfg *job.Config, v flux2.Variant, adapter *lora.Adapter, targets []lora.Target) error {
+	return eval.WriteRunInfo(cfg.Output.Dir, eval.RunInfo{Name: cfg.Name, Variant: v.Name, Rank: cfg.Adapter.Rank,
+		Alpha: targets[0].Alpha, Targets: len(targets), AdapterParams: adapter.NumParams(), Steps: cfg.Train.Steps, LR: cfg.Train.LR,
+		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path})
+}
+
+// withEMA renders previews with the trainer's EMA adapter when it keeps
+// one: the averaged adapter is the one a user would ship.
+func withEMA(tr *train.Trainer, render func(step int) (string, error)) func(step int) (string, error) {
+	return func(step int) (path string, err error) {
+		err = tr.WithEMA(func() (err error) {
+			path, err = render(step)
+			return err
+		})
+		return path, err
+	}
 }
 
 // newAdapter creates the job's adapter (or loads adapter.init_from) and
