@@ -29,7 +29,7 @@ func TestVirtualCPU(t *testing.T) {
 		t.Skipf("needs the XLA CPU plugin (%s=xla:cpu)", testutil.BackendEnv)
 	}
 	for _, n := range []int{2, 3} {
-		b, err := VirtualCPU(n)
+		b, err := backend.VirtualCPU(n)
 		if err != nil {
 			t.Fatal(err)
 		}

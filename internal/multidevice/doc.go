@@ -20,5 +20,5 @@
 // Devices: the XLA CPU plugin (v0.81) creates 4 devices by default and
 // ignores XLA_FLAGS=--xla_force_host_platform_device_count; the count is
 // set per client by the PJRT create option "cpu_device_count" (see
-// VirtualCPU). The pure-Go backend has one device.
+// backend.VirtualCPU). The pure-Go backend has one device.
 package multidevice

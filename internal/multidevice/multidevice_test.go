@@ -12,6 +12,7 @@ import (
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph code reads better unqualified.
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/internal/tensorrand"
 	"github.com/flora-ml/flora/internal/testutil"
 )
@@ -63,7 +64,7 @@ func multiDeviceBackend(t *testing.T, n int) backends.Backend {
 	if os.Getenv(testutil.BackendEnv) != "xla:cpu" {
 		t.Skipf("needs %d devices (FLORA_TEST_BACKEND=xla:cpu provides virtual ones): %v", n, err)
 	}
-	virtualOnce.Do(func() { virtual, virtualErr = VirtualCPU(4) })
+	virtualOnce.Do(func() { virtual, virtualErr = backend.VirtualCPU(4) })
 	if virtualErr != nil {
 		t.Fatal(virtualErr)
 	}
