@@ -299,28 +299,7 @@ func TestLoKrSaveLoadAttachMerge(t *testing.T) {
 		sameLoKr(t, back, a)
 
 		const strength = 0.7
-		unmerged := tinyRandomModel(t, 2)
-		if err := Attach(unmerged, a, strength, false); err != nil {
-			t.Fatal(err)
-		}
-		b := tinyBatch(t, unmerged)
-		want, err := unmerged.Forward(b, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		merged := tinyRandomModel(t, 2)
-		if err := Merge(merged, a, strength); err != nil {
-			t.Fatal(err)
-		}
-		got, err := merged.Forward(b, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := tinyRandomModel(t, 2).Forward(b, dtypes.Float32)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, g, pl := flat(t, want), flat(t, got), flat(t, plain)
+		w, g, pl := attachedMergedPlain(t, a, strength)
 		if d := maxAbsDiff(w, pl); d < 1e-3 {
 			t.Fatalf("full=%v: adapter barely changes the output (%g)", full, d)
 		}

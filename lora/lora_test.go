@@ -163,32 +163,35 @@ func TestMergeEqualsUnmerged(t *testing.T) {
 	}
 	const strength = 0.7
 
-	unmerged := tinyRandomModel(t, 2)
-	if err := Attach(unmerged, a, strength, false); err != nil {
-		t.Fatal(err)
-	}
-	b := tinyBatch(t, unmerged)
-	want, err := unmerged.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	merged := tinyRandomModel(t, 2)
-	if err := Merge(merged, a, strength); err != nil {
-		t.Fatal(err)
-	}
-	got, err := merged.Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := tinyRandomModel(t, 2).Forward(b, dtypes.Float32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, g, p := flat(t, want), flat(t, got), flat(t, plain)
+	w, g, p := attachedMergedPlain(t, a, strength)
 	if d := maxAbsDiff(w, p); d < 1e-3 {
 		t.Fatalf("adapter barely changes the output (%g); test is not meaningful", d)
 	}
 	if d := maxAbsDiff(w, g); d > 1e-5 {
 		t.Errorf("merged output differs from unmerged by %g", d)
 	}
+}
+
+// attachedMergedPlain runs the tiny model's forward on one batch with a
+// attached at strength (want), merged into the weights at strength (got)
+// and without it (plain).
+func attachedMergedPlain(t *testing.T, a *Adapter, strength float64) (want, got, plain []float32) {
+	t.Helper()
+	unmerged := tinyRandomModel(t, 2)
+	if err := Attach(unmerged, a, strength, false); err != nil {
+		t.Fatal(err)
+	}
+	b := tinyBatch(t, unmerged)
+	forward := func(m *flux2.Model) []float32 {
+		out, err := m.Forward(b, dtypes.Float32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return flat(t, out)
+	}
+	merged := tinyRandomModel(t, 2)
+	if err := Merge(merged, a, strength); err != nil {
+		t.Fatal(err)
+	}
+	return forward(unmerged), forward(merged), forward(tinyRandomModel(t, 2))
 }
