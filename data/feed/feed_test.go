@@ -100,14 +100,7 @@ func setup(t *testing.T, mutate func(*data.Config)) (*data.Dataset, *data.Plan, 
 	if err != nil || problems.Err() != nil {
 		t.Fatalf("scan: %v %v", err, problems)
 	}
-	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: 11, BatchSize: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cache.Open(t.TempDir(), cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, store := planAndStore(t, ds)
 	return ds, plan, store
 }
 
@@ -136,16 +129,7 @@ func expected(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Position
 
 func TestSourceFromCache(t *testing.T) {
 	ds, plan, store := setup(t, nil)
-	if _, err := cache.BuildLatents(store, ds, &meanVAE{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cache.BuildText(store, ds, &lenText{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := New(ds, plan, store, ids())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := filledSource(t, ds, plan, store)
 	var got [][]Sample
 	var states [][]byte
 	pos := data.Position{}
@@ -237,16 +221,7 @@ func TestSourceMasks(t *testing.T) {
 	masks := t.TempDir()
 	testutil.WriteFile(t, filepath.Join(masks, "a.png"), datatest.PNG(t, datatest.Split(64, 64, color.NRGBA{255, 255, 255, 255}, color.NRGBA{0, 0, 0, 255})))
 	ds, plan, store := setup(t, func(c *data.Config) { c.Folders[0].Masks, c.MaskMin = masks, 0.25 })
-	if _, err := cache.BuildLatents(store, ds, &meanVAE{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cache.BuildText(store, ds, &lenText{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := New(ds, plan, store, ids())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := filledSource(t, ds, plan, store)
 	row := []float32{1, 1, 0.25, 0.25}
 	seen := map[bool]bool{}
 	pos := data.Position{}
@@ -280,4 +255,35 @@ func TestSourceMasks(t *testing.T) {
 	if _, err := New(ds, plan, store, Options{LatentIdentity: "x", TextIdentity: "y", PixelsPerLatent: -1}); err == nil {
 		t.Error("negative pixels per latent accepted")
 	}
+}
+
+// filledSource fills the store with the test encoders' latents and caption
+// embeddings of ds and serves plan from it.
+func filledSource(t *testing.T, ds *data.Dataset, plan *data.Plan, store *cache.Store) *Source {
+	t.Helper()
+	if _, err := cache.BuildLatents(store, ds, &meanVAE{}, cache.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cache.BuildText(store, ds, &lenText{}, cache.BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(ds, plan, store, ids())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// planAndStore is ds's plan (seed 11, batch 2) and an empty cache store.
+func planAndStore(t *testing.T, ds *data.Dataset) (*data.Plan, *cache.Store) {
+	t.Helper()
+	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: 11, BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cache.Open(t.TempDir(), cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plan, store
 }

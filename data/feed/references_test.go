@@ -43,14 +43,7 @@ func setupRefs(t *testing.T) (*data.Dataset, *data.Plan, *cache.Store) {
 	if err != nil || problems.Err() != nil || len(ds.Items) != 3 {
 		t.Fatalf("scan: %v %v", err, problems)
 	}
-	plan, err := data.NewPlan(ds, data.PlanOptions{Seed: 11, BatchSize: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cache.Open(t.TempDir(), cache.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	plan, store := planAndStore(t, ds)
 	return ds, plan, store
 }
 
@@ -81,16 +74,7 @@ func wantReferences(t *testing.T, ds *data.Dataset, plan *data.Plan, pos data.Po
 // own shapes; a batch's references stack.
 func TestSourceReferences(t *testing.T) {
 	ds, plan, store := setupRefs(t)
-	if _, err := cache.BuildLatents(store, ds, &meanVAE{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cache.BuildText(store, ds, &lenText{}, cache.BuildOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	src, err := New(ds, plan, store, ids())
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := filledSource(t, ds, plan, store)
 	pos := data.Position{}
 	shapes := map[string]bool{}
 	for i := 0; i < 2*plan.BatchesPerEpoch(); i++ {
