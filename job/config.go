@@ -64,9 +64,10 @@ type ModelConfig struct {
 
 // AdapterConfig describes the LoRA adapter.
 type AdapterConfig struct {
-	// Type is the adapter kind: "lora" (default) or "lokr" (LyCORIS LoKr,
+	// Type is the adapter kind: "lora" (default), "lokr" (LyCORIS LoKr,
 	// ΔW = scale·kron(W1, W2), as ai-toolkit, musubi-tuner and SimpleTuner
-	// train it).
+	// train it) or "full" (every transformer weight is trained: small
+	// models only, see AdapterFull).
 	Type string `yaml:"type"`
 	// Rank is the LoRA rank r; for lokr the rank of a low-rank w2 (see
 	// FullMatrix).

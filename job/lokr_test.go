@@ -24,7 +24,7 @@ func TestLoKrAdapterKeys(t *testing.T) {
 		{name: "factor on lora", sets: []string{"adapter.factor=4"},
 			wantErrors: []string{"adapter.factor: and adapter.full_matrix apply to adapter.type lokr only", "set type: lokr"}},
 		{name: "unknown type", sets: []string{"adapter.type=loha"},
-			wantErrors: []string{`adapter.type: must be one of lora, lokr, got "loha"`}},
+			wantErrors: []string{`adapter.type: must be one of lora, lokr, full, got "loha"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Parse([]byte(minimal), "/jobs/a.yaml", tc.sets)

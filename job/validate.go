@@ -62,7 +62,10 @@ func (c *Config) Validate() error {
 	}
 
 	a := &c.Adapter
-	v.oneOf("adapter.type", a.Type, []string{"lora", "lokr"})
+	v.oneOf("adapter.type", a.Type, AdapterTypes)
+	if a.Type == AdapterFull {
+		validateFull(c, ps)
+	}
 	if a.Type == "lokr" {
 		if a.Factor < -1 || a.Factor == 1 {
 			ps.add("adapter.factor", "must be -1 (balanced split) or a factor >= 2, got %d", a.Factor)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flora-ml/flora/internal/backend"
 	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/lora"
 	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/flux2"
 	"github.com/flora-ml/flora/model/quant"
@@ -46,9 +47,11 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := AdapterSpec(cfg).Plan(v.Config)
-	if err != nil {
-		return nil, fmt.Errorf("adapter: %w", err)
+	var targets []lora.Target
+	if !isFull(cfg) {
+		if targets, err = AdapterSpec(cfg).Plan(v.Config); err != nil {
+			return nil, fmt.Errorf("adapter: %w", err)
+		}
 	}
 	q, err := QuantOptions(cfg)
 	if err != nil {
@@ -65,7 +68,7 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 	cb := ComputeDType(cfg).Size()
 	in := train.MemoryPlanInput{Config: v.Config, Quant: q, ComputeBytes: cb, Targets: targets, EightBitAdam: opts.Optimizer.EightBit,
 		Optimizer:  &opts.Optimizer,
-		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing}
+		Resolution: res, TextTokens: 512, Batch: cfg.Train.BatchSize, Checkpointing: opts.Checkpointing, FullTraining: isFull(cfg)}
 	in.ReferenceImages = plannedReferences(cfg)
 	if n, ok := cfg.Train.DeviceCount(); ok && n > 1 { // "all" is resolved by Prepare
 		in.Devices, in.ShardBase = n, cfg.Train.ShardBase
@@ -75,6 +78,11 @@ func Plan(cfg *job.Config, budget int64) (*JobPlan, error) {
 		return nil, err
 	}
 	p := &JobPlan{Variant: v, Input: in, Modes: modes, Memory: train.EstimateMemory(in), Budget: budget}
+	if isFull(cfg) {
+		if err := checkFullTraining(v, p.Memory); err != nil {
+			return nil, err
+		}
+	}
 	if spec, err := textenc.SpecForVariant(v.Name); err == nil && !bundle.IsEmbedded(cfg.Model.Path) && cfg.Dataset.Embeddings == "" {
 		tq := quant.Scheme(cfg.Model.TextEncoderQuantize)
 		p.TextEncoderBytes = spec.EncodeBytes(tq, cb, 8, spec.MaxLength)

@@ -41,11 +41,8 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	if err != nil {
 		return nil, err
 	}
-	adapter, targets, err := newAdapter(cfg, m, seed, rep)
+	set, err := newTrained(cfg, m, seed, rep)
 	if err != nil {
-		return nil, err
-	}
-	if err := warnIncompatibleExports(cfg, adapter, rep); err != nil {
 		return nil, err
 	}
 	opts, err := TrainOptions(cfg, comps.Variant)
@@ -68,9 +65,8 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	if err != nil {
 		return nil, err
 	}
-	rep.printf("adapter: %d layers, %d parameters (rank %d, alpha %g, targets %s); %d steps, checkpointing %v, %s compute%s",
-		len(targets), adapter.NumParams(), cfg.Adapter.Rank, targets[0].Alpha, cfg.Adapter.Targets, opts.Steps, opts.Checkpointing, opts.DType, hostMemoryNote(opts.Memory))
-	if err := writeRunInfo(cfg, comps.Variant, adapter, targets); err != nil {
+	rep.printf("%s; %d steps, checkpointing %v, %s compute%s", set.describe(cfg), opts.Steps, opts.Checkpointing, opts.DType, hostMemoryNote(opts.Memory))
+	if err := writeRunInfo(cfg, comps.Variant, set); err != nil {
 		return nil, err
 	}
 	meta := lora.Meta{Variant: comps.Variant, BaseHash: comps.TransformerID, Trigger: cfg.Dataset.Trigger, Targets: cfg.Adapter.Targets,
@@ -78,8 +74,8 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 	runner := &train.Runner{
 		Trainer: tr, OutDir: cfg.Output.Dir, SaveEvery: cfg.Train.SaveEvery, PreviewEvery: cfg.Sample.Every,
 		KeepLast: cfg.Train.KeepLast, Config: yaml, Out: rep.log(),
-		ExportBytes: exportCopies(tr) * int64(len(cfg.Output.Formats)) * (4*adapter.NumParams() + 64<<10), // float32 factors + header
-		Export:      exporter(cfg, m, tr, meta),
+		ExportBytes: exportCopies(tr) * int64(len(cfg.Output.Formats)) * (4*set.params + 64<<10), // float32 factors + header
+		Export:      set.exporter(cfg, m, tr, meta),
 		OnStep:      func(res *train.StepResult) { rep.emit(Event{Kind: EventStep, Step: res.Step, Result: res}) },
 		OnCheckpoint: func(step int, dir string) {
 			rep.emit(Event{Kind: EventCheckpoint, Step: step, Path: dir})
@@ -102,11 +98,15 @@ func newSource(cfg *job.Config, cached *cachedData) (*feed.Source, error) {
 	return feed.New(cached.ds, plan, cached.store, cached.feedOptions())
 }
 
-// writeRunInfo records what the run trains (run.json, read by eval).
-func writeRunInfo(cfg *job.Config, v flux2.Variant, adapter *lora.Adapter, targets []lora.Target) error {
-	return eval.WriteRunInfo(cfg.Output.Dir, eval.RunInfo{Name: cfg.Name, Variant: v.Name, Rank: cfg.Adapter.Rank,
-		Alpha: targets[0].Alpha, Targets: len(targets), AdapterParams: adapter.NumParams(), Steps: cfg.Train.Steps, LR: cfg.Train.LR,
-		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path})
+// writeRunInfo records what the run trains (run.json, read by eval); a
+// full-training run has rank 0 and counts every weight.
+func writeRunInfo(cfg *job.Config, v flux2.Variant, set *trainedSet) error {
+	info := eval.RunInfo{Name: cfg.Name, Variant: v.Name, Targets: len(set.targets), AdapterParams: set.params, Steps: cfg.Train.Steps, LR: cfg.Train.LR,
+		Quantize: cfg.Model.Quantize, Dataset: cfg.Dataset.Folders[0].Path}
+	if set.adapter != nil {
+		info.Rank, info.Alpha = cfg.Adapter.Rank, set.targets[0].Alpha
+	}
+	return eval.WriteRunInfo(cfg.Output.Dir, info)
 }
 
 // withEMA renders previews with the trainer's EMA adapter when it keeps
@@ -185,18 +185,7 @@ func exporter(cfg *job.Config, m *flux2.Model, tr *train.Trainer, meta lora.Meta
 		}
 		return files, nil
 	}
-	return func(dir string, step int) ([]string, error) {
-		files, err := save(dir, cfg.Name, step)
-		if err != nil || !tr.HasEMA() {
-			return files, err
-		}
-		err = tr.WithEMA(func() error {
-			ema, err := save(dir, EMAName(cfg.Name), step)
-			files = append(files, ema...)
-			return err
-		})
-		return files, err
-	}
+	return withEMAExport(cfg, tr, save)
 }
 
 // EMAName is the export name of a run's EMA adapter.

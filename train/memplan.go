@@ -45,6 +45,10 @@ type MemoryPlanInput struct {
 	// ShardBase splits the frozen base weights over the devices on their
 	// first axis (see flux2.ShardsOnFirstAxis); only with Devices > 1.
 	ShardBase bool
+	// FullTraining trains every base weight (adapter.type full; Targets is
+	// empty): their gradients and optimizer state join the base weights,
+	// which are counted once, at ComputeBytes (float32 for full training).
+	FullTraining bool
 }
 
 // PlanDevice is what a memory plan assumes about the device.
@@ -277,6 +281,11 @@ func (in MemoryPlanInput) planAdapter(p *MemoryPlan) {
 		loraParams += int64(t.Rank) * int64(t.In+t.Out)
 	}
 	p.Adapter = 8 * loraParams
+	what := "adapter"
+	if in.FullTraining { // the weights themselves are BaseWeights
+		loraParams, what = in.Config.NumParams(), "full training"
+		p.Adapter = 4 * loraParams
+	}
 	opt, optName := int64(8), "AdamW"
 	if in.EightBitAdam {
 		opt = 2
@@ -289,7 +298,7 @@ func (in MemoryPlanInput) planAdapter(p *MemoryPlan) {
 	if in.devices() > 1 {
 		replicated = ", whole on every device (replicated)"
 	}
-	p.Detail = append(p.Detail, fmt.Sprintf("adapter: %d params (float32 weights + grads), %s state %d bytes/param%s", loraParams, optName, opt, replicated))
+	p.Detail = append(p.Detail, fmt.Sprintf("%s: %d params (float32 weights + grads), %s state %d bytes/param%s", what, loraParams, optName, opt, replicated))
 }
 
 // planActivations counts the activations one device keeps for the backward pass.

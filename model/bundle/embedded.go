@@ -70,20 +70,22 @@ func EmbeddedTinyVAEConfig() vae.Config {
 // pipelines use 512; the demo's captions are short).
 const embeddedTextLength = 32
 
-// LoadEmbedded builds a built-in model ("embedded:tiny").
+// LoadEmbedded builds a built-in model (embedded:tiny, embedded:nano,
+// embedded:nano-init; see BuiltinModels).
 func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, textQuant quant.Scheme) (*Components, error) {
-	if path != EmbeddedPrefix+"tiny" {
-		return nil, fmt.Errorf("unknown built-in model %q (available: embedded:tiny)", path)
-	}
-	v := EmbeddedTinyVariant()
-	m, err := flux2.NewRandomModel(backend, v.Config, 20261124, dtype)
+	b, err := findBuiltin(path)
 	if err != nil {
 		return nil, err
+	}
+	v := b.variant()
+	m, transformerID, err := b.transformer(backend, v, dtype)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Variant = v
-	ae, err := vae.NewAnalytic(backend, EmbeddedTinyVAEConfig(), vae.Options{})
+	ae, vaeID, err := b.autoencoder(backend)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	spec := embeddedTextSpec()
 	enc, err := textenc.Load(backend, embeddedTextWeights(), spec.Name, spec, textenc.LoadOptions{DType: dtypes.Float32, Quantize: textQuant})
@@ -96,14 +98,13 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 	}
 	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor(textenc.FamilyQwen3),
 		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
-	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text,
-		TransformerID: "embedded-tiny-20261124", VAEID: "embedded-tiny-analytic-vae"}, nil
+	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text, TransformerID: transformerID, VAEID: vaeID}, nil
 }
 
 // embeddedTextSpec is how the demo model uses its text encoder: the
 // variant's hidden states, right padding, embeddedTextLength tokens.
 func embeddedTextSpec() textenc.Spec {
-	layers := EmbeddedTinyVariant().TextLayers
+	layers := EmbeddedTinyVariant().TextLayers // every built-in model's
 	return textenc.Spec{Name: "embedded-tiny-qwen3", Config: tinyText(), Layers: layers[:],
 		PadSide: textenc.PadRight, MaxLength: embeddedTextLength}
 }
@@ -112,12 +113,18 @@ func embeddedTextSpec() textenc.Spec {
 func embeddedTextWeights() tensorload.MapSource { return randomTextWeights(tinyText(), 7) }
 
 // ownVariant names an architecture Flora defines itself: a custom
-// architecture equal to the demo model's is the demo model (an exported
-// embedded:tiny, `flora model export`), so it samples and encodes prompts
-// as embedded:tiny does. Other variants pass unchanged.
+// architecture equal to a built-in model's is that model (an exported
+// embedded:tiny, `flora model export`, or a model trained from
+// embedded:nano-init), so it samples and encodes prompts as the built-in
+// does. Other variants pass unchanged.
 func ownVariant(v flux2.Variant) flux2.Variant {
-	if own := EmbeddedTinyVariant(); v.Name == flux2.CustomVariantName && v.Config == own.Config {
-		return own
+	if v.Name != flux2.CustomVariantName {
+		return v
+	}
+	for _, b := range BuiltinModels() {
+		if own := b.variant(); v.Config == own.Config {
+			return own
+		}
 	}
 	return v
 }

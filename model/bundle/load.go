@@ -66,7 +66,11 @@ func CheckVariant(path, variant string) error {
 		return nil
 	}
 	if IsEmbedded(path) {
-		if own := EmbeddedTinyVariant().Name; variant != own {
+		b, err := findBuiltin(path)
+		if err != nil {
+			return err
+		}
+		if own := b.variant().Name; variant != own {
 			return fmt.Errorf("variant %q does not apply to %s, which is the %s model; use auto (or %s)", variant, path, own, own)
 		}
 		return nil
@@ -86,7 +90,13 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 			return nil, err
 		}
 		if opts.Quant.Scheme != "" && opts.Quant.Scheme != quant.None {
-			return nil, errors.New("quantization of the embedded demo model is not supported (its weights are generated)")
+			return nil, errors.New("quantization of the built-in models is not supported (they are tiny)")
+		}
+		if opts.VAE != "" { // e.g. an autoencoder trained for a built-in model
+			if c.VAE, err = LoadVAE(backend, opts.VAE, vae.Options{}); err != nil {
+				return nil, err
+			}
+			c.VAEID = "vae@" + fingerprint(opts.VAE)
 		}
 		return c, nil
 	}
@@ -167,7 +177,8 @@ func InspectVariant(path, variant string) (flux2.Variant, error) {
 		return flux2.Variant{}, err
 	}
 	if IsEmbedded(path) {
-		return EmbeddedTinyVariant(), nil
+		b, err := findBuiltin(path)
+		return b.variant(), err
 	}
 	ckpt, _, err := flux2.ResolveTransformerPath(path)
 	if err != nil {
@@ -185,10 +196,10 @@ func InspectVariant(path, variant string) (flux2.Variant, error) {
 	return ownVariant(v), err
 }
 
-// loadText loads the variant's text encoder from the resolved folders; the
-// demo model's (an exported embedded:tiny) uses its own spec.
+// loadText loads the variant's text encoder from the resolved folders; a
+// built-in model's (an exported embedded:tiny) uses its own spec.
 func loadText(backend backends.Backend, paths Paths, v flux2.Variant, dtype dtypes.DType, q quant.Scheme) (*textenc.PromptEncoder, error) {
-	if v.Name == EmbeddedTinyVariant().Name {
+	if isBuiltinVariant(v) {
 		return textenc.LoadPromptEncoderSpec(backend, paths.TextEncoder, paths.Tokenizer, v.Description, embeddedTextSpec(), dtype, q)
 	}
 	return textenc.LoadPromptEncoder(backend, paths.TextEncoder, paths.Tokenizer, v.Name, dtype, q)

@@ -197,3 +197,17 @@ func (m *Model) WrapLinear(tag string, wrap func(LinearFunc) LinearFunc) {
 	m.Linear = wrap(base)
 	m.programs = map[string]any{}
 }
+
+// SetBaseTrainable makes every base weight trainable (full fine-tuning) or
+// frozen again. The weights must be held as plain tensors (not quantized).
+func (m *Model) SetBaseTrainable(trainable bool) error {
+	for _, n := range m.Config.ParamNames() {
+		v, ok := m.vars[n]
+		if !ok {
+			return fmt.Errorf("flux2: weight %s is not held as a plain tensor (quantized or missing): full training needs every weight in float", n)
+		}
+		v.SetTrainable(trainable)
+	}
+	m.programs = map[string]any{} // the trainable set changed
+	return nil
+}

@@ -24,6 +24,9 @@ type File struct {
 	tensors  []TensorInfo
 	index    map[string]int
 	metadata map[string]string
+	// inMemory marks a File over a byte slice (FromBytes): nothing to
+	// advise the kernel about or unmap.
+	inMemory bool
 }
 
 // Open memory-maps the safetensors file at path and validates its header.
@@ -65,18 +68,28 @@ func Open(path string) (*File, error) {
 		_ = syscall.Munmap(mapping)
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	sf := &File{
-		path:     path,
-		mapping:  mapping,
-		data:     mapping[dataStart:],
-		tensors:  h.tensors,
-		index:    make(map[string]int, len(h.tensors)),
-		metadata: h.metadata,
-	}
+	return newFile(path, mapping, dataStart, h, false), nil
+}
+
+// newFile indexes a parsed file's tensors.
+func newFile(path string, contents []byte, dataStart int64, h header, inMemory bool) *File {
+	sf := &File{path: path, mapping: contents, data: contents[dataStart:], tensors: h.tensors,
+		index: make(map[string]int, len(h.tensors)), metadata: h.metadata, inMemory: inMemory}
 	for i, t := range h.tensors {
 		sf.index[t.Name] = i
 	}
-	return sf, nil
+	return sf
+}
+
+// FromBytes reads safetensors contents held in memory (weights embedded in
+// the binary); name identifies them in errors. The File reads b in place:
+// b must not change while it is used.
+func FromBytes(name string, b []byte) (*File, error) {
+	h, dataStart, err := parseFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return newFile(name, b, dataStart, h, true), nil
 }
 
 // parseFile validates the length field and header of the safetensors file
@@ -217,7 +230,7 @@ func (f *File) ReadAs(name string, dtype dtypes.DType) (*tensors.Tensor, error) 
 // size; ok is false for a tensor under 1 MiB, too small to advise the kernel
 // about.
 func (f *File) mappedRange(info TensorInfo) (start, end, page int64, ok bool) {
-	if info.NumBytes() < 1<<20 {
+	if info.NumBytes() < 1<<20 || f.inMemory {
 		return 0, 0, 0, false
 	}
 	start = int64(len(f.mapping)-len(f.data)) + info.Begin
@@ -257,6 +270,10 @@ func (f *File) DataSize() int64 { return int64(len(f.data)) }
 // Close unmaps the file. Byte slices returned by Bytes become invalid.
 func (f *File) Close() error {
 	if f.mapping == nil {
+		return nil
+	}
+	if f.inMemory {
+		f.mapping, f.data = nil, nil
 		return nil
 	}
 	err := syscall.Munmap(f.mapping)
