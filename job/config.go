@@ -309,6 +309,9 @@ type SampleConfig struct {
 	// References are reference images every preview is sampled with
 	// (edit / reference LoRAs; like flora sample --ref).
 	References []string `yaml:"references"`
+	// CompareBase puts the base model's image (adapter off; sampled once,
+	// before the first step) left of each adapted image in the previews.
+	CompareBase bool `yaml:"compare_base"`
 }
 
 // OutputConfig says where results go.

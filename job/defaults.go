@@ -62,12 +62,13 @@ func Default() *Config {
 		Sample: SampleConfig{
 			// Previews need prompts, which only the user can give; the
 			// presets in configs/ turn them on.
-			Every:    0,
-			Seeds:    []int64{42},
-			Steps:    28,
-			Guidance: 4.0,
-			Width:    1024,
-			Height:   1024,
+			Every:       0,
+			Seeds:       []int64{42},
+			Steps:       28,
+			Guidance:    4.0,
+			Width:       1024,
+			Height:      1024,
+			CompareBase: true,
 		},
 		Output: OutputConfig{
 			Dir:     "runs/flora-lora",

@@ -83,7 +83,12 @@ func newRun(cfg *job.Config, be backends.Backend, start runStart, memory flux2.M
 		OnPreview: func(step int, path string) { rep.emit(Event{Kind: EventPreview, Step: step, Path: path}) },
 	}
 	if cfg.Sample.Every > 0 {
-		runner.Preview = withEMA(tr, previews.render(cfg, m, comps.VAE, opts.DType))
+		// Before the first step: the base images are sampled now (renderer).
+		pv, err := previews.renderer(cfg, m, comps.VAE, opts.DType)
+		if err != nil {
+			rep.printf("warning: previews: %v (trying again at the first preview)", err)
+		}
+		runner.Preview = withEMA(tr, pv.render)
 	}
 	return runner, nil
 }
