@@ -40,7 +40,7 @@ func TestStyleSeparatesDemoFromBase(t *testing.T) {
 	for _, img := range baseImgs {
 		maxBase = math.Max(maxBase, StyleScore(img))
 	}
-	d, b := summariseStyles(demoStyles), DatasetStyle(baseImgs)
+	d, b := SummariseStyles(demoStyles), DatasetStyle(baseImgs)
 	t.Logf("demo: %+v (min %.3f); base: %+v (max %.3f)", d, minDemo, b, maxBase)
 	if minDemo < 0.85 || maxBase > 0.6 || minDemo-maxBase < 0.25 {
 		t.Errorf("demo min %.3f vs base max %.3f: want demo ≥ 0.85, base ≤ 0.6, margin ≥ 0.25", minDemo, maxBase)
