@@ -55,9 +55,17 @@ type Run struct {
 	MeanFirst10 float64
 	MeanLast10  float64
 	StepsPerSec float64
+	// TrainSeconds is the sum of the recorded step times.
+	TrainSeconds float64
+	// AdapterBytes is the size of the exported adapter files (0 before the
+	// first export).
+	AdapterBytes int64
+	// Eval is the run's eval.json, nil when it has none.
+	Eval *RunEval
 }
 
-// LoadRun reads run.json and metrics.jsonl of a run folder.
+// LoadRun reads run.json, metrics.jsonl and (when present) eval.json of a
+// run folder, and sizes its exported adapter files.
 func LoadRun(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	if b, err := fsutil.ReadFileLimited(filepath.Join(dir, "run.json"), 16<<20, "a run's run.json"); err == nil {
@@ -91,6 +99,13 @@ func LoadRun(dir string) (*Run, error) {
 	r.MeanLast10 = meanLoss(m[len(m)-k:])
 	if t > 0 {
 		r.StepsPerSec = float64(len(m)) / t
+	}
+	r.TrainSeconds = t
+	if r.AdapterBytes, err = adapterBytes(dir); err != nil {
+		return nil, err
+	}
+	if r.Eval, err = ReadRunEval(dir); err != nil {
+		return nil, err
 	}
 	return r, nil
 }

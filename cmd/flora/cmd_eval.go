@@ -19,8 +19,12 @@ func init() {
 		name:    "eval",
 		summary: "compare training runs and measure validation loss of adapters",
 		subcommands: []*command{
-			{name: "compare", summary: "table and plots of runs (loss curves; loss by rank)",
-				usage: "eval compare RUN_DIR... [--plot curves.png] [--rank-plot ranks.png] [--by rank|name]", setup: evalCompareCmd},
+			{name: "compare", summary: "table and plots of runs (loss curves; loss by rank); --report: markdown report with eval.json numbers and samples",
+				usage: "eval compare RUN_DIR... [--plot curves.png] [--rank-plot ranks.png] [--by rank|name] [--report DIR]", setup: evalCompareCmd},
+			{name: "run", summary: "evaluate a trained run: sample held-out prompts, style score, validation loss → RUN/eval.json",
+				usage: "eval run --config JOB.yaml [--prompts-from synth|FILE] [--seed S] [--steps N] [--adapter FILE]", setup: evalRunCmd},
+			{name: "style", summary: "flora-style score of images (diagonal stripes, cream background)",
+				usage: "eval style IMAGE_OR_DIR... [--json]", setup: evalStyleCmd},
 			{name: "loss", summary: "validation loss at fixed timesteps and noise: base model vs adapters, on a job's dataset",
 				usage: "eval loss --config JOB.yaml [--adapter FILE[:scale] ...] [--plot loss.png]", setup: evalLossCmd},
 		},
@@ -31,6 +35,7 @@ func evalCompareCmd(fs *pflag.FlagSet) func([]string) error {
 	plotPath := fs.String("plot", "", "write the smoothed loss curves of all runs to this PNG")
 	rankPlot := fs.String("rank-plot", "", "write final loss against LoRA rank to this PNG")
 	by := fs.String("by", "rank", "order rows by rank or name")
+	report := fs.String("report", "", "write report.md, rank plots, loss curves and a sample grid into this folder (numbers and samples from each run's eval.json: flora eval run)")
 	return func(args []string) error {
 		if len(args) == 0 {
 			return usageErrorf("give at least one run folder (output.dir of a training job)")
@@ -65,6 +70,15 @@ func evalCompareCmd(fs *pflag.FlagSet) func([]string) error {
 				return err
 			}
 			fmt.Fprintf(cliOut, "wrote %s\n", *rankPlot)
+		}
+		if *report != "" {
+			files, err := eval.Report(*report, runs)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				fmt.Fprintf(cliOut, "wrote %s\n", f)
+			}
 		}
 		return nil
 	}

@@ -5,10 +5,7 @@ import "math"
 // shapes are the drawable shapes: a caption name and a signed distance
 // function (negative inside; exact or a close bound) of a point relative to
 // the shape centre for a shape of radius r.
-var shapes = []struct {
-	name string
-	sdf  func(x, y, r float64) float64
-}{
+var shapes = []shapeDef{
 	{"circle", func(x, y, r float64) float64 { return math.Hypot(x, y) - r }},
 	{"square", func(x, y, r float64) float64 { return box(x, y, 0.82*r, 0.82*r) }},
 	{"triangle", triangle},
@@ -17,6 +14,13 @@ var shapes = []struct {
 	{"ring", func(x, y, r float64) float64 { return math.Abs(math.Hypot(x, y)-0.72*r) - 0.3*r }},
 	{"cross", func(x, y, r float64) float64 { return math.Min(box(x, y, r, 0.34*r), box(x, y, 0.34*r, r)) }},
 	{"hexagon", hexagon},
+}
+
+// shapeDef is a drawable shape: its caption name and signed distance
+// function.
+type shapeDef struct {
+	name string
+	sdf  func(x, y, r float64) float64
 }
 
 // box is the distance to an axis-aligned rectangle of half-sizes hw, hh.

@@ -37,10 +37,7 @@ type Options struct {
 func DefaultOptions() Options { return Options{Count: 24, Seed: 1} }
 
 // palette is the style's colour set, by caption name.
-var palette = []struct {
-	name string
-	rgb  color.NRGBA
-}{
+var palette = []named{
 	{"red", color.NRGBA{217, 79, 61, 255}},
 	{"blue", color.NRGBA{61, 111, 217, 255}},
 	{"green", color.NRGBA{79, 163, 74, 255}},
@@ -107,15 +104,27 @@ var (
 const supersample = 4
 
 // render draws the scene at supersample² samples per pixel.
-func render(w, h int, s scene) *image.NRGBA {
+func render(w, h int, s scene) *image.NRGBA { return renderFunc(w, h, s.at, nil) }
+
+// renderFunc draws the colour function at (canvas coordinates, pixel
+// (px, py) covering [px, px+1) × [py, py+1)) at supersample² samples per
+// pixel, averaged. solid, when not nil, may report that a pixel (given its
+// centre) has one colour throughout, which skips its samples.
+func renderFunc(w, h int, at func(x, y float64) color.NRGBA, solid func(x, y float64) (color.NRGBA, bool)) *image.NRGBA {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
 	n := float64(supersample * supersample)
 	for py := 0; py < h; py++ {
 		for px := 0; px < w; px++ {
+			if solid != nil {
+				if c, ok := solid(float64(px)+0.5, float64(py)+0.5); ok {
+					img.SetNRGBA(px, py, c)
+					continue
+				}
+			}
 			var r, g, b float64
 			for sy := 0; sy < supersample; sy++ {
 				for sx := 0; sx < supersample; sx++ {
-					c := s.at(float64(px)+(float64(sx)+0.5)/supersample, float64(py)+(float64(sy)+0.5)/supersample)
+					c := at(float64(px)+(float64(sx)+0.5)/supersample, float64(py)+(float64(sy)+0.5)/supersample)
 					r += float64(c.R)
 					g += float64(c.G)
 					b += float64(c.B)

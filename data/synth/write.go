@@ -31,6 +31,23 @@ func WriteDir(dir string, opts Options) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return writeExamples(dir, examples)
+}
+
+// WriteBaseDir generates the base-pretraining set (GenerateBase) and
+// writes NAME.png and NAME.txt for each into dir. It returns the number of
+// images.
+func WriteBaseDir(dir string, opts BaseOptions) (int, error) {
+	examples, err := GenerateBase(opts)
+	if err != nil {
+		return 0, err
+	}
+	return writeExamples(dir, examples)
+}
+
+// writeExamples writes NAME.png and NAME.txt of each example into dir
+// (atomically, file by file).
+func writeExamples(dir string, examples []Example) (int, error) {
 	for _, e := range examples {
 		b, err := e.Encode()
 		if err != nil {

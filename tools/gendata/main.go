@@ -1,9 +1,11 @@
 // Command gendata writes Flora's bundled example datasets (see package
 // data/synth): PNG images and same-stem .txt captions, and with -edit the
 // recolouring pairs of the tiny-edit demo, whose reference images go to a
-// parallel control folder.
+// parallel control folder, and with -base the plain (unstyled) shapes that
+// pretrain the nano base model.
 //
 //	go run ./tools/gendata -out examples/tiny/data
+//	go run ./tools/gendata -base -count 3000 -out data/base   # 64×64 unless -size
 //	go run ./tools/gendata -edit -out examples/tiny-edit/data   # references in examples/tiny-edit/control
 package main
 
@@ -19,11 +21,21 @@ import (
 func main() {
 	out := flag.String("out", "", "output folder (default examples/tiny/data, with -edit examples/tiny-edit/data)")
 	edit := flag.Bool("edit", false, "write the edit pairs: targets and captions to -out, references to -control")
+	base := flag.Bool("base", false, "write the base-pretraining set (plain shapes, no style) to -out (required)")
+	size := flag.Int("size", 0, "with -base: image side in pixels (default 64)")
 	control := flag.String("control", "", "with -edit: the reference folder (default: control/ next to -out)")
 	count := flag.Int("count", 0, "number of images or pairs (default 24)")
 	seed := flag.Uint64("seed", synth.DefaultOptions().Seed, "placement seed")
 	flag.Parse()
-	if err := run(*edit, *out, *control, *count, *seed); err != nil {
+	var err error
+	if *base {
+		err = runBase(*edit, *out, *control, *count, *seed, *size)
+	} else if *size != 0 {
+		err = fmt.Errorf("-size needs -base")
+	} else {
+		err = run(*edit, *out, *control, *count, *seed)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
 	}
@@ -65,5 +77,32 @@ func run(edit bool, out, control string, count int, seed uint64) error {
 		return err
 	}
 	fmt.Printf("wrote %d edit targets with captions to %s and their references to %s\n", n, out, control)
+	return nil
+}
+
+// runBase writes the base-pretraining set; a zero count and size take the
+// defaults.
+func runBase(edit bool, out, control string, count int, seed uint64, size int) error {
+	switch {
+	case edit:
+		return fmt.Errorf("-base and -edit are different sets; give one")
+	case control != "":
+		return fmt.Errorf("-control needs -edit")
+	case out == "":
+		return fmt.Errorf("-base needs -out DIR (e.g. -out data/base; the set is large, keep it out of the repository)")
+	}
+	opts := synth.DefaultBaseOptions()
+	opts.Seed = seed
+	if count != 0 {
+		opts.Count = count
+	}
+	if size != 0 {
+		opts.Size = size
+	}
+	n, err := synth.WriteBaseDir(out, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d base images (%d×%d) with captions to %s\n", n, opts.Size, opts.Size, out)
 	return nil
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/pipeline"
+)
+
+func evalRunCmd(fs *pflag.FlagSet) func([]string) error {
+	config := fs.String("config", "", "job config of the trained run (required)")
+	sets := addSetFlag(fs)
+	promptsFrom := fs.String("prompts-from", "synth", "prompts to sample: synth (the held-out flora-style prompts) or a text file, one prompt per line")
+	adapter := fs.String("adapter", "", "adapter file to evaluate (default: the run's export, output.dir/NAME.safetensors)")
+	seed := fs.Uint64("seed", 1, "sampling and validation-noise seed")
+	steps := fs.Int("steps", 0, "sampling steps (default: the job's sample.steps)")
+	width := fs.Int("width", 0, "sample width (default: the job's sample.width)")
+	height := fs.Int("height", 0, "sample height (default: the job's sample.height)")
+	be := fs.String("backend", "", "backend (default: the job's)")
+	return func(args []string) error {
+		if len(args) != 0 || *config == "" {
+			return usageErrorf("expected --config")
+		}
+		cfg, err := job.Load(*config, *sets)
+		if err != nil {
+			return err
+		}
+		var prompts []string
+		if *promptsFrom != "synth" {
+			if prompts, err = readPromptsFile(*promptsFrom); err != nil {
+				return err
+			}
+		}
+		_, err = pipeline.EvalRun(context.Background(), cfg, pipeline.EvalRunOptions{Adapter: *adapter, Prompts: prompts, Seed: *seed,
+			Steps: *steps, Width: *width, Height: *height, Backend: *be, Reporter: pipeline.Reporter{Log: cliErr}})
+		return err
+	}
+}
+
+// readPromptsFile reads one prompt per line, skipping blank lines and
+// lines starting with #.
+func readPromptsFile(path string) ([]string, error) {
+	b, err := fsutil.ReadFileLimited(path, 16<<20, "a prompts file")
+	if err != nil {
+		return nil, fmt.Errorf("--prompts-from: %w (give synth or a text file, one prompt per line)", err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--prompts-from %s: no prompts (one per line; # starts a comment)", path)
+	}
+	return out, nil
+}

@@ -1,0 +1,138 @@
+package eval
+
+import (
+	"image"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/flora-ml/flora/data/synth"
+	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/internal/plot"
+)
+
+// fakeEval gives a fake run an adapter file of size bytes and, with
+// prompts, an eval.json whose samples are synth images.
+func fakeEval(t *testing.T, dir string, bytes int, val, style float64, prompts []string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "adapter.safetensors"), make([]byte, bytes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if prompts == nil {
+		return
+	}
+	ex, err := synth.GenerateBase(synth.BaseOptions{Count: len(prompts), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := RunEval{ValidationLoss: val, BaseValidationLoss: 0.9, StyleScore: style, Prompts: prompts}
+	for _, x := range ex {
+		name := filepath.Join("eval", x.Name+".png")
+		if err := fsutil.WriteAtomic(filepath.Join(dir, name), func(w io.Writer) error { return png.Encode(w, x.Image) }); err != nil {
+			t.Fatal(err)
+		}
+		e.Samples = append(e.Samples, name)
+	}
+	if err := WriteRunEval(dir, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReport: the report table has a row per run with its eval numbers,
+// adapter size and steps; the plots exist and decode; the sample grid has
+// a row per run and a column per prompt; runs without eval.json leave
+// dashes and blank rows, and with none at all the eval plots are skipped.
+func TestReport(t *testing.T) {
+	two := []string{"a blue circle in flora style", "a red square in flora style"}
+	for _, tc := range []struct {
+		name      string
+		withEval  []bool
+		wantFiles []string
+		wantRows  []string
+	}{
+		{"all evaluated", []bool{true, true, true}, []string{ReportFile, LossCurvesPlot, ValidationRankPlot, StyleRankPlot, SamplesGrid},
+			[]string{"| r4 | 4 | 0.04000 | 0.040 ± 0.000 | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 16.0 KiB | 25s | 50 |"}},
+		{"one evaluated", []bool{false, true, false}, []string{ReportFile, LossCurvesPlot, ValidationRankPlot, StyleRankPlot, SamplesGrid},
+			[]string{"| r4 | 4 | - | - | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 |"}},
+		{"none evaluated", []bool{false, false, false}, []string{ReportFile, LossCurvesPlot},
+			[]string{"| r32 | 32 | - | - |", "samples: not drawn"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			var runs []*Run
+			for i, rank := range []int{4, 16, 32} {
+				name := "r" + strconv.Itoa(rank)
+				dir := fakeRun(t, root, name, rank, 1)
+				var prompts []string
+				if tc.withEval[i] {
+					prompts = two
+				}
+				fakeEval(t, dir, rank<<10, float64(rank)/100, float64(rank)/100, prompts)
+				r, err := LoadRun(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				runs = append(runs, r)
+			}
+			out := filepath.Join(root, "report")
+			files, err := Report(out, runs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(files) != len(tc.wantFiles) {
+				t.Errorf("wrote %v, want %v", files, tc.wantFiles)
+			}
+			for _, f := range tc.wantFiles {
+				p := filepath.Join(out, f)
+				if f == ReportFile {
+					continue
+				}
+				img := decodePNG(t, p)
+				if f != SamplesGrid {
+					continue
+				}
+				g := &plot.ImageGrid{Rows: make([][]image.Image, 3), ColLabels: two,
+					RowLabels: []string{"rank 4", "rank 16", "rank 32"}}
+				g.Rows[0] = []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
+				w, h, err := g.Size()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+					t.Errorf("samples grid %v, want %dx%d (3 rows of 2 columns)", img.Bounds(), w, h)
+				}
+				if want := plot.GridHeader + 3*(128+plot.GridPad) + plot.GridPad; h != want {
+					t.Errorf("grid height %d, want %d", h, want)
+				}
+			}
+			md, err := os.ReadFile(filepath.Join(out, ReportFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range tc.wantRows {
+				if !strings.Contains(string(md), row) {
+					t.Errorf("report.md lacks %q:\n%s", row, md)
+				}
+			}
+		})
+	}
+}
+
+// decodePNG decodes a PNG file.
+func decodePNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
