@@ -67,11 +67,15 @@ func (t *Trainer) writeCheckpoint(dir string) error {
 	for i, n := range names {
 		ws[i] = t.vae.Weight(n)
 	}
-	if err := writeTensors(filepath.Join(dir, "weights.safetensors"), names, ws); err != nil {
+	meta, err := t.metadata()
+	if err != nil {
+		return err
+	}
+	if err := writeTensors(filepath.Join(dir, "weights.safetensors"), names, ws, meta); err != nil {
 		return err
 	}
 	ost := t.opt.State()
-	if err := writeTensors(filepath.Join(dir, "optimizer.safetensors"), ost.Names, ost.Tensors); err != nil {
+	if err := writeTensors(filepath.Join(dir, "optimizer.safetensors"), ost.Names, ost.Tensors, nil); err != nil {
 		return err
 	}
 	rng, err := t.pcg.MarshalBinary()
@@ -88,7 +92,7 @@ func (t *Trainer) writeCheckpoint(dir string) error {
 	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), js)
 }
 
-func writeTensors(path string, names []string, ts []*tensors.Tensor) error {
+func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[string]string) error {
 	data := make([]weights.TensorData, len(names))
 	for i, n := range names {
 		if ts[i] == nil {
@@ -100,7 +104,7 @@ func writeTensors(path string, names []string, ts []*tensors.Tensor) error {
 		}
 		data[i] = td
 	}
-	return weights.WriteFile(path, data, nil)
+	return weights.WriteFile(path, data, meta)
 }
 
 // LoadCheckpoint restores weights, optimizer state, step, RNG and smoothed

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flora-ml/flora/internal/rss"
+	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/model/vae"
 	"github.com/flora-ml/flora/train"
 )
@@ -100,7 +101,10 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		return sum, err
 	}
 	out := OutputPath(o.OutDir, o.Name)
-	meta := map[string]string{"flora.kind": Kind, "flora.steps": fmt.Sprint(t.step)}
+	meta, err := t.metadata()
+	if err != nil {
+		return sum, err
+	}
 	if err := t.vae.SaveCheckpoint(out, vae.LayoutOfficial, meta); err != nil {
 		return sum, fmt.Errorf("exporting the autoencoder: %w", err)
 	}
@@ -109,6 +113,17 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		fmt.Fprintf(o.Log, "warning: loss curve: %v\n", err)
 	}
 	return sum, nil
+}
+
+// metadata is the exported file's: the run's kind and steps, and the
+// architecture under bundle.VAEConfigKey (shapes do not tell the GroupNorm
+// group count of small autoencoders; bundle.LoadVAE reads it).
+func (t *Trainer) metadata() (map[string]string, error) {
+	cfg, err := t.vae.Config.DiffusersConfigJSON()
+	if err != nil {
+		return nil, fmt.Errorf("recording the autoencoder's architecture: %w", err)
+	}
+	return map[string]string{"flora.kind": Kind, "flora.steps": fmt.Sprint(t.step), bundle.VAEConfigKey: string(cfg)}, nil
 }
 
 // save sets the latent statistics, writes a checkpoint (pruning old ones)
