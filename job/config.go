@@ -10,6 +10,10 @@ package job
 
 // Config is a complete Flora job.
 type Config struct {
+	// Kind is what the job trains: lora (the default: an adapter for a
+	// FLUX.2 model) or autoencoder (a small FLUX.2-architecture autoencoder
+	// from model.vae; see docs/autoencoder.md).
+	Kind string `yaml:"kind"`
 	// Name identifies the run; it names the output files.
 	Name string `yaml:"name"`
 	// Model selects the base model and how it is held in memory.
@@ -35,7 +39,10 @@ type ModelConfig struct {
 	// Variant is the FLUX.2 variant; "auto" infers it from the weights.
 	Variant string `yaml:"variant"`
 	// VAE is the autoencoder checkpoint; empty means "next to the model"
-	// (ae.safetensors or the diffusers vae/ folder).
+	// (ae.safetensors or the diffusers vae/ folder). For kind autoencoder it
+	// is the starting autoencoder: a file or folder, embedded:tiny (the
+	// demo's hand-set analytic autoencoder) or random:tiny (seeded random
+	// weights of the demo architecture).
 	VAE string `yaml:"vae"`
 	// TextEncoder is the text-encoder folder; empty means "next to the
 	// model" (the diffusers text_encoder/ and tokenizer/ folders).

@@ -46,7 +46,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			name: "unknown top-level key lists valid keys",
 			yaml: minimal + "zzz: 1\n",
-			want: []string{"zzz: unknown key", "valid keys: adapter, dataset, model, name, output, sample, train"},
+			want: []string{"zzz: unknown key", "valid keys: adapter, dataset, kind, model, name, output, sample, train"},
 		},
 		{
 			name: "all problems at once",

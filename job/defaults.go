@@ -6,6 +6,7 @@ package job
 // caption dropout 0.05, guidance 1.0 for dev; see trainers-survey.md).
 func Default() *Config {
 	return &Config{
+		Kind: KindLoRA,
 		Name: "flora-lora",
 		Model: ModelConfig{
 			Variant:             "auto",

@@ -243,7 +243,7 @@ func (c *Config) resolveInputPaths(base string) {
 		return
 	}
 	abs := func(p *string) {
-		if *p == "" || filepath.IsAbs(*p) || strings.HasPrefix(*p, "embedded:") {
+		if *p == "" || filepath.IsAbs(*p) || strings.HasPrefix(*p, "embedded:") || strings.HasPrefix(*p, "random:") {
 			return
 		}
 		*p = filepath.Join(base, *p)

@@ -37,9 +37,13 @@ func (c *Config) Validate() error {
 	v := validator{ps}
 
 	validateName(ps, c.Name)
+	v.oneOf("kind", c.Kind, Kinds)
+	if c.IsAutoencoder() {
+		validateAutoencoder(ps, c)
+	}
 
 	m := &c.Model
-	if strings.TrimSpace(m.Path) == "" {
+	if strings.TrimSpace(m.Path) == "" && !c.IsAutoencoder() {
 		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or embedded:tiny")
 	}
 	v.oneOf("model.variant", m.Variant, Variants)
@@ -116,6 +120,10 @@ func (c *Config) Validate() error {
 		ps.add("dataset.resolutions", "needs at least one resolution, e.g. [512, 768, 1024]")
 	}
 	for i, r := range d.Resolutions {
+		if c.IsAutoencoder() { // crop sides; the trainer checks them against the autoencoder's latent grid
+			v.intRange(fmt.Sprintf("dataset.resolutions.%d", i), r, 8, 4096)
+			continue
+		}
 		v.sideMultiple16(fmt.Sprintf("dataset.resolutions.%d", i), r)
 	}
 	v.intRange("dataset.min_side", d.MinSide, 1, 1<<16)

@@ -30,7 +30,7 @@ type trainFlags struct {
 func init() {
 	register(&command{
 		name:    "train",
-		summary: "train a LoRA adapter for a FLUX.2 model from a job config",
+		summary: "train a LoRA adapter for a FLUX.2 model (or, with kind: autoencoder, a small autoencoder) from a job config",
 		usage:   "train --config JOB.yaml [--set path.to.key=value ...] [--resume auto|DIR | --overwrite] [--dry-run] [--print-config]",
 		setup: func(fs *pflag.FlagSet) func([]string) error {
 			f := &trainFlags{}
@@ -79,6 +79,9 @@ func runTrain(f *trainFlags) error {
 	if f.printConfig {
 		return printConfigYAML(cfg)
 	}
+	if cfg.IsAutoencoder() {
+		return runTrainAutoencoder(cfg, f)
+	}
 	opts := pipeline.RunOptions{MemoryBudget: int64(f.memBudget * (1 << 30)), Resume: f.resume, Overwrite: f.overwrite,
 		Reporter: pipeline.Reporter{Log: cliErr}}
 	p, err := pipeline.Prepare(cfg, opts)
@@ -94,6 +97,40 @@ func runTrain(f *trainFlags) error {
 	res, err := p.Train(ctx)
 	if res != nil && res.Summary != nil {
 		res.Summary.PrintSummary(cliOut)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", res.OutDir, time.Since(start).Round(time.Second))
+	if res.Interrupted {
+		return &exitError{code: 130, msg: "interrupted; resume with --resume auto"}
+	}
+	return nil
+}
+
+// runTrainAutoencoder runs a job of kind autoencoder (docs/autoencoder.md).
+func runTrainAutoencoder(cfg *job.Config, f *trainFlags) error {
+	opts := pipeline.RunOptions{Resume: f.resume, Overwrite: f.overwrite, Reporter: pipeline.Reporter{Log: cliErr}}
+	p, err := pipeline.PrepareAutoencoder(cfg, opts)
+	if err != nil {
+		return err
+	}
+	if f.dryRun {
+		t := cfg.Train
+		fmt.Fprintf(cliOut, "job %s: autoencoder from %s, %d trained parameters (%.1f MiB with AdamW state and gradients), %d images, %d steps of %d crops %dx%d\n",
+			cfg.Name, cfg.Model.VAE, p.Params, float64(p.Params*16)/(1<<20), p.Images, t.Steps, t.BatchSize, cfg.Dataset.Resolutions[0], cfg.Dataset.Resolutions[0])
+		if len(p.Previous) > 0 {
+			fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(p.Previous, ", "))
+		}
+		return nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	res, err := p.Train(ctx)
+	if res != nil && res.Summary != nil {
+		s := res.Summary
+		fmt.Fprintf(cliOut, "steps %d → %d, loss %.5f → %.5f, checkpoint %s\n", s.StartStep, s.EndStep, s.FirstLoss, s.LastLoss, s.LastCheckpoint)
 	}
 	if err != nil {
 		return err
