@@ -4,7 +4,7 @@ package job
 // (full fine-tuning) instead of an adapter. It is meant for small models
 // (pretraining Flora's embedded nano model): the weights, their gradients
 // and the optimizer state of a real FLUX.2 take 16 bytes per weight in
-// float32 (klein 4B: 62 GiB, dev: 480 GiB), and the memory plan refuses
+// float32 (klein 4B: 58 GiB, dev: 482 GiB), and the memory plan refuses
 // those variants.
 const AdapterFull = "full"
 

@@ -23,7 +23,7 @@ func TestFullTraining(t *testing.T) {
 	const demo = "../examples/tiny/train.yaml"
 	run := func(out string, stopAfter int, resume string) {
 		t.Helper()
-		cfg, err := job.Load(demo, []string{"output.dir=" + out, "adapter.type=full", "train.steps=4", "train.warmup_steps=1",
+		cfg, err := job.Load(demo, []string{"output.dir=" + out, "model.path=embedded:tiny", "adapter.type=full", "train.steps=4", "train.warmup_steps=1",
 			"train.save_every=0", "sample.every=0", "output.formats=[comfy]", "train.lr=1e-3"})
 		if err != nil {
 			t.Fatal(err)

@@ -161,19 +161,7 @@ func (t *Trainer) writeCheckpoint(dir, config string) error {
 
 // writeTensorsFn writes the checkpoint files; tests replace it to simulate a
 // full disk.
-var writeTensorsFn = writeTensors
-
-func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[string]string) error {
-	data := make([]weights.TensorData, len(names))
-	for i, n := range names {
-		td, err := weights.FromTensor(n, ts[i])
-		if err != nil {
-			return fmt.Errorf("saving %s: %w", n, err)
-		}
-		data[i] = td
-	}
-	return weights.WriteFile(path, data, meta)
-}
+var writeTensorsFn = weights.WriteTensors
 
 // LoadCheckpoint restores the trainer from a checkpoint folder written by
 // SaveCheckpoint for the same adapter configuration: trainable weights,
@@ -193,7 +181,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	if st.EightBit != t.opts.Optimizer.EightBit {
 		return incompatible("checkpoint %s used optimizer state eight_bit=%v, the job asks for %v", dir, st.EightBit, t.opts.Optimizer.EightBit)
 	}
-	adapter, err := readTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
+	adapter, err := weights.ReadTensors(filepath.Join(dir, "adapter.safetensors"), t.names)
 	if err != nil {
 		return err
 	}
@@ -210,7 +198,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	} else if same != nil {
 		return incompatible("checkpoint %s: %v (optimizer settings changed, e.g. train.adafactor_beta1 on or off?)", dir, same)
 	}
-	opt, err := readTensors(optPath, optNames)
+	opt, err := weights.ReadTensors(optPath, optNames)
 	if err != nil {
 		return err
 	}
@@ -223,7 +211,7 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		if !st.EMA {
 			return incompatible("checkpoint %s has no EMA but the job enables it", dir)
 		}
-		if ema, err = readTensors(filepath.Join(dir, "ema.safetensors"), t.names); err != nil {
+		if ema, err = weights.ReadTensors(filepath.Join(dir, "ema.safetensors"), t.names); err != nil {
 			return err
 		}
 	}
@@ -282,21 +270,6 @@ func (e *incompatibleError) Is(target error) bool { return target == ErrIncompat
 
 func incompatible(format string, args ...any) error {
 	return &incompatibleError{fmt.Errorf(format, args...)}
-}
-
-func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
-	f, err := weights.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := make([]*tensors.Tensor, len(names))
-	for i, n := range names {
-		if out[i], err = f.Tensor(n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // sameTensorNames compares the tensors of the safetensors file at path with

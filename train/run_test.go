@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flora-ml/flora/internal/fsutil"
+	"github.com/flora-ml/flora/model/weights"
 )
 
 // TestRunnerInterruptSavesAndResumes: cancelling the run (what SIGINT does)
@@ -85,9 +86,9 @@ func TestRunnerFullDiskKeepsPreviousCheckpoint(t *testing.T) {
 		if strings.HasSuffix(path, "optimizer.safetensors") {
 			return syscall.ENOSPC
 		}
-		return writeTensors(path, names, ts, meta)
+		return weights.WriteTensors(path, names, ts, meta)
 	}
-	defer func() { writeTensorsFn = writeTensors }()
+	defer func() { writeTensorsFn = weights.WriteTensors }()
 	if _, err := tr.SaveCheckpoint(root, ""); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("want ENOSPC, got %v", err)
 	}
@@ -193,9 +194,9 @@ func failSavesFrom(t *testing.T, from int, attempts *int) {
 			}
 			return syscall.ENOSPC
 		}
-		return writeTensors(path, names, ts, meta)
+		return weights.WriteTensors(path, names, ts, meta)
 	}
-	t.Cleanup(func() { writeTensorsFn = writeTensors })
+	t.Cleanup(func() { writeTensorsFn = weights.WriteTensors })
 }
 
 // TestRunnerStopsOnFailedSave: a periodic checkpoint save that fails twice

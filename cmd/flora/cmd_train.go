@@ -91,21 +91,41 @@ func runTrain(f *trainFlags) error {
 	if f.dryRun {
 		return printDryRun(cfg, p)
 	}
+	return trainUntilDone(func(ctx context.Context) (string, bool, error) {
+		res, err := p.Train(ctx)
+		if res == nil {
+			return "", false, err
+		}
+		if res.Summary != nil {
+			res.Summary.PrintSummary(cliOut)
+		}
+		return res.OutDir, res.Interrupted, err
+	})
+}
+
+// trainUntilDone runs a training run that Ctrl-C or SIGTERM stops (the run
+// saves a checkpoint), then prints its folder; a stopped run exits with
+// 130 and says how to continue.
+func trainUntilDone(run func(ctx context.Context) (outDir string, interrupted bool, err error)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	res, err := p.Train(ctx)
-	if res != nil && res.Summary != nil {
-		res.Summary.PrintSummary(cliOut)
-	}
+	out, interrupted, err := run(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", res.OutDir, time.Since(start).Round(time.Second))
-	if res.Interrupted {
+	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", out, time.Since(start).Round(time.Second))
+	if interrupted {
 		return &exitError{code: 130, msg: "interrupted; resume with --resume auto"}
 	}
 	return nil
+}
+
+// printPrevious lists what --overwrite would remove.
+func printPrevious(previous []string) {
+	if len(previous) > 0 {
+		fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(previous, ", "))
+	}
 }
 
 // runTrainAutoencoder runs a job of kind autoencoder (docs/autoencoder.md).
@@ -119,27 +139,19 @@ func runTrainAutoencoder(cfg *job.Config, f *trainFlags) error {
 		t := cfg.Train
 		fmt.Fprintf(cliOut, "job %s: autoencoder from %s, %d trained parameters (%.1f MiB with AdamW state and gradients), %d images, %d steps of %d crops %dx%d\n",
 			cfg.Name, cfg.Model.VAE, p.Params, float64(p.Params*16)/(1<<20), p.Images, t.Steps, t.BatchSize, cfg.Dataset.Resolutions[0], cfg.Dataset.Resolutions[0])
-		if len(p.Previous) > 0 {
-			fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(p.Previous, ", "))
-		}
+		printPrevious(p.Previous)
 		return nil
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	start := time.Now()
-	res, err := p.Train(ctx)
-	if res != nil && res.Summary != nil {
-		s := res.Summary
-		fmt.Fprintf(cliOut, "steps %d → %d, loss %.5f → %.5f, checkpoint %s\n", s.StartStep, s.EndStep, s.FirstLoss, s.LastLoss, s.LastCheckpoint)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(cliOut, "run folder: %s (%s)\n", res.OutDir, time.Since(start).Round(time.Second))
-	if res.Interrupted {
-		return &exitError{code: 130, msg: "interrupted; resume with --resume auto"}
-	}
-	return nil
+	return trainUntilDone(func(ctx context.Context) (string, bool, error) {
+		res, err := p.Train(ctx)
+		if res == nil {
+			return "", false, err
+		}
+		if s := res.Summary; s != nil {
+			fmt.Fprintf(cliOut, "steps %d → %d, loss %.5f → %.5f, checkpoint %s\n", s.StartStep, s.EndStep, s.FirstLoss, s.LastLoss, s.LastCheckpoint)
+		}
+		return res.OutDir, res.Interrupted, err
+	})
 }
 
 // printDryRun prints a prepared job's memory plan, what --overwrite would
@@ -152,9 +164,7 @@ func printDryRun(cfg *job.Config, p *pipeline.Prepared) error {
 		per = fmt.Sprintf(" per device (%d devices, base %s)", n, map[bool]string{true: "sharded", false: "on each"}[plan.Input.ShardBase])
 	}
 	fmt.Fprintf(cliOut, "job %s: %s, rank %d, %d steps\nestimated device memory%s:\n%s", cfg.Name, plan.Variant.Name, cfg.Adapter.Rank, cfg.Train.Steps, per, plan.Memory)
-	if len(p.Previous) > 0 {
-		fmt.Fprintf(cliOut, "--overwrite will remove the earlier run's outputs: %s\n", strings.Join(p.Previous, ", "))
-	}
+	printPrevious(p.Previous)
 	if plan.TextEncoderBytes > 0 {
 		fmt.Fprintf(cliOut, "caption caching (before training, text encoder %s): %.2f GiB\n", plan.TextEncoderName, float64(plan.TextEncoderBytes)/(1<<30))
 	}

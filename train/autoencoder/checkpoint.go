@@ -71,11 +71,11 @@ func (t *Trainer) writeCheckpoint(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeTensors(filepath.Join(dir, "weights.safetensors"), names, ws, meta); err != nil {
+	if err := weights.WriteTensors(filepath.Join(dir, "weights.safetensors"), names, ws, meta); err != nil {
 		return err
 	}
 	ost := t.opt.State()
-	if err := writeTensors(filepath.Join(dir, "optimizer.safetensors"), ost.Names, ost.Tensors, nil); err != nil {
+	if err := weights.WriteTensors(filepath.Join(dir, "optimizer.safetensors"), ost.Names, ost.Tensors, nil); err != nil {
 		return err
 	}
 	rng, err := t.pcg.MarshalBinary()
@@ -90,21 +90,6 @@ func (t *Trainer) writeCheckpoint(dir string) error {
 		return err
 	}
 	return fsutil.WriteFileAtomic(filepath.Join(dir, "state.json"), js)
-}
-
-func writeTensors(path string, names []string, ts []*tensors.Tensor, meta map[string]string) error {
-	data := make([]weights.TensorData, len(names))
-	for i, n := range names {
-		if ts[i] == nil {
-			return fmt.Errorf("saving %s: %s has no value", path, n)
-		}
-		td, err := weights.FromTensor(n, ts[i])
-		if err != nil {
-			return fmt.Errorf("saving %s: %s: %w", path, n, err)
-		}
-		data[i] = td
-	}
-	return weights.WriteFile(path, data, meta)
 }
 
 // LoadCheckpoint restores weights, optimizer state, step, RNG and smoothed
@@ -126,12 +111,12 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 		return fmt.Errorf("checkpoint %s was made with optimizer %s, the job asks for %s", dir, st.Optimizer, want)
 	}
 	names := t.vae.Config.ParamNames()
-	ws, err := readTensors(filepath.Join(dir, "weights.safetensors"), names)
+	ws, err := weights.ReadTensors(filepath.Join(dir, "weights.safetensors"), names)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w (another autoencoder architecture?)", dir, err)
 	}
 	ostNames := t.opt.StateNames()
-	ost, err := readTensors(filepath.Join(dir, "optimizer.safetensors"), ostNames)
+	ost, err := weights.ReadTensors(filepath.Join(dir, "optimizer.safetensors"), ostNames)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
@@ -151,19 +136,4 @@ func (t *Trainer) LoadCheckpoint(dir string) error {
 	t.step, t.smooth = st.Step, st.Smooth
 	t.elapsed = time.Duration(st.Elapsed * float64(time.Second))
 	return nil
-}
-
-func readTensors(path string, names []string) ([]*tensors.Tensor, error) {
-	f, err := weights.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := make([]*tensors.Tensor, len(names))
-	for i, n := range names {
-		if out[i], err = f.Tensor(n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
