@@ -23,7 +23,8 @@ const (
 )
 
 // Report writes a comparison of runs into dir: report.md (a table of run,
-// rank, validation loss, style score, adapter size, train time and steps),
+// rank, validation loss, style score, the base model's style score, adapter
+// size, train time and steps),
 // the loss curves, validation loss and style score against rank (from the
 // runs' eval.json), and a grid of their samples (rows: runs, columns:
 // prompts). Plots without data (no run with a rank and an eval.json, no
@@ -102,27 +103,34 @@ func (e noData) Error() string { return string(e) }
 
 // reportTable writes the markdown table of runs.
 func reportTable(md *strings.Builder, runs []*Run) {
-	md.WriteString("| run | rank | validation loss | style score | adapter size | train time | steps |\n")
-	md.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	md.WriteString("| run | rank | validation loss | style score | base style | adapter size | train time | steps |\n")
+	md.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range runs {
-		rank, val, style := "-", "-", "-"
+		rank, val, style, base := "-", "-", "-", "-"
 		if r.Info.Rank > 0 {
 			rank = fmt.Sprint(r.Info.Rank)
 		}
 		if e := r.Eval; e != nil {
 			val = fmt.Sprintf("%.5f", e.ValidationLoss)
 			style = fmt.Sprintf("%.3f ± %.3f", e.StyleScore, e.StyleStd)
+			if len(e.BaseSamples) > 0 {
+				base = fmt.Sprintf("%.3f ± %.3f", e.BaseStyleScore, e.BaseStyleStd)
+			}
 		}
 		size := "-"
 		if r.AdapterBytes > 0 {
 			size = fsutil.HumanBytes(r.AdapterBytes)
 		}
-		fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %s | %d |\n", escapeCell(r.Info.Name), rank, val, style, size,
+		fmt.Fprintf(md, "| %s | %s | %s | %s | %s | %s | %s | %d |\n", escapeCell(r.Info.Name), rank, val, style, base, size,
 			(time.Duration(r.TrainSeconds * float64(time.Second))).Round(time.Second/10), r.StepsDone)
 	}
 	for _, r := range runs {
 		if e := r.Eval; e != nil {
 			fmt.Fprintf(md, "\nBase model validation loss (same data, timesteps and noise): %.5f.\n", e.BaseValidationLoss)
+			if e.ValidationSet != "" {
+				fmt.Fprintf(md, "Validation loss is measured on %s.\n", e.ValidationSet)
+			}
+			md.WriteString("Base style: the base model's style score on the same prompts and seed, without the adapter.\n")
 			break
 		}
 	}

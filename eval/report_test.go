@@ -16,8 +16,10 @@ import (
 )
 
 // fakeEval gives a fake run an adapter file of size bytes and, with
-// prompts, an eval.json whose samples are synth images.
-func fakeEval(t *testing.T, dir string, bytes int, val, style float64, prompts []string) {
+// prompts, an eval.json whose samples are synth images; with base, the
+// record also has base-model samples (style 0.01) and a validation set, as
+// flora eval run writes today (without: an older record).
+func fakeEval(t *testing.T, dir string, bytes int, val, style float64, prompts []string, base bool) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "adapter.safetensors"), make([]byte, bytes), 0o644); err != nil {
 		t.Fatal(err)
@@ -37,6 +39,9 @@ func fakeEval(t *testing.T, dir string, bytes int, val, style float64, prompts [
 		}
 		e.Samples = append(e.Samples, name)
 	}
+	if base {
+		e.BaseSamples, e.BaseStyleScore, e.BaseStyleStd, e.ValidationSet = e.Samples, 0.01, 0.002, "examples/tiny/holdout"
+	}
 	if err := WriteRunEval(dir, e); err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +60,15 @@ func TestReport(t *testing.T) {
 		wantRows  []string
 	}{
 		{"all evaluated", []bool{true, true, true}, []string{ReportFile, LossCurvesPlot, ValidationRankPlot, StyleRankPlot, SamplesGrid},
-			[]string{"| r4 | 4 | 0.04000 | 0.040 ± 0.000 | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 16.0 KiB | 25s | 50 |"}},
+			[]string{"| run | rank | validation loss | style score | base style | adapter size | train time | steps |",
+				"| r4 | 4 | 0.04000 | 0.040 ± 0.000 | 0.010 ± 0.002 | 4.0 KiB | 25s | 50 |",
+				"| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 0.010 ± 0.002 | 16.0 KiB | 25s | 50 |",
+				"| r32 | 32 | 0.32000 | 0.320 ± 0.000 | - | 32.0 KiB | 25s | 50 |", // older record: no base samples
+				"Validation loss is measured on examples/tiny/holdout.", "Base style: the base model's style score"}},
 		{"one evaluated", []bool{false, true, false}, []string{ReportFile, LossCurvesPlot, ValidationRankPlot, StyleRankPlot, SamplesGrid},
-			[]string{"| r4 | 4 | - | - | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 |"}},
+			[]string{"| r4 | 4 | - | - | - | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 0.010 ± 0.002 |"}},
 		{"none evaluated", []bool{false, false, false}, []string{ReportFile, LossCurvesPlot},
-			[]string{"| r32 | 32 | - | - |", "samples: not drawn"}},
+			[]string{"| r32 | 32 | - | - | - |", "samples: not drawn"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
@@ -71,7 +80,7 @@ func TestReport(t *testing.T) {
 				if tc.withEval[i] {
 					prompts = two
 				}
-				fakeEval(t, dir, rank<<10, float64(rank)/100, float64(rank)/100, prompts)
+				fakeEval(t, dir, rank<<10, float64(rank)/100, float64(rank)/100, prompts, rank != 32)
 				r, err := LoadRun(dir)
 				if err != nil {
 					t.Fatal(err)

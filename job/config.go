@@ -133,6 +133,12 @@ type DatasetConfig struct {
 	// Folders lists the image folders; each may set its own repeats and
 	// default caption.
 	Folders []DatasetFolder `yaml:"folders"`
+	// Validation is an optional folder of held-out images with captions
+	// (not one of the training folders): validation loss (`flora eval
+	// loss`, `flora eval run`) is measured on it, with the dataset's
+	// trigger and caption rules, instead of on the training images. A
+	// relative path is relative to the job file, like folders' paths.
+	Validation string `yaml:"validation"`
 	// Trigger is the trigger word: it replaces `{trigger}` in captions, or
 	// is prepended when the caption lacks it.
 	Trigger string `yaml:"trigger"`

@@ -253,6 +253,7 @@ func (c *Config) resolveInputPaths(base string) {
 	abs(&c.Model.TextEncoder)
 	abs(&c.Adapter.InitFrom)
 	abs(&c.Dataset.Embeddings)
+	abs(&c.Dataset.Validation)
 	for i := range c.Sample.References {
 		abs(&c.Sample.References[i])
 	}

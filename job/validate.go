@@ -113,6 +113,13 @@ func (c *Config) Validate() error {
 			ps.add(key+".masks", "is the control folder; give the masks their own folder")
 		}
 	}
+	if d.Validation != "" {
+		for i, f := range d.Folders {
+			if filepath.Clean(d.Validation) == filepath.Clean(f.Path) {
+				ps.add("dataset.validation", "is training folder dataset.folders.%d (%s); give a separate folder of held-out images, or remove the key to measure on the training images", i, f.Path)
+			}
+		}
+	}
 	if d.KeepTokens < 0 {
 		ps.add("dataset.keep_tokens", "must be >= 0, got %d", d.KeepTokens)
 	}

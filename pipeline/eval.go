@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"os"
 
 	"github.com/flora-ml/flora/data"
 	"github.com/flora-ml/flora/data/feed"
@@ -39,17 +41,46 @@ type EvalResult struct {
 	Rows  []EvalRow
 	// Samples counts the validation samples (one epoch of the dataset).
 	Samples int
+	// Set names the images measured: the dataset.validation folder, or
+	// TrainingImages.
+	Set string
+}
+
+// TrainingImages is EvalResult.Set when a job has no dataset.validation
+// and validation loss is measured on its training images.
+const TrainingImages = "training images"
+
+// validationJob returns the job whose dataset validation loss is measured
+// on: with dataset.validation, a copy whose only folder is that one (same
+// trigger, caption and bucket rules), else cfg itself; and the name of the
+// set (EvalResult.Set). Either way validation is deterministic: every
+// caption as written, center crops, no flips (cfg is not changed). Caches
+// are keyed by content, so the validation images share the cache folder
+// with the training images without colliding.
+func validationJob(cfg *job.Config) (*job.Config, string) {
+	c := *cfg
+	c.Dataset.CaptionDropout, c.Dataset.ShuffleTags, c.Dataset.Flip, c.Dataset.Crop = 0, false, false, "center"
+	if c.Dataset.Validation == "" {
+		return &c, TrainingImages
+	}
+	c.Dataset.Folders = []job.DatasetFolder{{Path: c.Dataset.Validation}}
+	return &c, c.Dataset.Validation
 }
 
 // EvalLoss measures the validation loss of the job's base model and of each
-// adapter on the job's dataset, at fixed timesteps and noise. Validation is
-// deterministic: every caption as written, center crops (cfg is not
+// adapter, at fixed timesteps and noise, on the dataset.validation folder
+// when the job names one and on its training images otherwise. Validation
+// is deterministic: every caption as written, center crops (cfg is not
 // changed). Cancelling ctx stops between models.
 func EvalLoss(ctx context.Context, cfg *job.Config, opts EvalOptions) (*EvalResult, error) {
-	c := *cfg
-	c.Dataset.CaptionDropout, c.Dataset.ShuffleTags, c.Dataset.Flip, c.Dataset.Crop = 0, false, false, "center"
-	cfg = &c
+	cfg, set := validationJob(cfg)
+	if set != TrainingImages {
+		if st, err := os.Stat(set); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("dataset.validation: %s is not a folder (give a folder of held-out images with captions, or remove the key to measure on the training images)", set)
+		}
+	}
 	rep := opts.Reporter
+	rep.printf("validation set: %s", set)
 	be, _, err := selectBackend(cfg, opts.Backend, rep)
 	if err != nil {
 		return nil, err
@@ -63,7 +94,7 @@ func EvalLoss(ctx context.Context, cfg *job.Config, opts EvalOptions) (*EvalResu
 	if err != nil {
 		return nil, err
 	}
-	res := &EvalResult{Times: opts.Times, Samples: len(samples)}
+	res := &EvalResult{Times: opts.Times, Samples: len(samples), Set: set}
 	if res.Times == nil {
 		res.Times = train.DefaultValidationTimes
 	}

@@ -35,20 +35,54 @@ type EvalRunOptions struct {
 	Reporter
 }
 
-// EvalSamplesDir is the folder of a run's evaluation samples.
-const EvalSamplesDir = "eval"
+// EvalSamplesDir is the folder of a run's evaluation samples; the base
+// model's are in its subfolder EvalBaseDir.
+const (
+	EvalSamplesDir = "eval"
+	EvalBaseDir    = "base"
+)
 
 // EvalRun evaluates a trained run: it samples the run's adapter for each
-// prompt at a fixed seed into output.dir/eval/, scores the samples with
-// eval.StyleScore, measures the validation loss of the base model and the
-// adapter on the job's dataset (EvalLoss), and writes output.dir/eval.json
-// (what `flora eval compare --report` reads).
+// prompt at a fixed seed into output.dir/eval/ and the base model (no
+// adapter) for the same prompts and seed into output.dir/eval/base/,
+// scores both sets with eval.StyleScore, measures the validation loss of
+// the base model and the adapter (EvalLoss: on dataset.validation when the
+// job names it, else on the training images), and writes
+// output.dir/eval.json (what `flora eval compare --report` reads).
 func EvalRun(ctx context.Context, cfg *job.Config, opts EvalRunOptions) (*eval.RunEval, error) {
 	o, err := evalRunDefaults(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	run := cfg.Output.Dir
+	out := &eval.RunEval{Adapter: o.Adapter, Prompts: o.Prompts, Seed: o.Seed, SampleSteps: o.Steps, Width: o.Width, Height: o.Height}
+	var st eval.StyleStats
+	if out.Samples, st, err = sampleStyle(ctx, cfg, o, []LoRA{{Path: o.Adapter, Scale: 1}}, filepath.Join(run, EvalSamplesDir)); err != nil {
+		return nil, fmt.Errorf("sampling %s: %w", o.Adapter, err)
+	}
+	out.StyleScore, out.StyleStd = st.Mean, st.Std
+	if out.BaseSamples, st, err = sampleStyle(ctx, cfg, o, nil, filepath.Join(run, EvalSamplesDir, EvalBaseDir)); err != nil {
+		return nil, fmt.Errorf("sampling the base model: %w", err)
+	}
+	out.BaseStyleScore, out.BaseStyleStd = st.Mean, st.Std
+	loss, err := EvalLoss(ctx, cfg, EvalOptions{Backend: o.Backend, Adapters: []LoRA{{Path: o.Adapter, Scale: 1}}, Seed: o.Seed, Reporter: o.Reporter})
+	if err != nil {
+		return nil, fmt.Errorf("validation loss of %s: %w", o.Adapter, err)
+	}
+	out.BaseValidationLoss, out.ValidationLoss, out.ValidationSet = loss.Rows[0].Mean, loss.Rows[1].Mean, loss.Set
+	if err := eval.WriteRunEval(run, *out); err != nil {
+		return nil, err
+	}
+	o.printf("wrote %s: validation loss %.5f (base %.5f) on %s; style score %.3f ± %.3f (base %.3f ± %.3f) over %d prompts",
+		filepath.Join(run, eval.RunEvalFile), out.ValidationLoss, out.BaseValidationLoss, out.ValidationSet,
+		out.StyleScore, out.StyleStd, out.BaseStyleScore, out.BaseStyleStd, len(out.Prompts))
+	return out, nil
+}
+
+// sampleStyle samples the job's model with loras (none: the base model)
+// for EvalRun's prompts into dir and scores the samples. It returns their
+// paths relative to the run folder, in prompt order.
+func sampleStyle(ctx context.Context, cfg *job.Config, o EvalRunOptions, loras []LoRA, dir string) ([]string, eval.StyleStats, error) {
 	dtype := "bf16"
 	if cfg.Model.DType == "f32" {
 		dtype = "f32"
@@ -59,43 +93,31 @@ func EvalRun(ctx context.Context, cfg *job.Config, opts EvalRunOptions) (*eval.R
 	}
 	q, err := QuantOptions(cfg)
 	if err != nil {
-		return nil, err
+		return nil, eval.StyleStats{}, err
 	}
 	res, err := Sample(ctx, SampleOptions{Model: cfg.Model.Path, VAE: cfg.Model.VAE, TextEncoder: cfg.Model.TextEncoder, Variant: cfg.Model.Variant,
-		Quantize: q.Scheme, DType: dtype, Backend: backend, LoRAs: []LoRA{{Path: o.Adapter, Scale: 1}}, Prompts: o.Prompts,
+		Quantize: q.Scheme, DType: dtype, Backend: backend, LoRAs: loras, Prompts: o.Prompts,
 		Negative: cfg.Sample.Negative, Steps: o.Steps, Guidance: cfg.Sample.Guidance, Seed: o.Seed, Width: o.Width, Height: o.Height,
-		Out: filepath.Join(run, EvalSamplesDir), VAESetting: "model.vae", TextEncoderSetting: "model.text_encoder", Reporter: o.Reporter})
+		Out: dir, VAESetting: "model.vae", TextEncoderSetting: "model.text_encoder", Reporter: o.Reporter})
 	if err != nil {
-		return nil, fmt.Errorf("sampling %s: %w", o.Adapter, err)
+		return nil, eval.StyleStats{}, err
 	}
 	if len(res.Files) != len(o.Prompts) {
-		return nil, fmt.Errorf("sampling %s: %d images for %d prompts", o.Adapter, len(res.Files), len(o.Prompts))
+		return nil, eval.StyleStats{}, fmt.Errorf("%d images for %d prompts", len(res.Files), len(o.Prompts))
 	}
-	out := &eval.RunEval{Adapter: o.Adapter, Prompts: o.Prompts, Seed: o.Seed, SampleSteps: o.Steps, Width: o.Width, Height: o.Height}
 	imgs := make([]image.Image, len(res.Files))
+	rels := make([]string, len(res.Files))
 	for i, f := range res.Files {
 		if imgs[i], err = decodeSample(f); err != nil {
-			return nil, err
+			return nil, eval.StyleStats{}, err
 		}
-		rel, err := filepath.Rel(run, f)
+		rel, err := filepath.Rel(cfg.Output.Dir, f)
 		if err != nil {
-			return nil, err
+			return nil, eval.StyleStats{}, err
 		}
-		out.Samples = append(out.Samples, filepath.ToSlash(rel))
+		rels[i] = filepath.ToSlash(rel)
 	}
-	st := eval.DatasetStyle(imgs)
-	out.StyleScore, out.StyleStd = st.Mean, st.Std
-	loss, err := EvalLoss(ctx, cfg, EvalOptions{Backend: o.Backend, Adapters: []LoRA{{Path: o.Adapter, Scale: 1}}, Seed: o.Seed, Reporter: o.Reporter})
-	if err != nil {
-		return nil, fmt.Errorf("validation loss of %s: %w", o.Adapter, err)
-	}
-	out.BaseValidationLoss, out.ValidationLoss = loss.Rows[0].Mean, loss.Rows[1].Mean
-	if err := eval.WriteRunEval(run, *out); err != nil {
-		return nil, err
-	}
-	o.printf("wrote %s: validation loss %.5f (base %.5f), style score %.3f ± %.3f over %d prompts",
-		filepath.Join(run, eval.RunEvalFile), out.ValidationLoss, out.BaseValidationLoss, out.StyleScore, out.StyleStd, len(out.Prompts))
-	return out, nil
+	return rels, eval.DatasetStyle(imgs), nil
 }
 
 // evalRunDefaults fills EvalRun's defaults from the job and checks that

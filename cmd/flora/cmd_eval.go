@@ -21,7 +21,7 @@ func init() {
 		subcommands: []*command{
 			{name: "compare", summary: "table and plots of runs (loss curves; loss by rank); --report: markdown report with eval.json numbers and samples",
 				usage: "eval compare RUN_DIR... [--plot curves.png] [--rank-plot ranks.png] [--by rank|name] [--report DIR]", setup: evalCompareCmd},
-			{name: "run", summary: "evaluate a trained run: sample held-out prompts, style score, validation loss → RUN/eval.json",
+			{name: "run", summary: "evaluate a trained run: sample held-out prompts with and without the adapter, style scores, validation loss → RUN/eval.json",
 				usage: "eval run --config JOB.yaml [--prompts-from synth|FILE] [--seed S] [--steps N] [--adapter FILE]", setup: evalRunCmd},
 			{name: "style", summary: "flora-style score of images (diagonal stripes, cream background)",
 				usage: "eval style IMAGE_OR_DIR... [--json]", setup: evalStyleCmd},
@@ -124,7 +124,7 @@ func evalLossCmd(fs *pflag.FlagSet) func([]string) error {
 		if err := t.Render(); err != nil {
 			return err
 		}
-		fmt.Fprintf(cliOut, "%d validation samples, %d timesteps, noise seed %d\n", res.Samples, len(res.Times), *seed)
+		fmt.Fprintf(cliOut, "%d validation samples (%s), %d timesteps, noise seed %d\n", res.Samples, res.Set, len(res.Times), *seed)
 		if *plotPath != "" {
 			c := &plot.Chart{Title: "validation loss by timestep", XLabel: "t", YLabel: "loss"}
 			for _, r := range res.Rows {

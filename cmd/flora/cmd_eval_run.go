@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/flora-ml/flora/eval"
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/pipeline"
@@ -36,10 +37,22 @@ func evalRunCmd(fs *pflag.FlagSet) func([]string) error {
 				return err
 			}
 		}
-		_, err = pipeline.EvalRun(context.Background(), cfg, pipeline.EvalRunOptions{Adapter: *adapter, Prompts: prompts, Seed: *seed,
+		res, err := pipeline.EvalRun(context.Background(), cfg, pipeline.EvalRunOptions{Adapter: *adapter, Prompts: prompts, Seed: *seed,
 			Steps: *steps, Width: *width, Height: *height, Backend: *be, Reporter: pipeline.Reporter{Log: cliErr}})
-		return err
+		if err != nil {
+			return err
+		}
+		printRunEval(res)
+		return nil
 	}
+}
+
+// printRunEval prints the numbers of an eval.json: the adapter's against
+// the base model's.
+func printRunEval(e *eval.RunEval) {
+	fmt.Fprintf(cliOut, "style score:     adapter %.3f ± %.3f, base %.3f ± %.3f (%d prompts, seed %d)\n",
+		e.StyleScore, e.StyleStd, e.BaseStyleScore, e.BaseStyleStd, len(e.Prompts), e.Seed)
+	fmt.Fprintf(cliOut, "validation loss: adapter %.5f, base %.5f (on %s)\n", e.ValidationLoss, e.BaseValidationLoss, e.ValidationSet)
 }
 
 // readPromptsFile reads one prompt per line, skipping blank lines and

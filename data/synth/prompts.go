@@ -1,11 +1,9 @@
 package synth
 
-import "fmt"
-
 // heldOut are shape/colour pairs in the style's palette that the default
 // demo set (Generate(DefaultOptions())) does not show, one per shape
 // (TestStylePromptsHeldOut checks it).
-var heldOut = [][2]string{
+var heldOut = []Pair{
 	{"blue", "circle"},
 	{"red", "square"},
 	{"yellow", "triangle"},
@@ -23,7 +21,7 @@ var heldOut = [][2]string{
 func StylePrompts() []string {
 	out := make([]string, len(heldOut))
 	for i, p := range heldOut {
-		out[i] = fmt.Sprintf("a %s %s in %s style", p[0], p[1], Trigger)
+		out[i] = p.Caption()
 	}
 	return out
 }

@@ -62,24 +62,30 @@ func Generate(opts Options) ([]Example, error) {
 		sh := shapes[i%len(shapes)]
 		col := palette[(i+2*(i/len(shapes)))%len(palette)]
 		sz := sizes[i%len(sizes)]
-		w, h := sz[0], sz[1]
-		short := float64(min(w, h))
-		sc := scene{
-			shape:  sh.sdf,
-			fill:   col.rgb,
-			cx:     float64(w)/2 + (rng.Float64()-0.5)*0.16*short,
-			cy:     float64(h)/2 + (rng.Float64()-0.5)*0.16*short,
-			radius: short * (0.30 + 0.06*rng.Float64()),
-			angle:  (rng.Float64() - 0.5) * 0.5,
-			unit:   short / 64, // stroke widths scale with the image
-		}
-		out = append(out, Example{
-			Name:    fmt.Sprintf("%02d-%s-%s", i, col.name, sh.name),
-			Image:   render(w, h, sc),
-			Caption: fmt.Sprintf("a %s %s in %s style", col.name, sh.name, Trigger),
-		})
+		out = append(out, drawStyle(fmt.Sprintf("%02d", i), sh, col, sz[0], sz[1], rng))
 	}
 	return out, nil
+}
+
+// drawStyle draws one flora-style image of shape sh in colour col, w×h
+// pixels, its placement jittered by four draws from rng; the name is
+// "PREFIX-colour-shape".
+func drawStyle(prefix string, sh shapeDef, col named, w, h int, rng *rand.Rand) Example {
+	short := float64(min(w, h))
+	sc := scene{
+		shape:  sh.sdf,
+		fill:   col.rgb,
+		cx:     float64(w)/2 + (rng.Float64()-0.5)*0.16*short,
+		cy:     float64(h)/2 + (rng.Float64()-0.5)*0.16*short,
+		radius: short * (0.30 + 0.06*rng.Float64()),
+		angle:  (rng.Float64() - 0.5) * 0.5,
+		unit:   short / 64, // stroke widths scale with the image
+	}
+	return Example{
+		Name:    fmt.Sprintf("%s-%s-%s", prefix, col.name, sh.name),
+		Image:   render(w, h, sc),
+		Caption: fmt.Sprintf("a %s %s in %s style", col.name, sh.name, Trigger),
+	}
 }
 
 // scene is one shape placed on the canvas.

@@ -2,11 +2,13 @@
 // data/synth): PNG images and same-stem .txt captions, and with -edit the
 // recolouring pairs of the tiny-edit demo, whose reference images go to a
 // parallel control folder, and with -base the plain (unstyled) shapes that
-// pretrain the nano base model.
+// pretrain the nano base model, and with -holdout the held-out validation
+// images of the tiny demo (synth.StyleHoldout: one per held-out prompt).
 //
 //	go run ./tools/gendata -out examples/tiny/data
 //	go run ./tools/gendata -base -count 3000 -out data/base   # 64×64 unless -size
 //	go run ./tools/gendata -edit -out examples/tiny-edit/data   # references in examples/tiny-edit/control
+//	go run ./tools/gendata -holdout -out examples/tiny/holdout
 package main
 
 import (
@@ -26,9 +28,12 @@ func main() {
 	control := flag.String("control", "", "with -edit: the reference folder (default: control/ next to -out)")
 	count := flag.Int("count", 0, "number of images or pairs (default 24)")
 	seed := flag.Uint64("seed", synth.DefaultOptions().Seed, "placement seed")
+	holdout := flag.Bool("holdout", false, "write the held-out validation images of the tiny demo to -out (default examples/tiny/holdout)")
 	flag.Parse()
 	var err error
-	if *base {
+	if *holdout {
+		err = runHoldout(*edit || *base || *control != "" || *count != 0 || *size != 0, *out)
+	} else if *base {
 		err = runBase(*edit, *out, *control, *count, *seed, *size)
 	} else if *size != 0 {
 		err = fmt.Errorf("-size needs -base")
@@ -104,5 +109,22 @@ func runBase(edit bool, out, control string, count int, seed uint64, size int) e
 		return err
 	}
 	fmt.Printf("wrote %d base images (%d×%d) with captions to %s\n", n, opts.Size, opts.Size, out)
+	return nil
+}
+
+// runHoldout writes the held-out validation set (fixed: no other flag
+// applies).
+func runHoldout(otherFlags bool, out string) error {
+	if otherFlags {
+		return fmt.Errorf("-holdout is the fixed held-out set (synth.StyleHoldout); give only -out")
+	}
+	if out == "" {
+		out = "examples/tiny/holdout"
+	}
+	n, err := synth.WriteHoldoutDir(out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("wrote %d held-out images with captions to %s\n", n, out)
 	return nil
 }
