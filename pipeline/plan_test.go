@@ -22,7 +22,7 @@ func TestPlanAgainstBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Variant.Name != "embedded-tiny" || p.Input.Resolution != 64 || p.Input.Batch != cfg.Train.BatchSize || p.TextEncoderBytes != 0 {
+	if p.Variant.Name != "embedded-nano" || p.Input.Resolution != 64 || p.Input.Batch != cfg.Train.BatchSize || p.TextEncoderBytes != 0 {
 		t.Errorf("plan: variant %s, resolution %d, batch %d, text encoder %d", p.Variant.Name, p.Input.Resolution, p.Input.Batch, p.TextEncoderBytes)
 	}
 	if got := train.EstimateMemory(p.Input).Total; p.Memory.Total != got || got <= 0 {

@@ -118,7 +118,7 @@ func TestPreviewComparesBase(t *testing.T) {
 		}
 	}
 	plainDir := t.TempDir()
-	if _, err := Sample(context.Background(), SampleOptions{Model: "embedded:tiny", DType: "f32", Backend: testBackend(),
+	if _, err := Sample(context.Background(), SampleOptions{Model: cfg.Model.Path, DType: "f32", Backend: testBackend(),
 		Prompts: cfg.Sample.Prompts, Seed: 1, Count: 2, Steps: 2, Guidance: cfg.Sample.Guidance, Width: 64, Height: 64,
 		Out: plainDir, Reporter: Reporter{Log: io.Discard}}); err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,7 +52,7 @@ func TestTrainEmbeddedDemo(t *testing.T) {
 		t.Errorf("loss did not clearly fall: first 10%% %.4f, last 10%% %.4f", run.MeanFirst10, run.MeanLast10)
 	}
 	a, format, _, err := lora.Load(filepath.Join(out, "tiny-demo.safetensors"), nil)
-	if err != nil || format != lora.FormatComfy || a.Metadata["flora.base_variant"] != "embedded-tiny" {
+	if err != nil || format != lora.FormatComfy || a.Metadata["flora.base_variant"] != "embedded-nano" {
 		t.Errorf("adapter: %v %s %v", err, format, a.Metadata["flora.base_variant"])
 	}
 	// flora eval: the run in a comparison table, and the adapter's fixed-noise
@@ -85,6 +86,7 @@ func TestTrainEmbeddedDemo(t *testing.T) {
 	if base == 0 || adapted == 0 || adapted >= base {
 		t.Errorf("validation loss base %g adapted %g\n%s", base, adapted, stdout)
 	}
+	checkDemoLearnedStyle(t, out)
 	// The second run finds the cache and the finished checkpoint.
 	code, _, stderr = runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
 		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"), "--resume", "auto")
@@ -105,7 +107,7 @@ func TestTrainRefusesBadJobs(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stderr)
 	}
 	code, stdout, _ := runCLI(t, "train", "--config", "../../examples/tiny/train.yaml", "--print-config")
-	if code != 0 || !strings.Contains(stdout, "embedded:tiny") {
+	if code != 0 || !strings.Contains(stdout, "embedded:nano") {
 		t.Errorf("--print-config: exit %d\n%s", code, stdout)
 	}
 	// A dry run exits like the real run would: 1 when the job does not fit.
@@ -333,3 +335,59 @@ func sparseCheckpoint(t *testing.T, v flux2.Variant) string {
 	}
 	return path
 }
+
+// checkDemoLearnedStyle is the end-to-end learning check of the demo run in
+// out: `flora eval run` samples the held-out prompts (shape/colour pairs not
+// in the training images) with the adapter and without it; the adapter's
+// samples score close to the dataset's style score and far above the base
+// model's, whose samples stay where plain shapes score (the base does not
+// drift toward the style), and the adapter's validation loss on the
+// held-out images is below the base's.
+func checkDemoLearnedStyle(t *testing.T, out string) {
+	t.Helper()
+	code, stdout, stderr := runCLI(t, "eval", "run", "--config", "../../examples/tiny/train.yaml", "--set", "output.dir="+out,
+		"--set", "dataset.cache_dir="+filepath.Join(out, "cache"))
+	if code != 0 {
+		t.Fatalf("eval run: exit %d\n%s%s", code, stdout, stderr)
+	}
+	ev, err := eval.ReadRunEval(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := eval.StyleFiles([]string{"../../examples/tiny/data"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	styles := make([]eval.Style, len(files))
+	for i, f := range files {
+		styles[i] = f.Style
+	}
+	data := eval.SummariseStyles(styles).Mean
+	t.Logf("style score: dataset %.3f, adapter %.3f ± %.3f, base %.3f ± %.3f; held-out validation loss adapter %.4f, base %.4f",
+		data, ev.StyleScore, ev.StyleStd, ev.BaseStyleScore, ev.BaseStyleStd, ev.ValidationLoss, ev.BaseValidationLoss)
+	if len(ev.BaseSamples) != len(ev.Prompts) || len(ev.Prompts) != 8 {
+		t.Fatalf("%d prompts, %d base samples; want the 8 held-out prompts sampled both ways", len(ev.Prompts), len(ev.BaseSamples))
+	}
+	if ev.StyleScore-ev.BaseStyleScore < demoStyleGain {
+		t.Errorf("the adapter moved the style score by %.3f (%.3f → %.3f), want at least %.2f", ev.StyleScore-ev.BaseStyleScore,
+			ev.BaseStyleScore, ev.StyleScore, demoStyleGain)
+	}
+	if math.Abs(data-ev.StyleScore) >= math.Abs(data-ev.BaseStyleScore) {
+		t.Errorf("adapter style %.3f is not closer to the dataset's %.3f than the base's %.3f", ev.StyleScore, data, ev.BaseStyleScore)
+	}
+	if ev.BaseStyleScore > plainShapeStyle {
+		t.Errorf("the base model's samples score %.3f, above plain shapes' %.2f: the base itself drew the style", ev.BaseStyleScore, plainShapeStyle)
+	}
+	if ev.ValidationLoss >= ev.BaseValidationLoss {
+		t.Errorf("held-out validation loss: adapter %.4f, base %.4f", ev.ValidationLoss, ev.BaseValidationLoss)
+	}
+}
+
+// Bounds of the end-to-end check: the smallest gain in style score the
+// demo's adapter must make on held-out prompts, and the highest score of
+// the plain-shape images the base was pretrained on (data/synth.GenerateBase:
+// at most 0.53 over its 3000 images).
+const (
+	demoStyleGain   = 0.25
+	plainShapeStyle = 0.6
+)

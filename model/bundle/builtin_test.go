@@ -91,3 +91,45 @@ func TestBuiltinVAEOverride(t *testing.T) {
 		t.Errorf("VAE id %q, want the file's fingerprint", got.VAEID)
 	}
 }
+
+// TestBuiltinArchitectureFromFile: a transformer file of a built-in
+// architecture (what full training of embedded:nano-init exports) loads as
+// that built-in variant, with the built-in text encoder when none lies next
+// to it.
+func TestBuiltinArchitectureFromFile(t *testing.T) {
+	be := testutil.Backend(t)
+	c, err := LoadEmbedded(be, "embedded:nano-init", dtypes.Float32, quant.None)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	model, ae := dir+"/nano.safetensors", dir+"/ae.safetensors"
+	if err := c.Transformer.SaveCheckpoint(model, flux2.LayoutOfficial, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.VAE.Config.DiffusersConfigJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.VAE.SaveCheckpoint(ae, vae.LayoutOfficial, map[string]string{VAEConfigKey: string(cfg)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(be, Options{Path: model, VAE: ae})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Variant.Name != "embedded-nano" || got.Text == nil || !got.Variant.UsesCFG() {
+		t.Errorf("variant %s (CFG %v), text encoder %v; want embedded-nano with the built-in encoder", got.Variant.Name, got.Variant.UsesCFG(), got.Text != nil)
+	}
+	want, err := c.Text.Encode([]string{"a red circle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, err := got.Text.Encode([]string{"a red circle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := testutil.RelL2(tensors.MustCopyFlatData[float32](have), tensors.MustCopyFlatData[float32](want)); d != 0 {
+		t.Errorf("prompt embeddings differ from the built-in encoder's (rel %g)", d)
+	}
+}

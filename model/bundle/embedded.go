@@ -87,6 +87,16 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	text, err := embeddedPromptEncoder(backend, textQuant)
+	if err != nil {
+		return nil, err
+	}
+	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text, TransformerID: transformerID, VAEID: vaeID}, nil
+}
+
+// embeddedPromptEncoder is the built-in models' text encoder: the seeded
+// tiny Qwen3 with the real Qwen3 tokenizer.
+func embeddedPromptEncoder(backend backends.Backend, textQuant quant.Scheme) (*textenc.PromptEncoder, error) {
 	spec := embeddedTextSpec()
 	enc, err := textenc.Load(backend, embeddedTextWeights(), spec.Name, spec, textenc.LoadOptions{DType: dtypes.Float32, Quantize: textQuant})
 	if err != nil {
@@ -96,9 +106,8 @@ func LoadEmbedded(backend backends.Backend, path string, dtype dtypes.DType, tex
 	if err != nil {
 		return nil, fmt.Errorf("embedded tokenizer: %w", err)
 	}
-	text := &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor(textenc.FamilyQwen3),
-		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}
-	return &Components{Name: path, Variant: v, Transformer: m, VAE: ae, Text: text, TransformerID: transformerID, VAEID: vaeID}, nil
+	return &textenc.PromptEncoder{Encoder: enc, Tokenizer: tok, Template: textenc.TemplateFor(textenc.FamilyQwen3),
+		MaxLen: embeddedTextLength, TokenizerID: "embedded-qwen3"}, nil
 }
 
 // embeddedTextSpec is how the demo model uses its text encoder: the

@@ -137,7 +137,13 @@ func Load(backend backends.Backend, opts Options) (*Components, error) {
 		}
 		c.VAEID = "vae@" + fingerprint(paths.VAE)
 	}
-	if !opts.SkipText {
+	if !opts.SkipText && (paths.TextEncoder == "" || paths.Tokenizer == "") && isBuiltinVariant(c.Variant) {
+		// A model trained from a built-in one (adapter.type full) carries
+		// no text encoder: it uses the built-in models' own.
+		if c.Text, err = embeddedPromptEncoder(backend, opts.TextQuant); err != nil {
+			return nil, err
+		}
+	} else if !opts.SkipText {
 		if paths.TextEncoder == "" || paths.Tokenizer == "" {
 			return nil, fmt.Errorf("no text encoder found next to %s: %s (a folder with config.json and weights, and tokenizer.json or a sibling tokenizer/ folder)",
 				opts.Path, fixFor(opts.TextEncoderSetting, "model.text_encoder", "FOLDER"))
