@@ -82,8 +82,12 @@ func Report(dir string, runs []*Run) ([]string, error) {
 	}
 	if len(cols) > 0 {
 		md.WriteString("\n## Samples\n\nRows, top to bottom:\n\n")
-		for i, r := range runs {
-			fmt.Fprintf(&md, "%d. %s (%s)\n", i+1, r.Info.Name, rowLabel(r))
+		for i, label := range grid.RowLabels {
+			name := ""
+			if k := i - (len(grid.RowLabels) - len(runs)); k >= 0 {
+				name = runs[k].Info.Name + ": "
+			}
+			fmt.Fprintf(&md, "%d. %s%s\n", i+1, name, label)
 		}
 		md.WriteString("\nColumns, left to right:\n\n")
 		for j, p := range cols {
@@ -185,21 +189,48 @@ func sampleGrid(runs []*Run) (*plot.ImageGrid, []string, error) {
 	for j, p := range prompts {
 		g.ColLabels = append(g.ColLabels, fmt.Sprintf("%d. %s", j+1, p))
 	}
+	// The base model's row first (from the first run that sampled it: the
+	// runs share the base, prompts and seed), then one row per run.
+	for _, r := range runs {
+		if r.Eval != nil && len(r.Eval.BaseSamples) == len(r.Eval.Prompts) {
+			row, err := gridRow(r, r.Eval.BaseSamples, col, len(prompts))
+			if err != nil {
+				return nil, nil, err
+			}
+			g.Rows = append(g.Rows, row)
+			g.RowLabels = append(g.RowLabels, BaseRowLabel)
+			break
+		}
+	}
 	for _, r := range runs {
 		row := make([]image.Image, len(prompts))
 		if r.Eval != nil {
-			for i, p := range r.Eval.Prompts {
-				img, err := readSample(r.Dir, r.Eval.Samples[i])
-				if err != nil {
-					return nil, nil, err
-				}
-				row[col[p]] = img
+			var err error
+			if row, err = gridRow(r, r.Eval.Samples, col, len(prompts)); err != nil {
+				return nil, nil, err
 			}
 		}
 		g.Rows = append(g.Rows, row)
 		g.RowLabels = append(g.RowLabels, rowLabel(r))
 	}
 	return g, prompts, nil
+}
+
+// BaseRowLabel labels the sample grid's row of the base model.
+const BaseRowLabel = "base (no adapter)"
+
+// gridRow reads a run's samples (one per prompt of its eval.json) into
+// their prompts' columns.
+func gridRow(r *Run, samples []string, col map[string]int, n int) ([]image.Image, error) {
+	row := make([]image.Image, n)
+	for i, p := range r.Eval.Prompts {
+		img, err := readSample(r.Dir, samples[i])
+		if err != nil {
+			return nil, err
+		}
+		row[col[p]] = img
+	}
+	return row, nil
 }
 
 // readSample decodes a sample named in eval.json (relative to the run

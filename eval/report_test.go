@@ -49,7 +49,7 @@ func fakeEval(t *testing.T, dir string, bytes int, val, style float64, prompts [
 
 // TestReport: the report table has a row per run with its eval numbers,
 // adapter size and steps; the plots exist and decode; the sample grid has
-// a row per run and a column per prompt; runs without eval.json leave
+// the base model's row and a row per run, a column per prompt; runs without eval.json leave
 // dashes and blank rows, and with none at all the eval plots are skipped.
 func TestReport(t *testing.T) {
 	two := []string{"a blue circle in flora style", "a red square in flora style"}
@@ -64,7 +64,8 @@ func TestReport(t *testing.T) {
 				"| r4 | 4 | 0.04000 | 0.040 ± 0.000 | 0.010 ± 0.002 | 4.0 KiB | 25s | 50 |",
 				"| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 0.010 ± 0.002 | 16.0 KiB | 25s | 50 |",
 				"| r32 | 32 | 0.32000 | 0.320 ± 0.000 | - | 32.0 KiB | 25s | 50 |", // older record: no base samples
-				"Validation loss is measured on examples/tiny/holdout.", "Base style: the base model's style score"}},
+				"Validation loss is measured on examples/tiny/holdout.", "Base style: the base model's style score",
+				"1. base (no adapter)\n2. r4: rank 4\n3. r16: rank 16\n4. r32: rank 32\n"}},
 		{"one evaluated", []bool{false, true, false}, []string{ReportFile, LossCurvesPlot, ValidationRankPlot, StyleRankPlot, SamplesGrid},
 			[]string{"| r4 | 4 | - | - | - | 4.0 KiB | 25s | 50 |", "| r16 | 16 | 0.16000 | 0.160 ± 0.000 | 0.010 ± 0.002 |"}},
 		{"none evaluated", []bool{false, false, false}, []string{ReportFile, LossCurvesPlot},
@@ -104,17 +105,18 @@ func TestReport(t *testing.T) {
 				if f != SamplesGrid {
 					continue
 				}
-				g := &plot.ImageGrid{Rows: make([][]image.Image, 3), ColLabels: two,
-					RowLabels: []string{"rank 4", "rank 16", "rank 32"}}
+				// The base model's row (from the first run with base samples), then the runs.
+				g := &plot.ImageGrid{Rows: make([][]image.Image, 4), ColLabels: two,
+					RowLabels: []string{BaseRowLabel, "rank 4", "rank 16", "rank 32"}}
 				g.Rows[0] = []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
 				w, h, err := g.Size()
 				if err != nil {
 					t.Fatal(err)
 				}
 				if img.Bounds().Dx() != w || img.Bounds().Dy() != h {
-					t.Errorf("samples grid %v, want %dx%d (3 rows of 2 columns)", img.Bounds(), w, h)
+					t.Errorf("samples grid %v, want %dx%d (4 rows of 2 columns)", img.Bounds(), w, h)
 				}
-				if want := plot.GridHeader + 3*(128+plot.GridPad) + plot.GridPad; h != want {
+				if want := plot.GridHeader + 4*(128+plot.GridPad) + plot.GridPad; h != want {
 					t.Errorf("grid height %d, want %d", h, want)
 				}
 			}
