@@ -33,8 +33,9 @@ type Config struct {
 // ModelConfig selects the base model.
 type ModelConfig struct {
 	// Path is the transformer checkpoint: an official single file
-	// (flux2-dev.safetensors), a diffusers model folder, or "embedded:tiny"
-	// for the tiny model bundled with Flora.
+	// (flux2-dev.safetensors), a diffusers model folder, or a built-in model
+	// bundled with Flora ("embedded:nano", the pretrained demo base;
+	// "embedded:tiny", random weights; "embedded:nano-init").
 	Path string `yaml:"path"`
 	// Variant is the FLUX.2 variant; "auto" infers it from the weights.
 	Variant string `yaml:"variant"`

@@ -44,7 +44,7 @@ func (c *Config) Validate() error {
 
 	m := &c.Model
 	if strings.TrimSpace(m.Path) == "" && !c.IsAutoencoder() {
-		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or embedded:tiny")
+		ps.add("model.path", "is required: an official FLUX.2 .safetensors file, a diffusers model folder, or a built-in model (embedded:nano, embedded:tiny, embedded:nano-init)")
 	}
 	v.oneOf("model.variant", m.Variant, Variants)
 	if strings.HasPrefix(m.Path, "embedded:") && m.Variant != "auto" && slices.Contains(Variants, m.Variant) {

@@ -78,7 +78,7 @@ func checkFullTraining(v flux2.Variant, p train.MemoryPlan) error {
 	}
 	gib := func(n int64) float64 { return float64(n) / (1 << 30) }
 	return fmt.Errorf("adapter.type full trains all %.1fB weights of FLUX.2 %s: weights, gradients and optimizer state alone need %.0f GiB (%.0f GiB with activations), "+
-		"far beyond one consumer GPU (24 GiB); full fine-tuning is for small models such as embedded:tiny — train a LoRA (adapter.type: lora) or LoKr instead",
+		"far beyond one consumer GPU (24 GiB); full fine-tuning is for small models such as embedded:nano-init — train a LoRA (adapter.type: lora) or LoKr instead",
 		float64(v.Config.NumParams())/1e9, v.Name, gib(p.BaseWeights+p.Adapter+p.Optimizer), gib(p.Total))
 }
 

@@ -124,7 +124,7 @@ func (o SampleOptions) Validate() error {
 	o = o.withDefaults()
 	switch {
 	case o.Model == "":
-		return fmt.Errorf("model: required (embedded:tiny, a .safetensors file or a diffusers folder)")
+		return fmt.Errorf("model: required (a built-in model such as embedded:nano, a .safetensors file or a diffusers folder)")
 	case len(o.Prompts) == 0 && o.Embeddings == "":
 		return fmt.Errorf("prompts: give a prompt or precomputed embeddings")
 	case !slices.Contains([]string{"auto", "on", "off"}, o.CFG):

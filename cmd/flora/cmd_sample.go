@@ -41,7 +41,7 @@ func init() {
 		usage:   "sample --model PATH (--prompt TEXT | --prompts-file FILE | --embeddings FILE) [flags]",
 		setup: func(fs *pflag.FlagSet) func([]string) error {
 			f := &sampleFlags{}
-			fs.StringVar(&f.model, "model", "", "embedded:tiny, an official .safetensors file, or a diffusers model folder (required)")
+			fs.StringVar(&f.model, "model", "", "a built-in model (embedded:nano, embedded:tiny), an official .safetensors file, or a diffusers model folder (required)")
 			fs.StringVar(&f.vae, "vae", "", "autoencoder (default: vae/ or ae.safetensors next to the model)")
 			fs.StringVar(&f.textEncoder, "text-encoder", "", "text encoder folder (default: text_encoder/ next to the model)")
 			fs.StringVar(&f.textQuant, "text-encoder-quantize", "none", "store the text encoder's layers as none, int8, fp8 or nf4 (Mistral Small 3.1 needs int8/nf4 on 24 GB)")

@@ -36,7 +36,7 @@ const ExportOfficialFile = "flux2-embedded-tiny.safetensors"
 // overwrite. It returns the model path to load.
 func Export(backend backends.Backend, model, layout, dir string, overwrite bool) (string, error) {
 	if !IsEmbedded(model) {
-		return "", fmt.Errorf("%s is not a built-in model: only embedded:tiny can be exported (a model on disk already is files)", model)
+		return "", fmt.Errorf("%s is not a built-in model: only built-in models (embedded:NAME) can be exported (a model on disk already is files)", model)
 	}
 	if layout != ExportDiffusers && layout != ExportOfficial {
 		return "", fmt.Errorf("unknown export layout %q: use %s or %s", layout, ExportDiffusers, ExportOfficial)
