@@ -41,9 +41,9 @@ func TestDatasetConfig(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DatasetConfig:\n got %+v\nwant %+v", got, want)
 	}
-	// CacheDir, Embeddings and ReferenceDropout are read by the pipeline
-	// and the trainer, not data.
-	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 16 {
+	// CacheDir, Embeddings, ReferenceDropout and Validation are read by the
+	// pipeline, the trainer and evaluation, not data.
+	if n := reflect.TypeOf(job.DatasetConfig{}).NumField(); n != 17 {
 		t.Errorf("job.DatasetConfig has %d fields; update DatasetConfig (and this count) for the new ones", n)
 	}
 	if n := reflect.TypeOf(job.DatasetFolder{}).NumField(); n != 7 {

@@ -3,7 +3,7 @@
 // transformer and the autoencoder in bfloat16 (the autoencoder's latent
 // BatchNorm statistics stay float32), with the metadata of the source files.
 //
-//	go run ./tools/packnano -transformer runs/nano-base/nano-base.safetensors \
+//	go run ./tools/packnano -transformer runs/nano-base-2/nano-base-2.safetensors \
 //	    -vae runs/nano-ae/nano-ae.safetensors -out model/bundle/assets/nano
 package main
 
@@ -18,7 +18,7 @@ import (
 )
 
 func main() {
-	transformer := flag.String("transformer", "runs/nano-base/nano-base.safetensors", "the full-training export of examples/nano-base/transformer.yaml")
+	transformer := flag.String("transformer", "runs/nano-base-2/nano-base-2.safetensors", "the full-training export of examples/nano-base/transformer-2.yaml (stage 2)")
 	ae := flag.String("vae", "runs/nano-ae/nano-ae.safetensors", "the export of examples/nano-base/autoencoder.yaml")
 	out := flag.String("out", "model/bundle/assets/nano", "output folder")
 	flag.Parse()
