@@ -2,7 +2,7 @@
 // pipeline) and samples an image with the adapter it trained: what
 // `flora train` and `flora sample` do, called from a Go program.
 //
-//	go run ./examples/go-api                    # the job's 200 steps, into runs/go-api
+//	go run ./examples/go-api                    # the job's 150 steps, into runs/go-api
 //	go run ./examples/go-api --steps 20 --out /tmp/api
 package main
 

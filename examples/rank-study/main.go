@@ -1,7 +1,8 @@
 // Command rank-study trains the README demo's style LoRA (examples/tiny)
-// at ranks 4, 8, 16 and 32 — same data, seeds and steps, alpha = rank — then
-// evaluates every run (held-out prompts sampled at a fixed seed, style
-// score, validation loss; pipeline.EvalRun) and writes the comparison
+// at ranks 4, 8, 16 and 32 — same data, seeds and steps, alpha = rank;
+// layers narrower than the rank keep their width as rank — then evaluates
+// every run (held-out prompts sampled at a fixed seed, style score,
+// validation loss; pipeline.EvalRun) and writes the comparison
 // report of `flora eval compare --report`: a table, plots against rank and
 // a sample grid (rows = ranks, columns = prompts).
 //
@@ -21,6 +22,8 @@ import (
 
 	"github.com/flora-ml/flora/eval"
 	"github.com/flora-ml/flora/job"
+	"github.com/flora-ml/flora/lora"
+	"github.com/flora-ml/flora/model/bundle"
 	"github.com/flora-ml/flora/pipeline"
 )
 
@@ -38,6 +41,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rank-study:", err)
 		os.Exit(1)
 	}
+}
+
+// capRanks caps the rank of layers narrower than rank (a rank above a
+// layer's smaller side adds nothing; the nano model's input and output
+// projections have 16 channels) with adapter.overrides at the same scale
+// (alpha = rank), so every rank of the study trains the same layers.
+func capRanks(cfg *job.Config, rank int) error {
+	v, err := bundle.InspectVariant(cfg.Model.Path, cfg.Model.Variant)
+	if err != nil {
+		return err
+	}
+	layers, _ := lora.Layers(v.Config)
+	for _, l := range layers {
+		if side := min(l.In, l.Out); side < rank {
+			cfg.Adapter.Overrides = append(cfg.Adapter.Overrides, job.AdapterOverride{Pattern: l.Module, Rank: side, Alpha: float64(side)})
+		}
+	}
+	return nil
 }
 
 // parseRanks reads "4,8,16".
@@ -69,6 +90,9 @@ func run(ctx context.Context, config, rankList, runsDir, reportDir string, steps
 		}
 		cfg, err := job.Load(config, sets)
 		if err != nil {
+			return err
+		}
+		if err := capRanks(cfg, r); err != nil {
 			return err
 		}
 		fmt.Printf("rank %d: training into %s\n", r, dir)
