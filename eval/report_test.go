@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flora-ml/flora/internal/testutil"
+
 	"github.com/flora-ml/flora/data/synth"
 	"github.com/flora-ml/flora/internal/fsutil"
 	"github.com/flora-ml/flora/internal/plot"
@@ -101,7 +103,7 @@ func TestReport(t *testing.T) {
 				if f == ReportFile {
 					continue
 				}
-				img := decodePNG(t, p)
+				img := testutil.DecodePNGFile(t, p)
 				if f != SamplesGrid {
 					continue
 				}
@@ -131,19 +133,4 @@ func TestReport(t *testing.T) {
 			}
 		})
 	}
-}
-
-// decodePNG decodes a PNG file.
-func decodePNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return img
 }

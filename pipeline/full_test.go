@@ -1,8 +1,6 @@
 package pipeline
 
 import (
-	"context"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,14 +26,7 @@ func TestFullTraining(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		rep := Reporter{Log: io.Discard, OnEvent: func(e Event) {
-			if e.Kind == EventStep && e.Step == stopAfter {
-				cancel()
-			}
-		}}
-		if _, err := Train(ctx, cfg, RunOptions{Backend: testBackend(), Resume: resume, Reporter: rep}); err != nil && stopAfter == 0 {
+		if _, err := trainStoppingAfter(cfg, stopAfter, resume); err != nil && stopAfter == 0 {
 			t.Fatal(err)
 		}
 	}

@@ -35,14 +35,7 @@ func TestDevicesAndResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		rep := Reporter{Log: io.Discard, OnEvent: func(e Event) {
-			if e.Kind == EventStep && e.Step == stopAfter {
-				cancel()
-			}
-		}}
-		res, err := Train(ctx, cfg, RunOptions{Backend: testBackend(), Resume: resume, Reporter: rep})
+		res, err := trainStoppingAfter(cfg, stopAfter, resume)
 		if stopAfter > 0 && (res == nil || !res.Interrupted) {
 			t.Fatalf("run on %s devices was not interrupted after step %d: %v", devices, stopAfter, err)
 		}
@@ -70,4 +63,18 @@ func TestDevicesAndResume(t *testing.T) {
 			t.Errorf("step %d: loss %.9g over devices, %.9g on one (rel %.2g)", i+1, got[i].Loss, want[i].Loss, d)
 		}
 	}
+}
+
+// trainStoppingAfter trains cfg on the test backend (resuming when asked)
+// and cancels the run once step stopAfter is done (0: runs to the end); a
+// cancelled run saves a checkpoint to resume from.
+func trainStoppingAfter(cfg *job.Config, stopAfter int, resume string) (*TrainResult, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep := Reporter{Log: io.Discard, OnEvent: func(e Event) {
+		if e.Kind == EventStep && e.Step == stopAfter {
+			cancel()
+		}
+	}}
+	return Train(ctx, cfg, RunOptions{Backend: testBackend(), Resume: resume, Reporter: rep})
 }

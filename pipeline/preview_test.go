@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/flora-ml/flora/internal/testutil"
 
 	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/sample"
@@ -34,7 +35,7 @@ func previewRun(t *testing.T, steps int, sets ...string) (*job.Config, []image.I
 	}
 	var previews []image.Image
 	for step := 1; step <= steps; step++ {
-		previews = append(previews, readPNG(t, filepath.Join(out, "previews", fmt.Sprintf("step-%06d.png", step))))
+		previews = append(previews, testutil.DecodePNGFile(t, filepath.Join(out, "previews", fmt.Sprintf("step-%06d.png", step))))
 	}
 	f, err := os.Open(filepath.Join(out, "previews", fmt.Sprintf("step-%06d.png", steps)))
 	if err != nil {
@@ -56,20 +57,6 @@ func chunk(chunks []sample.TextChunk, key string) string {
 		}
 	}
 	return ""
-}
-
-func readPNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	im, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return im
 }
 
 // maxPixelDiff is the largest difference of two images' 8-bit channels over
@@ -131,7 +118,7 @@ func TestPreviewComparesBase(t *testing.T) {
 				if d := maxPixelDiff(previews[0], base, previews[1], base); d != 0 {
 					t.Errorf("%s prompt %d seed %d: base tiles of steps 1 and 2 differ by %d/255", name, row, col+1, d)
 				}
-				plain := readPNG(t, filepath.Join(plainDir, []string{"00-seed1.png", "00-seed2.png", "01-seed1.png", "01-seed2.png"}[2*row+col]))
+				plain := testutil.DecodePNGFile(t, filepath.Join(plainDir, []string{"00-seed1.png", "00-seed2.png", "01-seed1.png", "01-seed2.png"}[2*row+col]))
 				if d := maxPixelDiff(previews[1], base, plain, whole); d > 1 {
 					t.Errorf("%s prompt %d seed %d: base tile differs from the plain model's sample by %d/255", name, row, col+1, d)
 				}
