@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flora-ml/flora/internal/testutil"
+	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/train"
 )
 
@@ -100,10 +102,14 @@ func TestTrainRunSafety(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, stderr)
 		}
+		demo, err := job.Load("../../examples/tiny/train.yaml", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		testutil.CheckContains(t, "stderr", stderr, "warning: the newest checkpoint "+newest+" is damaged",
 			"moved it to "+newest+".damaged and resuming from "+filepath.Join(out, "checkpoints", "step-000001"),
 			"resumed from "+filepath.Join(out, "checkpoints", "step-000001")+" at step 1",
-			"train.lr: 0.002 → 0.001", "train.batch_size: 1 → 2", "train.steps: 2 → 3")
+			fmt.Sprintf("train.lr: %g → 0.001", demo.Train.LR), "train.batch_size: 1 → 2", "train.steps: 2 → 3")
 		if got := strings.Join(checkpointNamesIn(out), ","); got != "step-000001,step-000002,step-000003" {
 			t.Errorf("checkpoints %s", got)
 		}
