@@ -70,3 +70,12 @@ func loadJobArgs(args, sets []string) (*job.Config, error) {
 	}
 	return job.Load(args[0], sets)
 }
+
+// loadJobFlag loads the job file given with --config (config), for commands
+// that take no positional arguments.
+func loadJobFlag(args []string, config string, sets []string) (*job.Config, error) {
+	if len(args) != 0 || config == "" {
+		return nil, usageErrorf("expected --config")
+	}
+	return job.Load(config, sets)
+}

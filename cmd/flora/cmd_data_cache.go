@@ -23,10 +23,7 @@ func dataCacheCommand() *command {
 			sets := addSetFlag(fs)
 			be := fs.String("backend", "", "backend (default: the job's)")
 			return func(args []string) error {
-				if len(args) != 0 || *config == "" {
-					return usageErrorf("expected --config")
-				}
-				cfg, err := job.Load(*config, *sets)
+				cfg, err := loadJobFlag(args, *config, *sets)
 				if err != nil {
 					return err
 				}

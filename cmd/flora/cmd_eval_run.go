@@ -9,7 +9,6 @@ import (
 
 	"github.com/flora-ml/flora/eval"
 	"github.com/flora-ml/flora/internal/fsutil"
-	"github.com/flora-ml/flora/job"
 	"github.com/flora-ml/flora/pipeline"
 )
 
@@ -24,10 +23,7 @@ func evalRunCmd(fs *pflag.FlagSet) func([]string) error {
 	height := fs.Int("height", 0, "sample height (default: the job's sample.height)")
 	be := fs.String("backend", "", "backend (default: the job's)")
 	return func(args []string) error {
-		if len(args) != 0 || *config == "" {
-			return usageErrorf("expected --config")
-		}
-		cfg, err := job.Load(*config, *sets)
+		cfg, err := loadJobFlag(args, *config, *sets)
 		if err != nil {
 			return err
 		}

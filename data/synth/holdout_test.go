@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
-	"image/png"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/flora-ml/flora/data"
-	"github.com/flora-ml/flora/data/imageio"
 )
 
 // committedHoldout is the held-out validation set written by
@@ -105,21 +102,7 @@ func TestCommittedHoldout(t *testing.T) {
 	var names []string
 	for _, e := range ex {
 		names = append(names, e.Name+".png", e.Name+".txt")
-		b, err := os.ReadFile(filepath.Join(committedHoldout, e.Name+".png"))
-		if err != nil {
-			t.Fatalf("%v (regenerate with: go run ./tools/gendata -holdout -out examples/tiny/holdout)", err)
-		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := imageio.ToRGB(img, color.NRGBA{}); !bytes.Equal(got.Pix, e.Image.Pix) {
-			t.Errorf("%s.png differs from synth.StyleHoldout (regenerate with: go run ./tools/gendata -holdout -out examples/tiny/holdout)", e.Name)
-		}
-		c, err := os.ReadFile(filepath.Join(committedHoldout, e.Name+".txt"))
-		if err != nil || string(c) != e.Caption+"\n" {
-			t.Errorf("%s.txt = %q, %v; want %q", e.Name, c, err, e.Caption)
-		}
+		checkCommitted(t, committedHoldout, e, "go run ./tools/gendata -holdout -out examples/tiny/holdout")
 	}
 	entries, err := os.ReadDir(committedHoldout)
 	if err != nil {

@@ -96,23 +96,7 @@ func TestCommittedExamples(t *testing.T) {
 	}
 	total := int64(0)
 	for _, e := range ex {
-		b, err := os.ReadFile(filepath.Join(committedDir, e.Name+".png"))
-		if err != nil {
-			t.Fatalf("%v (regenerate with: go run ./tools/gendata -out examples/tiny/data)", err)
-		}
-		total += int64(len(b))
-		img, err := png.Decode(bytes.NewReader(b)) // opaque: decodes as RGB
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := imageio.ToRGB(img, color.NRGBA{}); !bytes.Equal(got.Pix, e.Image.Pix) {
-			t.Errorf("%s.png differs from the generator (regenerate with: go run ./tools/gendata)", e.Name)
-		}
-		c, err := os.ReadFile(filepath.Join(committedDir, e.Name+".txt"))
-		if err != nil || string(c) != e.Caption+"\n" {
-			t.Errorf("%s.txt = %q, %v; want %q", e.Name, c, err, e.Caption)
-		}
-		total += int64(len(c))
+		total += checkCommitted(t, committedDir, e, "go run ./tools/gendata -out examples/tiny/data")
 	}
 	if total > 300<<10 {
 		t.Errorf("example set is %d bytes, over 300 KB", total)
@@ -129,4 +113,27 @@ func TestCommittedExamples(t *testing.T) {
 	if len(ds.Items) != len(ex) || len(problems) != 0 {
 		t.Errorf("scan: %d items, problems %v", len(ds.Items), problems)
 	}
+}
+
+// checkCommitted checks that a committed example (PNG and caption in dir)
+// is exactly what the generator drew, and returns the files' size; regen
+// is the command that rewrites the folder.
+func checkCommitted(t *testing.T, dir string, e Example, regen string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, e.Name+".png"))
+	if err != nil {
+		t.Fatalf("%v (regenerate with: %s)", err, regen)
+	}
+	img, err := png.Decode(bytes.NewReader(b)) // opaque: decodes as RGB
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := imageio.ToRGB(img, color.NRGBA{}); !bytes.Equal(got.Pix, e.Image.Pix) {
+		t.Errorf("%s.png differs from the generator (regenerate with: %s)", e.Name, regen)
+	}
+	c, err := os.ReadFile(filepath.Join(dir, e.Name+".txt"))
+	if err != nil || string(c) != e.Caption+"\n" {
+		t.Errorf("%s.txt = %q, %v; want %q", e.Name, c, err, e.Caption)
+	}
+	return int64(len(b) + len(c))
 }
